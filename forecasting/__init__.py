@@ -1,0 +1,1 @@
+"""Forecasters and the dispatch that uses them (lands with the forecasting issue)."""

@@ -1,0 +1,1 @@
+"""The physical grid: networks, profiles, node models and power flow."""

@@ -1,0 +1,120 @@
+"""Time series for the nodes: SimBench's year of 15-minute profiles, in UTC.
+
+SimBench stamps its profiles in German local time with daylight saving: on 2016-03-27 the
+clock jumps from 01:45 to 03:00, and on 2016-10-30 the hour 02:00-02:45 appears twice (summer
+time first). :func:`simbench_times_to_utc` turns those stamps into a strictly increasing,
+timezone-aware UTC index.
+
+Profiles are relative (per unit of an element's reference power); scaling to an element is
+``profile * p_mw`` as in SimBench's own ``get_absolute_values``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+#: Timezone of SimBench's profile stamps.
+SIMBENCH_TZ = "Europe/Berlin"
+
+
+def simbench_times_to_utc(stamps: pd.Series | pd.Index) -> pd.DatetimeIndex:
+    """Convert SimBench's local ``"dd.mm.YYYY HH:MM"`` stamps to a UTC index.
+
+    Parameters
+    ----------
+    stamps : Series or Index of str
+        Stamps in German local time with daylight saving, in file order.
+
+    Returns
+    -------
+    DatetimeIndex
+        Timezone-aware UTC stamps, strictly increasing.
+
+    Raises
+    ------
+    ValueError
+        If the stamps cannot be placed in UTC unambiguously (a stamp in the spring gap, or a
+        repeated hour that is not in order).
+    """
+    local = pd.DatetimeIndex(pd.to_datetime(pd.Series(stamps), format="%d.%m.%Y %H:%M"))
+    # In a repeated hour, the first occurrence is summer time (DST), the second winter time;
+    # 'infer' relies on the file order, which SimBench keeps.
+    aware = local.tz_localize(SIMBENCH_TZ, ambiguous="infer", nonexistent="raise")
+    utc = aware.tz_convert("UTC")
+    if not utc.is_monotonic_increasing or utc.has_duplicates:
+        raise ValueError("SimBench stamps are not strictly increasing once in UTC")
+    return pd.DatetimeIndex(utc, name="time")
+
+
+@lru_cache(maxsize=4)
+def profile_library(scenario: int = 0) -> dict[str, pd.DataFrame]:
+    """All SimBench profiles of a SimBench scenario (0, 1, 2), indexed by UTC time.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``load`` (columns ``<type>_pload`` / ``<type>_qload``), ``renewables`` (``PV1``..,
+        ``WP1``..), ``powerplants``, ``storage``; relative values, float64.
+    """
+    import simbench
+
+    raw = simbench.get_all_simbench_profiles(scenario)
+    out: dict[str, pd.DataFrame] = {}
+    for key, frame in raw.items():
+        if frame.empty:
+            continue
+        index = simbench_times_to_utc(frame["time"])
+        values = frame.drop(columns="time").astype("float64")
+        values.index = index
+        out[key] = values
+    return out
+
+
+def window(
+    frame: pd.DataFrame, start: pd.Timestamp, n_intervals: int, interval_s: int
+) -> pd.DataFrame:
+    """Select ``n_intervals`` intervals of ``interval_s`` from ``start``, averaging finer steps.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A profile table on a regular UTC index.
+    start : Timestamp
+        First interval start (UTC).
+    n_intervals : int
+        Number of intervals.
+    interval_s : int
+        Interval length [s], a multiple of the profile step.
+
+    Raises
+    ------
+    ValueError
+        If the window reaches outside the profile data.
+    """
+    step_s = int((frame.index[1] - frame.index[0]).total_seconds())
+    per = interval_s // step_s
+    first = frame.index.get_indexer([start])[0]
+    if first < 0 or first + n_intervals * per > len(frame):
+        raise ValueError(f"window {start} + {n_intervals} x {interval_s} s is outside the profiles")
+    block = frame.iloc[first : first + n_intervals * per]
+    if per == 1:
+        return block
+    values = block.to_numpy().reshape(n_intervals, per, -1).mean(axis=1)
+    return pd.DataFrame(values, index=block.index[::per], columns=frame.columns)
+
+
+def scaled(profile: pd.DataFrame, names: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-element series: column ``names[i]`` of ``profile`` times ``reference[i]``.
+
+    Returns
+    -------
+    ndarray, shape (time, element)
+        ``profile[names] * reference``, in the unit of ``reference``.
+    """
+    missing = sorted(set(names) - set(profile.columns))
+    if missing:
+        raise KeyError(f"profiles not found: {', '.join(missing)}")
+    return profile[list(names)].to_numpy() * np.asarray(reference, dtype=float)

@@ -1,0 +1,1 @@
+"""Market, ledger, chain and rewards: how energy becomes money and tokens."""

@@ -1,0 +1,1 @@
+"""The composition root: scenario, engine, results store and command line."""

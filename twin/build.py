@@ -1,0 +1,165 @@
+"""Build a twin from a scenario: the net, the nodes, their profiles and models, the solver.
+
+Randomness: one seed per run, split with :class:`numpy.random.SeedSequence` into named
+streams, so adding a stream never shifts another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandapower as pp
+import pandas as pd
+
+from grid.network import build_net, simbench_scenario
+from grid.nodes import BatteryNodes, ProfileNodes, outage_events
+from grid.placement import NodeSet, place_nodes
+from grid.powerflow import PowerFlowSolver, make_solver
+from grid.profiles import profile_library, window
+from twin.scenario import Scenario, ScenarioError
+
+#: Named random streams of a run, in spawn order (append only).
+STREAMS = ("network", "placement", "consumer_noise", "outages")
+
+
+def streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators for each named stream of a run seeded with ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {
+        name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)
+    }
+
+
+@dataclass
+class Twin:
+    """A built twin, ready to run."""
+
+    scenario: Scenario
+    net: pp.pandapowerNet
+    nodes: NodeSet
+    times: pd.DatetimeIndex
+    consumers: ProfileNodes
+    generators: list[ProfileNodes]
+    batteries: BatteryNodes
+    outages: list[tuple[int, int, bool]]
+    solver: PowerFlowSolver
+
+
+def _profile_nodes(
+    nodes: NodeSet,
+    kind: str,
+    p_table: pd.DataFrame,
+    q_table: pd.DataFrame | None,
+    suffix: tuple[str, str],
+    sign: float,
+    noise_std: float,
+    rng: np.random.Generator,
+    q_ref: np.ndarray | None = None,
+) -> ProfileNodes:
+    rows = nodes.rows(kind)
+    names = nodes.table["profile"].to_numpy()[rows].astype(str)
+    unique, column = np.unique(names, return_inverse=True)
+    p_cols = [f"{u}{suffix[0]}" for u in unique]
+    missing = sorted(set(p_cols) - set(p_table.columns))
+    if missing:
+        raise ScenarioError(f"{kind} profile(s) not in SimBench's profiles: {', '.join(missing)}")
+    q_profiles = None
+    if q_table is not None:
+        q_profiles = q_table[[f"{u}{suffix[1]}" for u in unique]].to_numpy()
+    p_ref = sign * nodes.table["p_max_mw"].to_numpy()[rows]
+    return ProfileNodes(
+        rows=rows,
+        p_profiles=p_table[p_cols].to_numpy(),
+        q_profiles=q_profiles,
+        column=column.astype(np.int64),
+        p_ref_mw=p_ref,
+        q_ref_mvar=q_ref if q_ref is not None else np.zeros(len(rows)),
+        noise_std=noise_std,
+        rng=rng,
+    )
+
+
+def build(scenario: Scenario) -> Twin:
+    """Build the twin of ``scenario`` (no output is written)."""
+    run, grid, cfg = scenario.run, scenario.grid, scenario.nodes
+    rng = streams(run.seed)
+    net = build_net(
+        simbench_code=grid.simbench_code, example=grid.example, file=grid.file, rng=rng["network"]
+    )
+    q_ref = net.load["q_mvar"].to_numpy() * cfg.load_scale
+    nodes = place_nodes(
+        net,
+        pv_share=cfg.pv_share,
+        pv_p_max_kw=cfg.pv_p_max_kw,
+        pv_profile=cfg.pv_profile,
+        battery_share=cfg.battery_share,
+        battery_capacity_kwh=cfg.battery_capacity_kwh,
+        battery_p_max_kw=cfg.battery_p_max_kw,
+        wind_turbines=cfg.wind_turbines,
+        wind_p_max_kw=cfg.wind_p_max_kw,
+        wind_profile=cfg.wind_profile,
+        load_scale=cfg.load_scale,
+        rng=rng["placement"],
+    )
+    library = profile_library(simbench_scenario(grid.simbench_code))
+    n = run.n_intervals
+    start = pd.Timestamp(run.start)
+    loads = window(library["load"], start, n, run.interval_s)
+    renewables = window(library["renewables"], start, n, run.interval_s)
+    consumers = _profile_nodes(
+        nodes,
+        "consumer",
+        loads,
+        loads,
+        ("_pload", "_qload"),
+        1.0,
+        cfg.load_noise_std,
+        rng["consumer_noise"],
+        q_ref=q_ref,
+    )
+    generators = [
+        _profile_nodes(nodes, kind, renewables, None, ("", ""), -1.0, 0.0, rng["consumer_noise"])
+        for kind in ("solar", "wind")
+        if len(nodes.rows(kind))
+    ]
+    table = nodes.table
+    bat = nodes.rows("battery")
+    behind = np.flatnonzero((table["kind"].to_numpy() == "solar") & (table["host"].to_numpy() >= 0))
+    capacity = table["capacity_kwh"].to_numpy()[bat]
+    batteries = BatteryNodes(
+        rows=bat,
+        host_rows=table["host"].to_numpy()[bat],
+        behind_rows=behind,
+        behind_hosts=table["host"].to_numpy()[behind],
+        capacity_kwh=capacity,
+        p_max_mw=table["p_max_mw"].to_numpy()[bat],
+        eta_charge=cfg.battery_charge_efficiency,
+        eta_discharge=cfg.battery_discharge_efficiency,
+        soc_min=cfg.battery_soc_min,
+        soc_max=cfg.battery_soc_max,
+        soc_kwh=cfg.battery_soc_initial * capacity,
+        interval_s=run.interval_s,
+    )
+    scheduled = []
+    for outage in cfg.outages:
+        try:
+            row = nodes.position(outage.node_id)
+        except KeyError:
+            raise ScenarioError(
+                f"nodes.outages: no node {outage.node_id!r} (node ids: load-<i>, pv-<i>, "
+                f"wind-<i>, bat-<i>)"
+            ) from None
+        scheduled.append((row, outage.start_h, outage.duration_h))
+    outages = outage_events(
+        scheduled,
+        len(nodes),
+        cfg.outage_rate_per_day,
+        cfg.outage_mean_duration_h,
+        n,
+        run.interval_s,
+        rng["outages"],
+    )
+    solver = make_solver(grid.solver, net, nodes)
+    times = pd.date_range(start, periods=n, freq=pd.Timedelta(seconds=run.interval_s), name="time")
+    return Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)

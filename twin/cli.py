@@ -1,0 +1,123 @@
+"""``gridtwin``: the command line (typer + rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twin.scenario import ScenarioError, load_scenario
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="gridtwin: a digital twin of a decentralized energy grid.",
+)
+console = Console()
+
+
+@app.callback()
+def main() -> None:
+    """gridtwin: a digital twin of a decentralized energy grid."""
+
+
+def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solver: str) -> Table:
+    table = Table(title=f"gridtwin run -> {path}", show_lines=False)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    rows = [
+        ("consumption", "consumption_mwh"),
+        ("PV generation", "pv_mwh"),
+        ("wind generation", "wind_mwh"),
+        ("battery charged", "battery_charge_mwh"),
+        ("battery discharged", "battery_discharge_mwh"),
+        ("grid import", "grid_import_mwh"),
+        ("grid export", "grid_export_mwh"),
+        ("losses", "losses_mwh"),
+        ("self-sufficiency", "self_sufficiency"),
+        ("self-consumption", "self_consumption"),
+        ("peak import", "peak_import_mw"),
+        ("min voltage", "min_vm_pu"),
+        ("max voltage", "max_vm_pu"),
+        ("max loading", "max_loading_percent"),
+        ("violations", "violations"),
+        ("infeasible intervals", "infeasible_intervals"),
+        ("community cost (utility only)", "community_cost_eur"),
+    ]
+    for label, key in rows:
+        value, unit = kpis[key]
+        if unit in ("count",):
+            text = f"{value:,.0f}"
+        elif unit == "-":
+            text = f"{value:.1%}"
+            unit = ""
+        else:
+            text = f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
+        table.add_row(label, text, unit)
+    table.add_row("wall time", f"{wall_s:.1f}", f"s ({solver})")
+    return table
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    days: Annotated[int | None, typer.Option(help="Override run.days.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override run.seed.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any key, e.g. --set nodes.pv_share=0.6 (repeatable)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder to write (default results/<scenario>-<UTC time>)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Run a scenario headless and write its run folder."""
+    overrides = list(set_ or [])
+    if days is not None:
+        overrides.append(f"run.days={days}")
+    if seed is not None:
+        overrides.append(f"run.seed={seed}")
+    try:
+        sc = load_scenario(scenario, overrides)
+    except ScenarioError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if out is not None and out.exists():
+        console.print(f"[red]error:[/red] {out}: run folder exists already", highlight=False)
+        raise typer.Exit(2)
+
+    from twin.engine import run_scenario
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("intervals"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(f"{sc.name} ({sc.run.days} d)", total=sc.run.n_intervals)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        try:
+            result = run_scenario(sc, out, progress, scenario_file=str(scenario))
+        except ScenarioError as err:
+            console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    solver = sc.grid.solver
+    console.print(_summary(result.kpis, result.path, result.wall_time_s, solver))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

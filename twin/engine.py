@@ -1,0 +1,278 @@
+"""The orchestrator: one SimPy environment, the node processes and the interval process.
+
+Per interval (DESIGN.md "One interval, as data flows"):
+
+1. meters: the node processes set each node's power (``grid.nodes``);
+2. forecast + dispatch: the battery policy (self-consumption rule until forecasting lands);
+3. market: each owner's net position settles with the utility at tariff
+   (``settlement.tariff``) until the P2P market lands;
+4. grid check: AC power flow of the interval's injections. No decision depends on it yet, so
+   the intervals of a chunk (a day) are solved together;
+5. settlement: (the on-chain layer lands later).
+
+Results are collected in arrays chunk by chunk and written once per chunk by
+:class:`twin.results.RunWriter`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import simpy
+
+from grid.nodes import Meters, outage_process
+from settlement.tariff import utility_bill
+from twin.build import Twin, build
+from twin.kpis import KpiAccumulator
+from twin.manifest import manifest_base
+from twin.results import RunWriter, tiled_ids
+from twin.scenario import Scenario
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run returns: its folder, KPIs and wall time."""
+
+    path: Path
+    kpis: dict[str, tuple[float, str]]
+    wall_time_s: float
+
+
+class _Chunk:
+    """Per-chunk buffers of the interval process."""
+
+    def __init__(self, size: int, n_nodes: int, n_bat: int) -> None:
+        self.p_mw = np.zeros((size, n_nodes))
+        self.q_mvar = np.zeros((size, n_nodes))
+        self.soc_kwh = np.zeros((size, n_bat))
+        self.nodes_out = np.zeros(size, dtype=np.int64)
+        self.fill = 0
+
+
+class Engine:
+    """Runs a built twin and writes its run folder."""
+
+    def __init__(self, twin: Twin, writer: RunWriter, progress: Progress | None = None) -> None:
+        self.twin = twin
+        self.writer = writer
+        self.progress = progress
+        run = twin.scenario.run
+        self.interval_s = run.interval_s
+        self.n_intervals = run.n_intervals
+        self.chunk_size = max(1, 86_400 // run.interval_s)
+        table = twin.nodes.table
+        self.node_ids = table["node_id"].to_numpy().astype(str)
+        self.owners, self.owner_idx = np.unique(
+            table["owner"].to_numpy().astype(str), return_inverse=True
+        )
+        self.bat_ids = self.node_ids[twin.batteries.rows]
+        self.kpis = KpiAccumulator(twin.nodes, twin.scenario)
+        self.import_wh = np.zeros(len(self.owners), dtype=np.int64)
+        self.export_wh = np.zeros(len(self.owners), dtype=np.int64)
+        self.cost_micro_eur = np.zeros(len(self.owners), dtype=np.int64)
+
+    def run(self) -> None:
+        """Run every interval in simulated time."""
+        env = simpy.Environment()
+        twin = self.twin
+        meters = Meters(len(twin.nodes))
+        soc_log = np.zeros((self.n_intervals, len(twin.batteries.rows)))
+        env.process(outage_process(env, meters, twin.outages))
+        env.process(twin.consumers.process(env, meters, self.interval_s))
+        for fleet in twin.generators:
+            env.process(fleet.process(env, meters, self.interval_s))
+        env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log))
+        env.process(self._intervals(env, meters, soc_log))
+        env.run()
+
+    def _intervals(self, env: simpy.Environment, meters: Meters, soc_log: np.ndarray) -> Any:
+        chunk = _Chunk(self.chunk_size, len(meters.p_mw), soc_log.shape[1])
+        for k in range(self.n_intervals):
+            i = chunk.fill
+            chunk.p_mw[i] = meters.p_mw
+            chunk.q_mvar[i] = meters.q_mvar
+            chunk.soc_kwh[i] = soc_log[k]
+            chunk.nodes_out[i] = int((~meters.available).sum())
+            chunk.fill += 1
+            if chunk.fill == self.chunk_size or k == self.n_intervals - 1:
+                self._flush(k + 1 - chunk.fill, chunk)
+                chunk.fill = 0
+                if self.progress is not None:
+                    self.progress(k + 1, self.n_intervals)
+            yield env.timeout(self.interval_s)
+
+    def _flush(self, first: int, chunk: _Chunk) -> None:
+        n = chunk.fill
+        p, q = chunk.p_mw[:n], chunk.q_mvar[:n]
+        twin = self.twin
+        times = twin.times[first : first + n].tz_localize(None).to_numpy().astype("datetime64[us]")
+        flow = twin.solver.solve(p, q)
+        grid = twin.scenario.grid
+        layout = twin.solver.layout
+        bus_bad = (flow.vm_pu < grid.vm_min_pu) | (flow.vm_pu > grid.vm_max_pu)
+        branch_bad = flow.loading_percent > grid.max_loading_percent
+        violations = bus_bad.sum(axis=1) + branch_bad.sum(axis=1)
+        flags = [
+            ";".join(f for f, on in (("infeasible", not ok), ("outage", out > 0)) if on)
+            for ok, out in zip(flow.converged, chunk.nodes_out[:n], strict=True)
+        ]
+        # market: each owner settles its net position with the utility at tariff
+        dt_h = self.interval_s / 3600.0
+        for t in range(n):
+            owner_mw = np.bincount(self.owner_idx, weights=p[t], minlength=len(self.owners))
+            wh = np.rint(owner_mw * dt_h * 1e6).astype(np.int64)
+            imp, exp, cost = utility_bill(wh, twin.scenario.tariffs)
+            self.import_wh += imp
+            self.export_wh += exp
+            self.cost_micro_eur += cost
+
+        w = self.writer
+        n_nodes, n_bus, n_branch = p.shape[1], len(layout.bus), len(layout.branch)
+        w.append(
+            "node_power",
+            {
+                "time": np.repeat(times, n_nodes),
+                "node_id": tiled_ids(self.node_ids, n),
+                "p_mw": p.ravel(),
+            },
+        )
+        if len(self.bat_ids):
+            w.append(
+                "battery_state",
+                {
+                    "time": np.repeat(times, len(self.bat_ids)),
+                    "node_id": tiled_ids(self.bat_ids, n),
+                    "soc_kwh": chunk.soc_kwh[:n].ravel(),
+                },
+            )
+        w.append(
+            "bus_voltage",
+            {
+                "time": np.repeat(times, n_bus),
+                "bus": np.tile(layout.bus, n),
+                "vm_pu": flow.vm_pu.ravel(),
+            },
+        )
+        w.append(
+            "branch_loading",
+            {
+                "time": np.repeat(times, n_branch),
+                "branch": np.tile(layout.branch, n),
+                "kind": tiled_ids(layout.branch_kind, n, pa.int8()),
+                "loading_percent": flow.loading_percent.ravel(),
+            },
+        )
+        w.append(
+            "grid_exchange",
+            {"time": times, "import_mw": flow.import_mw, "losses_mw": flow.losses_mw},
+        )
+        w.append(
+            "intervals",
+            {
+                "time": times,
+                "converged": flow.converged,
+                "violations": violations.astype(np.int64),
+                "curtailed_wh": np.zeros(n, dtype=np.int64),
+                "nodes_out": chunk.nodes_out[:n],
+                "flags": flags,
+            },
+        )
+        self.kpis.add(p, flow, violations, chunk.nodes_out[:n], self.interval_s)
+
+    def finish(self) -> dict[str, tuple[float, str]]:
+        """Write the static tables and the KPIs; return the KPIs."""
+        table = self.twin.nodes.table
+        self.writer.append(
+            "nodes",
+            {
+                "node_id": table["node_id"],
+                "kind": table["kind"],
+                "bus": table["bus"],
+                "p_max_mw": table["p_max_mw"],
+                "capacity_kwh": table["capacity_kwh"],
+                "owner": table["owner"],
+                "device_address": [None] * len(table),
+            },
+        )
+        self.writer.append(
+            "bills",
+            {
+                "owner": self.owners,
+                "import_wh": self.import_wh,
+                "export_wh": self.export_wh,
+                "cost_micro_eur": self.cost_micro_eur,
+            },
+        )
+        kpis = self.kpis.result(community_cost_eur=float(self.cost_micro_eur.sum()) / 1e6)
+        self.writer.append(
+            "kpis",
+            {
+                "name": list(kpis),
+                "value": [v for v, _ in kpis.values()],
+                "unit": [u for _, u in kpis.values()],
+            },
+        )
+        return kpis
+
+
+def default_out(scenario: Scenario, results_dir: Path = Path("results")) -> Path:
+    """``results/<scenario>-<UTC timestamp>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return results_dir / f"{scenario.name}-{stamp}"
+
+
+def run_scenario(
+    scenario: Scenario,
+    out: Path | None = None,
+    progress: Progress | None = None,
+    scenario_file: str | None = None,
+) -> RunResult:
+    """Build and run a scenario; write its run folder atomically.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+    out : Path, optional
+        The run folder (must not exist); default ``results/<name>-<UTC timestamp>``.
+    progress : callable, optional
+        Called as ``progress(done, total)`` with interval counts.
+    scenario_file : str, optional
+        Where the scenario came from (recorded in the manifest).
+    """
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    twin = build(scenario)
+    writer = RunWriter(out or default_out(scenario))
+    try:
+        engine = Engine(twin, writer, progress)
+        engine.run()
+        kpis = engine.finish()
+        wall = time.perf_counter() - t0
+        manifest = manifest_base(scenario, scenario_file)
+        manifest.update(
+            started=started.isoformat(),
+            finished=datetime.now(UTC).isoformat(),
+            wall_time_s=round(wall, 3),
+            solver=twin.solver.name,
+            nodes={
+                kind: len(twin.nodes.rows(kind))
+                for kind in ("consumer", "solar", "wind", "battery")
+            },
+            buses=len(twin.solver.layout.bus),
+            branches=len(twin.solver.layout.branch),
+        )
+        path = writer.finish(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    return RunResult(path, kpis, wall)

@@ -1,0 +1,204 @@
+"""The results store: a run folder of ``manifest.json`` and Parquet tables.
+
+This is the contract between the engine and every face (CLI, dashboard, notebooks). Each
+table has a declared schema below, with units in the column names. A run folder is written
+into a hidden temporary folder beside its destination and renamed into place when complete,
+so a reader never sees a half-written run; a crash leaves only the hidden folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+TIME = pa.timestamp("us", tz="UTC")
+
+#: Declared tables: name -> (schema, meaning). Columns carry their unit in their name.
+SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
+    "nodes": (
+        pa.schema(
+            [
+                ("node_id", pa.string()),
+                ("kind", pa.string()),
+                ("bus", pa.int64()),
+                ("p_max_mw", pa.float64()),
+                ("capacity_kwh", pa.float64()),
+                ("owner", pa.string()),
+                ("device_address", pa.string()),
+            ]
+        ),
+        "static, one row a node",
+    ),
+    "node_power": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.dictionary(pa.int32(), pa.string())),
+                ("p_mw", pa.float64()),
+            ]
+        ),
+        "actual power per node and interval, load convention",
+    ),
+    "battery_state": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.dictionary(pa.int32(), pa.string())),
+                ("soc_kwh", pa.float64()),
+            ]
+        ),
+        "battery state of charge at the end of each interval",
+    ),
+    "bus_voltage": (
+        pa.schema([("time", TIME), ("bus", pa.int64()), ("vm_pu", pa.float64())]),
+        "power-flow bus voltage magnitude",
+    ),
+    "branch_loading": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("branch", pa.int64()),
+                ("kind", pa.dictionary(pa.int8(), pa.string())),
+                ("loading_percent", pa.float64()),
+            ]
+        ),
+        "power-flow line / transformer loading",
+    ),
+    "grid_exchange": (
+        pa.schema([("time", TIME), ("import_mw", pa.float64()), ("losses_mw", pa.float64())]),
+        "exchange at the slack (import positive) and grid losses",
+    ),
+    "intervals": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("converged", pa.bool_()),
+                ("violations", pa.int64()),
+                ("curtailed_wh", pa.int64()),
+                ("nodes_out", pa.int64()),
+                ("flags", pa.string()),
+            ]
+        ),
+        "one row an interval",
+    ),
+    "bills": (
+        pa.schema(
+            [
+                ("owner", pa.string()),
+                ("import_wh", pa.int64()),
+                ("export_wh", pa.int64()),
+                ("cost_micro_eur", pa.int64()),
+            ]
+        ),
+        "each owner's exchange with the utility at tariff over the run",
+    ),
+    "kpis": (
+        pa.schema([("name", pa.string()), ("value", pa.float64()), ("unit", pa.string())]),
+        "the run's summary",
+    ),
+}
+
+
+def tiled_ids(ids: np.ndarray, times: int, index_type: pa.DataType = pa.int32()) -> pa.Array:
+    """``ids`` repeated ``times`` times as a dictionary-encoded string column."""
+    indices = pa.array(np.tile(np.arange(len(ids)), times), type=index_type)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(ids, type=pa.string()))
+
+
+class RunWriter:
+    """Writes one run folder atomically.
+
+    Tables are appended chunk by chunk (one Parquet row group a chunk) into a hidden
+    temporary folder; :meth:`finish` writes the manifest and renames the folder into place.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        if self.out.exists():
+            raise FileExistsError(f"{self.out}: run folder exists already")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out.parent / f".{self.out.name}.partial-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir()
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.rows: dict[str, int] = {}
+
+    def append(self, name: str, columns: dict[str, Any]) -> None:
+        """Append a chunk of rows to table ``name`` (columns as arrays, declared schema)."""
+        schema = SCHEMAS[name][0]
+        table = pa.table(columns, schema=schema)
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = pq.ParquetWriter(self.tmp / f"{name}.parquet", schema, compression="zstd")
+            self._writers[name] = writer
+        writer.write_table(table)
+        self.rows[name] = self.rows.get(name, 0) + table.num_rows
+
+    def finish(self, manifest: dict[str, Any]) -> Path:
+        """Close every table, write ``manifest.json`` and move the folder into place."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+        manifest = {**manifest, "tables": dict(sorted(self.rows.items()))}
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
+        (self.tmp / "manifest.json").write_text(text + "\n", encoding="utf-8")
+        os.replace(self.tmp, self.out)
+        return self.out
+
+    def abort(self) -> None:
+        """Remove the temporary folder (after a failure)."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A finished run folder and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """Read one table as a DataFrame."""
+        path = self.path / f"{name}.parquet"
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.path}: run has no table {name!r}")
+        return pd.read_parquet(path)
+
+    def kpis(self) -> dict[str, float]:
+        """The run's KPIs as ``{name: value}``."""
+        frame = self.table("kpis")
+        return dict(zip(frame["name"], frame["value"], strict=True))
+
+
+def open_run(path: str | Path) -> RunFolder:
+    """Open a finished run folder (one with a ``manifest.json``)."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{path}: not a run folder (no manifest.json)")
+    return RunFolder(path, json.loads(manifest_path.read_text(encoding="utf-8")))
+
+
+def list_runs(results_dir: str | Path) -> list[RunFolder]:
+    """Finished runs under ``results_dir``, newest first (hidden partial folders skipped)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    runs = [
+        open_run(p)
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+    ]
+    return sorted(runs, key=lambda r: str(r.manifest.get("started", "")), reverse=True)
