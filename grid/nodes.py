@@ -263,8 +263,8 @@ def outage_events(
         lengths = np.maximum(
             1, np.rint(rng.exponential(mean_duration_h * 3600, len(rows)) / interval_s)
         )
-        for row, start, n in zip(rows, starts, lengths.astype(int), strict=True):
-            spans.append((int(row), int(start), int(start + n * interval_s)))
+        for r, s0, n in zip(rows, starts, lengths.astype(int), strict=True):
+            spans.append((int(r), int(s0), int(s0 + n * interval_s)))
     events: list[tuple[int, int, bool]] = []
     for row, start, end in spans:
         if start >= horizon_s:

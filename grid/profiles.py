@@ -96,7 +96,7 @@ def window(
     """
     step_s = int((frame.index[1] - frame.index[0]).total_seconds())
     per = interval_s // step_s
-    first = frame.index.get_indexer([start])[0]
+    first = int(frame.index.get_indexer(pd.DatetimeIndex([start]))[0])
     if first < 0 or first + n_intervals * per > len(frame):
         raise ValueError(f"window {start} + {n_intervals} x {interval_s} s is outside the profiles")
     block = frame.iloc[first : first + n_intervals * per]

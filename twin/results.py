@@ -109,9 +109,9 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
 }
 
 
-def tiled_ids(ids: np.ndarray, times: int, index_type: pa.DataType = pa.int32()) -> pa.Array:
+def tiled_ids(ids: np.ndarray, times: int, index_type: pa.DataType | None = None) -> pa.Array:
     """``ids`` repeated ``times`` times as a dictionary-encoded string column."""
-    indices = pa.array(np.tile(np.arange(len(ids)), times), type=index_type)
+    indices = pa.array(np.tile(np.arange(len(ids)), times), type=index_type or pa.int32())
     return pa.DictionaryArray.from_arrays(indices, pa.array(ids, type=pa.string()))
 
 

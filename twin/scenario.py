@@ -113,9 +113,8 @@ class GridConfig(_Section):
     def _one_source(self) -> Self:
         given = [k for k in ("simbench_code", "example", "file") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of simbench_code, example, file (got {', '.join(given) or 'none'})"
-            )
+            got = ", ".join(given) or "none"
+            raise ValueError(f"give exactly one of simbench_code, example, file (got {got})")
         if self.vm_min_pu >= self.vm_max_pu:
             raise ValueError("vm_min_pu must be below vm_max_pu")
         return self

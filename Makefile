@@ -1,0 +1,46 @@
+# gridtwin: the user's way in.  `make run`, `make test`, `make dashboard`, `make bench`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCENARIO ?= scenarios/default.toml
+ARGS   ?=
+
+.PHONY: run test lint dashboard bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install when the project's metadata changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+## run: the default scenario headless (7 days); results under results/
+run: $(VENV)/.installed
+	$(BIN)/gridtwin run $(SCENARIO) $(ARGS)
+
+## lint: ruff and mypy
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## test: lint, then the whole test suite (slow tests included)
+test: lint
+	$(BIN)/python -m pytest
+
+## dashboard: serve the Dash app on http://127.0.0.1:8050
+dashboard: $(VENV)/.installed
+	$(BIN)/python app.py --host 127.0.0.1 --port 8050
+
+## bench: performance benchmarks; writes benchmarks/RESULTS.md
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
