@@ -78,32 +78,37 @@ def window(
 ) -> pd.DataFrame:
     """Select ``n_intervals`` intervals of ``interval_s`` from ``start``, averaging finer steps.
 
+    SimBench's profiles describe one typical year: a window that runs past the year's end
+    wraps around to its start (the returned index keeps counting forward in time).
+
     Parameters
     ----------
     frame : DataFrame
         A profile table on a regular UTC index.
     start : Timestamp
-        First interval start (UTC).
+        First interval start (UTC), within the profile year.
     n_intervals : int
-        Number of intervals.
+        Number of intervals (at most a profile year).
     interval_s : int
         Interval length [s], a multiple of the profile step.
 
     Raises
     ------
     ValueError
-        If the window reaches outside the profile data.
+        If ``start`` is not a profile stamp or the window is longer than the profiles.
     """
     step_s = int((frame.index[1] - frame.index[0]).total_seconds())
     per = interval_s // step_s
     first = int(frame.index.get_indexer(pd.DatetimeIndex([start]))[0])
-    if first < 0 or first + n_intervals * per > len(frame):
+    steps = n_intervals * per
+    if first < 0 or steps > len(frame):
         raise ValueError(f"window {start} + {n_intervals} x {interval_s} s is outside the profiles")
-    block = frame.iloc[first : first + n_intervals * per]
-    if per == 1:
-        return block
-    values = block.to_numpy().reshape(n_intervals, per, -1).mean(axis=1)
-    return pd.DataFrame(values, index=block.index[::per], columns=frame.columns)
+    rows = (first + np.arange(steps)) % len(frame)
+    values = frame.to_numpy()[rows]
+    if per > 1:
+        values = values.reshape(n_intervals, per, -1).mean(axis=1)
+    index = pd.date_range(start, periods=n_intervals, freq=pd.Timedelta(seconds=interval_s))
+    return pd.DataFrame(values, index=index.rename("time"), columns=frame.columns)
 
 
 def scaled(profile: pd.DataFrame, names: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ def test_repeated_october_hour_is_two_hours_in_utc() -> None:
 
 
 def test_stamp_in_the_spring_gap_is_an_error() -> None:
-    with pytest.raises(Exception, match="02:15|nonexistent|NonExistent"):
+    with pytest.raises(Exception, match=r"02:15|nonexistent|NonExistent"):
         simbench_times_to_utc(pd.Series(["27.03.2016 01:45", "27.03.2016 02:15"]))
 
 
@@ -74,5 +74,9 @@ def test_window_averages_to_coarser_intervals() -> None:
     coarse = window(load, start, 2, 3600)
     assert coarse.index[1] == start + pd.Timedelta(hours=1)
     assert coarse.iloc[0].to_numpy() == pytest.approx(fine.iloc[:4].mean().to_numpy())
+    # past the year's end the typical year wraps around to its start
+    late = window(load, pd.Timestamp("2016-12-31 22:00", tz="UTC"), 8, 900)
+    assert late.index[-1] == pd.Timestamp("2016-12-31 23:45", tz="UTC")
+    assert late.iloc[4:].to_numpy() == pytest.approx(load.iloc[:4].to_numpy())
     with pytest.raises(ValueError, match="outside"):
-        window(load, pd.Timestamp("2016-12-31 22:00", tz="UTC"), 96, 900)
+        window(load, start, 367 * 96, 900)

@@ -54,7 +54,7 @@ def test_overrides_are_typed_and_validated() -> None:
             "grid",
             "exactly one",
         ),
-        ("[run]\nstart = 2016-12-30T00:00:00Z\ndays = 7\n", "run", "profile year"),
+        ("[run]\nstart = 2017-01-03T00:00:00Z\n", "run", "profile year"),
         (
             "[tariffs]\nretail_eur_per_mwh = 50.0\nfeed_in_eur_per_mwh = 80.0\n",
             "tariffs",

@@ -12,7 +12,7 @@ is read as a TOML value when it parses as one (``0.6``, ``true``, ``"x"``), else
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -73,11 +73,11 @@ class RunConfig(_Section):
 
     @model_validator(mode="after")
     def _within_profile_year(self) -> Self:
-        end = self.start + timedelta(days=self.days)
-        if self.start < PROFILE_START or end > PROFILE_END:
+        if not PROFILE_START <= self.start < PROFILE_END:
             raise ValueError(
-                f"run window {self.start.isoformat()} + {self.days} days must lie within the "
-                f"SimBench profile year {PROFILE_START.isoformat()} .. {PROFILE_END.isoformat()}"
+                f"start {self.start.isoformat()} must lie within the SimBench profile year "
+                f"{PROFILE_START.isoformat()} .. {PROFILE_END.isoformat()} (runs past its end "
+                "wrap around to its start)"
             )
         if (self.start - PROFILE_START).total_seconds() % PROFILE_STEP_S:
             raise ValueError(f"start must fall on a {PROFILE_STEP_S} s boundary")
