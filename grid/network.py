@@ -15,6 +15,8 @@ import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
 
+from grid.cache import cached_pickle
+
 #: Household profiles drawn for loads of nets that carry no SimBench profile.
 HOUSEHOLD_PROFILES = ("H0-A", "H0-B", "H0-C", "H0-G", "H0-L")
 
@@ -28,11 +30,16 @@ _EXAMPLES: dict[str, Callable[[], pp.pandapowerNet]] = {
 
 def simbench_net(code: str) -> pp.pandapowerNet:
     """The SimBench grid ``code`` as a pandapower net (profiles are read separately)."""
-    import simbench
+    import copy
 
-    net = simbench.get_simbench_net(code)
-    net.profiles = {}
-    return net
+    def read() -> pp.pandapowerNet:
+        import simbench
+
+        net = simbench.get_simbench_net(code)
+        net.profiles = {}
+        return net
+
+    return copy.deepcopy(cached_pickle(f"net-{code}", read))
 
 
 def example_net(name: str) -> pp.pandapowerNet:

@@ -16,6 +16,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from grid.cache import cached_frames
+
 #: Timezone of SimBench's profile stamps.
 SIMBENCH_TZ = "Europe/Berlin"
 
@@ -59,18 +61,21 @@ def profile_library(scenario: int = 0) -> dict[str, pd.DataFrame]:
         ``load`` (columns ``<type>_pload`` / ``<type>_qload``), ``renewables`` (``PV1``..,
         ``WP1``..), ``powerplants``, ``storage``; relative values, float64.
     """
-    import simbench
 
-    raw = simbench.get_all_simbench_profiles(scenario)
-    out: dict[str, pd.DataFrame] = {}
-    for key, frame in raw.items():
-        if frame.empty:
-            continue
-        index = simbench_times_to_utc(frame["time"])
-        values = frame.drop(columns="time").astype("float64")
-        values.index = index
-        out[key] = values
-    return out
+    def read() -> dict[str, pd.DataFrame]:
+        import simbench
+
+        raw = simbench.get_all_simbench_profiles(scenario)
+        out: dict[str, pd.DataFrame] = {}
+        for key, frame in raw.items():
+            if frame.empty:
+                continue
+            values = frame.drop(columns="time").astype("float64")
+            values.index = simbench_times_to_utc(frame["time"])
+            out[key] = values
+        return out
+
+    return cached_frames(f"profiles-{scenario}", read)
 
 
 def window(

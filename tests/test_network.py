@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
+import pytest
 
 from grid.network import build_net
 from twin.engine import run_scenario
@@ -43,3 +44,24 @@ def test_run_on_a_pandapower_json_file(tmp_path: Path) -> None:
     assert run.table("intervals")["converged"].all()
     balance = power + exchange["losses_mw"] - exchange["import_mw"]
     assert np.abs(balance.to_numpy()).max() < 1e-6
+
+
+def test_cache_round_trip_and_corrupt_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grid import cache
+
+    monkeypatch.setenv("GRIDTWIN_CACHE", str(tmp_path))
+    calls: list[int] = []
+
+    def build() -> dict[str, int]:
+        calls.append(1)
+        return {"a": 1}
+
+    assert cache.cached_pickle("x", build) == {"a": 1}
+    assert cache.cached_pickle("x", build) == {"a": 1}
+    assert len(calls) == 1
+    (entry,) = tmp_path.rglob("x.pickle")
+    entry.write_bytes(b"not a pickle")
+    assert cache.cached_pickle("x", build) == {"a": 1}
+    assert len(calls) == 2
