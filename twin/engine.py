@@ -45,6 +45,7 @@ class RunResult:
     path: Path
     kpis: dict[str, tuple[float, str]]
     wall_time_s: float
+    timings_s: dict[str, float]
 
 
 class _Chunk:
@@ -79,6 +80,10 @@ class Engine:
         self.import_wh = np.zeros(len(self.owners), dtype=np.int64)
         self.export_wh = np.zeros(len(self.owners), dtype=np.int64)
         self.cost_micro_eur = np.zeros(len(self.owners), dtype=np.int64)
+        #: Wall time by layer [s]; "nodes" is the SimPy run less the layers timed inside it.
+        self.timings_s: dict[str, float] = dict.fromkeys(
+            ("nodes", "market", "grid", "results"), 0.0
+        )
 
     def run(self) -> None:
         """Run every interval in simulated time."""
@@ -92,17 +97,28 @@ class Engine:
             env.process(fleet.process(env, meters, self.interval_s))
         env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log))
         env.process(self._intervals(env, meters, soc_log))
+        t0 = time.perf_counter()
         env.run()
+        inside = sum(v for k, v in self.timings_s.items() if k != "nodes")
+        self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 
     def _intervals(self, env: simpy.Environment, meters: Meters, soc_log: np.ndarray) -> Any:
         chunk = _Chunk(self.chunk_size, len(meters.p_mw), soc_log.shape[1])
+        clock = time.perf_counter
         for k in range(self.n_intervals):
+            # 1-2. meters and battery policy have run (the node processes, started first)
             i = chunk.fill
             chunk.p_mw[i] = meters.p_mw
             chunk.q_mvar[i] = meters.q_mvar
             chunk.soc_kwh[i] = soc_log[k]
             chunk.nodes_out[i] = int((~meters.available).sum())
             chunk.fill += 1
+            # 3. market: each owner settles its net position with the utility at tariff
+            t0 = clock()
+            self._settle_with_utility(meters.p_mw)
+            t1 = clock()
+            self.timings_s["market"] += t1 - t0
+            # 4. grid check, batched by chunk: no decision depends on it yet
             if chunk.fill == self.chunk_size or k == self.n_intervals - 1:
                 self._flush(k + 1 - chunk.fill, chunk)
                 chunk.fill = 0
@@ -110,12 +126,22 @@ class Engine:
                     self.progress(k + 1, self.n_intervals)
             yield env.timeout(self.interval_s)
 
+    def _settle_with_utility(self, p_mw: np.ndarray) -> None:
+        owner_mw = np.bincount(self.owner_idx, weights=p_mw, minlength=len(self.owners))
+        wh = np.rint(owner_mw * (self.interval_s / 3600.0 * 1e6)).astype(np.int64)
+        imp, exp, cost = utility_bill(wh, self.twin.scenario.tariffs)
+        self.import_wh += imp
+        self.export_wh += exp
+        self.cost_micro_eur += cost
+
     def _flush(self, first: int, chunk: _Chunk) -> None:
         n = chunk.fill
         p, q = chunk.p_mw[:n], chunk.q_mvar[:n]
         twin = self.twin
-        times = twin.times[first : first + n].tz_localize(None).to_numpy().astype("datetime64[us]")
+        t0 = time.perf_counter()
         flow = twin.solver.solve(p, q)
+        t1 = time.perf_counter()
+        self.timings_s["grid"] += t1 - t0
         grid = twin.scenario.grid
         layout = twin.solver.layout
         bus_bad = (flow.vm_pu < grid.vm_min_pu) | (flow.vm_pu > grid.vm_max_pu)
@@ -125,16 +151,7 @@ class Engine:
             ";".join(f for f, on in (("infeasible", not ok), ("outage", out > 0)) if on)
             for ok, out in zip(flow.converged, chunk.nodes_out[:n], strict=True)
         ]
-        # market: each owner settles its net position with the utility at tariff
-        dt_h = self.interval_s / 3600.0
-        for t in range(n):
-            owner_mw = np.bincount(self.owner_idx, weights=p[t], minlength=len(self.owners))
-            wh = np.rint(owner_mw * dt_h * 1e6).astype(np.int64)
-            imp, exp, cost = utility_bill(wh, twin.scenario.tariffs)
-            self.import_wh += imp
-            self.export_wh += exp
-            self.cost_micro_eur += cost
-
+        times = twin.times[first : first + n].tz_localize(None).to_numpy().astype("datetime64[us]")
         w = self.writer
         n_nodes, n_bus, n_branch = p.shape[1], len(layout.bus), len(layout.branch)
         w.append(
@@ -187,6 +204,7 @@ class Engine:
             },
         )
         self.kpis.add(p, flow, violations, chunk.nodes_out[:n], self.interval_s)
+        self.timings_s["results"] += time.perf_counter() - t1
 
     def finish(self) -> dict[str, tuple[float, str]]:
         """Write the static tables and the KPIs; return the KPIs."""
@@ -252,17 +270,20 @@ def run_scenario(
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     twin = build(scenario)
+    build_s = time.perf_counter() - t0
     writer = RunWriter(out or default_out(scenario))
     try:
         engine = Engine(twin, writer, progress)
         engine.run()
         kpis = engine.finish()
         wall = time.perf_counter() - t0
+        timings = {"build": build_s, **engine.timings_s}
         manifest = manifest_base(scenario, scenario_file)
         manifest.update(
             started=started.isoformat(),
             finished=datetime.now(UTC).isoformat(),
             wall_time_s=round(wall, 3),
+            timings_s={k: round(v, 3) for k, v in timings.items()},
             solver=twin.solver.name,
             nodes={
                 kind: len(twin.nodes.rows(kind))
@@ -275,4 +296,4 @@ def run_scenario(
     except BaseException:
         writer.abort()
         raise
-    return RunResult(path, kpis, wall)
+    return RunResult(path, kpis, wall, timings)
