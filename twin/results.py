@@ -111,8 +111,9 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
 
 def tiled_ids(ids: np.ndarray, times: int, index_type: pa.DataType | None = None) -> pa.Array:
     """``ids`` repeated ``times`` times as a dictionary-encoded string column."""
-    indices = pa.array(np.tile(np.arange(len(ids)), times), type=index_type or pa.int32())
-    return pa.DictionaryArray.from_arrays(indices, pa.array(ids, type=pa.string()))
+    codes, uniques = pd.factorize(np.asarray(ids, dtype=str))
+    indices = pa.array(np.tile(codes, times), type=index_type or pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, pa.array(uniques, type=pa.string()))
 
 
 class RunWriter:
