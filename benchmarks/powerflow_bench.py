@@ -27,7 +27,7 @@ import numpy as np
 
 from grid.fastflow import FastSolver
 from grid.powerflow import PandapowerSolver, PowerFlowBatch
-from twin.build import Twin, build
+from twin.build import build, profile_powers
 from twin.scenario import load_scenario
 
 DEFAULT = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
@@ -51,16 +51,6 @@ class Row:
     dev_vm_pu: float
     dev_loading: float
     dev_import_mw: float
-
-
-def node_powers(tw: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Active and reactive power of every node over ``n_t`` intervals [MW], [Mvar]."""
-    p = np.zeros((n_t, len(tw.nodes)))
-    q = np.zeros_like(p)
-    for k in range(n_t):
-        for group in (tw.consumers, *tw.generators):
-            p[k, group.rows], q[k, group.rows] = group.power(k)
-    return p, q
 
 
 def _timed_solve(
@@ -89,7 +79,7 @@ def measure(code: str, days: int, n_pp: int) -> Row:
         )
     )
     n_t = len(tw.times)
-    p, q = node_powers(tw, n_t)
+    p, q = profile_powers(tw, n_t)
     FastSolver(tw.net, tw.nodes).solve(p[:1], q[:1])  # warm-up
     start = time.perf_counter()
     fast = FastSolver(tw.net, tw.nodes)

@@ -146,3 +146,23 @@ def test_cli_one_day_writes_a_complete_run_folder(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, ["run", str(DEFAULT), "--days", "1", "--out", str(out)])
     assert again.exit_code == 2
     assert open_run(out).manifest["seed"] == 3
+
+
+def test_reference_and_fast_solver_runs_agree(day_run: RunFolder, tmp_path: Path) -> None:
+    sc = scenario(
+        "run.days=1",
+        "grid.solver=pandapower",
+        'nodes.outages=[{node_id = "wind-0", start_h = 6.0, duration_h = 2.0}]',
+    )
+    ref = open_run(run_scenario(sc, tmp_path / "ref").path)
+    assert day_run.manifest["solver"] == "fast"
+    assert ref.manifest["solver"] == "pandapower"
+    pd.testing.assert_frame_equal(ref.table("node_power"), day_run.table("node_power"))
+    vm = ref.table("bus_voltage")["vm_pu"] - day_run.table("bus_voltage")["vm_pu"]
+    assert np.abs(vm).max() < 1e-4
+    load = ref.table("branch_loading")["loading_percent"]
+    assert np.abs(load - day_run.table("branch_loading")["loading_percent"]).max() < 0.1
+    balance = ref.table("node_power").groupby("time")["p_mw"].sum().to_numpy()
+    exchange = ref.table("grid_exchange")
+    residual = balance + exchange["losses_mw"].to_numpy() - exchange["import_mw"].to_numpy()
+    assert np.abs(residual).max() < 1e-6

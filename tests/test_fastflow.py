@@ -13,7 +13,7 @@ import pytest
 from grid.fastflow import FastSolver
 from grid.placement import NodeSet
 from grid.powerflow import PandapowerSolver, PowerFlowBatch, make_solver
-from twin.build import Twin, build
+from twin.build import build, profile_powers
 from twin.scenario import load_scenario
 
 DEFAULT = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
@@ -21,16 +21,6 @@ N_T = 96  # one day of 15-min intervals
 VM_TOL_PU = 1e-4
 LOADING_TOL = 0.1  # percentage points
 MW_TOL = 1e-5
-
-
-def node_powers(tw: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:
-    """The twin's node powers over ``n_t`` intervals, batteries idle [MW], [Mvar]."""
-    p = np.zeros((n_t, len(tw.nodes)))
-    q = np.zeros_like(p)
-    for k in range(n_t):
-        for group in (tw.consumers, *tw.generators):
-            p[k, group.rows], q[k, group.rows] = group.power(k)
-    return p, q
 
 
 def assert_agree(fast: PowerFlowBatch, ref: PowerFlowBatch) -> None:
@@ -49,7 +39,7 @@ class Case:
 
     def __init__(self, overrides: list[str]) -> None:
         self.tw = build(load_scenario(DEFAULT, ["run.days=1", *overrides]))
-        self.p, self.q = node_powers(self.tw, N_T)
+        self.p, self.q = profile_powers(self.tw, N_T)
         self.solver = FastSolver(self.tw.net, self.tw.nodes)
         self.fast = self.solver.solve(self.p, self.q)
         self.ref = PandapowerSolver(self.tw.net, self.tw.nodes).solve(self.p, self.q)

@@ -163,3 +163,18 @@ def build(scenario: Scenario) -> Twin:
     solver = make_solver(grid.solver, net, nodes)
     times = pd.date_range(start, periods=n, freq=pd.Timedelta(seconds=run.interval_s), name="time")
     return Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
+
+
+def profile_powers(twin: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes' powers from their profiles over the first ``n_t`` intervals, batteries idle.
+
+    Returns
+    -------
+    p_mw, q_mvar : ndarray, shape (n_t, node)
+        Load convention [MW], [Mvar]; draws from the consumers' noise stream.
+    """
+    p = np.zeros((n_t, len(twin.nodes)))
+    q = np.zeros_like(p)
+    for group in (twin.consumers, *twin.generators):
+        p[:, group.rows], q[:, group.rows] = group.power(0, n_t)
+    return p, q

@@ -95,7 +95,7 @@ class GridConfig(_Section):
     simbench_code: str | None = None
     example: Literal[EXAMPLES] | None = None  # type: ignore[valid-type]
     file: Path | None = None
-    solver: Literal["pandapower", "fast"] = "pandapower"
+    solver: Literal["pandapower", "fast"] = "fast"
     vm_min_pu: PositiveFloat = 0.95
     vm_max_pu: PositiveFloat = 1.05
     max_loading_percent: PositiveFloat = 100.0
