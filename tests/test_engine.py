@@ -117,8 +117,10 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_overloaded_grid_flags_infeasible_and_completes(tmp_path: Path) -> None:
-    result = run_scenario(scenario("run.days=1", "nodes.load_scale=100"), tmp_path / "heavy")
+@pytest.mark.parametrize("solver", ["fast", "pandapower"])
+def test_overloaded_grid_flags_infeasible_and_completes(tmp_path: Path, solver: str) -> None:
+    sc = scenario("run.days=1", "nodes.load_scale=100", f"grid.solver={solver}")
+    result = run_scenario(sc, tmp_path / "heavy")
     run = open_run(result.path)
     intervals = run.table("intervals")
     assert len(intervals) == 96
