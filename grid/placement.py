@@ -16,6 +16,7 @@ battery    ``storage`` charging > 0, discharging < 0 (as ``storage.p_mw``)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandapower as pp
@@ -91,22 +92,21 @@ def place_nodes(
     """
     load_idx = net.load.index.to_numpy()
     n = len(load_idx)
-    rows: list[dict[str, object]] = []
-    for pos, idx in enumerate(load_idx):
-        rows.append(
-            {
-                "node_id": f"load-{idx}",
-                "kind": "consumer",
-                "bus": int(net.load.at[idx, "bus"]),
-                "p_max_mw": float(net.load.at[idx, "p_mw"]) * load_scale,
-                "capacity_kwh": 0.0,
-                "owner": f"member-{pos:04d}",
-                "element": "load",
-                "element_index": int(idx),
-                "host": -1,
-                "profile": str(net.load.at[idx, "profile"]),
-            }
-        )
+    load_bus = net.load.bus.to_numpy(dtype=np.int64)
+    consumers = pd.DataFrame(
+        {
+            "node_id": [f"load-{i}" for i in load_idx],
+            "kind": "consumer",
+            "bus": load_bus,
+            "p_max_mw": net.load.p_mw.to_numpy(dtype=float) * load_scale,
+            "capacity_kwh": 0.0,
+            "owner": [f"member-{pos:04d}" for pos in range(n)],
+            "element": "load",
+            "element_index": load_idx,
+            "host": -1,
+            "profile": net.load.profile.astype(str).to_numpy(),
+        }
+    )
     positions = np.arange(n)
     pv_hosts = _choose(rng, positions, pv_share, n)
     k_bat = min(round(battery_share * n), n)
@@ -114,94 +114,80 @@ def place_nodes(
         bat_hosts = np.sort(rng.choice(pv_hosts, size=k_bat, replace=False))
     else:
         rest = np.setdiff1d(positions, pv_hosts)
-        bat_hosts = np.sort(
-            np.concatenate([pv_hosts, rng.choice(rest, size=k_bat - len(pv_hosts), replace=False)])
-        )
-    for pos in pv_hosts:
-        host = rows[pos]
-        idx = pp.create_sgen(
-            net, host["bus"], p_mw=pv_p_max_kw / 1e3, name=f"pv-{host['element_index']}", type="PV"
-        )
-        rows.append(
-            _attached(
-                "solar",
-                f"pv-{host['element_index']}",
-                host,
-                pos,
-                pv_p_max_kw,
-                0.0,
-                "sgen",
-                idx,
-                pv_profile,
-            )
-        )
-    buses = np.unique(net.load.bus.to_numpy())
-    for t in range(wind_turbines):
-        bus = int(rng.choice(buses))
-        idx = pp.create_sgen(net, bus, p_mw=wind_p_max_kw / 1e3, name=f"wind-{t}", type="WP")
-        rows.append(
-            {
-                "node_id": f"wind-{t}",
-                "kind": "wind",
-                "bus": bus,
-                "p_max_mw": wind_p_max_kw / 1e3,
-                "capacity_kwh": 0.0,
-                "owner": "community",
-                "element": "sgen",
-                "element_index": int(idx),
-                "host": -1,
-                "profile": wind_profile,
-            }
-        )
-    for pos in bat_hosts:
-        host = rows[pos]
-        idx = pp.create_storage(
-            net,
-            host["bus"],
-            p_mw=0.0,
-            max_e_mwh=battery_capacity_kwh / 1e3,
-            name=f"bat-{host['element_index']}",
-        )
-        rows.append(
-            _attached(
-                "battery",
-                f"bat-{host['element_index']}",
-                host,
-                pos,
-                battery_p_max_kw,
-                battery_capacity_kwh,
-                "storage",
-                idx,
-                "",
-            )
-        )
-    table = pd.DataFrame(rows)
-    table["bus"] = table["bus"].astype("int64")
-    table["element_index"] = table["element_index"].astype("int64")
-    table["host"] = table["host"].astype("int64")
-    return NodeSet(table)
+        extra = rng.choice(rest, size=k_bat - len(pv_hosts), replace=False)
+        bat_hosts = np.sort(np.concatenate([pv_hosts, extra]))
+    buses = np.unique(load_bus)
+    wind_bus = rng.choice(buses, size=wind_turbines) if wind_turbines else buses[:0]
+
+    solar = _attached(consumers, pv_hosts, "solar", "pv", pv_p_max_kw, 0.0, "sgen", pv_profile)
+    solar["element_index"] = _create(pp.create_sgens, net, solar, p_mw=solar["p_max_mw"].to_numpy())
+    wind = pd.DataFrame(
+        {
+            "node_id": [f"wind-{t}" for t in range(wind_turbines)],
+            "kind": "wind",
+            "bus": wind_bus.astype(np.int64),
+            "p_max_mw": wind_p_max_kw / 1e3,
+            "capacity_kwh": 0.0,
+            "owner": "community",
+            "element": "sgen",
+            "host": -1,
+            "profile": wind_profile,
+        }
+    )
+    wind["element_index"] = _create(pp.create_sgens, net, wind, p_mw=wind["p_max_mw"].to_numpy())
+    battery = _attached(
+        consumers,
+        bat_hosts,
+        "battery",
+        "bat",
+        battery_p_max_kw,
+        battery_capacity_kwh,
+        "storage",
+        "",
+    )
+    battery["element_index"] = _create(
+        pp.create_storages,
+        net,
+        battery,
+        p_mw=0.0,
+        max_e_mwh=battery["capacity_kwh"].to_numpy() / 1e3,
+    )
+    table = pd.concat([consumers, solar, wind, battery], ignore_index=True)
+    for column in ("bus", "element_index", "host"):
+        table[column] = table[column].astype("int64")
+    return NodeSet(table[list(consumers.columns)])
+
+
+def _create(make: Any, net: pp.pandapowerNet, rows: pd.DataFrame, **values: Any) -> np.ndarray:
+    """Create the pandapower elements of ``rows`` in one call; their indices."""
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    index = make(net, rows["bus"].to_numpy(), name=rows["node_id"].tolist(), **values)
+    return np.asarray(index, dtype=np.int64)
 
 
 def _attached(
+    consumers: pd.DataFrame,
+    hosts: np.ndarray,
     kind: str,
-    node_id: str,
-    host: dict[str, object],
-    host_pos: int,
+    prefix: str,
     p_max_kw: float,
     capacity_kwh: float,
     element: str,
-    element_index: int,
     profile: str,
-) -> dict[str, object]:
-    return {
-        "node_id": node_id,
-        "kind": kind,
-        "bus": host["bus"],
-        "p_max_mw": p_max_kw / 1e3,
-        "capacity_kwh": capacity_kwh,
-        "owner": host["owner"],
-        "element": element,
-        "element_index": int(element_index),
-        "host": int(host_pos),
-        "profile": profile,
-    }
+) -> pd.DataFrame:
+    """Nodes behind the meters of the consumers at positions ``hosts``."""
+    home = consumers.iloc[hosts]
+    return pd.DataFrame(
+        {
+            "node_id": [f"{prefix}-{i}" for i in home["element_index"]],
+            "kind": kind,
+            "bus": home["bus"].to_numpy(),
+            "p_max_mw": p_max_kw / 1e3,
+            "capacity_kwh": capacity_kwh,
+            "owner": home["owner"].to_numpy(),
+            "element": element,
+            "host": hosts.astype(np.int64),
+            "profile": profile,
+        }
+    )

@@ -1,0 +1,164 @@
+"""``make bench``: gridtwin's performance, measured side by side in one run.
+
+Prints markdown tables and writes them, with the machine described, to
+``benchmarks/RESULTS.md``:
+
+1. power-flow throughput: the pandapower loop against the fast (power-grid-model) backend on
+   the default LV community and on SimBench MV rural (``powerflow_bench``);
+2. power flow inside the engine: the grid layer's intervals/s in whole runs on MV rural;
+3. the whole engine: a year of the default scenario with every layer that exists, wall time,
+   peak memory and each layer's share;
+4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year.
+
+Every engine run is its own process (``engine_bench``), so peak memory is its own.
+Run: ``.venv/bin/python benchmarks/run.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import engine_bench  # noqa: E402
+import powerflow_bench  # noqa: E402
+
+DEFAULT = "scenarios/default.toml"
+MV = "grid.simbench_code=1-MV-rural--0-sw"
+MVLV = "grid.simbench_code=1-MVLV-rural-all-0-sw"
+YEAR = ["run.days=365", "run.start=2016-01-01T00:00:00Z"]
+PP_WEEK = ["run.days=7", "run.start=2016-01-01T00:00:00Z", "grid.solver=pandapower"]
+LAYERS = ("build", "nodes", "market", "grid", "results")
+
+
+def machine() -> str:
+    """One paragraph describing this machine and the software measured."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{mem_kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        mem = "unknown memory"
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("pandapower", "power-grid-model", "simpy", "numpy", "pyarrow")
+    )
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; {versions}; gridtwin {rev}; "
+        f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The machine is shared: compare "
+        "figures within one run."
+    )
+
+
+def _layers(run: dict[str, Any]) -> str:
+    t = run["timings_s"]
+    total = run["wall_s"]
+    return ", ".join(f"{k} {t[k]:.1f} s ({t[k] / total:.0%})" for k in LAYERS if k in t)
+
+
+def engine_rows(runs: list[tuple[str, dict[str, Any]]]) -> str:
+    """Engine runs as a markdown table."""
+    lines = [
+        "| run | intervals | wall [s] | peak memory [MiB] | grid layer [intervals/s] | layers |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for label, run in runs:
+        grid_s = run["timings_s"]["grid"]
+        lines.append(
+            f"| {label} | {run['intervals']:,} | {run['wall_s']:.1f} | {run['peak_mib']:,.0f} "
+            f"| {run['intervals'] / grid_s:,.0f} | {_layers(run)} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measure everything, print the tables, write RESULTS.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short horizons (a smoke test)")
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args()
+    days = 7 if args.quick else 365
+    year = [f"run.days={days}", "run.start=2016-01-01T00:00:00Z"]
+
+    print("measuring power-flow throughput ...", flush=True)
+    pf_rows = [powerflow_bench.measure(code, days, 200) for code in powerflow_bench.GRIDS]
+    pf = powerflow_bench.table(pf_rows)
+    print(pf, flush=True)
+
+    sections = []
+    runs: list[tuple[str, dict[str, Any]]] = []
+    plan = [
+        (f"default LV community, {days} d (all layers, fast)", DEFAULT, year),
+        (f"MV rural, {days} d (fast)", DEFAULT, [MV, *year]),
+        (
+            "MV rural, 2 d (pandapower reference)",
+            DEFAULT,
+            [MV, "run.days=2", "grid.solver=pandapower"],
+        ),
+        ("1-MVLV-rural-all-0-sw, 7 d (fast)", DEFAULT, [MVLV, "run.days=7", year[1]]),
+    ]
+    if not args.quick:
+        plan.append((f"1-MVLV-rural-all-0-sw, {days} d (fast)", DEFAULT, [MVLV, *year]))
+    for label, scenario, overrides in plan:
+        print(f"measuring {label} ...", flush=True)
+        runs.append((label, engine_bench.measure_in_subprocess(scenario, overrides)))
+        print(engine_rows(runs[-1:]).splitlines()[-1], flush=True)
+    engine = engine_rows(runs)
+    mv_fast = runs[1][1]["intervals"] / runs[1][1]["timings_s"]["grid"]
+    mv_pp = runs[2][1]["intervals"] / runs[2][1]["timings_s"]["grid"]
+    ratio = (
+        f"Power flow on MV rural inside the engine: fast {mv_fast:,.0f} intervals/s, "
+        f"pandapower {mv_pp:,.1f} intervals/s (its first interval includes numba's "
+        f"compilation): {mv_fast / mv_pp:,.0f}x in this run."
+    )
+    sections = [
+        "# gridtwin benchmarks",
+        "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
+        f"Machine: {machine()}",
+        "## Power-flow throughput (solver alone)",
+        "The pandapower loop (`runpp`, warm start from the previous interval) on the first 200 "
+        f"intervals, the fast backend on {days} days of intervals in one batch; both on the "
+        "twin's node powers (batteries idle).",
+        pf,
+        "## The engine",
+        "Whole runs of `gridtwin`, each in a fresh process (SimBench's on-disk cache warm); "
+        "wall time includes building the twin and writing the run folder. Layers: build (net, "
+        "nodes, profiles, solver), nodes (the SimPy node processes and the interval loop), "
+        "market (settlement with the utility at tariff), grid (power flow), results (checks, "
+        "KPIs and Parquet).",
+        engine,
+        ratio,
+    ]
+    text = "\n\n".join(sections) + "\n"
+    Path(args.out).write_text(text, encoding="utf-8")
+    print()
+    print(engine)
+    print(ratio)
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
