@@ -24,6 +24,21 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory [MiB].
+
+    Read from ``/proc/self/status`` (VmHWM): ``getrusage``'s ``ru_maxrss`` survives
+    ``execve`` and would report the parent's peak for a fresh child.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def measure(scenario: str, overrides: list[str]) -> dict[str, Any]:
     """Run ``scenario`` with ``overrides`` in this process; return its figures."""
     from twin.engine import run_scenario
@@ -34,7 +49,7 @@ def measure(scenario: str, overrides: list[str]) -> dict[str, Any]:
         t0 = time.perf_counter()
         result = run_scenario(sc, Path(tmp) / "run")
         wall = time.perf_counter() - t0
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     return {
         "scenario": scenario,
         "overrides": overrides,

@@ -113,11 +113,7 @@ def main() -> None:
     plan = [
         (f"default LV community, {days} d (all layers, fast)", DEFAULT, year),
         (f"MV rural, {days} d (fast)", DEFAULT, [MV, *year]),
-        (
-            "MV rural, 2 d (pandapower reference)",
-            DEFAULT,
-            [MV, "run.days=2", "grid.solver=pandapower"],
-        ),
+        ("MV rural, 7 d (pandapower reference)", DEFAULT, [MV, *PP_WEEK]),
         ("1-MVLV-rural-all-0-sw, 7 d (fast)", DEFAULT, [MVLV, "run.days=7", year[1]]),
     ]
     if not args.quick:

@@ -18,6 +18,9 @@ import pandas as pd
 
 from grid.cache import cached_frames
 
+#: The SimBench profile tables gridtwin uses.
+TABLES = ("load", "renewables")
+
 #: Timezone of SimBench's profile stamps.
 SIMBENCH_TZ = "Europe/Berlin"
 
@@ -58,8 +61,8 @@ def profile_library(scenario: int = 0) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict of str to DataFrame
-        ``load`` (columns ``<type>_pload`` / ``<type>_qload``), ``renewables`` (``PV1``..,
-        ``WP1``..), ``powerplants``, ``storage``; relative values, float64.
+        ``load`` (columns ``<type>_pload`` / ``<type>_qload``) and ``renewables``
+        (``PV1``.., ``WP1``..); relative values, float64.
     """
 
     def read() -> dict[str, pd.DataFrame]:
@@ -68,14 +71,14 @@ def profile_library(scenario: int = 0) -> dict[str, pd.DataFrame]:
         raw = simbench.get_all_simbench_profiles(scenario)
         out: dict[str, pd.DataFrame] = {}
         for key, frame in raw.items():
-            if frame.empty:
+            if key not in TABLES:
                 continue
             values = frame.drop(columns="time").astype("float64")
             values.index = simbench_times_to_utc(frame["time"])
             out[key] = values
         return out
 
-    return cached_frames(f"profiles-{scenario}", read)
+    return cached_frames(f"profiles-{'-'.join(TABLES)}-{scenario}", read)
 
 
 def window(
