@@ -28,7 +28,7 @@ import pyarrow as pa
 import simpy
 
 from grid.nodes import Meters, outage_process
-from settlement.tariff import utility_bill
+from settlement.tariff import tariff_prices, utility_bill
 from twin.build import Twin, build
 from twin.kpis import KpiAccumulator
 from twin.manifest import manifest_base
@@ -80,6 +80,9 @@ class Engine:
         self.import_wh = np.zeros(len(self.owners), dtype=np.int64)
         self.export_wh = np.zeros(len(self.owners), dtype=np.int64)
         self.cost_micro_eur = np.zeros(len(self.owners), dtype=np.int64)
+        self.import_price, self.export_price = tariff_prices(
+            twin.times.hour.to_numpy(), twin.scenario.tariffs
+        )
         #: Wall time by layer [s]; "nodes" is the SimPy run less the layers timed inside it.
         self.timings_s: dict[str, float] = dict.fromkeys(
             ("nodes", "market", "grid", "results"), 0.0
@@ -115,7 +118,7 @@ class Engine:
             chunk.fill += 1
             # 3. market: each owner settles its net position with the utility at tariff
             t0 = clock()
-            self._settle_with_utility(meters.p_mw)
+            self._settle_with_utility(k, meters.p_mw)
             t1 = clock()
             self.timings_s["market"] += t1 - t0
             # 4. grid check, batched by chunk: no decision depends on it yet
@@ -126,10 +129,10 @@ class Engine:
                     self.progress(k + 1, self.n_intervals)
             yield env.timeout(self.interval_s)
 
-    def _settle_with_utility(self, p_mw: np.ndarray) -> None:
+    def _settle_with_utility(self, k: int, p_mw: np.ndarray) -> None:
         owner_mw = np.bincount(self.owner_idx, weights=p_mw, minlength=len(self.owners))
         wh = np.rint(owner_mw * (self.interval_s / 3600.0 * 1e6)).astype(np.int64)
-        imp, exp, cost = utility_bill(wh, self.twin.scenario.tariffs)
+        imp, exp, cost = utility_bill(wh, self.import_price[k], self.export_price[k])
         self.import_wh += imp
         self.export_wh += exp
         self.cost_micro_eur += cost

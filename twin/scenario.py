@@ -160,16 +160,36 @@ class NodesConfig(_Section):
         return self
 
 
+HourSpan = tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]]
+
+
 class TariffsConfig(_Section):
-    """``[tariffs]``: the utility's retail and feed-in prices."""
+    """``[tariffs]``: the utility's time-of-use retail price and its feed-in price.
+
+    Retail is ``peak_eur_per_mwh`` in ``peak_hours_utc`` ``[start, end)``,
+    ``offpeak_eur_per_mwh`` in ``offpeak_hours_utc``, ``retail_eur_per_mwh`` otherwise; give
+    an empty span (``[0, 0]``) to drop a band.
+    """
 
     retail_eur_per_mwh: NonNegativeFloat = 320.0
+    peak_eur_per_mwh: NonNegativeFloat = 420.0
+    peak_hours_utc: HourSpan = (16, 20)
+    offpeak_eur_per_mwh: NonNegativeFloat = 220.0
+    offpeak_hours_utc: HourSpan = (0, 5)
     feed_in_eur_per_mwh: NonNegativeFloat = 80.0
 
     @model_validator(mode="after")
     def _order(self) -> Self:
-        if self.feed_in_eur_per_mwh > self.retail_eur_per_mwh:
-            raise ValueError("feed_in_eur_per_mwh must not exceed retail_eur_per_mwh")
+        for name in ("retail_eur_per_mwh", "peak_eur_per_mwh", "offpeak_eur_per_mwh"):
+            if self.feed_in_eur_per_mwh > getattr(self, name):
+                raise ValueError(f"feed_in_eur_per_mwh must not exceed {name}")
+        for name in ("peak_hours_utc", "offpeak_hours_utc"):
+            start, end = getattr(self, name)
+            if start > end:
+                raise ValueError(f"{name}: start hour after end hour")
+        (a, b), (c, d) = self.peak_hours_utc, self.offpeak_hours_utc
+        if max(a, c) < min(b, d):
+            raise ValueError("peak_hours_utc and offpeak_hours_utc overlap")
         return self
 
 
