@@ -1,0 +1,186 @@
+"""Rolling-horizon battery dispatch: one linear programme for every battery, solved by HiGHS.
+
+Each battery sits behind a home meter. Over a horizon of ``H`` intervals, given the forecast
+net power of each battery's home without the battery ``n[b, t]`` [MW] (load convention), the
+import and export prices ``pi[t]``, ``pe[t]`` [EUR/MWh] and the state of charge now, the
+programme chooses charge ``c``, discharge ``d`` [MW] and the import ``imp`` [MW] of each home:
+
+.. math::
+
+    \\min \\sum_{b,t} \\Delta t \\, (pe_t (n_{bt} + c_{bt} - d_{bt}) + (pi_t - pe_t) \\, imp_{bt})
+          - v \\sum_b s_{b,H}
+
+    imp_{bt} \\ge n_{bt} + c_{bt} - d_{bt}, \\quad imp_{bt} \\ge 0
+
+    s_{bt} = s_{b,t-1} + 1000 \\, \\Delta t \\, (\\eta_c c_{bt} - d_{bt} / \\eta_d)
+
+    0 \\le c, d \\le p_{max}, \\quad s_{min} \\le s \\le s_{max}
+
+(export is ``imp - (n + c - d)``, paid ``pe``). ``v`` [EUR/kWh] values the energy left at
+the horizon's end at the cheapest import price of the horizon times the discharge
+efficiency, so the plan neither dumps the battery at the end nor charges to hoard.
+
+The model is built once; each plan changes only costs and bounds and re-solves from the
+previous basis (HiGHS warm start), one programme for all batteries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class BatterySpec:
+    """The batteries a dispatcher plans for.
+
+    Attributes
+    ----------
+    capacity_kwh, p_max_mw : ndarray, shape (battery,)
+        Usable capacity [kWh] and rated power [MW].
+    eta_charge, eta_discharge : float
+        One-way efficiencies [-].
+    soc_min, soc_max : float
+        State-of-charge band [share of capacity].
+    """
+
+    capacity_kwh: np.ndarray
+    p_max_mw: np.ndarray
+    eta_charge: float
+    eta_discharge: float
+    soc_min: float
+    soc_max: float
+
+
+class BatteryDispatcher:
+    """Plans all batteries over a rolling horizon with one warm-started LP.
+
+    Parameters
+    ----------
+    spec : BatterySpec
+        The batteries.
+    horizon_steps : int
+        Intervals planned ahead [-].
+    interval_s : int
+        Interval length [s].
+    """
+
+    def __init__(self, spec: BatterySpec, horizon_steps: int, interval_s: int) -> None:
+        self.spec = spec
+        self.horizon_steps = h = horizon_steps
+        self.n_battery = b = len(spec.capacity_kwh)
+        self.dt_h = interval_s / 3600.0
+        self.solves = 0
+        self._h = highspy.Highs()
+        self._h.setOptionValue("output_flag", False)
+        if b == 0:
+            return
+        eye = sp.eye(h, format="csr")
+        zero = sp.csr_matrix((h, h))
+        step = (sp.eye(h) - sp.eye(h, k=-1)).tocsr()
+        e = 1000.0 * self.dt_h
+        dynamics = sp.hstack([-spec.eta_charge * e * eye, e / spec.eta_discharge * eye, zero, step])
+        imports = sp.hstack([-eye, eye, eye, zero])
+        a = sp.vstack([sp.block_diag([dynamics] * b), sp.block_diag([imports] * b)]).tocsc()
+        self._n_col, self._n_row = a.shape[1], a.shape[0]
+        inf = highspy.kHighsInf
+        cap = spec.capacity_kwh
+        lower = np.zeros((b, 4, h))
+        upper = np.empty((b, 4, h))
+        upper[:, 0:2] = spec.p_max_mw[:, None, None]
+        upper[:, 2] = inf
+        lower[:, 3] = (spec.soc_min * cap)[:, None]
+        upper[:, 3] = (spec.soc_max * cap)[:, None]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self._n_col, self._n_row
+        lp.col_cost_ = np.zeros(self._n_col)
+        lp.col_lower_, lp.col_upper_ = lower.ravel(), upper.ravel()
+        lp.row_lower_, lp.row_upper_ = np.zeros(self._n_row), np.zeros(self._n_row)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_ = a.indptr, a.indices
+        lp.a_matrix_.value_ = a.data
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self._n_col, self._n_row
+        self._h.passModel(lp)
+        self._cols = np.arange(self._n_col, dtype=np.int32)
+        self._rows = np.arange(self._n_row, dtype=np.int32)
+
+    def plan(
+        self,
+        net_mw: np.ndarray,
+        import_eur_per_mwh: np.ndarray,
+        export_eur_per_mwh: np.ndarray,
+        soc_kwh: np.ndarray,
+    ) -> np.ndarray | None:
+        """Plan every battery over the horizon.
+
+        Parameters
+        ----------
+        net_mw : ndarray, shape (battery, horizon)
+            Forecast net power of each battery's home without the battery [MW].
+        import_eur_per_mwh, export_eur_per_mwh : ndarray, shape (horizon,)
+            Prices over the horizon [EUR/MWh].
+        soc_kwh : ndarray, shape (battery,)
+            State of charge now [kWh].
+
+        Returns
+        -------
+        ndarray, shape (battery, horizon), or None
+            Planned battery power [MW], load convention (charging positive); None when an
+            input is not finite or the programme has no optimal solution.
+        """
+        b, h = self.n_battery, self.horizon_steps
+        if b == 0:
+            return np.zeros((0, h))
+        net_mw = np.asarray(net_mw, dtype=float)
+        pi = np.asarray(import_eur_per_mwh, dtype=float)
+        pe = np.asarray(export_eur_per_mwh, dtype=float)
+        soc = np.asarray(soc_kwh, dtype=float)
+        if net_mw.shape != (b, h) or not all(np.isfinite(x).all() for x in (net_mw, pi, pe, soc)):
+            return None
+        dt = self.dt_h
+        cost = np.zeros((b, 4, h))
+        cost[:, 0] = pe * dt
+        cost[:, 1] = -pe * dt
+        cost[:, 2] = (pi - pe) * dt
+        cost[:, 3, -1] = -self.spec.eta_discharge * pi.min() / 1000.0
+        start = np.zeros((b, h))
+        start[:, 0] = soc
+        inf = highspy.kHighsInf
+        lower = np.concatenate([start.ravel(), net_mw.ravel()])
+        upper = np.concatenate([start.ravel(), np.full(b * h, inf)])
+        self._h.changeColsCost(self._n_col, self._cols, cost.ravel())
+        self._h.changeRowsBounds(self._n_row, self._rows, lower, upper)
+        self._h.run()
+        self.solves += 1
+        if self._h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            self._h.clearSolver()
+            return None
+        x = np.asarray(self._h.getSolution().col_value).reshape(b, 4, h)
+        return x[:, 0] - x[:, 1]
+
+
+def home_cost_eur(
+    net_mw: np.ndarray,
+    battery_mw: np.ndarray,
+    import_eur_per_mwh: np.ndarray,
+    export_eur_per_mwh: np.ndarray,
+    interval_s: int,
+) -> float:
+    """Energy cost of homes with batteries at the tariff [EUR].
+
+    Parameters
+    ----------
+    net_mw, battery_mw : ndarray, shape (home, interval)
+        Home net power without the battery and the battery's power [MW], load convention.
+    import_eur_per_mwh, export_eur_per_mwh : ndarray, shape (interval,)
+        Prices [EUR/MWh].
+    interval_s : int
+        Interval length [s].
+    """
+    total = net_mw + battery_mw
+    dt = interval_s / 3600.0
+    cost = np.where(total > 0, total * import_eur_per_mwh, total * export_eur_per_mwh)
+    return float(cost.sum() * dt)
