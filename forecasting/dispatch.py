@@ -152,7 +152,7 @@ class BatteryDispatcher:
         lower = np.concatenate([start.ravel(), net_mw.ravel()])
         upper = np.concatenate([start.ravel(), np.full(b * h, inf)])
         self._h.changeColsCost(self._n_col, self._cols, cost.ravel())
-        self._h.changeRowsBounds(self._n_row, self._rows, lower, upper)
+        self._h.changeRowsBounds(self._n_row, self._rows, lower, upper)  # type: ignore[attr-defined]
         self._h.run()
         self.solves += 1
         if self._h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
