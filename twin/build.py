@@ -80,6 +80,43 @@ def _profile_nodes(
     )
 
 
+def profile_fleets(
+    nodes: NodeSet,
+    library: dict[str, pd.DataFrame],
+    start: pd.Timestamp,
+    n_intervals: int,
+    interval_s: int,
+    q_ref_mvar: np.ndarray,
+    noise_std: float,
+    rng: np.random.Generator,
+) -> tuple[ProfileNodes, list[ProfileNodes]]:
+    """The consumer and generator node models over ``n_intervals`` from ``start``.
+
+    Consumers follow their SimBench load profile with seeded noise, generators their PV /
+    wind profile; the same nodes over another window (the forecasters' warm-up history) come
+    from another call with another random stream.
+    """
+    loads = window(library["load"], start, n_intervals, interval_s)
+    renewables = window(library["renewables"], start, n_intervals, interval_s)
+    consumers = _profile_nodes(
+        nodes,
+        "consumer",
+        loads,
+        loads,
+        ("_pload", "_qload"),
+        1.0,
+        noise_std,
+        rng,
+        q_ref=q_ref_mvar,
+    )
+    generators = [
+        _profile_nodes(nodes, kind, renewables, None, ("", ""), -1.0, 0.0, rng)
+        for kind in ("solar", "wind")
+        if len(nodes.rows(kind))
+    ]
+    return consumers, generators
+
+
 def build(scenario: Scenario) -> Twin:
     """Build the twin of ``scenario`` (no output is written)."""
     run, grid, cfg = scenario.run, scenario.grid, scenario.nodes
@@ -103,26 +140,17 @@ def build(scenario: Scenario) -> Twin:
         rng=rng["placement"],
     )
     library = profile_library(simbench_scenario(grid.simbench_code))
-    n = run.n_intervals
     start = pd.Timestamp(run.start)
-    loads = window(library["load"], start, n, run.interval_s)
-    renewables = window(library["renewables"], start, n, run.interval_s)
-    consumers = _profile_nodes(
+    consumers, generators = profile_fleets(
         nodes,
-        "consumer",
-        loads,
-        loads,
-        ("_pload", "_qload"),
-        1.0,
+        library,
+        start,
+        run.n_intervals,
+        run.interval_s,
+        q_ref,
         cfg.load_noise_std,
         rng["consumer_noise"],
-        q_ref=q_ref,
     )
-    generators = [
-        _profile_nodes(nodes, kind, renewables, None, ("", ""), -1.0, 0.0, rng["consumer_noise"])
-        for kind in ("solar", "wind")
-        if len(nodes.rows(kind))
-    ]
     table = nodes.table
     bat = nodes.rows("battery")
     behind = np.flatnonzero((table["kind"].to_numpy() == "solar") & (table["host"].to_numpy() >= 0))
@@ -156,12 +184,12 @@ def build(scenario: Scenario) -> Twin:
         len(nodes),
         cfg.outage_rate_per_day,
         cfg.outage_mean_duration_h,
-        n,
+        run.n_intervals,
         run.interval_s,
         rng["outages"],
     )
     solver = make_solver(grid.solver, net, nodes)
-    times = pd.date_range(start, periods=n, freq=pd.Timedelta(seconds=run.interval_s), name="time")
+    times = pd.date_range(start, periods=run.n_intervals, freq=pd.Timedelta(seconds=run.interval_s), name="time")
     return Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
 
 
