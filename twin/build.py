@@ -189,7 +189,9 @@ def build(scenario: Scenario) -> Twin:
         rng["outages"],
     )
     solver = make_solver(grid.solver, net, nodes)
-    times = pd.date_range(start, periods=run.n_intervals, freq=pd.Timedelta(seconds=run.interval_s), name="time")
+    times = pd.date_range(
+        start, periods=run.n_intervals, freq=pd.Timedelta(seconds=run.interval_s), name="time"
+    )
     return Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
 
 
