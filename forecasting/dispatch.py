@@ -26,11 +26,30 @@ previous basis (HiGHS warm start), one programme for all batteries.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (HiGHS prints a banner when its first instance is made)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
 
 
 @dataclass(frozen=True)
@@ -74,8 +93,9 @@ class BatteryDispatcher:
         self.n_battery = b = len(spec.capacity_kwh)
         self.dt_h = interval_s / 3600.0
         self.solves = 0
-        self._h = highspy.Highs()
-        self._h.setOptionValue("output_flag", False)
+        with _quiet_stdout():
+            self._h = highspy.Highs()
+            self._h.setOptionValue("output_flag", False)
         if b == 0:
             return
         eye = sp.eye(h, format="csr")

@@ -137,6 +137,14 @@ class SelfConsumptionRule:
         return -host_net_mw
 
 
+class IdlePolicy:
+    """Batteries do nothing (the baseline without storage control)."""
+
+    def request(self, k: int, host_net_mw: np.ndarray, soc_kwh: np.ndarray) -> np.ndarray:
+        """Zero power; see :class:`BatteryPolicy`."""
+        return np.zeros_like(host_net_mw)
+
+
 @dataclass
 class BatteryNodes:
     """Batteries behind homes: state of charge, power and energy limits, efficiencies.

@@ -94,7 +94,8 @@ def window(
     frame : DataFrame
         A profile table on a regular UTC index.
     start : Timestamp
-        First interval start (UTC), within the profile year.
+        First interval start (UTC) on the profile grid; outside the profile year it maps
+        into it by whole years of the profiles' length.
     n_intervals : int
         Number of intervals (at most a profile year).
     interval_s : int
@@ -103,14 +104,15 @@ def window(
     Raises
     ------
     ValueError
-        If ``start`` is not a profile stamp or the window is longer than the profiles.
+        If ``start`` is off the profile grid or the window is longer than the profiles.
     """
     step_s = int((frame.index[1] - frame.index[0]).total_seconds())
     per = interval_s // step_s
-    first = int(frame.index.get_indexer(pd.DatetimeIndex([start]))[0])
+    offset_s = int((start - frame.index[0]).total_seconds())
     steps = n_intervals * per
-    if first < 0 or steps > len(frame):
+    if offset_s % step_s or steps > len(frame):
         raise ValueError(f"window {start} + {n_intervals} x {interval_s} s is outside the profiles")
+    first = (offset_s // step_s) % len(frame)  # a typical year: wraps both ways
     rows = (first + np.arange(steps)) % len(frame)
     values = frame.to_numpy()[rows]
     if per > 1:

@@ -78,5 +78,9 @@ def test_window_averages_to_coarser_intervals() -> None:
     late = window(load, pd.Timestamp("2016-12-31 22:00", tz="UTC"), 8, 900)
     assert late.index[-1] == pd.Timestamp("2016-12-31 23:45", tz="UTC")
     assert late.iloc[4:].to_numpy() == pytest.approx(load.iloc[:4].to_numpy())
+    # and a window before the year's start (a forecaster's warm-up) wraps back to its end
+    early = window(load, pd.Timestamp("2015-12-31 22:00", tz="UTC"), 8, 900)
+    assert early.iloc[:4].to_numpy() == pytest.approx(load.iloc[-4:].to_numpy())
+    assert early.iloc[4:].to_numpy() == pytest.approx(load.iloc[:4].to_numpy())
     with pytest.raises(ValueError, match="outside"):
         window(load, start, 367 * 96, 900)

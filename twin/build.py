@@ -12,15 +12,18 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 
+from forecasting.dispatch import BatteryDispatcher, BatterySpec
 from grid.network import build_net, simbench_scenario
-from grid.nodes import BatteryNodes, ProfileNodes, outage_events
+from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, outage_events
 from grid.placement import NodeSet, place_nodes
 from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
+from settlement.tariff import tariff_prices
+from twin.dispatching import ForecastDispatchPolicy, make_forecaster, node_kinds
 from twin.scenario import Scenario, ScenarioError
 
 #: Named random streams of a run, in spawn order (append only).
-STREAMS = ("network", "placement", "consumer_noise", "outages")
+STREAMS = ("network", "placement", "consumer_noise", "outages", "history")
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -44,6 +47,8 @@ class Twin:
     batteries: BatteryNodes
     outages: list[tuple[int, int, bool]]
     solver: PowerFlowSolver
+    forecast_policy: ForecastDispatchPolicy | None = None
+    series_rows: np.ndarray | None = None
 
 
 def _profile_nodes(
@@ -192,7 +197,93 @@ def build(scenario: Scenario) -> Twin:
     times = pd.date_range(
         start, periods=run.n_intervals, freq=pd.Timedelta(seconds=run.interval_s), name="time"
     )
-    return Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
+    twin = Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
+    control = scenario.forecasting.battery_control
+    if control == "idle":
+        batteries.policy = IdlePolicy()
+    elif control == "forecast":
+        twin.series_rows = np.flatnonzero(nodes.table["kind"].to_numpy() != "battery")
+        twin.forecast_policy = _forecast_policy(twin, library, q_ref, rng["history"])
+        batteries.policy = twin.forecast_policy
+    return twin
+
+
+def _forecast_policy(
+    twin: Twin,
+    library: dict[str, pd.DataFrame],
+    q_ref: np.ndarray,
+    rng: np.random.Generator,
+) -> ForecastDispatchPolicy:
+    """The forecast-driven battery policy with its warm-up history of actuals."""
+    sc = twin.scenario
+    run, fc, cfg = sc.run, sc.forecasting, sc.nodes
+    per_day = 86_400 // run.interval_s
+    warmup, horizon, n = fc.warmup_days * per_day, fc.horizon_steps, run.n_intervals
+    step = pd.Timedelta(seconds=run.interval_s)
+    series = twin.series_rows
+    assert series is not None
+    history = np.zeros((warmup + n, len(series)))
+
+    def actual(start: pd.Timestamp, count: int, stream: np.random.Generator) -> np.ndarray:
+        consumers, generators = profile_fleets(
+            twin.nodes, library, start, count, run.interval_s, q_ref, cfg.load_noise_std, stream
+        )
+        p = np.zeros((count, len(twin.nodes)))
+        for group in (consumers, *generators):
+            p[:, group.rows] = group.power(0, count)[0]
+        return p[:, series]
+
+    start = pd.Timestamp(run.start)
+    history[:warmup] = actual(start - warmup * step, warmup, rng)
+    oracle = None
+    if fc.model == "perfect":
+        # the run's own noise stream, drawn afresh: the very values the run will meter
+        run_actual = actual(start, n, streams(run.seed)["consumer_noise"])
+        oracle = np.concatenate([history[:warmup], run_actual])
+    times = pd.date_range(start - warmup * step, periods=warmup + n + horizon, freq=step)
+    prices = tariff_prices(times[warmup:].hour.to_numpy(), sc.tariffs)
+    table = twin.nodes.table
+    bat = twin.nodes.rows("battery")
+    host = table["host"].to_numpy()
+    position = {row: i for i, row in enumerate(series)}
+    host_matrix = np.zeros((len(bat), len(series)))
+    for b, row in enumerate(bat):
+        home = host[row]
+        host_matrix[b, position[home]] = 1.0
+        for behind in np.flatnonzero((host == home) & (table["kind"].to_numpy() == "solar")):
+            host_matrix[b, position[behind]] = 1.0
+    spec = BatterySpec(
+        capacity_kwh=twin.batteries.capacity_kwh,
+        p_max_mw=twin.batteries.p_max_mw,
+        eta_charge=cfg.battery_charge_efficiency,
+        eta_discharge=cfg.battery_discharge_efficiency,
+        soc_min=cfg.battery_soc_min,
+        soc_max=cfg.battery_soc_max,
+    )
+    kinds = node_kinds(twin)[series]
+    return ForecastDispatchPolicy(
+        forecaster=make_forecaster(
+            fc.model,
+            kinds,
+            oracle,
+            times[: warmup + n],
+            run.seed,
+            fc.training_samples,
+            fc.trees,
+            fc.learning_rate,
+        ),
+        dispatcher=BatteryDispatcher(spec, horizon, run.interval_s),
+        history=history,
+        warmup=warmup,
+        times=times[: warmup + n],
+        host_matrix=host_matrix,
+        import_eur_per_mwh=prices[0],
+        export_eur_per_mwh=prices[1],
+        replan_intervals=fc.replan_intervals,
+        retrain_intervals=fc.retrain_days * per_day,
+        fit_intervals=warmup,
+        record_horizons=list(fc.record_horizons),
+    )
 
 
 def profile_powers(twin: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:

@@ -119,5 +119,52 @@ def run(
     console.print(_summary(result.kpis, result.path, result.wall_time_s, solver))
 
 
+@app.command()
+def backtest(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any key, e.g. --set run.seed=7 (repeatable)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder to write backtest.parquet into.")] = None,
+    local: Annotated[bool, typer.Option(help="Also score one model per series.")] = True,
+) -> None:
+    """Rolling-origin backtest of the forecasters on the scenario's community.
+
+    Trains on the first 9 months of SimBench's profile year, scores forecasts issued every
+    hour over the last 3 months: MAE, nMAE, RMSE and skill vs seasonal naive at 15 min, 1 h
+    and 24 h for a household, the feeder aggregate, PV and wind.
+    """
+    try:
+        sc = load_scenario(scenario, list(set_ or []))
+    except ScenarioError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    from twin.backtesting import run_backtest
+
+    with console.status("backtesting (about half a minute) ..."):
+        frame = run_backtest(sc, compare_local=local)
+    table = Table(title=f"backtest of {sc.name}: nMAE (skill vs seasonal naive)")
+    table.add_column("series")
+    table.add_column("model")
+    horizons = sorted(frame["horizon_steps"].unique())
+    for h in horizons:
+        table.add_column(f"{h * sc.run.interval_s // 60} min", justify="right")
+    for (series, model), rows in frame.groupby(["series", "model"], sort=False):
+        by_h = rows.set_index("horizon_steps")
+        cells = [
+            f"{float(by_h.at[h, 'nmae']):.3f} ({float(by_h.at[h, 'skill']):+.0%})" for h in horizons
+        ]
+        table.add_row(str(series), str(model), *cells)
+    console.print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / "backtest.parquet"
+        tmp = out / ".backtest.parquet.tmp"
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(target)
+        console.print(f"written to {target}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -51,11 +51,13 @@ class RunResult:
 class _Chunk:
     """Per-chunk buffers of the interval process."""
 
-    def __init__(self, size: int, n_nodes: int, n_bat: int) -> None:
+    def __init__(self, size: int, n_nodes: int, n_bat: int, n_series: int) -> None:
         self.p_mw = np.zeros((size, n_nodes))
         self.q_mvar = np.zeros((size, n_nodes))
         self.soc_kwh = np.zeros((size, n_bat))
         self.nodes_out = np.zeros(size, dtype=np.int64)
+        self.forecast_mw = np.zeros((size, n_series))
+        self.fallback = np.zeros(size, dtype=bool)
         self.fill = 0
 
 
@@ -102,11 +104,16 @@ class Engine:
         env.process(self._intervals(env, meters, soc_log))
         t0 = time.perf_counter()
         env.run()
+        policy = twin.forecast_policy
+        if policy is not None:
+            self.timings_s.update(policy.timings_s)
         inside = sum(v for k, v in self.timings_s.items() if k != "nodes")
         self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 
     def _intervals(self, env: simpy.Environment, meters: Meters, soc_log: np.ndarray) -> Any:
-        chunk = _Chunk(self.chunk_size, len(meters.p_mw), soc_log.shape[1])
+        policy = self.twin.forecast_policy
+        series = self.twin.series_rows if self.twin.series_rows is not None else np.zeros(0, int)
+        chunk = _Chunk(self.chunk_size, len(meters.p_mw), soc_log.shape[1], len(series))
         clock = time.perf_counter
         for k in range(self.n_intervals):
             # 1-2. meters and battery policy have run (the node processes, started first)
@@ -115,6 +122,10 @@ class Engine:
             chunk.q_mvar[i] = meters.q_mvar
             chunk.soc_kwh[i] = soc_log[k]
             chunk.nodes_out[i] = int((~meters.available).sum())
+            if policy is not None:
+                policy.observe(k, meters.p_mw[series])
+                chunk.forecast_mw[i] = policy.current_forecast
+                chunk.fallback[i] = k in policy.fallback
             chunk.fill += 1
             # 3. market: each owner settles its net position with the utility at tariff
             t0 = clock()
@@ -151,8 +162,18 @@ class Engine:
         branch_bad = flow.loading_percent > grid.max_loading_percent
         violations = bus_bad.sum(axis=1) + branch_bad.sum(axis=1)
         flags = [
-            ";".join(f for f, on in (("infeasible", not ok), ("outage", out > 0)) if on)
-            for ok, out in zip(flow.converged, chunk.nodes_out[:n], strict=True)
+            ";".join(
+                f
+                for f, on in (
+                    ("infeasible", not ok),
+                    ("outage", out > 0),
+                    ("dispatch_fallback", fb),
+                )
+                if on
+            )
+            for ok, out, fb in zip(
+                flow.converged, chunk.nodes_out[:n], chunk.fallback[:n], strict=True
+            )
         ]
         times = twin.times[first : first + n].tz_localize(None).to_numpy().astype("datetime64[us]")
         w = self.writer
@@ -206,11 +227,50 @@ class Engine:
                 "flags": flags,
             },
         )
+        if twin.series_rows is not None and len(twin.series_rows):
+            ids = self.node_ids[twin.series_rows]
+            actual = p[:, twin.series_rows]
+            forecast = chunk.forecast_mw[:n]
+            wh = np.rint((actual - forecast) * self.interval_s / 3600.0 * 1e6)
+            w.append(
+                "imbalances",
+                {
+                    "time": np.repeat(times, len(ids)),
+                    "node_id": tiled_ids(ids, n),
+                    "forecast_mw": forecast.ravel(),
+                    "actual_mw": actual.ravel(),
+                    "imbalance_wh": np.nan_to_num(wh.ravel()).astype(np.int64),
+                },
+            )
         self.kpis.add(p, flow, violations, chunk.nodes_out[:n], self.interval_s)
         self.timings_s["results"] += time.perf_counter() - t1
 
+    def _write_forecasts(self) -> None:
+        twin = self.twin
+        policy = twin.forecast_policy
+        if policy is None or twin.series_rows is None:
+            return
+        ids = self.node_ids[twin.series_rows]
+        cols = policy.forecasts_table(ids, self.n_intervals)
+        stamps = twin.times.tz_localize(None).to_numpy().astype("datetime64[us]")
+        target = np.minimum(cols["target"].astype(np.int64), self.n_intervals - 1)
+        inside = cols["target"] < self.n_intervals
+        codes = pa.array(cols["series"][inside].astype(np.int32))
+        self.writer.append(
+            "forecasts",
+            {
+                "time": stamps[target[inside]],
+                "issued": stamps[cols["issue"][inside].astype(np.int64)],
+                "node_id": pa.DictionaryArray.from_arrays(codes, pa.array(ids)),
+                "horizon_steps": cols["horizon"][inside].astype(np.int64),
+                "predicted_mw": cols["predicted_mw"][inside],
+                "actual_mw": cols["actual_mw"][inside],
+            },
+        )
+
     def finish(self) -> dict[str, tuple[float, str]]:
         """Write the static tables and the KPIs; return the KPIs."""
+        self._write_forecasts()
         table = self.twin.nodes.table
         self.writer.append(
             "nodes",

@@ -91,6 +91,31 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "one row an interval",
     ),
+    "forecasts": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("issued", TIME),
+                ("node_id", pa.dictionary(pa.int32(), pa.string())),
+                ("horizon_steps", pa.int64()),
+                ("predicted_mw", pa.float64()),
+                ("actual_mw", pa.float64()),
+            ]
+        ),
+        "forecasts of each node at a few horizons (time: the interval forecast)",
+    ),
+    "imbalances": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.dictionary(pa.int32(), pa.string())),
+                ("forecast_mw", pa.float64()),
+                ("actual_mw", pa.float64()),
+                ("imbalance_wh", pa.int64()),
+            ]
+        ),
+        "each forecast node's actual - forecast power in every interval",
+    ),
     "bills": (
         pa.schema(
             [

@@ -193,6 +193,38 @@ class TariffsConfig(_Section):
         return self
 
 
+class ForecastingConfig(_Section):
+    """``[forecasting]``: forecasters trained inside the run and the batteries' dispatch.
+
+    ``battery_control``: ``forecast`` (rolling-horizon LP on the forecasts of ``model``),
+    ``self_consumption`` (charge from surplus, discharge into deficit) or ``idle``.
+    ``model``: ``gb`` (gradient boosting, one global model pooled over all nodes, trained on
+    ``training_samples`` sampled rows with ``trees`` boosting iterations per horizon group),
+    ``seasonal_naive`` (same time yesterday) or ``perfect`` (the actual future: the bound).
+    """
+
+    battery_control: Literal["forecast", "self_consumption", "idle"] = "forecast"
+    model: Literal["gb", "seasonal_naive", "perfect"] = "gb"
+    warmup_days: Annotated[int, Field(ge=8, le=120)] = 28
+    horizon_steps: Annotated[int, Field(ge=4, le=192)] = 96
+    replan_intervals: Annotated[int, Field(ge=1, le=96)] = 16
+    retrain_days: Annotated[int, Field(ge=1, le=366)] = 28
+    training_samples: Annotated[int, Field(ge=1_000, le=2_000_000)] = 30_000
+    trees: Annotated[int, Field(ge=5, le=1_000)] = 30
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2
+    record_horizons: list[Annotated[int, Field(ge=1, le=192)]] = Field(
+        default_factory=lambda: [1, 4, 96]
+    )
+
+    @model_validator(mode="after")
+    def _horizons(self) -> Self:
+        if self.replan_intervals > self.horizon_steps:
+            raise ValueError("replan_intervals must not exceed horizon_steps")
+        if any(h > self.horizon_steps for h in self.record_horizons):
+            raise ValueError("record_horizons must not exceed horizon_steps")
+        return self
+
+
 class Scenario(_Section):
     """A whole scenario: one run's configuration."""
 
@@ -201,6 +233,7 @@ class Scenario(_Section):
     grid: GridConfig = Field(default_factory=lambda: GridConfig(simbench_code=DEFAULT_CODE))
     nodes: NodesConfig = Field(default_factory=NodesConfig)
     tariffs: TariffsConfig = Field(default_factory=TariffsConfig)
+    forecasting: ForecastingConfig = Field(default_factory=ForecastingConfig)
 
 
 DEFAULT_CODE = "1-LV-semiurb4--0-sw"

@@ -1,0 +1,100 @@
+"""The value of forecasting: community cost and peak import by battery control, and the
+re-plan period's trade-off between cost and wall time.
+
+Battery controls compared on the same scenario and seed: (a) no battery control, (b) the
+self-consumption rule, (c) LP dispatch on seasonal-naive forecasts, (d) on the ML (gradient
+boosting) forecasts, (e) on perfect foresight (the bound). "captured" is the share of the
+perfect-foresight saving over the self-consumption rule that a control achieves.
+
+Run: ``.venv/bin/python benchmarks/forecast_value.py [--days 30] [--start ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import engine_bench  # noqa: E402
+
+DEFAULT = "scenarios/default.toml"
+CONTROLS = {
+    "(a) no battery control": ["forecasting.battery_control=idle"],
+    "(b) self-consumption rule": ["forecasting.battery_control=self_consumption"],
+    "(c) LP on seasonal-naive forecasts": ["forecasting.model=seasonal_naive"],
+    "(d) LP on ML forecasts": ["forecasting.model=gb"],
+    "(e) LP on perfect foresight": ["forecasting.model=perfect"],
+}
+
+
+def value_table(days: int, starts: list[str]) -> str:
+    """Cost and peak import of every control, for each start date."""
+    lines = [
+        "| period | control | community cost [EUR] | peak import [kW] | saving vs rule [EUR] "
+        "| captured | wall [s] | forecasting + dispatch [s] |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for start in starts:
+        runs: dict[str, dict[str, Any]] = {}
+        for label, overrides in CONTROLS.items():
+            runs[label] = engine_bench.measure_in_subprocess(
+                DEFAULT, [f"run.days={days}", f"run.start={start}", *overrides]
+            )
+            print(f"  {start[:10]} {label}: {runs[label]['wall_s']:.1f} s", flush=True)
+        rule = runs["(b) self-consumption rule"]["kpis"]["community_cost_eur"]
+        best = rule - runs["(e) LP on perfect foresight"]["kpis"]["community_cost_eur"]
+        for label, run in runs.items():
+            k, t = run["kpis"], run["timings_s"]
+            saving = rule - k["community_cost_eur"]
+            captured = f"{saving / best:.0%}" if best > 0 else "n/a"
+            layer = t.get("forecasting", 0.0) + t.get("dispatch", 0.0)
+            lines.append(
+                f"| {start[:10]} + {days} d | {label} | {k['community_cost_eur']:,.2f} "
+                f"| {k['peak_import_mw'] * 1e3:,.1f} | {saving:,.2f} | {captured} "
+                f"| {run['wall_s']:.1f} | {layer:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def replan_table(days: int, start: str, periods: list[int]) -> str:
+    """Cost and wall time of ML dispatch by re-plan period."""
+    lines = [
+        "| re-plan every [intervals] | community cost [EUR] | wall [s] | forecasting [s] "
+        "| dispatch [s] |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for period in periods:
+        run = engine_bench.measure_in_subprocess(
+            DEFAULT,
+            [f"run.days={days}", f"run.start={start}", f"forecasting.replan_intervals={period}"],
+        )
+        t = run["timings_s"]
+        lines.append(
+            f"| {period} | {run['kpis']['community_cost_eur']:,.2f} | {run['wall_s']:.1f} "
+            f"| {t.get('forecasting', 0.0):.1f} | {t.get('dispatch', 0.0):.1f} |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print both tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--starts",
+        nargs="+",
+        default=["2016-03-01T00:00:00Z", "2016-06-06T00:00:00Z", "2016-10-01T00:00:00Z"],
+    )
+    parser.add_argument("--periods", nargs="+", type=int, default=[1, 4, 8, 16])
+    args = parser.parse_args()
+    print(value_table(args.days, args.starts))
+    print(replan_table(args.days, args.starts[0], args.periods))
+
+
+if __name__ == "__main__":
+    main()

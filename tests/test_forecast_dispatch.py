@@ -1,0 +1,101 @@
+"""Forecast-driven battery dispatch inside a run: no look-ahead, fallbacks, tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import scenario
+from twin.build import build
+from twin.engine import Engine, run_scenario
+from twin.results import RunWriter, open_run
+
+
+class Spy:
+    """Wraps a forecaster; records what each prediction was allowed to see."""
+
+    def __init__(self, inner: object, nan: bool = False) -> None:
+        self.inner = inner
+        self.nan = nan
+        self.seen: list[pd.Timestamp] = []
+        self.fits: list[pd.Timestamp] = []
+
+    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> Spy:
+        self.fits.append(times[-1])
+        self.inner.fit(y, times)  # type: ignore[attr-defined]
+        return self
+
+    def predict(self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, h: int) -> np.ndarray:
+        assert np.isfinite(y_hist).all()
+        self.seen.append(times_hist[-1])
+        out = self.inner.predict(y_hist, times_hist, h)  # type: ignore[attr-defined]
+        return np.full_like(out, np.nan) if self.nan else out
+
+
+def run_with(spy_nan: bool, tmp_path: Path) -> tuple[Spy, Path]:
+    twin = build(
+        scenario("run.days=2", "forecasting.model=seasonal_naive", "forecasting.replan_intervals=4")
+    )
+    policy = twin.forecast_policy
+    assert policy is not None
+    spy = Spy(policy.forecaster, nan=spy_nan)
+    policy.forecaster = spy
+    writer = RunWriter(tmp_path / "run")
+    engine = Engine(twin, writer)
+    engine.run()
+    engine.finish()
+    return spy, writer.finish({})
+
+
+def test_forecaster_never_sees_the_interval_it_plans(tmp_path: Path) -> None:
+    spy, path = run_with(False, tmp_path)
+    issues = pd.read_parquet(path / "forecasts.parquet")["issued"].drop_duplicates()
+    assert len(spy.seen) == len(issues) == 2 * 96 // 4
+    for last_seen, issued in zip(spy.seen, issues, strict=True):
+        # the newest actual a forecast reads is the interval before its issue time
+        assert last_seen == issued - pd.Timedelta(minutes=15)
+    assert spy.fits[0] < issues.iloc[0]
+
+
+def test_forecast_table_and_imbalances(tmp_path: Path) -> None:
+    _, path = run_with(False, tmp_path)
+    fc = pd.read_parquet(path / "forecasts.parquet")
+    assert set(fc["horizon_steps"]) <= {1, 4, 96}
+    lead = fc["time"] - fc["issued"]
+    assert (lead == (fc["horizon_steps"] - 1) * pd.Timedelta(minutes=15)).all()
+    power = pd.read_parquet(path / "node_power.parquet")
+    merged = fc.merge(power, on=["time", "node_id"])
+    np.testing.assert_allclose(merged["actual_mw"], merged["p_mw"])
+    imb = pd.read_parquet(path / "imbalances.parquet")
+    assert imb["forecast_mw"].notna().all()
+    wh = np.rint((imb["actual_mw"] - imb["forecast_mw"]) * 0.25e6)
+    assert (wh.astype(np.int64) == imb["imbalance_wh"]).all()
+
+
+def test_nan_forecasts_fall_back_and_flag(tmp_path: Path) -> None:
+    _, path = run_with(True, tmp_path)
+    intervals = pd.read_parquet(path / "intervals.parquet")
+    assert intervals["flags"].str.contains("dispatch_fallback").all()
+    cfg = scenario().nodes
+    soc = pd.read_parquet(path / "battery_state.parquet")["soc_kwh"]
+    assert soc.min() >= cfg.battery_soc_min * cfg.battery_capacity_kwh - 1e-9
+
+
+@pytest.mark.slow
+def test_perfect_foresight_is_no_worse_than_the_rule(tmp_path: Path) -> None:
+    costs = {}
+    for label, extra in {
+        "rule": "forecasting.battery_control=self_consumption",
+        "perfect": "forecasting.model=perfect",
+        "idle": "forecasting.battery_control=idle",
+    }.items():
+        result = run_scenario(scenario("run.days=7", extra), tmp_path / label)
+        costs[label] = result.kpis["community_cost_eur"][0]
+        run = open_run(result.path)
+        power = run.table("node_power").groupby("time")["p_mw"].sum()
+        exchange = run.table("grid_exchange").set_index("time")
+        assert np.abs(power + exchange["losses_mw"] - exchange["import_mw"]).max() < 1e-6
+    assert costs["perfect"] <= costs["rule"] + 1e-6 < costs["idle"]

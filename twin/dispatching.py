@@ -1,0 +1,307 @@
+"""Forecast-driven battery control: forecasters trained inside the run, a rolling-horizon LP.
+
+:class:`ForecastDispatchPolicy` is the batteries' :class:`grid.nodes.BatteryPolicy` when
+``forecasting.battery_control = "forecast"``. It keeps the actual power of every forecast
+series (consumers, PV, wind), starting with a warm-up history before the run; every
+``replan_intervals`` it forecasts every series over the horizon in one vectorised call, sums
+the forecasts behind each battery's meter and plans all batteries with one LP
+(:class:`forecasting.dispatch.BatteryDispatcher`). Between plans each battery follows its plan
+and absorbs its home's forecast error, so the home's exchange with the grid stays as planned
+as far as the battery's limits allow; two rules guard against forecast errors: a battery
+never discharges more than its home's deficit (battery energy is worth more than feed-in)
+and always stores at least the home's surplus. A forecast that is not finite or an LP that
+fails keeps the last good plan and flags the interval; the forecaster is refitted every
+``retrain_days`` on the newest ``warmup_days`` of actuals.
+
+No look-ahead: at interval ``k`` the forecaster sees actuals up to interval ``k - 1`` only
+(interval ``k``'s meters are read after the batteries have been set).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from forecasting.dispatch import BatteryDispatcher
+
+
+class SeriesForecaster(Protocol):
+    """Forecasts many series at once (scikit-learn style: ``fit`` returns self)."""
+
+    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> Any:
+        """Learn from actuals ``y`` (interval, series) [MW] at ``times``."""
+        ...
+
+    def predict(
+        self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, horizon_steps: int
+    ) -> np.ndarray:
+        """Forecast the ``horizon_steps`` intervals after the last row of ``y_hist``.
+
+        Returns an array of shape (series, horizon_steps) [MW].
+        """
+        ...
+
+
+class PerfectForesight:
+    """The actual future, for the bound on what forecasting can be worth.
+
+    Parameters
+    ----------
+    actual : ndarray, shape (interval, series)
+        The actual power of every series over warm-up + run [MW].
+    times : DatetimeIndex
+        Interval starts of ``actual``.
+    """
+
+    def __init__(self, actual: np.ndarray, times: pd.DatetimeIndex) -> None:
+        self.actual = actual
+        self.times = times
+
+    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> PerfectForesight:
+        """Nothing to learn."""
+        return self
+
+    def predict(
+        self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, horizon_steps: int
+    ) -> np.ndarray:
+        """The actual values right after ``times_hist`` (the last one repeated past the end)."""
+        start = int(self.times.searchsorted(times_hist[-1])) + 1
+        idx = np.minimum(np.arange(start, start + horizon_steps), len(self.actual) - 1)
+        return self.actual[idx].T
+
+
+@dataclass
+class ForecastRecord:
+    """Forecasts kept for the results store (a few horizons of every issue)."""
+
+    issue: list[int] = field(default_factory=list)
+    horizon: list[int] = field(default_factory=list)
+    predicted_mw: list[np.ndarray] = field(default_factory=list)
+
+
+class ForecastDispatchPolicy:
+    """Batteries planned by an LP on forecasts; see the module docstring.
+
+    Parameters
+    ----------
+    forecaster : SeriesForecaster
+        The forecaster (fitted here on the warm-up history).
+    dispatcher : BatteryDispatcher
+        The batteries' LP.
+    history : ndarray, shape (warmup + run, series)
+        Actual power of each series [MW]; the first ``warmup`` rows are filled.
+    times : DatetimeIndex
+        Interval starts of warm-up + run (UTC).
+    host_matrix : ndarray, shape (battery, series)
+        1 where a series is behind a battery's meter.
+    import_eur_per_mwh, export_eur_per_mwh : ndarray, shape (run + horizon,)
+        Tariff prices from the run's first interval on [EUR/MWh].
+    replan_intervals, retrain_intervals, fit_intervals : int
+        Plan every, refit every, and fit on the newest that many intervals.
+    record_horizons : list of int
+        Horizons [steps] of each issue kept for the results store.
+    lags_intervals : int
+        History each prediction needs [intervals].
+    """
+
+    def __init__(
+        self,
+        *,
+        forecaster: SeriesForecaster,
+        dispatcher: BatteryDispatcher,
+        history: np.ndarray,
+        warmup: int,
+        times: pd.DatetimeIndex,
+        host_matrix: np.ndarray,
+        import_eur_per_mwh: np.ndarray,
+        export_eur_per_mwh: np.ndarray,
+        replan_intervals: int,
+        retrain_intervals: int,
+        fit_intervals: int,
+        record_horizons: list[int],
+        lags_intervals: int = 2 * 672,
+    ) -> None:
+        self.forecaster = forecaster
+        self.dispatcher = dispatcher
+        self.history = history
+        self.warmup = warmup
+        self.times = times
+        self.host_matrix = host_matrix
+        self.import_price = import_eur_per_mwh
+        self.export_price = export_eur_per_mwh
+        self.replan = replan_intervals
+        self.retrain = retrain_intervals
+        self.fit_intervals = fit_intervals
+        self.lags = lags_intervals
+        self.horizon = dispatcher.horizon_steps
+        self.record_horizons = [h for h in record_horizons if h <= self.horizon]
+        self.records = ForecastRecord()
+        self.fallback: set[int] = set()
+        self.timings_s = {"forecasting": 0.0, "dispatch": 0.0}
+        n_series = history.shape[1]
+        self._fc = np.full((n_series, self.horizon), np.nan)  # newest good forecast
+        self._plan: np.ndarray | None = None
+        self._plan_k = 0
+        #: The forecast in force for the current interval, per series [MW].
+        self.current_forecast = np.full(n_series, np.nan)
+
+    def _fit(self, k: int) -> None:
+        end = self.warmup + k
+        start = max(0, end - self.fit_intervals)
+        self.forecaster.fit(self.history[start:end], self.times[start:end])
+
+    def _issue(self, k: int, soc_kwh: np.ndarray) -> None:
+        clock = time.perf_counter
+        t0 = clock()
+        if k % self.retrain == 0:
+            self._fit(k)
+        end = self.warmup + k
+        start = max(0, end - self.lags)
+        fc = self.forecaster.predict(self.history[start:end], self.times[start:end], self.horizon)
+        t1 = clock()
+        plan = None
+        if np.isfinite(fc).all():
+            host_fc = self.host_matrix @ fc
+            plan = self.dispatcher.plan(
+                host_fc,
+                self.import_price[k : k + self.horizon],
+                self.export_price[k : k + self.horizon],
+                soc_kwh,
+            )
+        self.timings_s["forecasting"] += t1 - t0
+        self.timings_s["dispatch"] += clock() - t1
+        if plan is None:
+            self.fallback.add(k)
+            return
+        self._fc, self._plan, self._plan_k = fc, plan, k
+        for h in self.record_horizons:
+            self.records.issue.append(k)
+            self.records.horizon.append(h)
+            self.records.predicted_mw.append(fc[:, h - 1].copy())
+
+    def request(self, k: int, host_net_mw: np.ndarray, soc_kwh: np.ndarray) -> np.ndarray:
+        """Battery power for interval ``k`` [MW]; see :class:`grid.nodes.BatteryPolicy`."""
+        if k % self.replan == 0 or self._plan is None:
+            self._issue(k, soc_kwh)
+        j = k - self._plan_k
+        if self._plan is None or j >= self.horizon:
+            self.fallback.add(k)
+            self.current_forecast = np.full(len(self.current_forecast), np.nan)
+            return -host_net_mw  # no usable plan: self-consumption
+        self.current_forecast = self._fc[:, j]
+        host_fc = self.host_matrix @ self._fc[:, j]
+        track = self._plan[:, j] - (host_net_mw - host_fc)
+        # never export from the battery, never let the home's surplus leave unstored
+        return np.maximum(track, -host_net_mw)
+
+    def observe(self, k: int, p_series_mw: np.ndarray) -> None:
+        """Record interval ``k``'s actual power of every series [MW]."""
+        self.history[self.warmup + k] = p_series_mw
+
+    def forecasts_table(self, series_ids: np.ndarray, n_intervals: int) -> dict[str, Any]:
+        """The kept forecasts with their actuals, as columns of the ``forecasts`` table."""
+        r = self.records
+        n_series = len(series_ids)
+        if not r.issue:
+            empty = np.zeros(0)
+            return {
+                "issue": empty,
+                "target": empty,
+                "series": empty,
+                "horizon": empty,
+                "predicted_mw": empty,
+                "actual_mw": empty,
+            }
+        issue = np.repeat(np.asarray(r.issue), n_series)
+        horizon = np.repeat(np.asarray(r.horizon), n_series)
+        target = issue + horizon - 1
+        series = np.tile(np.arange(n_series), len(r.issue))
+        predicted = np.concatenate(r.predicted_mw)
+        inside = target < n_intervals
+        actual = np.full(len(target), np.nan)
+        actual[inside] = self.history[self.warmup + target[inside], series[inside]]
+        return {
+            "issue": issue,
+            "target": target,
+            "series": series,
+            "horizon": horizon,
+            "predicted_mw": predicted,
+            "actual_mw": actual,
+        }
+
+
+class _KindedForecaster:
+    """Passes each series' node kind to a forecaster's ``fit``."""
+
+    def __init__(self, forecaster: Any, kinds: np.ndarray) -> None:
+        self.forecaster = forecaster
+        self.kinds = kinds
+
+    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> _KindedForecaster:
+        self.forecaster.fit(y, times, kind=self.kinds)
+        return self
+
+    def predict(
+        self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, horizon_steps: int
+    ) -> np.ndarray:
+        return np.asarray(self.forecaster.predict(y_hist, times_hist, horizon_steps))
+
+
+def make_forecaster(
+    model: str,
+    kinds: np.ndarray,
+    actual: np.ndarray | None,
+    times: pd.DatetimeIndex,
+    seed: int,
+    training_samples: int = 30_000,
+    trees: int = 30,
+    learning_rate: float = 0.2,
+) -> SeriesForecaster:
+    """The forecaster named in ``forecasting.model``.
+
+    Parameters
+    ----------
+    model : {"gb", "seasonal_naive", "perfect"}
+        Which forecaster.
+    kinds : ndarray of str
+        Node kind of each series (consumer, solar, wind).
+    actual : ndarray or None
+        The actual series over warm-up + run, for ``perfect``.
+    times : DatetimeIndex
+        Interval starts of warm-up + run.
+    seed : int
+        The run's seed (the model's ``random_state``).
+    training_samples, trees : int
+        Rows sampled for training and boosting iterations of ``gb``.
+    learning_rate : float
+        Gradient boosting's learning rate [-].
+    """
+    from forecasting.models import GlobalGBForecaster, SeasonalNaive
+
+    if model == "perfect":
+        if actual is None:
+            raise ValueError("perfect foresight needs the actual series")
+        return PerfectForesight(actual, times)
+    if model == "seasonal_naive":
+        return _KindedForecaster(SeasonalNaive(), kinds)
+    if model == "gb":
+        gb = GlobalGBForecaster(
+            max_samples=training_samples,
+            max_iter=trees,
+            learning_rate=learning_rate,
+            random_state=seed % 2**32,
+        )
+        return _KindedForecaster(gb, kinds)
+    raise ValueError(f"unknown forecasting model {model!r}")
+
+
+def node_kinds(twin: Any) -> np.ndarray:
+    """Forecasting kind of each node: ``consumer:<profile>``, ``solar``, ``wind``, ``battery``."""
+    table = twin.nodes.table
+    kind = table["kind"].to_numpy().astype(str)
+    profile = table["profile"].to_numpy().astype(str)
+    return np.where(kind == "consumer", np.char.add("consumer:", profile), kind)
