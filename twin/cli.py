@@ -151,10 +151,9 @@ def backtest(
     for h in horizons:
         table.add_column(f"{h * sc.run.interval_s // 60} min", justify="right")
     for (series, model), rows in frame.groupby(["series", "model"], sort=False):
-        by_h = rows.set_index("horizon_steps")
-        cells = [
-            f"{float(by_h.at[h, 'nmae']):.3f} ({float(by_h.at[h, 'skill']):+.0%})" for h in horizons
-        ]
+        nmae = dict(zip(rows["horizon_steps"], rows["nmae"].astype(float), strict=True))
+        skill = dict(zip(rows["horizon_steps"], rows["skill"].astype(float), strict=True))
+        cells = [f"{nmae[h]:.3f} ({skill[h]:+.0%})" for h in horizons]
         table.add_row(str(series), str(model), *cells)
     console.print(table)
     if out is not None:
