@@ -22,6 +22,13 @@ sys.path.insert(0, str(HERE))
 import engine_bench  # noqa: E402
 
 DEFAULT = "scenarios/default.toml"
+#: Starts of the compared periods: winter, spring, summer, autumn.
+STARTS = [
+    "2016-01-10T00:00:00Z",
+    "2016-03-01T00:00:00Z",
+    "2016-06-06T00:00:00Z",
+    "2016-10-01T00:00:00Z",
+]
 CONTROLS = {
     "(a) no battery control": ["forecasting.battery_control=idle"],
     "(b) self-consumption rule": ["forecasting.battery_control=self_consumption"],
@@ -85,11 +92,7 @@ def main() -> None:
     """Print both tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument(
-        "--starts",
-        nargs="+",
-        default=["2016-03-01T00:00:00Z", "2016-06-06T00:00:00Z", "2016-10-01T00:00:00Z"],
-    )
+    parser.add_argument("--starts", nargs="+", default=STARTS)
     parser.add_argument("--periods", nargs="+", type=int, default=[1, 4, 8, 16])
     args = parser.parse_args()
     print(value_table(args.days, args.starts))

@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import engine_bench  # noqa: E402
+import forecast_value  # noqa: E402
 import powerflow_bench  # noqa: E402
 
 DEFAULT = "scenarios/default.toml"
@@ -37,7 +38,8 @@ MV = "grid.simbench_code=1-MV-rural--0-sw"
 MVLV = "grid.simbench_code=1-MVLV-rural-all-0-sw"
 YEAR = ["run.days=365", "run.start=2016-01-01T00:00:00Z"]
 PP_WEEK = ["run.days=7", "run.start=2016-01-01T00:00:00Z", "grid.solver=pandapower"]
-LAYERS = ("build", "nodes", "market", "grid", "results")
+LAYERS = ("build", "nodes", "forecasting", "dispatch", "market", "grid", "results")
+RULE = "forecasting.battery_control=self_consumption"
 
 
 def machine() -> str:
@@ -111,25 +113,39 @@ def main() -> None:
     sections = []
     runs: list[tuple[str, dict[str, Any]]] = []
     plan = [
-        (f"default LV community, {days} d (all layers, fast)", DEFAULT, year),
-        (f"MV rural, {days} d (fast)", DEFAULT, [MV, *year]),
-        ("MV rural, 7 d (pandapower reference)", DEFAULT, [MV, *PP_WEEK]),
-        ("1-MVLV-rural-all-0-sw, 7 d (fast)", DEFAULT, [MVLV, "run.days=7", year[1]]),
+        (f"default LV community, {days} d (every layer at its defaults)", DEFAULT, year),
+        (
+            f"default LV community, {days} d (no forecasting: self-consumption rule)",
+            DEFAULT,
+            [*year, RULE],
+        ),
+        (f"MV rural, {days} d (fast, rule)", DEFAULT, [MV, *year, RULE]),
+        ("MV rural, 7 d (pandapower reference, rule)", DEFAULT, [MV, *PP_WEEK, RULE]),
+        (
+            "1-MVLV-rural-all-0-sw, 7 d (every layer at its defaults)",
+            DEFAULT,
+            [MVLV, "run.days=7", year[1]],
+        ),
+        ("1-MVLV-rural-all-0-sw, 7 d (rule)", DEFAULT, [MVLV, "run.days=7", year[1], RULE]),
     ]
     if not args.quick:
-        plan.append((f"1-MVLV-rural-all-0-sw, {days} d (fast)", DEFAULT, [MVLV, *year]))
+        plan.append((f"1-MVLV-rural-all-0-sw, {days} d (rule)", DEFAULT, [MVLV, *year, RULE]))
     for label, scenario, overrides in plan:
         print(f"measuring {label} ...", flush=True)
         runs.append((label, engine_bench.measure_in_subprocess(scenario, overrides)))
         print(engine_rows(runs[-1:]).splitlines()[-1], flush=True)
     engine = engine_rows(runs)
-    mv_fast = runs[1][1]["intervals"] / runs[1][1]["timings_s"]["grid"]
-    mv_pp = runs[2][1]["intervals"] / runs[2][1]["timings_s"]["grid"]
+    mv_fast = runs[2][1]["intervals"] / runs[2][1]["timings_s"]["grid"]
+    mv_pp = runs[3][1]["intervals"] / runs[3][1]["timings_s"]["grid"]
     ratio = (
         f"Power flow on MV rural inside the engine: fast {mv_fast:,.0f} intervals/s, "
         f"pandapower {mv_pp:,.1f} intervals/s (its first interval includes numba's "
         f"compilation): {mv_fast / mv_pp:,.0f}x in this run."
     )
+    print("measuring the value of forecasting ...", flush=True)
+    fv_days = 7 if args.quick else 30
+    value = forecast_value.value_table(fv_days, forecast_value.STARTS)
+    replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [4, 8, 16, 32])
     sections = [
         "# gridtwin benchmarks",
         "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
@@ -147,6 +163,12 @@ def main() -> None:
         "KPIs and Parquet).",
         engine,
         ratio,
+        "## The value of forecasting",
+        forecast_value.__doc__.split("\n\n")[1].replace("\n", " "),
+        value,
+        f"Re-plan period of the ML dispatch ({forecast_value.STARTS[0][:10]} + {fv_days} d): "
+        "cost against wall time.",
+        replan,
     ]
     text = "\n\n".join(sections) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")
