@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from forecasting.boosting import GlobalGBForecaster
 from forecasting.models import (
     DAY_STEPS,
     WEEK_STEPS,
     Forecaster,
-    GlobalGBForecaster,
     Persistence,
     SeasonalNaive,
 )

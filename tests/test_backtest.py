@@ -18,7 +18,8 @@ from forecasting.backtest import (
     error_metrics,
     rolling_origin_backtest,
 )
-from forecasting.models import DAY_STEPS, GlobalGBForecaster, Persistence, SeasonalNaive
+from forecasting.boosting import GlobalGBForecaster
+from forecasting.models import DAY_STEPS, Persistence, SeasonalNaive
 from twin.backtesting import backtest_series, node_kinds, run_backtest, year_scenario
 from twin.build import build, profile_powers
 

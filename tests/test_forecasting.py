@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.utils import estimator_checks
 from threadpoolctl import threadpool_info
 
+from forecasting.boosting import GlobalGBForecaster
 from forecasting.features import (
     CALENDAR_COLUMNS,
     CalendarFeatures,
@@ -28,7 +29,6 @@ from forecasting.features import (
 from forecasting.models import (
     DAY_STEPS,
     WEEK_STEPS,
-    GlobalGBForecaster,
     Persistence,
     SeasonalNaive,
     limit_threads,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.backtest import HORIZONS, default_models, rolling_origin_backtest
-from forecasting.models import GlobalGBForecaster
+from forecasting.boosting import GlobalGBForecaster
 from twin.build import Twin, build, profile_powers
 from twin.dispatching import node_kinds
 from twin.scenario import Scenario

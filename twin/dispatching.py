@@ -280,7 +280,8 @@ def make_forecaster(
     learning_rate : float
         Gradient boosting's learning rate [-].
     """
-    from forecasting.models import GlobalGBForecaster, SeasonalNaive
+    from forecasting.boosting import GlobalGBForecaster
+    from forecasting.models import SeasonalNaive
 
     if model == "perfect":
         if actual is None:

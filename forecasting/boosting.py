@@ -1,0 +1,530 @@
+"""One gradient-boosting model pooled over many series, direct multi-horizon.
+
+Follows the array API of :mod:`forecasting.models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from forecasting.features import (
+    ALTITUDE_M,
+    CALENDAR_COLUMNS,
+    DEFAULT_TZ,
+    GHI_STC_W_PER_M2,
+    LATITUDE_DEG,
+    LONGITUDE_DEG,
+    best_shift_steps,
+    calendar_features,
+    clear_sky_ghi,
+    daily_profile,
+    lag_features,
+    lag_names,
+    lagged,
+    seasonal_rows,
+    window_mean,
+    window_sum_table,
+)
+from forecasting.models import (
+    DAY_STEPS,
+    WEEK_STEPS,
+    _check_panel,
+    _check_request,
+    limit_threads,
+)
+
+
+class GlobalGBForecaster(BaseEstimator):
+    """One gradient-boosting model pooled over many series, direct multi-horizon.
+
+    Each training row is one (series, origin, horizon) triple sampled from the history. Each
+    series is normalised by a scale of its own, so households, the feeder aggregate and
+    generators share one model, ``kind`` being a categorical feature (a kind may carry a
+    class, e.g. ``consumer:H0-B`` for a SimBench household profile):
+
+    * other series: ``z = p / scale``, ``scale`` the series' training mean of ``|p|``
+      (signed, so generation is positive too) or the given ``scale_mw``;
+    * PV series (``kind`` in ``solar_kinds``): the clear-sky index ``z = p / p_clear``,
+      ``p_clear = peak * GHI_clear(t) / 1000 W/m^2`` from pvlib at the site, the clear-sky
+      curve shifted in time to match the data (fitted, ``clearsky_shift_steps_``) and
+      ``peak`` a high quantile of ``p / (GHI_clear / 1000)`` in sunny hours; the index is
+      forecast, the power is ``index * p_clear``, 0 at night.
+
+    Features of a row, target row ``t = origin + h`` (``feature_names_``): the kind; the
+    horizon ``h``; lags back from the issue time (``lags``); seasonal lags back from the
+    target time (``seasonal_lags``), their differences to the last value and the change over
+    the same stretch one season earlier; the last change; the last value minus the value a
+    day earlier; means over the last hour and the last day; the typical profile of the target's
+    time of day over ``profile_days`` days; calendar features of the target time on the local
+    clock; the clear-sky GHI at the target time. Only rows ``<= origin`` are read.
+
+    Horizons are split into groups at ``horizon_edges`` (default 1 | 2-4 | 5-16 | 17-96
+    steps), one model per group with the horizon as a feature inside it: the 15-minute model
+    is not diluted by day-ahead rows. With ``target="delta"`` the trees learn ``z[t] -
+    z[origin]`` (a correction to persistence), with ``"level"`` ``z[t]``.
+
+    Parameters
+    ----------
+    max_horizon_steps : int
+        Longest horizon trained [steps] (longer ones use the last group's model).
+    lags : tuple of int
+        Lags back from the issue time [steps] (1 = the last observed interval).
+    seasonal_lags : tuple of int
+        Seasonal lags back from the target time [steps].
+    profile_days : int
+        Days in the typical-profile feature (mean of the target's time of day +- 1 step
+        over the last days, :func:`~forecasting.features.daily_profile`).
+    horizon_edges : tuple of int
+        Last horizon of each horizon group but the last [steps].
+    target : {"delta", "level"}
+        What the trees learn (see above).
+    max_samples : int
+        Training rows, shared equally by the horizon groups: kinds drawn equally often,
+        series of a kind, origins and horizons of a group uniformly. Fit time grows with it
+        (about 4 s for 100 000 rows on one thread), not with the history's length.
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization, loss
+        Passed to :class:`~sklearn.ensemble.HistGradientBoostingRegressor` (no early
+        stopping; ``absolute_error`` aims at MAE and resists spiky households).
+    solar_kinds : tuple of str
+        Kinds forecast through the clear-sky index.
+    latitude_deg, longitude_deg, altitude_m : float
+        Site of the clear-sky model [deg], [deg], [m].
+    clearsky_model : str
+        pvlib clear-sky model (``ineichen``, ``haurwitz``, ``simplified_solis``).
+    clearsky_shift_steps : int or None
+        Shift of the clear-sky curve [steps]; None fits it to the PV series (up to 2 h).
+        SimBench's PV profiles run about an hour ahead of the sun at 10.5 deg E (fitted: 4-5).
+    min_clear_sky_ghi_w_per_m2 : float
+        Clear-sky GHI below which a PV interval is night: forecast 0 [W/m^2].
+    max_clear_sky_index : float
+        Clear-sky index clip (sensor or dawn outliers).
+    tz : str
+        Time zone of the calendar features.
+    annual_features : bool
+        Add the day of the year to the calendar features. Off by default: a model fit on
+        less than a year meets days of the year it has never seen and extrapolates them
+        badly (the lags and the clear-sky GHI carry the season).
+    n_threads : int or None
+        OpenMP threads during fit and predict (None: leave the pools alone). One by
+        default: two threads gain about 20 % on an idle 2-core machine but lose 3-40x when
+        another process holds a core (OpenMP barriers wait for the descheduled thread).
+    random_state : int, RandomState or None
+        Seeds the row sampling and the trees.
+
+    Attributes
+    ----------
+    n_series_ : int
+        Number of series.
+    kinds_ : ndarray of str
+        The distinct kinds, in code order.
+    kind_codes_ : ndarray of int, shape (n_series,)
+        Kind code of each series.
+    scale_mw_ : ndarray, shape (n_series,)
+        Signed normalisation of each series [MW] (the clear-sky peak for PV series).
+    solar_ : ndarray of bool, shape (n_series,)
+        Series forecast through the clear-sky index.
+    clearsky_shift_steps_ : int
+        Shift of the clear-sky curve used [steps].
+    interval_s_ : int
+        Row length [s].
+    feature_names_ : list of str
+        Columns of the feature matrix.
+    models_ : list of HistGradientBoostingRegressor
+        One model per horizon group.
+    horizon_upper_steps_ : ndarray of int
+        Last horizon of each group [steps].
+
+    Examples
+    --------
+    >>> model = GlobalGBForecaster(random_state=0).fit(Y[:2688], times[:2688], kind=kinds)
+    ... # doctest: +SKIP
+    >>> model.predict(Y[:3000], times[:3000], horizon_steps=96).shape  # doctest: +SKIP
+    (n_series, 96)
+    """
+
+    def __init__(
+        self,
+        max_horizon_steps: int = DAY_STEPS,
+        lags: tuple[int, ...] = (1, 2, 3, 4, DAY_STEPS, WEEK_STEPS),
+        seasonal_lags: tuple[int, ...] = (DAY_STEPS, WEEK_STEPS),
+        profile_days: int = 7,
+        horizon_edges: tuple[int, ...] = (1, 4, 16),
+        target: str = "delta",
+        max_samples: int = 100_000,
+        max_iter: int = 200,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        min_samples_leaf: int = 40,
+        l2_regularization: float = 0.0,
+        loss: str = "absolute_error",
+        solar_kinds: tuple[str, ...] = ("solar", "pv"),
+        latitude_deg: float = LATITUDE_DEG,
+        longitude_deg: float = LONGITUDE_DEG,
+        altitude_m: float = ALTITUDE_M,
+        clearsky_model: str = "ineichen",
+        clearsky_shift_steps: int | None = None,
+        min_clear_sky_ghi_w_per_m2: float = 10.0,
+        max_clear_sky_index: float = 2.0,
+        tz: str = DEFAULT_TZ,
+        annual_features: bool = False,
+        n_threads: int | None = 1,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.max_horizon_steps = max_horizon_steps
+        self.lags = lags
+        self.seasonal_lags = seasonal_lags
+        self.profile_days = profile_days
+        self.horizon_edges = horizon_edges
+        self.target = target
+        self.max_samples = max_samples
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.loss = loss
+        self.solar_kinds = solar_kinds
+        self.latitude_deg = latitude_deg
+        self.longitude_deg = longitude_deg
+        self.altitude_m = altitude_m
+        self.clearsky_model = clearsky_model
+        self.clearsky_shift_steps = clearsky_shift_steps
+        self.min_clear_sky_ghi_w_per_m2 = min_clear_sky_ghi_w_per_m2
+        self.max_clear_sky_index = max_clear_sky_index
+        self.tz = tz
+        self.annual_features = annual_features
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _lookback_steps(self) -> int:
+        """Rows of history a forecast reads (the longest lag, season or window)."""
+        profile = self.profile_days * DAY_STEPS + 1
+        return max([*self.lags, *self.seasonal_lags, profile, DAY_STEPS + 1, 4]) + 1
+
+    def _clear_sky(self, start: pd.Timestamp, n_rows: int, shift_steps: int) -> np.ndarray:
+        """Clear-sky GHI / 1000 W/m^2 of ``n_rows`` intervals from ``start``, shifted [-]."""
+        step = pd.Timedelta(seconds=self.interval_s_)
+        grid = pd.date_range(start + shift_steps * step, periods=n_rows, freq=step)
+        ghi = clear_sky_ghi(
+            grid, self.latitude_deg, self.longitude_deg, self.altitude_m, self.clearsky_model
+        )
+        return ghi / GHI_STC_W_PER_M2
+
+    def _normalise(self, y: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Power [MW] to the modelled quantity ``z`` (rows of ``g`` match rows of ``y``)."""
+        z = y / self.scale_mw_
+        if self.solar_.any():
+            night = g < self.min_clear_sky_ghi_w_per_m2 / GHI_STC_W_PER_M2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                index = y[:, self.solar_] / (self.scale_mw_[self.solar_] * g[:, None])
+            index = np.clip(index, 0.0, self.max_clear_sky_index)
+            z[:, self.solar_] = np.where(night[:, None], np.nan, index)
+        return z
+
+    def _design(
+        self,
+        z: np.ndarray,
+        g: np.ndarray,
+        calendar: np.ndarray,
+        origins: np.ndarray,
+        series: np.ndarray,
+        horizons: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Feature matrix and persistence baseline of forecast rows.
+
+        ``z`` (T, n_series) is read at rows ``<= origins`` only; ``g`` and ``calendar`` are
+        functions of time alone, indexed by row (they extend past ``T`` for the targets).
+        """
+        targets = origins + horizons
+        lags = lag_features(z, origins, series, horizons, self.lags, self.seasonal_lags)
+        last = z[origins, series]
+        seasonal = lagged(z, seasonal_rows(origins, horizons, DAY_STEPS), series)
+        baseline = np.where(np.isfinite(last), last, np.nan_to_num(seasonal))
+        n_season = len(self.seasonal_lags)
+        seasonal_values = lags[:, len(self.lags) :]
+        season_diff = seasonal_values - baseline[:, None]
+        # the change over the same stretch one season earlier (the daily ramps recur)
+        season_ramp = (
+            seasonal_values
+            - np.column_stack([lagged(z, origins - s, series) for s in self.seasonal_lags])
+            if n_season
+            else seasonal_values
+        )
+        day_ago = lagged(z, origins - DAY_STEPS, series)
+        table = window_sum_table(z)
+        columns = [
+            self.kind_codes_[series].astype(float)[:, None],
+            horizons.astype(float)[:, None],
+            lags,
+            season_diff,
+            season_ramp,
+            (last - lagged(z, origins - 1, series))[:, None],
+            (last - day_ago)[:, None],
+            window_mean(table, origins, series, 4)[:, None],
+            window_mean(table, origins, series, DAY_STEPS)[:, None],
+            daily_profile(z, origins, series, horizons, self.profile_days)[:, None],
+            calendar[targets] if self.annual_features else calendar[targets, :3],
+            g[targets][:, None],
+        ]
+        return np.hstack(columns), baseline
+
+    def _feature_names(self) -> list[str]:
+        return [
+            "kind",
+            "horizon_steps",
+            *lag_names(self.lags, self.seasonal_lags),
+            *[f"seasonal_lag_{s}_minus_last" for s in self.seasonal_lags],
+            *[f"seasonal_ramp_{s}" for s in self.seasonal_lags],
+            "last_minus_previous",
+            "last_minus_day_ago",
+            "mean_last_hour",
+            "mean_last_day",
+            "daily_profile",
+            *(CALENDAR_COLUMNS if self.annual_features else CALENDAR_COLUMNS[:3]),
+            "clear_sky_ghi_kw_per_m2",
+        ]
+
+    # -- API -----------------------------------------------------------------------------
+
+    def fit(
+        self,
+        Y: np.ndarray,  # noqa: N803
+        times: pd.DatetimeIndex,
+        kind: Sequence[str] | np.ndarray | None = None,
+        scale_mw: np.ndarray | None = None,
+    ) -> Self:
+        """Fit the pooled model on the history ``Y``.
+
+        Parameters
+        ----------
+        Y : ndarray, shape (T, n_series)
+            Power [MW], load convention; NaN for missing readings.
+        times : DatetimeIndex, shape (T,)
+            UTC interval starts, a regular grid.
+        kind : sequence of str, shape (n_series,), optional
+            Kind of each series (``consumer``, ``aggregate``, ``solar``, ``wind`` ...); one
+            kind for all if omitted.
+        scale_mw : ndarray, shape (n_series,), optional
+            Normalisation of the non-PV series [MW] (e.g. their reference power); their
+            training mean of ``|p|`` if omitted.
+
+        Returns
+        -------
+        GlobalGBForecaster
+            self
+        """
+        if self.target not in ("delta", "level"):
+            raise ValueError(f"target must be 'delta' or 'level', got {self.target!r}")
+        y = _check_panel(Y, times)
+        index = pd.DatetimeIndex(times)
+        n_rows, n_series = y.shape
+        if n_rows < 3:
+            raise ValueError("need at least 3 rows of history to fit")
+        self.interval_s_ = int((index[1] - index[0]).total_seconds())
+        kinds = np.asarray(["series"] * n_series if kind is None else kind, dtype=str)
+        if kinds.shape != (n_series,):
+            raise ValueError(f"kind must have one entry per series ({n_series})")
+        self.kinds_, self.kind_codes_ = np.unique(kinds, return_inverse=True)
+        self.solar_ = np.isin(kinds, self.solar_kinds)
+        self.n_series_ = n_series
+
+        g0 = self._clear_sky(index[0], n_rows, 0)
+        shift = self.clearsky_shift_steps
+        if shift is None:
+            shift = best_shift_steps(y[:, self.solar_], g0, 8) if self.solar_.any() else 0
+        self.clearsky_shift_steps_ = int(shift)
+        g = g0 if shift == 0 else self._clear_sky(index[0], n_rows, self.clearsky_shift_steps_)
+
+        abs_mean = np.nanmean(np.abs(y), axis=0)
+        sign = np.where(np.nanmean(y, axis=0) < 0, -1.0, 1.0)
+        scale = np.where(abs_mean > 0, abs_mean, 1.0) if scale_mw is None else np.abs(scale_mw)
+        scale = sign * np.where(np.asarray(scale, dtype=float) > 0, scale, 1.0)
+        if self.solar_.any():
+            sunny = g > 0.2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.abs(y[sunny][:, self.solar_]) / g[sunny, None]
+            peak = np.nanquantile(ratio, 0.98, axis=0) if sunny.any() else np.ones(1)
+            peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0)
+            scale[self.solar_] = sign[self.solar_] * peak
+        self.scale_mw_ = scale
+        self.feature_names_ = self._feature_names()
+
+        z = self._normalise(y, g)
+        calendar = calendar_features(index, self.tz)
+        rng = check_random_state(self.random_state)
+        bounds = self._horizon_bounds()
+        self.models_ = []
+        for h_lo, h_hi in bounds:  # a few horizon groups, not a loop over series
+            origins, series, horizons = self._sample_rows(
+                z, n_rows, h_lo, h_hi, int(self.max_samples) // len(bounds), rng
+            )
+            X, baseline = self._design(z, g, calendar, origins, series, horizons)  # noqa: N806
+            goal = z[origins + horizons, series]
+            if self.target == "delta":
+                goal = goal - baseline
+            model = HistGradientBoostingRegressor(
+                loss=self.loss,
+                learning_rate=self.learning_rate,
+                max_iter=self.max_iter,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                l2_regularization=self.l2_regularization,
+                categorical_features=[0],
+                early_stopping=False,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+            )
+            with limit_threads(self.n_threads):
+                model.fit(X, goal)
+            self.models_.append(model)
+        self.horizon_upper_steps_ = np.array([hi for _, hi in bounds])
+        return self
+
+    def _horizon_bounds(self) -> list[tuple[int, int]]:
+        """First and last horizon [steps] of each horizon group."""
+        max_h = int(self.max_horizon_steps)
+        if max_h < 1:
+            raise ValueError("max_horizon_steps must be >= 1")
+        edges = sorted({int(e) for e in self.horizon_edges if 1 <= int(e) < max_h})
+        uppers = [*edges, max_h]
+        lowers = [1, *(e + 1 for e in edges)]
+        return list(zip(lowers, uppers, strict=True))
+
+    def _sample_rows(
+        self,
+        z: np.ndarray,
+        n_rows: int,
+        h_lo: int,
+        h_hi: int,
+        n_samples: int,
+        rng: np.random.RandomState,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Training (origin, series, horizon) triples with ``h_lo <= h <= h_hi`` whose target
+        is known (PV: not night, where the clear-sky index is NaN).
+
+        Kinds are drawn equally often, then series of a kind and origins uniformly: one
+        wind turbine in a pool of forty households still gets its share of the rows.
+        """
+        lookback = self._lookback_steps()
+        first = lookback if n_rows - lookback > h_hi + 1 else 0
+        n_draw = int(n_samples * 1.6) + 16
+        origins = rng.randint(first, n_rows - 1, size=n_draw)
+        n_kinds = len(self.kinds_)
+        members = np.argsort(self.kind_codes_, kind="stable")
+        count = np.bincount(self.kind_codes_, minlength=n_kinds)
+        first_member = np.concatenate([[0], np.cumsum(count)[:-1]])
+        drawn = rng.randint(0, n_kinds, size=n_draw)
+        offset = np.floor(rng.uniform(size=n_draw) * count[drawn]).astype(np.int64)
+        series = members[first_member[drawn] + offset]
+        horizons = rng.randint(h_lo, h_hi + 1, size=n_draw).astype(np.int64)
+        targets = origins + horizons
+        keep = targets < n_rows
+        keep[keep] = np.isfinite(z[targets[keep], series[keep]])
+        take = np.flatnonzero(keep)[:n_samples]
+        if len(take) == 0:
+            raise ValueError("no training row: the history is too short or all NaN")
+        return origins[take], series[take], horizons[take]
+
+    def predict(
+        self,
+        Y_hist: np.ndarray,  # noqa: N803
+        times_hist: pd.DatetimeIndex,
+        horizon_steps: int,
+    ) -> np.ndarray:
+        """Forecast the ``horizon_steps`` intervals right after the last row of ``Y_hist``.
+
+        Parameters
+        ----------
+        Y_hist : ndarray, shape (T_hist, n_series)
+            Power [MW] up to the issue time, same series as in ``fit``.
+        times_hist : DatetimeIndex, shape (T_hist,)
+            UTC interval starts of ``Y_hist``.
+        horizon_steps : int
+            Number of intervals to forecast.
+
+        Returns
+        -------
+        ndarray, shape (n_series, horizon_steps)
+            Power [MW], load convention.
+        """
+        y = _check_panel(Y_hist, times_hist)
+        origins = np.array([y.shape[0] - 1])
+        return self.predict_origins(y, times_hist, origins, np.arange(1, int(horizon_steps) + 1))[0]
+
+    def predict_origins(
+        self,
+        Y: np.ndarray,  # noqa: N803
+        times: pd.DatetimeIndex,
+        origins: np.ndarray,
+        horizons: np.ndarray,
+    ) -> np.ndarray:
+        """Forecasts issued at the end of rows ``origins``, ``horizons`` steps ahead.
+
+        Each forecast reads rows ``<= its origin`` of ``Y`` only (rows after the last origin
+        are not even sliced in).
+
+        Parameters
+        ----------
+        Y : ndarray, shape (T, n_series)
+            Power [MW].
+        times : DatetimeIndex, shape (T,)
+            UTC interval starts of ``Y``.
+        origins : ndarray of int, shape (n_origins,)
+            Rows of ``Y`` at whose end the forecasts are issued.
+        horizons : ndarray of int, shape (n_horizons,)
+            Steps ahead (>= 1; horizons beyond ``max_horizon_steps`` extrapolate).
+
+        Returns
+        -------
+        ndarray, shape (n_origins, n_series, n_horizons)
+            Power [MW], load convention.
+        """
+        check_is_fitted(self, "models_")
+        y, origins, horizons = _check_request(Y, times, self.n_series_, origins, horizons)
+        if len(origins) == 0 or len(horizons) == 0:
+            return np.zeros((len(origins), self.n_series_, len(horizons)))
+        lo = max(0, int(origins.min()) - self._lookback_steps())
+        hi = int(origins.max()) + 1
+        y = y[lo:hi]  # nothing after the last origin is read
+        local = origins - lo
+        n_ext = hi - lo + int(horizons.max())
+        index = pd.DatetimeIndex(times)
+        g = self._clear_sky(index[lo], n_ext, self.clearsky_shift_steps_)
+        step = pd.Timedelta(seconds=self.interval_s_)
+        calendar = calendar_features(pd.date_range(index[lo], periods=n_ext, freq=step), self.tz)
+        z = self._normalise(y, g[: hi - lo])
+
+        n_o, n_s, n_h = len(origins), self.n_series_, len(horizons)
+        o_grid, s_grid, h_grid = (
+            a.ravel() for a in np.meshgrid(local, np.arange(n_s), horizons, indexing="ij")
+        )
+        X, baseline = self._design(z, g, calendar, o_grid, s_grid, h_grid)  # noqa: N806
+        group = np.minimum(
+            np.searchsorted(self.horizon_upper_steps_, h_grid), len(self.models_) - 1
+        )
+        flat = np.empty(len(h_grid))
+        with limit_threads(self.n_threads):
+            for k, model in enumerate(self.models_):
+                rows = group == k
+                if rows.any():
+                    flat[rows] = model.predict(X[rows])
+        if self.target == "delta":
+            flat = flat + baseline
+        pred = flat.reshape(n_o, n_s, n_h)
+        out = pred * self.scale_mw_[None, :, None]
+        if self.solar_.any():
+            g_target = g[(local[:, None] + horizons[None, :])]  # (n_o, n_h)
+            index_hat = np.clip(pred[:, self.solar_, :], 0.0, self.max_clear_sky_index)
+            power = index_hat * self.scale_mw_[None, self.solar_, None] * g_target[:, None, :]
+            night = g_target < self.min_clear_sky_ghi_w_per_m2 / GHI_STC_W_PER_M2
+            out[:, self.solar_, :] = np.where(night[:, None, :], 0.0, power)
+        return out
