@@ -22,6 +22,7 @@ from forecasting.features import (
     GHI_STC_W_PER_M2,
     LATITUDE_DEG,
     LONGITUDE_DEG,
+    balanced_training_rows,
     best_shift_steps,
     calendar_features,
     clear_sky_ghi,
@@ -204,8 +205,6 @@ class GlobalGBForecaster(BaseEstimator):
         self.n_threads = n_threads
         self.random_state = random_state
 
-    # -- helpers -------------------------------------------------------------------------
-
     def _lookback_steps(self) -> int:
         """Rows of history a forecast reads (the longest lag, season or window)."""
         profile = self.profile_days * DAY_STEPS + 1
@@ -365,8 +364,14 @@ class GlobalGBForecaster(BaseEstimator):
         bounds = self._horizon_bounds()
         self.models_ = []
         for h_lo, h_hi in bounds:  # a few horizon groups, not a loop over series
-            origins, series, horizons = self._sample_rows(
-                z, n_rows, h_lo, h_hi, int(self.max_samples) // len(bounds), rng
+            origins, series, horizons = balanced_training_rows(
+                z,
+                self.kind_codes_,
+                self._lookback_steps(),
+                h_lo,
+                h_hi,
+                int(self.max_samples) // len(bounds),
+                rng,
             )
             X, baseline = self._design(z, g, calendar, origins, series, horizons)  # noqa: N806
             goal = z[origins + horizons, series]
@@ -398,41 +403,6 @@ class GlobalGBForecaster(BaseEstimator):
         uppers = [*edges, max_h]
         lowers = [1, *(e + 1 for e in edges)]
         return list(zip(lowers, uppers, strict=True))
-
-    def _sample_rows(
-        self,
-        z: np.ndarray,
-        n_rows: int,
-        h_lo: int,
-        h_hi: int,
-        n_samples: int,
-        rng: np.random.RandomState,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Training (origin, series, horizon) triples with ``h_lo <= h <= h_hi`` whose target
-        is known (PV: not night, where the clear-sky index is NaN).
-
-        Kinds are drawn equally often, then series of a kind and origins uniformly: one
-        wind turbine in a pool of forty households still gets its share of the rows.
-        """
-        lookback = self._lookback_steps()
-        first = lookback if n_rows - lookback > h_hi + 1 else 0
-        n_draw = int(n_samples * 1.6) + 16
-        origins = rng.randint(first, n_rows - 1, size=n_draw)
-        n_kinds = len(self.kinds_)
-        members = np.argsort(self.kind_codes_, kind="stable")
-        count = np.bincount(self.kind_codes_, minlength=n_kinds)
-        first_member = np.concatenate([[0], np.cumsum(count)[:-1]])
-        drawn = rng.randint(0, n_kinds, size=n_draw)
-        offset = np.floor(rng.uniform(size=n_draw) * count[drawn]).astype(np.int64)
-        series = members[first_member[drawn] + offset]
-        horizons = rng.randint(h_lo, h_hi + 1, size=n_draw).astype(np.int64)
-        targets = origins + horizons
-        keep = targets < n_rows
-        keep[keep] = np.isfinite(z[targets[keep], series[keep]])
-        take = np.flatnonzero(keep)[:n_samples]
-        if len(take) == 0:
-            raise ValueError("no training row: the history is too short or all NaN")
-        return origins[take], series[take], horizons[take]
 
     def predict(
         self,

@@ -434,3 +434,54 @@ def daily_profile(
             count += ok
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def balanced_training_rows(
+    z: np.ndarray,
+    kind_codes: np.ndarray,
+    lookback_steps: int,
+    h_lo: int,
+    h_hi: int,
+    n_samples: int,
+    rng: np.random.RandomState,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training (origin, series, horizon) triples with ``h_lo <= h <= h_hi``.
+
+    Only triples whose target is known (finite ``z``; PV: not night) are kept. Kinds are
+    drawn equally often, then series of a kind and origins uniformly: one wind turbine in a
+    pool of forty households still gets its share of the rows.
+
+    Parameters
+    ----------
+    z : ndarray, shape (T, n_series)
+        The modelled (normalised) series [-].
+    kind_codes : ndarray of int, shape (n_series,)
+        Kind of each series.
+    lookback_steps : int
+        History a row's features need [steps].
+    h_lo, h_hi : int
+        Horizon range [steps].
+    n_samples : int
+        Rows wanted.
+    rng : numpy.random.RandomState
+        Randomness.
+    """
+    n_rows = z.shape[0]
+    first = lookback_steps if n_rows - lookback_steps > h_hi + 1 else 0
+    n_draw = int(n_samples * 1.6) + 16
+    origins = rng.randint(first, n_rows - 1, size=n_draw)
+    n_kinds = int(kind_codes.max()) + 1
+    members = np.argsort(kind_codes, kind="stable")
+    count = np.bincount(kind_codes, minlength=n_kinds)
+    first_member = np.concatenate([[0], np.cumsum(count)[:-1]])
+    drawn = rng.randint(0, n_kinds, size=n_draw)
+    offset = np.floor(rng.uniform(size=n_draw) * count[drawn]).astype(np.int64)
+    series = members[first_member[drawn] + offset]
+    horizons = rng.randint(h_lo, h_hi + 1, size=n_draw).astype(np.int64)
+    targets = origins + horizons
+    keep = targets < n_rows
+    keep[keep] = np.isfinite(z[targets[keep], series[keep]])
+    take = np.flatnonzero(keep)[:n_samples]
+    if len(take) == 0:
+        raise ValueError("no training row: the history is too short or all NaN")
+    return origins[take], series[take], horizons[take]

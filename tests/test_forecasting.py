@@ -15,6 +15,7 @@ from forecasting.boosting import GlobalGBForecaster
 from forecasting.features import (
     CALENDAR_COLUMNS,
     CalendarFeatures,
+    balanced_training_rows,
     best_shift_steps,
     calendar_features,
     clear_sky_ghi,
@@ -266,7 +267,9 @@ def test_gb_training_rows_stay_inside_the_fit_data(
     rng = np.random.RandomState(0)
     z = model._normalise(Y[:t], model._clear_sky(times[0], t, model.clearsky_shift_steps_))
     for h_lo, h_hi in model._horizon_bounds():
-        origins, _series, horizons = model._sample_rows(z, t, h_lo, h_hi, 5_000, rng)
+        origins, _series, horizons = balanced_training_rows(
+            z, model.kind_codes_, model._lookback_steps(), h_lo, h_hi, 5_000, rng
+        )
         assert (origins + horizons <= t - 1).all()
         assert ((horizons >= h_lo) & (horizons <= h_hi)).all()
     # two futures, same past: the same fitted model
