@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandapower as pp
 import pandas as pd
+import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher, BatterySpec
 from grid.network import build_net, simbench_scenario
@@ -245,13 +246,16 @@ def _forecast_policy(
     table = twin.nodes.table
     bat = twin.nodes.rows("battery")
     host = table["host"].to_numpy()
-    position = {row: i for i, row in enumerate(series)}
-    host_matrix = np.zeros((len(bat), len(series)))
-    for b, row in enumerate(bat):
-        home = host[row]
-        host_matrix[b, position[home]] = 1.0
-        for behind in np.flatnonzero((host == home) & (table["kind"].to_numpy() == "solar")):
-            host_matrix[b, position[behind]] = 1.0
+    # which series sit behind each battery's meter: its home's consumer and the home's PV
+    position = np.full(len(table), -1)
+    position[series] = np.arange(len(series))
+    battery_of_home = np.full(len(table), -1)
+    battery_of_home[host[bat]] = np.arange(len(bat))
+    solar = np.flatnonzero(table["kind"].to_numpy() == "solar")
+    solar = solar[battery_of_home[host[solar]] >= 0]
+    rows = np.concatenate([np.arange(len(bat)), battery_of_home[host[solar]]])
+    cols = np.concatenate([position[host[bat]], position[solar]])
+    host_matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(bat), len(series)))
     spec = BatterySpec(
         capacity_kwh=twin.batteries.capacity_kwh,
         p_max_mw=twin.batteries.p_max_mw,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher
 
@@ -96,7 +97,7 @@ class ForecastDispatchPolicy:
         Actual power of each series [MW]; the first ``warmup`` rows are filled.
     times : DatetimeIndex
         Interval starts of warm-up + run (UTC).
-    host_matrix : ndarray, shape (battery, series)
+    host_matrix : sparse matrix, shape (battery, series)
         1 where a series is behind a battery's meter.
     import_eur_per_mwh, export_eur_per_mwh : ndarray, shape (run + horizon,)
         Tariff prices from the run's first interval on [EUR/MWh].
@@ -116,7 +117,7 @@ class ForecastDispatchPolicy:
         history: np.ndarray,
         warmup: int,
         times: pd.DatetimeIndex,
-        host_matrix: np.ndarray,
+        host_matrix: sp.csr_matrix,
         import_eur_per_mwh: np.ndarray,
         export_eur_per_mwh: np.ndarray,
         replan_intervals: int,
