@@ -101,3 +101,20 @@ def test_no_batteries() -> None:
     plan = BatteryDispatcher(empty, H, 900).plan(np.zeros((0, H)), *prices(), np.zeros(0))
     assert plan is not None
     assert plan.shape == (0, H)
+
+
+def test_blocks_plan_as_one_programme() -> None:
+    rng = np.random.default_rng(3)
+    pi, pe = prices()
+    net = rng.normal(0.0005, 0.002, (3, H))
+    soc0 = SPEC.capacity_kwh / 2
+    whole = BatteryDispatcher(SPEC, H, 900, block_size=16).plan(net, pi, pe, soc0)
+    parts = BatteryDispatcher(SPEC, H, 900, block_size=2).plan(net, pi, pe, soc0)
+    assert whole is not None
+    assert parts is not None
+
+    def objective(plan: np.ndarray) -> float:
+        end = soc_path(SPEC, plan, soc0)[:, -1].sum()
+        return home_cost_eur(net, plan, pi, pe, 900) - 0.95 * pi.min() / 1000 * end
+
+    assert objective(parts) == pytest.approx(objective(whole), abs=1e-6)
