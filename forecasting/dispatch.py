@@ -169,7 +169,6 @@ class BatteryDispatcher:
         self.horizon_steps = horizon_steps
         self.n_battery = len(spec.capacity_kwh)
         self.dt_h = interval_s / 3600.0
-        self.solves = 0
         self._slices = [
             slice(i, min(i + block_size, self.n_battery))
             for i in range(0, self.n_battery, block_size)
@@ -213,7 +212,6 @@ class BatteryDispatcher:
         out = np.zeros((b, h))
         for part, block in zip(self._slices, self._blocks, strict=True):
             planned = block.solve(net_mw[part], pi, pe, soc[part])
-            self.solves += 1
             if planned is None:
                 return None
             out[part] = planned

@@ -119,17 +119,3 @@ def window(
         values = values.reshape(n_intervals, per, -1).mean(axis=1)
     index = pd.date_range(start, periods=n_intervals, freq=pd.Timedelta(seconds=interval_s))
     return pd.DataFrame(values, index=index.rename("time"), columns=frame.columns)
-
-
-def scaled(profile: pd.DataFrame, names: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Per-element series: column ``names[i]`` of ``profile`` times ``reference[i]``.
-
-    Returns
-    -------
-    ndarray, shape (time, element)
-        ``profile[names] * reference``, in the unit of ``reference``.
-    """
-    missing = sorted(set(names) - set(profile.columns))
-    if missing:
-        raise KeyError(f"profiles not found: {', '.join(missing)}")
-    return profile[list(names)].to_numpy() * np.asarray(reference, dtype=float)

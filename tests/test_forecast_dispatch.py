@@ -23,9 +23,9 @@ class Spy:
         self.seen: list[pd.Timestamp] = []
         self.fits: list[pd.Timestamp] = []
 
-    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> Spy:
+    def fit(self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None) -> Spy:
         self.fits.append(times[-1])
-        self.inner.fit(y, times)  # type: ignore[attr-defined]
+        self.inner.fit(y, times, kind=kind)  # type: ignore[attr-defined]
         return self
 
     def predict(self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, h: int) -> np.ndarray:

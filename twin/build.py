@@ -229,10 +229,7 @@ def _forecast_policy(
         consumers, generators = profile_fleets(
             twin.nodes, library, start, count, run.interval_s, q_ref, cfg.load_noise_std, stream
         )
-        p = np.zeros((count, len(twin.nodes)))
-        for group in (consumers, *generators):
-            p[:, group.rows] = group.power(0, count)[0]
-        return p[:, series]
+        return fleet_powers([consumers, *generators], len(twin.nodes), count)[0][:, series]
 
     start = pd.Timestamp(run.start)
     history[:warmup] = actual(start - warmup * step, warmup, rng)
@@ -268,7 +265,6 @@ def _forecast_policy(
     return ForecastDispatchPolicy(
         forecaster=make_forecaster(
             fc.model,
-            kinds,
             oracle,
             times[: warmup + n],
             run.seed,
@@ -276,6 +272,7 @@ def _forecast_policy(
             fc.trees,
             fc.learning_rate,
         ),
+        kinds=kinds,
         dispatcher=BatteryDispatcher(spec, horizon, run.interval_s),
         history=history,
         warmup=warmup,
@@ -298,8 +295,21 @@ def profile_powers(twin: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:
     p_mw, q_mvar : ndarray, shape (n_t, node)
         Load convention [MW], [Mvar]; draws from the consumers' noise stream.
     """
-    p = np.zeros((n_t, len(twin.nodes)))
+    return fleet_powers([twin.consumers, *twin.generators], len(twin.nodes), n_t)
+
+
+def fleet_powers(
+    fleets: list[ProfileNodes], n_nodes: int, n_t: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Powers of the ``fleets``' nodes over their first ``n_t`` intervals, others zero.
+
+    Returns
+    -------
+    p_mw, q_mvar : ndarray, shape (n_t, n_nodes)
+        Load convention [MW], [Mvar].
+    """
+    p = np.zeros((n_t, n_nodes))
     q = np.zeros_like(p)
-    for group in (twin.consumers, *twin.generators):
+    for group in fleets:
         p[:, group.rows], q[:, group.rows] = group.power(0, n_t)
     return p, q

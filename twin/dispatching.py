@@ -31,10 +31,11 @@ from forecasting.dispatch import BatteryDispatcher
 
 
 class SeriesForecaster(Protocol):
-    """Forecasts many series at once (scikit-learn style: ``fit`` returns self)."""
+    """What the policy needs of a forecaster (the ``fit`` / ``predict`` part of
+    :class:`forecasting.models.Forecaster`)."""
 
-    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> Any:
-        """Learn from actuals ``y`` (interval, series) [MW] at ``times``."""
+    def fit(self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None) -> Any:
+        """Learn from actuals ``y`` (interval, series) [MW] at ``times``; ``kind`` per series."""
         ...
 
     def predict(
@@ -62,7 +63,9 @@ class PerfectForesight:
         self.actual = actual
         self.times = times
 
-    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> PerfectForesight:
+    def fit(
+        self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None
+    ) -> PerfectForesight:
         """Nothing to learn."""
         return self
 
@@ -91,6 +94,8 @@ class ForecastDispatchPolicy:
     ----------
     forecaster : SeriesForecaster
         The forecaster (fitted here on the warm-up history).
+    kinds : ndarray of str
+        Forecasting kind of each series (see :func:`node_kinds`).
     dispatcher : BatteryDispatcher
         The batteries' LP.
     history : ndarray, shape (warmup + run, series)
@@ -113,6 +118,7 @@ class ForecastDispatchPolicy:
         self,
         *,
         forecaster: SeriesForecaster,
+        kinds: np.ndarray,
         dispatcher: BatteryDispatcher,
         history: np.ndarray,
         warmup: int,
@@ -127,6 +133,7 @@ class ForecastDispatchPolicy:
         lags_intervals: int = 2 * 672,
     ) -> None:
         self.forecaster = forecaster
+        self.kinds = kinds
         self.dispatcher = dispatcher
         self.history = history
         self.warmup = warmup
@@ -145,6 +152,7 @@ class ForecastDispatchPolicy:
         self.timings_s = {"forecasting": 0.0, "dispatch": 0.0}
         n_series = history.shape[1]
         self._fc = np.full((n_series, self.horizon), np.nan)  # newest good forecast
+        self._host_fc = np.full((host_matrix.shape[0], self.horizon), np.nan)
         self._plan: np.ndarray | None = None
         self._plan_k = 0
         #: The forecast in force for the current interval, per series [MW].
@@ -153,7 +161,7 @@ class ForecastDispatchPolicy:
     def _fit(self, k: int) -> None:
         end = self.warmup + k
         start = max(0, end - self.fit_intervals)
-        self.forecaster.fit(self.history[start:end], self.times[start:end])
+        self.forecaster.fit(self.history[start:end], self.times[start:end], kind=self.kinds)
 
     def _issue(self, k: int, soc_kwh: np.ndarray) -> None:
         clock = time.perf_counter
@@ -178,7 +186,7 @@ class ForecastDispatchPolicy:
         if plan is None:
             self.fallback.add(k)
             return
-        self._fc, self._plan, self._plan_k = fc, plan, k
+        self._fc, self._host_fc, self._plan, self._plan_k = fc, host_fc, plan, k
         for h in self.record_horizons:
             self.records.issue.append(k)
             self.records.horizon.append(h)
@@ -194,8 +202,7 @@ class ForecastDispatchPolicy:
             self.current_forecast = np.full(len(self.current_forecast), np.nan)
             return -host_net_mw  # no usable plan: self-consumption
         self.current_forecast = self._fc[:, j]
-        host_fc = self.host_matrix @ self._fc[:, j]
-        track = self._plan[:, j] - (host_net_mw - host_fc)
+        track = self._plan[:, j] - (host_net_mw - self._host_fc[:, j])
         # never export from the battery, never let the home's surplus leave unstored
         return np.maximum(track, -host_net_mw)
 
@@ -235,26 +242,8 @@ class ForecastDispatchPolicy:
         }
 
 
-class _KindedForecaster:
-    """Passes each series' node kind to a forecaster's ``fit``."""
-
-    def __init__(self, forecaster: Any, kinds: np.ndarray) -> None:
-        self.forecaster = forecaster
-        self.kinds = kinds
-
-    def fit(self, y: np.ndarray, times: pd.DatetimeIndex) -> _KindedForecaster:
-        self.forecaster.fit(y, times, kind=self.kinds)
-        return self
-
-    def predict(
-        self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, horizon_steps: int
-    ) -> np.ndarray:
-        return np.asarray(self.forecaster.predict(y_hist, times_hist, horizon_steps))
-
-
 def make_forecaster(
     model: str,
-    kinds: np.ndarray,
     actual: np.ndarray | None,
     times: pd.DatetimeIndex,
     seed: int,
@@ -268,8 +257,6 @@ def make_forecaster(
     ----------
     model : {"gb", "seasonal_naive", "perfect"}
         Which forecaster.
-    kinds : ndarray of str
-        Node kind of each series (consumer, solar, wind).
     actual : ndarray or None
         The actual series over warm-up + run, for ``perfect``.
     times : DatetimeIndex
@@ -289,7 +276,7 @@ def make_forecaster(
             raise ValueError("perfect foresight needs the actual series")
         return PerfectForesight(actual, times)
     if model == "seasonal_naive":
-        return _KindedForecaster(SeasonalNaive(), kinds)
+        return SeasonalNaive()
     if model == "gb":
         gb = GlobalGBForecaster(
             max_samples=training_samples,
@@ -297,7 +284,7 @@ def make_forecaster(
             learning_rate=learning_rate,
             random_state=seed % 2**32,
         )
-        return _KindedForecaster(gb, kinds)
+        return gb
     raise ValueError(f"unknown forecasting model {model!r}")
 
 

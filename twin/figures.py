@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import plotly.graph_objects as go
 
 from twin.results import RunFolder
@@ -90,8 +89,3 @@ def empty_figure(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
-
-
-def as_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows as a DataFrame (for notebooks)."""
-    return pd.DataFrame(rows)
