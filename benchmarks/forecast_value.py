@@ -52,15 +52,15 @@ def value_table(days: int, starts: list[str]) -> str:
                 DEFAULT, [f"run.days={days}", f"run.start={start}", *overrides]
             )
             print(f"  {start[:10]} {label}: {runs[label]['wall_s']:.1f} s", flush=True)
-        rule = runs["(b) self-consumption rule"]["kpis"]["community_cost_eur"]
-        best = rule - runs["(e) LP on perfect foresight"]["kpis"]["community_cost_eur"]
+        rule = runs["(b) self-consumption rule"]["kpis"]["baseline_cost_eur"]
+        best = rule - runs["(e) LP on perfect foresight"]["kpis"]["baseline_cost_eur"]
         for label, run in runs.items():
             k, t = run["kpis"], run["timings_s"]
-            saving = rule - k["community_cost_eur"]
+            saving = rule - k["baseline_cost_eur"]
             captured = f"{saving / best:.0%}" if best > 0 else "n/a"
             layer = t.get("forecasting", 0.0) + t.get("dispatch", 0.0)
             lines.append(
-                f"| {start[:10]} + {days} d | {label} | {k['community_cost_eur']:,.2f} "
+                f"| {start[:10]} + {days} d | {label} | {k['baseline_cost_eur']:,.2f} "
                 f"| {k['peak_import_mw'] * 1e3:,.1f} | {saving:,.2f} | {captured} "
                 f"| {run['wall_s']:.1f} | {layer:.1f} |"
             )
@@ -81,7 +81,7 @@ def replan_table(days: int, start: str, periods: list[int]) -> str:
         )
         t = run["timings_s"]
         lines.append(
-            f"| {period} | {run['kpis']['community_cost_eur']:,.2f} | {run['wall_s']:.1f} "
+            f"| {period} | {run['kpis']['baseline_cost_eur']:,.2f} | {run['wall_s']:.1f} "
             f"| {t.get('forecasting', 0.0):.1f} | {t.get('dispatch', 0.0):.1f} |"
         )
         print(lines[-1], flush=True)

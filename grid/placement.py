@@ -57,6 +57,17 @@ def _choose(rng: np.random.Generator, pool: np.ndarray, share: float, total: int
     return np.sort(rng.choice(pool, size=count, replace=False)) if count else pool[:0]
 
 
+def feeder_distance_km(net: pp.pandapowerNet, buses: np.ndarray) -> np.ndarray:
+    """Line length from the external grid to each of ``buses`` along the network [km]."""
+    import networkx as nx
+    from pandapower.topology import create_nxgraph
+
+    graph = create_nxgraph(net, respect_switches=True)
+    sources = net.ext_grid.bus.to_numpy().tolist()
+    dist = nx.multi_source_dijkstra_path_length(graph, sources, weight="weight")
+    return np.array([dist.get(int(b), np.inf) for b in buses], dtype=float)
+
+
 def place_nodes(
     net: pp.pandapowerNet,
     *,
@@ -71,6 +82,7 @@ def place_nodes(
     wind_profile: str,
     load_scale: float,
     rng: np.random.Generator,
+    pv_placement: str = "random",
 ) -> NodeSet:
     """Place the nodes on a prepared net and create their pandapower elements (in place).
 
@@ -89,6 +101,9 @@ def place_nodes(
         Factor on every consumer's reference power [-].
     rng : numpy.random.Generator
         Placement randomness (seeded by the run).
+    pv_placement : {"random", "feeder_end"}
+        PV on randomly chosen homes, or on the homes farthest (by line length) from the
+        external grid.
     """
     load_idx = net.load.index.to_numpy()
     n = len(load_idx)
@@ -108,7 +123,13 @@ def place_nodes(
         }
     )
     positions = np.arange(n)
-    pv_hosts = _choose(rng, positions, pv_share, n)
+    if pv_placement == "feeder_end":
+        far = np.argsort(-feeder_distance_km(net, load_bus), kind="stable")
+        pv_hosts = np.sort(far[: min(round(pv_share * n), n)])
+    elif pv_placement == "random":
+        pv_hosts = _choose(rng, positions, pv_share, n)
+    else:
+        raise ValueError(f"unknown pv_placement {pv_placement!r}")
     k_bat = min(round(battery_share * n), n)
     if k_bat <= len(pv_hosts):
         bat_hosts = np.sort(rng.choice(pv_hosts, size=k_bat, replace=False))

@@ -43,7 +43,9 @@ def tariff_prices(hour_utc: np.ndarray, tariffs: Tariffs) -> tuple[np.ndarray, n
 
 
 def utility_bill(
-    net_wh: np.ndarray, import_eur_per_mwh: float, export_eur_per_mwh: float
+    net_wh: np.ndarray,
+    import_eur_per_mwh: float | np.ndarray,
+    export_eur_per_mwh: float | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Settle one interval's net positions with the utility.
 
@@ -51,8 +53,9 @@ def utility_bill(
     ----------
     net_wh : ndarray of int
         Each participant's net energy in the interval [Wh], import positive.
-    import_eur_per_mwh, export_eur_per_mwh : float
-        The interval's retail and feed-in price [EUR/MWh] (= [micro-EUR/Wh]).
+    import_eur_per_mwh, export_eur_per_mwh : float or ndarray
+        The interval's retail and feed-in price [EUR/MWh] (= [micro-EUR/Wh]); arrays
+        broadcast against ``net_wh`` (one row an interval).
 
     Returns
     -------

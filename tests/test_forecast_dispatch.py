@@ -93,7 +93,7 @@ def test_perfect_foresight_is_no_worse_than_the_rule(tmp_path: Path) -> None:
         "idle": "forecasting.battery_control=idle",
     }.items():
         result = run_scenario(scenario("run.days=7", extra), tmp_path / label)
-        costs[label] = result.kpis["community_cost_eur"][0]
+        costs[label] = result.kpis["baseline_cost_eur"][0]
         run = open_run(result.path)
         power = run.table("node_power").groupby("time")["p_mw"].sum()
         exchange = run.table("grid_exchange").set_index("time")

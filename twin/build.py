@@ -24,7 +24,7 @@ from twin.dispatching import ForecastDispatchPolicy, make_forecaster, node_kinds
 from twin.scenario import Scenario, ScenarioError
 
 #: Named random streams of a run, in spawn order (append only).
-STREAMS = ("network", "placement", "consumer_noise", "outages", "history")
+STREAMS = ("network", "placement", "consumer_noise", "outages", "history", "market")
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
@@ -144,6 +144,7 @@ def build(scenario: Scenario) -> Twin:
         wind_profile=cfg.wind_profile,
         load_scale=cfg.load_scale,
         rng=rng["placement"],
+        pv_placement=cfg.pv_placement,
     )
     library = profile_library(simbench_scenario(grid.simbench_code))
     start = pd.Timestamp(run.start)

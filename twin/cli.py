@@ -47,7 +47,13 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         ("max loading", "max_loading_percent"),
         ("violations", "violations"),
         ("infeasible intervals", "infeasible_intervals"),
-        ("community cost (utility only)", "community_cost_eur"),
+        ("violations before curtailment", "violations_uncurtailed"),
+        ("curtailed", "curtailed_wh"),
+        ("P2P traded", "p2p_traded_mwh"),
+        ("P2P share of purchases", "p2p_share"),
+        ("mean P2P price", "price_mean_eur_per_mwh"),
+        ("community cost (P2P market)", "community_cost_eur"),
+        ("community cost (utility only)", "baseline_cost_eur"),
     ]
     for label, key in rows:
         value, unit = kpis[key]

@@ -157,6 +157,8 @@ class ForecastDispatchPolicy:
         self._plan_k = 0
         #: The forecast in force for the current interval, per series [MW].
         self.current_forecast = np.full(n_series, np.nan)
+        #: Each battery's planned power for the current interval [MW] (NaN: no plan).
+        self.current_plan = np.full(host_matrix.shape[0], np.nan)
 
     def _fit(self, k: int) -> None:
         end = self.warmup + k
@@ -200,8 +202,10 @@ class ForecastDispatchPolicy:
         if self._plan is None or j >= self.horizon:
             self.fallback.add(k)
             self.current_forecast = np.full(len(self.current_forecast), np.nan)
+            self.current_plan = np.full(len(self.current_plan), np.nan)
             return -host_net_mw  # no usable plan: self-consumption
         self.current_forecast = self._fc[:, j]
+        self.current_plan = self._plan[:, j]
         track = self._plan[:, j] - (host_net_mw - self._host_fc[:, j])
         # never export from the battery, never let the home's surplus leave unstored
         return np.maximum(track, -host_net_mw)

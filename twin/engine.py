@@ -3,12 +3,14 @@
 Per interval (DESIGN.md "One interval, as data flows"):
 
 1. meters: the node processes set each node's power (``grid.nodes``);
-2. forecast + dispatch: the battery policy (self-consumption rule until forecasting lands);
-3. market: each owner's net position settles with the utility at tariff
-   (``settlement.tariff``) until the P2P market lands;
-4. grid check: AC power flow of the interval's injections. No decision depends on it yet, so
-   the intervals of a chunk (a day) are solved together;
-5. settlement: (the on-chain layer lands later).
+2. forecast + dispatch: the battery policy (forecast-driven LP, or the self-consumption rule);
+3. market: every owner orders its forecast net position and the market clears
+   (:class:`twin.trading.MarketLayer`);
+4. grid check: AC power flow of the interval's injections; in network-aware mode the
+   generation behind a violation is curtailed, with its trades (:mod:`twin.curtailment`).
+   No later interval's decision depends on an interval's grid check or settlement, so both
+   run for a chunk (a day) of intervals at once, on the chunk's batch power flow;
+5. settlement: trades and each owner's imbalance with the utility at tariff.
 
 Results are collected in arrays chunk by chunk and written once per chunk by
 :class:`twin.results.RunWriter`.
@@ -28,12 +30,14 @@ import pyarrow as pa
 import simpy
 
 from grid.nodes import Meters, outage_process
-from settlement.tariff import tariff_prices, utility_bill
-from twin.build import Twin, build
+from settlement.tariff import tariff_prices
+from twin.build import Twin, build, streams
+from twin.curtailment import Sensitivities, curtail, violated
 from twin.kpis import KpiAccumulator
 from twin.manifest import manifest_base
 from twin.results import RunWriter, tiled_ids
 from twin.scenario import Scenario
+from twin.trading import MarketLayer
 
 Progress = Callable[[int, int], None]
 
@@ -79,12 +83,24 @@ class Engine:
         )
         self.bat_ids = self.node_ids[twin.batteries.rows]
         self.kpis = KpiAccumulator(twin.nodes, twin.scenario)
-        self.import_wh = np.zeros(len(self.owners), dtype=np.int64)
-        self.export_wh = np.zeros(len(self.owners), dtype=np.int64)
-        self.cost_micro_eur = np.zeros(len(self.owners), dtype=np.int64)
         self.import_price, self.export_price = tariff_prices(
             twin.times.hour.to_numpy(), twin.scenario.tariffs
         )
+        self.market = MarketLayer(
+            twin.scenario.market,
+            self.owner_idx,
+            self.owners,
+            self.import_price,
+            self.export_price,
+            streams(run.seed)["market"],
+            self.interval_s,
+        )
+        nodes = twin.nodes
+        self.gen_rows = np.concatenate([nodes.rows("solar"), nodes.rows("wind")])
+        self._sensitivities: Sensitivities | None = None
+        self.last_p = np.zeros(len(nodes))
+        self.curtailed_wh = 0
+        self.violations_uncurtailed = 0
         #: Wall time by layer [s]; "nodes" is the SimPy run less the layers timed inside it.
         self.timings_s: dict[str, float] = dict.fromkeys(
             ("nodes", "market", "grid", "results"), 0.0
@@ -127,12 +143,12 @@ class Engine:
                 chunk.forecast_mw[i] = policy.current_forecast
                 chunk.fallback[i] = k in policy.fallback
             chunk.fill += 1
-            # 3. market: each owner settles its net position with the utility at tariff
+            # 3. market: orders from what each node is expected to do, not its meter
             t0 = clock()
-            self._settle_with_utility(k, meters.p_mw)
-            t1 = clock()
-            self.timings_s["market"] += t1 - t0
-            # 4. grid check, batched by chunk: no decision depends on it yet
+            self.market.clear(k, self._expected_mw())
+            self.timings_s["market"] += clock() - t0
+            self.last_p = meters.p_mw.copy()
+            # 4-5. grid check and settlement, batched by chunk
             if chunk.fill == self.chunk_size or k == self.n_intervals - 1:
                 self._flush(k + 1 - chunk.fill, chunk)
                 chunk.fill = 0
@@ -140,27 +156,70 @@ class Engine:
                     self.progress(k + 1, self.n_intervals)
             yield env.timeout(self.interval_s)
 
-    def _settle_with_utility(self, k: int, p_mw: np.ndarray) -> None:
-        owner_mw = np.bincount(self.owner_idx, weights=p_mw, minlength=len(self.owners))
-        wh = np.rint(owner_mw * (self.interval_s / 3600.0 * 1e6)).astype(np.int64)
-        imp, exp, cost = utility_bill(wh, self.import_price[k], self.export_price[k])
-        self.import_wh += imp
-        self.export_wh += exp
-        self.cost_micro_eur += cost
+    def _expected_mw(self) -> np.ndarray:
+        """Each node's expected power this interval: forecast, battery plan, else persistence."""
+        expected = self.last_p.copy()
+        policy, twin = self.twin.forecast_policy, self.twin
+        if policy is not None and twin.series_rows is not None:
+            fc = policy.current_forecast
+            ok = np.isfinite(fc)
+            expected[twin.series_rows[ok]] = fc[ok]
+            plan = policy.current_plan
+            ok = np.isfinite(plan)
+            expected[twin.batteries.rows[ok]] = plan[ok]
+        return expected
+
+    def _sensitivities_now(self) -> Sensitivities:
+        if self._sensitivities is None:
+            bus = self.twin.nodes.table["bus"].to_numpy()
+            self._sensitivities = Sensitivities.of(self.twin.solver.solve, bus)
+        return self._sensitivities
+
+    def _grid_check(
+        self, p: np.ndarray, q: np.ndarray
+    ) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray]:
+        """Power flow of a chunk, curtailed in network-aware mode.
+
+        Returns the (curtailed) powers, their flow, the curtailment per node [MW] and the
+        violations per interval.
+        """
+        twin = self.twin
+        grid = twin.scenario.grid
+        flow = twin.solver.solve(p, q)
+        before = violated(flow, grid.vm_min_pu, grid.vm_max_pu, grid.max_loading_percent)
+        self.violations_uncurtailed += int(before.sum())
+        if not twin.scenario.market.network_aware or not before.any():
+            return p, flow, np.zeros_like(p), before
+        cut = curtail(
+            p,
+            q,
+            flow,
+            solve=twin.solver.solve,
+            sensitivities=self._sensitivities_now,
+            gen_rows=self.gen_rows,
+            vm_min=grid.vm_min_pu,
+            vm_max=grid.vm_max_pu,
+            max_loading=grid.max_loading_percent,
+            rounds=twin.scenario.market.curtailment_rounds,
+        )
+        after = violated(cut.flow, grid.vm_min_pu, grid.vm_max_pu, grid.max_loading_percent)
+        return cut.p_mw, cut.flow, cut.curtailed_mw, after
 
     def _flush(self, first: int, chunk: _Chunk) -> None:
         n = chunk.fill
-        p, q = chunk.p_mw[:n], chunk.q_mvar[:n]
         twin = self.twin
-        t0 = time.perf_counter()
-        flow = twin.solver.solve(p, q)
-        t1 = time.perf_counter()
+        clock = time.perf_counter
+        t0 = clock()
+        p, flow, curtailed_mw, violations = self._grid_check(chunk.p_mw[:n], chunk.q_mvar[:n])
+        t1 = clock()
+        market = self.market.settle(first, p, curtailed_mw)
+        t2 = clock()
         self.timings_s["grid"] += t1 - t0
-        grid = twin.scenario.grid
+        self.timings_s["market"] += t2 - t1
         layout = twin.solver.layout
-        bus_bad = (flow.vm_pu < grid.vm_min_pu) | (flow.vm_pu > grid.vm_max_pu)
-        branch_bad = flow.loading_percent > grid.max_loading_percent
-        violations = bus_bad.sum(axis=1) + branch_bad.sum(axis=1)
+        curtailed_wh = np.rint(curtailed_mw.sum(axis=1) * self.interval_s / 3600.0 * 1e6)
+        self.curtailed_wh += int(curtailed_wh.sum())
+        network_aware = twin.scenario.market.network_aware
         flags = [
             ";".join(
                 f
@@ -168,15 +227,23 @@ class Engine:
                     ("infeasible", not ok),
                     ("outage", out > 0),
                     ("dispatch_fallback", fb),
+                    ("curtailed", cwh > 0),
+                    ("unresolved", network_aware and v > 0),
                 )
                 if on
             )
-            for ok, out, fb in zip(
-                flow.converged, chunk.nodes_out[:n], chunk.fallback[:n], strict=True
+            for ok, out, fb, cwh, v in zip(
+                flow.converged,
+                chunk.nodes_out[:n],
+                chunk.fallback[:n],
+                curtailed_wh,
+                violations,
+                strict=True,
             )
         ]
         times = twin.times[first : first + n].tz_localize(None).to_numpy().astype("datetime64[us]")
         w = self.writer
+        self._write_market(times, market)
         n_nodes, n_bus, n_branch = p.shape[1], len(layout.bus), len(layout.branch)
         w.append(
             "node_power",
@@ -222,8 +289,10 @@ class Engine:
                 "time": times,
                 "converged": flow.converged,
                 "violations": violations.astype(np.int64),
-                "curtailed_wh": np.zeros(n, dtype=np.int64),
+                "curtailed_wh": curtailed_wh.astype(np.int64),
                 "nodes_out": chunk.nodes_out[:n],
+                "clearing_price_eur_per_mwh": market["clearing_price"],
+                "traded_wh": market["traded_wh"],
                 "flags": flags,
             },
         )
@@ -243,7 +312,40 @@ class Engine:
                 },
             )
         self.kpis.add(p, flow, violations, chunk.nodes_out[:n], self.interval_s)
-        self.timings_s["results"] += time.perf_counter() - t1
+        self.timings_s["results"] += clock() - t2
+
+    def _write_market(self, times: np.ndarray, market: dict[str, Any]) -> None:
+        owners = pa.array(self.owners)
+
+        def who(codes: np.ndarray) -> pa.DictionaryArray:
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), owners)
+
+        o, t = market["orders"], market["trades"]
+        self.writer.append(
+            "orders",
+            {
+                "time": times[o["interval"]],
+                "participant": who(o["participant"]),
+                "side": pa.DictionaryArray.from_arrays(
+                    pa.array((o["side"] < 0).astype(np.int8)), pa.array(["buy", "sell"])
+                ),
+                "energy_wh": o["energy_wh"],
+                "limit_price_eur_per_mwh": o["limit_eur_per_mwh"],
+            },
+        )
+        self.writer.append(
+            "trades",
+            {
+                "time": times[t["interval"]],
+                "trade_id": t["trade_id"],
+                "seller": who(t["seller"]),
+                "buyer": who(t["buyer"]),
+                "energy_wh": t["energy_wh"],
+                "price_eur_per_mwh": t["price_eur_per_mwh"],
+                "payment_micro_eur": t["payment_micro_eur"],
+                "curtailed_wh": t["curtailed_wh"],
+            },
+        )
 
     def _write_forecasts(self) -> None:
         twin = self.twin
@@ -284,16 +386,14 @@ class Engine:
                 "device_address": [None] * len(table),
             },
         )
-        self.writer.append(
-            "bills",
+        self.writer.append("bills", self.market.bills())
+        kpis = self.kpis.result(
             {
-                "owner": self.owners,
-                "import_wh": self.import_wh,
-                "export_wh": self.export_wh,
-                "cost_micro_eur": self.cost_micro_eur,
-            },
+                **self.market.kpis(),
+                "curtailed_wh": (float(self.curtailed_wh), "Wh"),
+                "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
+            }
         )
-        kpis = self.kpis.result(community_cost_eur=float(self.cost_micro_eur.sum()) / 1e6)
         self.writer.append(
             "kpis",
             {

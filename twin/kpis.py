@@ -84,8 +84,8 @@ class KpiAccumulator:
         self.node_outage_intervals += int(nodes_out.sum())
         self.intervals += len(p_mw)
 
-    def result(self, community_cost_eur: float) -> dict[str, tuple[float, str]]:
-        """The KPIs as ``{name: (value, unit)}``."""
+    def result(self, extra: dict[str, tuple[float, str]]) -> dict[str, tuple[float, str]]:
+        """The KPIs as ``{name: (value, unit)}``, followed by ``extra`` (the market's)."""
         e = self.e_mwh
         generation = e["pv"] + e["wind"]
         consumption = e["consumption"]
@@ -116,5 +116,5 @@ class KpiAccumulator:
             "violation_intervals": (float(self.violation_intervals), "count"),
             "infeasible_intervals": (float(self.infeasible), "count"),
             "node_outage_intervals": (float(self.node_outage_intervals), "count"),
-            "community_cost_eur": (community_cost_eur, "EUR"),
+            **extra,
         }

@@ -86,6 +86,8 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("violations", pa.int64()),
                 ("curtailed_wh", pa.int64()),
                 ("nodes_out", pa.int64()),
+                ("clearing_price_eur_per_mwh", pa.float64()),
+                ("traded_wh", pa.int64()),
                 ("flags", pa.string()),
             ]
         ),
@@ -116,16 +118,51 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "each forecast node's actual - forecast power in every interval",
     ),
+    "orders": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("participant", pa.dictionary(pa.int32(), pa.string())),
+                ("side", pa.dictionary(pa.int8(), pa.string())),
+                ("energy_wh", pa.int64()),
+                ("limit_price_eur_per_mwh", pa.float64()),
+            ]
+        ),
+        "each owner's order in each interval: its forecast net position",
+    ),
+    "trades": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("trade_id", pa.int64()),
+                ("seller", pa.dictionary(pa.int32(), pa.string())),
+                ("buyer", pa.dictionary(pa.int32(), pa.string())),
+                ("energy_wh", pa.int64()),
+                ("price_eur_per_mwh", pa.float64()),
+                ("payment_micro_eur", pa.int64()),
+                ("curtailed_wh", pa.int64()),
+            ]
+        ),
+        "settled P2P trades (energy after network-aware curtailment; the buyer pays the seller)",
+    ),
     "bills": (
         pa.schema(
             [
                 ("owner", pa.string()),
+                ("cost_micro_eur", pa.int64()),
+                ("baseline_cost_micro_eur", pa.int64()),
                 ("import_wh", pa.int64()),
                 ("export_wh", pa.int64()),
-                ("cost_micro_eur", pa.int64()),
+                ("p2p_bought_wh", pa.int64()),
+                ("p2p_sold_wh", pa.int64()),
+                ("p2p_paid_micro_eur", pa.int64()),
+                ("forecast_error_cost_micro_eur", pa.int64()),
+                ("savings_micro_eur", pa.int64()),
             ]
         ),
-        "each owner's exchange with the utility at tariff over the run",
+        "each owner's money over the run: P2P payments plus the utility bill of its imbalance "
+        "(cost), the utility-only bill of the same energy (baseline), and what forecast error "
+        "cost it",
     ),
     "kpis": (
         pa.schema([("name", pa.string()), ("value", pa.float64()), ("unit", pa.string())]),

@@ -1,9 +1,10 @@
 """Scenario files: typed, validated configuration of one run.
 
-A scenario is a TOML file with the sections ``[run]``, ``[grid]``, ``[nodes]`` and
-``[tariffs]``. It is loaded once, validated by pydantic (finite numbers, ranges, units in
-keys, unknown keys rejected) and frozen. A bad file fails with :class:`ScenarioError`, which
-names the file, the key and the reason, before anything runs.
+A scenario is a TOML file with the sections ``[run]``, ``[grid]``, ``[nodes]``,
+``[tariffs]``, ``[forecasting]`` and ``[market]``. It is loaded once, validated by pydantic
+(finite numbers, ranges, units in keys, unknown keys rejected) and frozen. A bad file fails
+with :class:`ScenarioError`, which names the file, the key and the reason, before anything
+runs.
 
 Any key can be overridden with ``KEY=VALUE`` strings (``grid.solver=pandapower``); the value
 is read as a TOML value when it parses as one (``0.6``, ``true``, ``"x"``), else as a string.
@@ -134,6 +135,7 @@ class NodesConfig(_Section):
     pv_share: Share = 0.4
     pv_p_max_kw: PositiveFloat = 6.0
     pv_profile: str = "PV5"
+    pv_placement: Literal["random", "feeder_end"] = "random"
     battery_share: Share = 0.2
     battery_capacity_kwh: PositiveFloat = 10.0
     battery_p_max_kw: PositiveFloat = 5.0
@@ -225,6 +227,27 @@ class ForecastingConfig(_Section):
         return self
 
 
+class MarketConfig(_Section):
+    """``[market]``: the peer-to-peer market cleared every interval, and its grid check.
+
+    ``mechanism``: ``uniform`` (k = 0.5 double auction: one price, the middle of the range of
+    prices that clear the market) or ``pay_as_bid`` (each trade at its buyer's bid). ``strategy``
+    sets the limit prices: ``truthful`` (buyers bid the retail price, sellers ask the feed-in
+    price: their outside options), ``zero_intelligence`` (seeded uniform draws between the
+    two) or ``markup`` (a share ``markup`` of the spread kept by each side).
+    ``network_aware``: after the market clears, the interval's AC power flow is checked and
+    the generation behind the violations is curtailed, with its trades, until the voltage band
+    and loading limit of ``[grid]`` hold; ``false`` lets violations happen and counts them.
+    """
+
+    enabled: bool = True
+    mechanism: Literal["uniform", "pay_as_bid"] = "uniform"
+    strategy: Literal["truthful", "zero_intelligence", "markup"] = "truthful"
+    markup: Share = 0.5
+    network_aware: bool = True
+    curtailment_rounds: Annotated[int, Field(ge=1, le=50)] = 12
+
+
 class Scenario(_Section):
     """A whole scenario: one run's configuration."""
 
@@ -234,6 +257,7 @@ class Scenario(_Section):
     nodes: NodesConfig = Field(default_factory=NodesConfig)
     tariffs: TariffsConfig = Field(default_factory=TariffsConfig)
     forecasting: ForecastingConfig = Field(default_factory=ForecastingConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)
 
 
 DEFAULT_CODE = "1-LV-semiurb4--0-sw"
