@@ -8,7 +8,9 @@ Prints markdown tables and writes them, with the machine described, to
 2. power flow inside the engine: the grid layer's intervals/s in whole runs on MV rural;
 3. the whole engine: a year of the default scenario with every layer that exists, wall time,
    peak memory and each layer's share;
-4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year.
+4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
+5. the value of forecasting (``forecast_value``) and of the P2P market (``market_bench``,
+   ``market_value``).
 
 Every engine run is its own process (``engine_bench``), so peak memory is its own.
 Run: ``.venv/bin/python benchmarks/run.py [--quick]``.
@@ -31,6 +33,8 @@ sys.path.insert(0, str(HERE))
 
 import engine_bench  # noqa: E402
 import forecast_value  # noqa: E402
+import market_bench  # noqa: E402
+import market_value  # noqa: E402
 import powerflow_bench  # noqa: E402
 
 DEFAULT = "scenarios/default.toml"
@@ -146,6 +150,10 @@ def main() -> None:
     fv_days = 7 if args.quick else 30
     value = forecast_value.value_table(fv_days, forecast_value.STARTS)
     replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [4, 8, 16, 32])
+    print("measuring the market ...", flush=True)
+    clearing = market_bench.market_table()
+    market = market_value.value_table(fv_days)
+    stressed = market_value.stressed_table(7)
     sections = [
         "# gridtwin benchmarks",
         "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
@@ -159,8 +167,8 @@ def main() -> None:
         "Whole runs of `gridtwin`, each in a fresh process (SimBench's on-disk cache warm); "
         "wall time includes building the twin and writing the run folder. Layers: build (net, "
         "nodes, profiles, solver), nodes (the SimPy node processes and the interval loop), "
-        "market (settlement with the utility at tariff), grid (power flow), results (checks, "
-        "KPIs and Parquet).",
+        "market (orders, clearing, settlement of trades and imbalances), grid (power flow and "
+        "network-aware curtailment), results (checks, KPIs and Parquet).",
         engine,
         ratio,
         "## The value of forecasting",
@@ -169,6 +177,16 @@ def main() -> None:
         f"Re-plan period of the ML dispatch ({forecast_value.STARTS[0][:10]} + {fv_days} d): "
         "cost against wall time.",
         replan,
+        "## The P2P market",
+        "Clearing alone (`benchmarks/market_bench.py`): one interval's double auction, "
+        "zero-intelligence limits, median over many calls.",
+        clearing,
+        "What the market is worth (`benchmarks/market_value.py`): the same community, seed "
+        "and dispatch with and without the market; the baseline is the utility-only bill of "
+        "the same metered energy.",
+        market,
+        "Network-aware clearing on the stressed feeder.",
+        stressed,
     ]
     text = "\n\n".join(sections) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")

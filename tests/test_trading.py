@@ -111,6 +111,8 @@ def test_network_aware_clearing_removes_the_violations_of_the_stressed_grid(
     intervals = runs["true"].table("intervals")
     assert intervals["curtailed_wh"].sum() == aware["curtailed_wh"]
     assert intervals["flags"].str.contains("curtailed").any()
+    per_node = runs["true"].table("curtailments")
+    assert per_node["curtailed_wh"].sum() == pytest.approx(aware["curtailed_wh"], abs=len(per_node))
     # only generation is curtailed: the curtailed run's PV is lower, its consumers unchanged
     p = {k: r.table("node_power").set_index(["time", "node_id"])["p_mw"] for k, r in runs.items()}
     diff = p["true"] - p["false"]
@@ -118,3 +120,14 @@ def test_network_aware_clearing_removes_the_violations_of_the_stressed_grid(
     changed = diff[diff.abs() > 1e-12].index.get_level_values("node_id").astype(str)
     assert set(kinds.loc[np.unique(changed)]) <= {"solar", "wind"}
     assert (diff >= -1e-12).all()  # generation (negative) only ever shrinks
+
+
+def test_dispatch_plans_are_stored_with_what_the_batteries_did(day_run: RunFolder) -> None:
+    plans = day_run.table("dispatch_plans")
+    state = day_run.table("battery_state")
+    assert len(plans) == len(state)
+    assert (plans["issued"] <= plans["time"]).all()
+    assert plans["planned_p_mw"].notna().mean() > 0.9
+    power = day_run.table("node_power").set_index(["time", "node_id"])["p_mw"]
+    actual = power.loc[list(zip(plans["time"], plans["node_id"].astype(str), strict=True))]
+    assert np.allclose(actual.to_numpy(), plans["actual_p_mw"].to_numpy())

@@ -159,6 +159,8 @@ class ForecastDispatchPolicy:
         self.current_forecast = np.full(n_series, np.nan)
         #: Each battery's planned power for the current interval [MW] (NaN: no plan).
         self.current_plan = np.full(host_matrix.shape[0], np.nan)
+        #: The interval the plan in force was issued at.
+        self.plan_issued = 0
 
     def _fit(self, k: int) -> None:
         end = self.warmup + k
@@ -206,6 +208,7 @@ class ForecastDispatchPolicy:
             return -host_net_mw  # no usable plan: self-consumption
         self.current_forecast = self._fc[:, j]
         self.current_plan = self._plan[:, j]
+        self.plan_issued = self._plan_k
         track = self._plan[:, j] - (host_net_mw - self._host_fc[:, j])
         # never export from the battery, never let the home's surplus leave unstored
         return np.maximum(track, -host_net_mw)

@@ -62,6 +62,8 @@ class _Chunk:
         self.nodes_out = np.zeros(size, dtype=np.int64)
         self.forecast_mw = np.zeros((size, n_series))
         self.fallback = np.zeros(size, dtype=bool)
+        self.plan_mw = np.full((size, n_bat), np.nan)
+        self.plan_issued = np.zeros(size, dtype=np.int64)
         self.fill = 0
 
 
@@ -142,6 +144,8 @@ class Engine:
                 policy.observe(k, meters.p_mw[series])
                 chunk.forecast_mw[i] = policy.current_forecast
                 chunk.fallback[i] = k in policy.fallback
+                chunk.plan_mw[i] = policy.current_plan
+                chunk.plan_issued[i] = policy.plan_issued
             chunk.fill += 1
             # 3. market: orders from what each node is expected to do, not its meter
             t0 = clock()
@@ -260,6 +264,32 @@ class Engine:
                     "time": np.repeat(times, len(self.bat_ids)),
                     "node_id": tiled_ids(self.bat_ids, n),
                     "soc_kwh": chunk.soc_kwh[:n].ravel(),
+                },
+            )
+        if len(self.bat_ids) and twin.forecast_policy is not None:
+            stamps = twin.times.tz_localize(None).to_numpy().astype("datetime64[us]")
+            n_bat = len(self.bat_ids)
+            w.append(
+                "dispatch_plans",
+                {
+                    "time": np.repeat(times, n_bat),
+                    "issued": np.repeat(stamps[chunk.plan_issued[:n]], n_bat),
+                    "node_id": tiled_ids(self.bat_ids, n),
+                    "planned_p_mw": chunk.plan_mw[:n].ravel(),
+                    "actual_p_mw": p[:, twin.batteries.rows].ravel(),
+                },
+            )
+        moved = np.abs(curtailed_mw) > 0
+        if moved.any():
+            t_i, node_i = np.nonzero(moved)
+            w.append(
+                "curtailments",
+                {
+                    "time": times[t_i],
+                    "node_id": self.node_ids[node_i],
+                    "curtailed_wh": np.rint(
+                        curtailed_mw[t_i, node_i] * self.interval_s / 3600.0 * 1e6
+                    ).astype(np.int64),
                 },
             )
         w.append(

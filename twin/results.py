@@ -118,6 +118,29 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "each forecast node's actual - forecast power in every interval",
     ),
+    "dispatch_plans": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("issued", TIME),
+                ("node_id", pa.dictionary(pa.int32(), pa.string())),
+                ("planned_p_mw", pa.float64()),
+                ("actual_p_mw", pa.float64()),
+            ]
+        ),
+        "each battery's plan in force in every interval (issued: when it was planned) and "
+        "what it did (it absorbs its home's forecast error); NaN: no plan (fallback)",
+    ),
+    "curtailments": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.string()),
+                ("curtailed_wh", pa.int64()),
+            ]
+        ),
+        "generation curtailed by network-aware clearing, one row a node and interval",
+    ),
     "orders": (
         pa.schema(
             [

@@ -159,13 +159,12 @@ class MarketLayer:
             Each node's expected power in interval ``k`` [MW] (forecast or plan).
         """
         position = self.owner_wh(predicted_mw)[0]
-        if not self.config.enabled:
-            position = np.zeros_like(position)
+        bidding = position if self.config.enabled else np.zeros_like(position)
         retail, feed_in = float(self.retail[k]), float(self.feed_in[k])
         limits = limit_prices(
-            position, self.config.strategy, retail, feed_in, self.rng, markup=self.config.markup
+            bidding, self.config.strategy, retail, feed_in, self.rng, markup=self.config.markup
         )
-        orders = orders_from_positions(position, limits, limits)
+        orders = orders_from_positions(bidding, limits, limits)
         result = clear(orders, retail, feed_in, self.config.mechanism)
         self.books.append(_Book(position, orders, result))
 
