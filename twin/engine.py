@@ -30,6 +30,7 @@ import pyarrow as pa
 import simpy
 
 from grid.nodes import Meters, outage_process
+from grid.zones import voltage_zones
 from settlement.tariff import tariff_prices
 from twin.build import Twin, build, streams
 from twin.curtailment import Sensitivities, curtail, violated
@@ -96,6 +97,7 @@ class Engine:
             self.export_price,
             streams(run.seed)["market"],
             self.interval_s,
+            *self._zones(),
         )
         nodes = twin.nodes
         self.gen_rows = np.concatenate([nodes.rows("solar"), nodes.rows("wind")])
@@ -159,6 +161,15 @@ class Engine:
                 if self.progress is not None:
                     self.progress(k + 1, self.n_intervals)
             yield env.timeout(self.interval_s)
+
+    def _zones(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each owner's voltage zone (of its first node's bus) and the levels between zones."""
+        if not self.twin.scenario.market.grid_fee_eur_per_mwh_per_level:
+            return np.zeros(len(self.owners), dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+        zone_of_bus, levels = voltage_zones(self.twin.net)
+        bus = self.twin.nodes.table["bus"].to_numpy()
+        first = np.unique(self.owner_idx, return_index=True)[1]
+        return np.array([zone_of_bus[int(b)] for b in bus[first]], dtype=np.int64), levels
 
     def _expected_mw(self) -> np.ndarray:
         """Each node's expected power this interval: forecast, battery plan, else persistence."""
@@ -373,6 +384,7 @@ class Engine:
                 "energy_wh": t["energy_wh"],
                 "price_eur_per_mwh": t["price_eur_per_mwh"],
                 "payment_micro_eur": t["payment_micro_eur"],
+                "grid_fee_micro_eur": t["grid_fee_micro_eur"],
                 "curtailed_wh": t["curtailed_wh"],
             },
         )

@@ -163,10 +163,12 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("energy_wh", pa.int64()),
                 ("price_eur_per_mwh", pa.float64()),
                 ("payment_micro_eur", pa.int64()),
+                ("grid_fee_micro_eur", pa.int64()),
                 ("curtailed_wh", pa.int64()),
             ]
         ),
-        "settled P2P trades (energy after network-aware curtailment; the buyer pays the seller)",
+        "settled P2P trades (energy after network-aware curtailment); the buyer pays "
+        "payment_micro_eur, the seller receives it less grid_fee_micro_eur",
     ),
     "bills": (
         pa.schema(

@@ -235,6 +235,9 @@ class MarketConfig(_Section):
     sets the limit prices: ``truthful`` (buyers bid the retail price, sellers ask the feed-in
     price: their outside options), ``zero_intelligence`` (seeded uniform draws between the
     two) or ``markup`` (a share ``markup`` of the spread kept by each side).
+    ``grid_fee_eur_per_mwh_per_level``: a trade pays this for every transformer between its
+    seller's and buyer's voltage zone (orders clear inside each zone first, then across zones;
+    :mod:`settlement.grid_fee`).
     ``network_aware``: after the market clears, the interval's AC power flow is checked and
     the generation behind the violations is curtailed, with its trades, until the voltage band
     and loading limit of ``[grid]`` hold; ``false`` lets violations happen and counts them.
@@ -244,6 +247,7 @@ class MarketConfig(_Section):
     mechanism: Literal["uniform", "pay_as_bid"] = "uniform"
     strategy: Literal["truthful", "zero_intelligence", "markup"] = "truthful"
     markup: Share = 0.5
+    grid_fee_eur_per_mwh_per_level: NonNegativeFloat = 0.0
     network_aware: bool = True
     curtailment_rounds: Annotated[int, Field(ge=1, le=50)] = 12
 

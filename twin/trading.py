@@ -8,7 +8,8 @@ Participants are the node owners (each home, and the community for its wind turb
   force (no forecasting, a fallback interval, the first interval), a node's last metered
   power stands in for it (persistence). Limit prices come from ``market.strategy``.
 - **Clearing**: :func:`settlement.market.clear`, between the feed-in and retail tariff of the
-  interval.
+  interval; with a grid fee, zone by zone and then across zones
+  (:func:`settlement.grid_fee.clear_with_grid_fee`).
 - **Settlement** (after the grid check): network-aware curtailment cuts the trades of the
   sellers whose generation was curtailed, by the curtailed energy, first trades first. Each
   owner's imbalance, actual minus traded energy, settles with the utility at tariff: the
@@ -18,7 +19,8 @@ Participants are the node owners (each home, and the community for its wind turb
   (ordered minus traded): its forecast error traced to money.
 
 Money and energy are integers (Wh, micro-euro); every trade's payment is paid by its buyer
-and received by its seller, so net payments sum to zero in every interval.
+and received by its seller less the trade's grid fee, so net payments, the grid operator's
+fees included, sum to zero in every interval.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from settlement.market import Clearing, Orders, clear, limit_prices, orders_from_positions
+from settlement.grid_fee import clear_with_grid_fee
+from settlement.market import Clearing, Orders, limit_prices, orders_from_positions
 from settlement.tariff import utility_bill
 from twin.scenario import MarketConfig
 
@@ -52,6 +55,7 @@ class _Book:
     position_wh: np.ndarray
     orders: Orders
     clearing: Clearing
+    fee_eur_per_mwh: np.ndarray
 
 
 @dataclass
@@ -60,6 +64,7 @@ class MarketTotals:
 
     trades: int = 0
     traded_wh: int = 0
+    grid_fees_micro_eur: int = 0
     curtailed_trade_wh: int = 0
     price_energy: float = 0.0  # sum of price * energy, for the volume-weighted mean
     price_min: float = float("inf")
@@ -113,6 +118,10 @@ class MarketLayer:
         The market's random stream (zero-intelligence limit prices).
     interval_s : int
         Interval length [s].
+    zone : ndarray of int, optional
+        Each owner's voltage zone (for grid fees).
+    levels : ndarray of int, optional
+        Transformers between two zones.
     """
 
     def __init__(
@@ -124,8 +133,12 @@ class MarketLayer:
         export_eur_per_mwh: np.ndarray,
         rng: np.random.Generator,
         interval_s: int,
+        zone: np.ndarray | None = None,
+        levels: np.ndarray | None = None,
     ) -> None:
         self.config = config
+        self.zone = np.zeros(len(owners), dtype=np.int64) if zone is None else zone
+        self.levels = np.zeros((1, 1), dtype=np.int64) if levels is None else levels
         self.owner_idx = owner_idx
         nodes = len(owner_idx)
         self.owner_matrix = sp.csr_matrix(
@@ -165,8 +178,16 @@ class MarketLayer:
             bidding, self.config.strategy, retail, feed_in, self.rng, markup=self.config.markup
         )
         orders = orders_from_positions(bidding, limits, limits)
-        result = clear(orders, retail, feed_in, self.config.mechanism)
-        self.books.append(_Book(position, orders, result))
+        result = clear_with_grid_fee(
+            orders,
+            self.zone,
+            self.levels,
+            self.config.grid_fee_eur_per_mwh_per_level,
+            retail,
+            feed_in,
+            self.config.mechanism,
+        )
+        self.books.append(_Book(position, orders, result.clearing, result.fee_eur_per_mwh))
 
     def settle(self, first: int, p_mw: np.ndarray, curtailed_mw: np.ndarray) -> dict[str, Any]:
         """Settle the pending intervals ``first ..`` with their metered (curtailed) powers.
@@ -191,11 +212,13 @@ class MarketLayer:
         buyer = col("buyer").astype(np.int64)
         energy0 = col("energy_wh").astype(np.int64)
         price = col("price_eur_per_mwh").astype(np.float64)
+        fee_rate = cat([b.fee_eur_per_mwh for b in books]) if n_t else np.zeros(0)
         sold0 = np.zeros(n_t * n, dtype=np.int64)
         np.add.at(sold0, t_idx * n + seller, energy0)
         cut = np.minimum(curtailed, sold0.reshape(n_t, n))
         energy = cut_trades(t_idx, seller, energy0, cut)
         pay = np.rint(energy * price).astype(np.int64)
+        fee = np.rint(energy * fee_rate).astype(np.int64)
 
         def per_owner(who: np.ndarray, values: np.ndarray) -> np.ndarray:
             out = np.zeros(n_t * n, dtype=np.int64)
@@ -203,7 +226,7 @@ class MarketLayer:
             return out.reshape(n_t, n)
 
         bought, sold = per_owner(buyer, energy), per_owner(seller, energy)
-        paid = per_owner(buyer, pay) - per_owner(seller, pay)
+        paid = per_owner(buyer, pay) - per_owner(seller, pay - fee)
         traded = bought - sold
         position = np.array([b.position_wh for b in books]).reshape(n_t, n)
         imp, exp, utility = utility_bill(actual - traded, retail, feed_in)
@@ -227,6 +250,7 @@ class MarketLayer:
         live = energy > 0
         t.trades += int(live.sum())
         t.traded_wh += int(energy.sum())
+        t.grid_fees_micro_eur += int(fee.sum())
         t.curtailed_trade_wh += int((energy0 - energy).sum())
         t.price_energy += float(price_sum.sum())
         if live.any():
@@ -246,6 +270,7 @@ class MarketLayer:
                 "energy_wh": energy[live],
                 "price_eur_per_mwh": price[live],
                 "payment_micro_eur": pay[live],
+                "grid_fee_micro_eur": fee[live],
                 "curtailed_wh": (energy0 - energy)[live],
             },
             "orders": {
@@ -272,6 +297,7 @@ class MarketLayer:
             "savings_eur": (float(savings.sum()) / 1e6, "EUR"),
             "p2p_share": (bought / demand if demand else float("nan"), "-"),
             "p2p_traded_mwh": (t.traded_wh / 1e6, "MWh"),
+            "grid_fees_eur": (t.grid_fees_micro_eur / 1e6, "EUR"),
             "trades": (float(t.trades), "count"),
             "curtailed_trade_wh": (float(t.curtailed_trade_wh), "Wh"),
             "price_mean_eur_per_mwh": (
