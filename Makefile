@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/default.toml
 ARGS   ?=
+CONTRACTS := settlement/contracts
+NODE_DEPS := $(CONTRACTS)/node_modules/.installed
 
-.PHONY: run test lint dashboard bench clean
+.PHONY: run test lint dashboard bench contracts clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
 
+# Node packages pinned in settlement/contracts/package-lock.json: solc-js, OpenZeppelin's
+# contracts and merkle-tree, and anvil (the real node the tests run). Running gridtwin needs
+# none of them: the compiled artifacts are committed.
+$(NODE_DEPS): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
+	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## contracts: compile the Solidity sources (solc-js, offline); writes the committed artifacts
+contracts: $(NODE_DEPS)
+	cd $(CONTRACTS) && node build.js
+
 ## run: the default scenario headless (7 days); results under results/
 run: $(VENV)/.installed
 	$(BIN)/gridtwin run $(SCENARIO) $(ARGS)
@@ -30,8 +43,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## test: lint, then the whole test suite (slow tests included)
-test: lint
+## test: lint, then the whole test suite (slow and anvil tests included)
+test: lint $(NODE_DEPS)
 	$(BIN)/python -m pytest
 
 ## dashboard: serve the Dash app on http://127.0.0.1:8050

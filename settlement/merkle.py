@@ -1,0 +1,302 @@
+"""Trade leaves, Merkle trees and proofs, hashed exactly as the Settlement contract hashes them.
+
+The conventions are OpenZeppelin's, so that ``MerkleProof`` on-chain and the
+``@openzeppelin/merkle-tree`` JavaScript library off-chain agree with this module bit for bit:
+
+- **Leaf** of a trade: ``keccak256(keccak256(abi.encode(batchId, tradeId, seller, buyer,
+  energyWh, paymentMicroEur)))`` with the Solidity types ``(uint256, uint256, address, address,
+  uint256, uint256)``. The double hash keeps a leaf (a hash of 32 bytes) from ever being read as
+  an internal node (a hash of 64 bytes). ``Settlement.tradeLeaf`` computes the same on-chain.
+- **Internal node**: ``keccak256(min(a, b) ++ max(a, b))``, the sorted ("commutative") pair hash of
+  ``MerkleProof``, so a proof is a plain list of sibling hashes, without left/right flags.
+- **Tree shape**: the one of OpenZeppelin's ``StandardMerkleTree.of(values, types,
+  {sortLeaves: false})``: a complete binary tree stored as an array of ``2 n - 1`` nodes, node
+  ``i`` with children ``2 i + 1`` and ``2 i + 2``, leaf ``k`` (in the given order) at position
+  ``2 n - 2 - k``. Leaves keep the order given (trade order), which makes a trade's index in its
+  batch the index of its leaf.
+- **One leaf**: the root is the leaf itself and its proof is empty.
+- **No leaf**: the root is 32 zero bytes (:data:`EMPTY_ROOT`); no leaf verifies against it, as
+  ``Settlement.verifyTrade`` returns false for a batch whose root is zero.
+
+Fields are integers: energy in Wh, payment in micro-euro (the EnergyCredit base unit). Each
+per-trade integer must lie in ``[0, 2**64)``; the batch id in ``[0, 2**256)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "EMPTY_ROOT",
+    "hash_pair",
+    "keccak256",
+    "merkle_proof",
+    "merkle_root",
+    "merkle_tree",
+    "trade_leaves",
+    "tree_proof",
+    "verify_proof",
+]
+
+IntColumn = Sequence[int] | npt.NDArray[np.integer[Any]]
+"""A column of integers: a sequence of Python ints or a NumPy integer array."""
+
+EMPTY_ROOT = bytes(32)
+"""Root of a tree with no leaf (32 zero bytes)."""
+
+_WORD = 32
+_FIELDS = 6  # batchId, tradeId, seller, buyer, energyWh, paymentMicroEur
+
+
+def _pick_keccak() -> Callable[[bytes], bytes]:
+    """The fastest keccak-256 at hand: pysha3 (~1 us a hash) if installed, else eth-hash."""
+    try:
+        import sha3  # safe-pysha3, installed with eth-tester[py-evm]
+    except ImportError:  # pragma: no cover - depends on the environment
+        from eth_hash.auto import keccak as eth_keccak
+
+        return eth_keccak
+
+    keccak_256 = sha3.keccak_256
+
+    def pysha3_keccak(data: bytes) -> bytes:
+        return bytes(keccak_256(data).digest())
+
+    return pysha3_keccak
+
+
+keccak256: Callable[[bytes], bytes] = _pick_keccak()
+"""keccak-256 (Ethereum's, not NIST SHA3-256) of ``data``, 32 bytes."""
+
+
+def hash_pair(a: bytes, b: bytes) -> bytes:
+    """Hash two nodes as ``MerkleProof``'s commutative hash: keccak256 of the sorted pair.
+
+    Parameters
+    ----------
+    a, b : bytes
+        Two 32-byte nodes.
+
+    Returns
+    -------
+    bytes
+        The parent node, 32 bytes; ``hash_pair(a, b) == hash_pair(b, a)``.
+    """
+    return keccak256(a + b if a <= b else b + a)
+
+
+def _uint64_column(name: str, values: IntColumn, n: int) -> npt.NDArray[np.uint64]:
+    """``values`` as ``n`` unsigned 64-bit integers; floats, negatives and overflow fail."""
+    if isinstance(values, np.ndarray):
+        array = values
+    else:  # a plain sequence of Python ints: NumPy would guess float64 for [0, 2**63]
+        items = list(values)
+        if not all(isinstance(v, int | np.integer) for v in items):
+            raise TypeError(f"{name}: integers required (Wh, micro-euro, ids)")
+        try:
+            array = np.array(items, dtype=np.uint64)
+        except OverflowError as exc:
+            raise ValueError(f"{name}: every value must lie in [0, 2**64)") from exc
+    if array.shape != (n,):
+        raise ValueError(f"{name}: expected {n} values, got shape {array.shape}")
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: integers required (Wh, micro-euro, ids), got {array.dtype}")
+    if array.dtype.kind == "i" and n and int(array.min()) < 0:
+        raise ValueError(f"{name}: every value must lie in [0, 2**64), got {int(array.min())}")
+    return array.astype(np.uint64)
+
+
+def _address_column(name: str, addresses: Sequence[str], n: int) -> npt.NDArray[np.uint8]:
+    """``n`` hex addresses (``0x`` + 40 hex digits, any case) as an ``(n, 20)`` byte array."""
+    if len(addresses) != n:
+        raise ValueError(f"{name}: expected {n} addresses, got {len(addresses)}")
+    cache: dict[str, bytes] = {}
+    parts = []
+    for address in addresses:
+        raw = cache.get(address)
+        if raw is None:
+            text = str(address)
+            if len(text) != 42 or not text.startswith(("0x", "0X")):
+                raise ValueError(f"{name}: not a 20-byte hex address: {address!r}")
+            try:
+                raw = bytes.fromhex(text[2:])
+            except ValueError as exc:
+                raise ValueError(f"{name}: not a 20-byte hex address: {address!r}") from exc
+            cache[address] = raw
+        parts.append(raw)
+    return np.frombuffer(b"".join(parts), dtype=np.uint8).reshape(n, 20)
+
+
+def trade_leaves(
+    batch_id: int,
+    trade_ids: IntColumn,
+    sellers: Sequence[str],
+    buyers: Sequence[str],
+    energy_wh: IntColumn,
+    payment_micro_eur: IntColumn,
+) -> list[bytes]:
+    """The Merkle leaves of a batch's trades, as ``Settlement.tradeLeaf`` computes them.
+
+    ``abi.encode`` of six static values is six 32-byte big-endian words (an address sits in the
+    low 20 bytes of its word); the words are laid out with NumPy for the whole batch at once,
+    then each 192-byte row is hashed twice.
+
+    Parameters
+    ----------
+    batch_id : int
+        The batch the trades belong to, in ``[0, 2**256)``.
+    trade_ids : array_like of int
+        One id per trade, in ``[0, 2**64)``.
+    sellers, buyers : sequence of str
+        The seller's and the buyer's account address per trade (``0x`` + 40 hex digits).
+    energy_wh : array_like of int
+        Energy per trade [Wh], in ``[0, 2**64)``.
+    payment_micro_eur : array_like of int
+        What the buyer pays the seller per trade [micro-euro], in ``[0, 2**64)``.
+
+    Returns
+    -------
+    list of bytes
+        One 32-byte leaf per trade, in the order given.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, an address is malformed or an integer is out of range.
+    TypeError
+        If an integer column holds floats.
+    """
+    if not 0 <= batch_id < 2**256:
+        raise ValueError(f"batch_id must lie in [0, 2**256), got {batch_id}")
+    n = len(sellers)
+    words = np.zeros((n, _FIELDS, _WORD), dtype=np.uint8)
+    words[:, 0, :] = np.frombuffer(int(batch_id).to_bytes(_WORD, "big"), dtype=np.uint8)
+    columns: list[tuple[int, str, IntColumn]] = [
+        (1, "trade_ids", trade_ids),
+        (4, "energy_wh", energy_wh),
+        (5, "payment_micro_eur", payment_micro_eur),
+    ]
+    for field, name, values in columns:
+        column = _uint64_column(name, values, n).astype(">u8")
+        words[:, field, _WORD - 8 :] = column.view(np.uint8).reshape(n, 8)
+    words[:, 2, _WORD - 20 :] = _address_column("sellers", sellers, n)
+    words[:, 3, _WORD - 20 :] = _address_column("buyers", buyers, n)
+    row = _FIELDS * _WORD
+    data = words.tobytes()
+    return [keccak256(keccak256(data[i : i + row])) for i in range(0, n * row, row)]
+
+
+def merkle_tree(leaves: Sequence[bytes]) -> list[bytes]:
+    """The whole tree as OpenZeppelin's flat array: root first, leaf ``k`` at ``2 n - 2 - k``.
+
+    Parameters
+    ----------
+    leaves : sequence of bytes
+        32-byte leaves, in order.
+
+    Returns
+    -------
+    list of bytes
+        ``2 n - 1`` nodes (empty for no leaf); node ``i`` has children ``2 i + 1``, ``2 i + 2``.
+    """
+    n = len(leaves)
+    for leaf in leaves:
+        if len(leaf) != _WORD:
+            raise ValueError(f"a leaf must be 32 bytes, got {len(leaf)}")
+    if n == 0:
+        return []
+    tree: list[bytes] = [b""] * (n - 1) + [bytes(leaf) for leaf in reversed(leaves)]
+    for i in range(n - 2, -1, -1):
+        tree[i] = hash_pair(tree[2 * i + 1], tree[2 * i + 2])
+    return tree
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """The Merkle root of ``leaves`` (:data:`EMPTY_ROOT` for none, the leaf itself for one).
+
+    Parameters
+    ----------
+    leaves : sequence of bytes
+        32-byte leaves, in order.
+
+    Returns
+    -------
+    bytes
+        The 32-byte root.
+    """
+    tree = merkle_tree(leaves)
+    return tree[0] if tree else EMPTY_ROOT
+
+
+def tree_proof(tree: Sequence[bytes], index: int) -> list[bytes]:
+    """The proof of leaf ``index`` from a tree built by :func:`merkle_tree` (no rehashing).
+
+    Parameters
+    ----------
+    tree : sequence of bytes
+        The flat tree of :func:`merkle_tree`.
+    index : int
+        Position of the leaf in the leaves the tree was built from.
+
+    Returns
+    -------
+    list of bytes
+        Sibling hashes from the leaf up to (not including) the root.
+    """
+    n = (len(tree) + 1) // 2
+    if not 0 <= index < n:
+        raise IndexError(f"leaf index {index} out of range for {n} leaves")
+    position = len(tree) - 1 - index
+    proof = []
+    while position > 0:
+        proof.append(tree[position + 1 if position % 2 else position - 1])
+        position = (position - 1) // 2
+    return proof
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """The proof that ``leaves[index]`` is in the tree of ``leaves``.
+
+    Parameters
+    ----------
+    leaves : sequence of bytes
+        32-byte leaves, in order.
+    index : int
+        Position of the leaf to prove.
+
+    Returns
+    -------
+    list of bytes
+        Sibling hashes, leaf to root; empty for a one-leaf tree. For many proofs of one batch,
+        build the tree once with :func:`merkle_tree` and call :func:`tree_proof`.
+    """
+    return tree_proof(merkle_tree(leaves), index)
+
+
+def verify_proof(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
+    """Whether ``proof`` proves ``leaf`` under ``root``, as ``MerkleProof.verify`` decides.
+
+    Parameters
+    ----------
+    root : bytes
+        The 32-byte root; :data:`EMPTY_ROOT` proves nothing.
+    leaf : bytes
+        The 32-byte leaf.
+    proof : sequence of bytes
+        Sibling hashes, leaf to root.
+
+    Returns
+    -------
+    bool
+        True if hashing ``leaf`` up through ``proof`` gives ``root``.
+    """
+    if root == EMPTY_ROOT:
+        return False
+    node = bytes(leaf)
+    for sibling in proof:
+        node = hash_pair(node, bytes(sibling))
+    return node == bytes(root)
