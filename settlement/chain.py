@@ -169,6 +169,8 @@ class Chain:
         self.operator = Web3.to_checksum_address(operator)
         self.rpc_url = rpc_url
         self._account = account
+        #: The operator's key, when transactions are signed here.
+        self.account = account
         self._artifacts = {name: load_artifact(name) for name in CONTRACTS}
         self._errors = _error_selectors(list(self._artifacts.values()))
         self._contracts: dict[str, Contract] = {}
@@ -183,8 +185,10 @@ class Chain:
         """A fresh in-process chain (eth-tester + py-evm); its first dev account operates."""
         from eth_tester import EthereumTester, PyEVMBackend
 
-        w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
-        return cls(w3, kind="embedded", operator=w3.eth.accounts[0])
+        backend = PyEVMBackend()
+        w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+        account = Account.from_key(backend.account_keys[0].to_bytes())
+        return cls(w3, kind="embedded", operator=account.address, account=account)
 
     @classmethod
     def connect(

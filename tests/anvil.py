@@ -74,10 +74,10 @@ class AnvilNode:
         """The node's JSON-RPC URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> AnvilNode:
-        """Start the node on a free port and wait until it answers; returns self."""
+    def start(self, port: int | None = None) -> AnvilNode:
+        """Start the node (on ``port``, else a free one) and wait until it answers; returns self."""
         for _attempt in range(3):
-            self.port = free_port()
+            self.port = port if port is not None else free_port()
             env = dict(os.environ, HOME=self._home.name, NO_COLOR="1")
             args = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port)]
             args += ["--prune-history", *self.extra_args]

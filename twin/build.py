@@ -24,7 +24,15 @@ from twin.dispatching import ForecastDispatchPolicy, make_forecaster, node_kinds
 from twin.scenario import Scenario, ScenarioError
 
 #: Named random streams of a run, in spawn order (append only).
-STREAMS = ("network", "placement", "consumer_noise", "outages", "history", "market")
+STREAMS = (
+    "network",
+    "placement",
+    "consumer_noise",
+    "outages",
+    "history",
+    "market",
+    "chain",
+)
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:

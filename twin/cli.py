@@ -54,10 +54,14 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         ("mean P2P price", "price_mean_eur_per_mwh"),
         ("community cost (P2P market)", "community_cost_eur"),
         ("community cost (utility only)", "baseline_cost_eur"),
+        ("settlement batches", "batches"),
+        ("gas per settled trade", "gas_per_trade"),
     ]
     for label, key in rows:
+        if key not in kpis:
+            continue
         value, unit = kpis[key]
-        if unit in ("count",):
+        if unit in ("count", "gas"):
             text = f"{value:,.0f}"
         elif unit == "-":
             text = f"{value:.1%}"
@@ -169,6 +173,62 @@ def backtest(
         frame.to_parquet(tmp, index=False)
         tmp.replace(target)
         console.print(f"written to {target}")
+
+
+@app.command()
+def verify(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    rpc_url: Annotated[
+        str | None, typer.Option(help="The node, if not the one in the manifest.")
+    ] = None,
+) -> None:
+    """Re-derive every batch root and net payment from the run's Parquet; check the chain."""
+    from twin.verify import verify_run
+
+    try:
+        checks = verify_run(run_dir, rpc_url)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"gridtwin verify {run_dir}")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    for c in checks:
+        table.add_row(c.name, "[green]ok[/green]" if c.ok else "[red]FAILED[/red]", c.detail)
+    console.print(table)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(checks)} checks failed[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]all {len(checks)} checks passed[/green]")
+
+
+@app.command()
+def prove(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    trade_id: Annotated[int, typer.Argument(help="The trade (trades.trade_id).")],
+    rpc_url: Annotated[
+        str | None, typer.Option(help="The node, if not the one in the manifest.")
+    ] = None,
+) -> None:
+    """Print a trade's Merkle proof and verify it on-chain."""
+    from twin.verify import prove_trade
+
+    try:
+        p = prove_trade(run_dir, trade_id, rpc_url)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for key in ("trade_id", "batch_id", "seller", "buyer", "energy_wh", "payment_micro_eur"):
+        console.print(f"{key}: {p[key]}")
+    console.print(f"leaf: {p['leaf']}\nroot (on-chain): {p['root']}\nproof:")
+    for step in p["proof"]:
+        console.print(f"  {step}")
+    if not p["verified_on_chain"]:
+        console.print("[red]Settlement.verifyTrade: false[/red]")
+        raise typer.Exit(1)
+    console.print("[green]Settlement.verifyTrade: true[/green]")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import simpy
 
 from grid.nodes import Meters, outage_process
@@ -36,8 +35,17 @@ from twin.build import Twin, build, streams
 from twin.curtailment import Sensitivities, curtail, violated
 from twin.kpis import KpiAccumulator
 from twin.manifest import manifest_base
-from twin.results import RunWriter, tiled_ids
+from twin.results import RunWriter
 from twin.scenario import Scenario
+from twin.settling import SettlementLayer
+from twin.tables import (
+    ChunkResults,
+    interval_flags,
+    write_chunk,
+    write_forecasts,
+    write_market,
+    write_settlement,
+)
 from twin.trading import MarketLayer
 
 Progress = Callable[[int, int], None]
@@ -78,7 +86,10 @@ class Engine:
         run = twin.scenario.run
         self.interval_s = run.interval_s
         self.n_intervals = run.n_intervals
-        self.chunk_size = max(1, 86_400 // run.interval_s)
+        chain = twin.scenario.chain
+        chunk_s = min(86_400, chain.batch_hours * 3600) if chain.enabled else 86_400
+        self.chunk_size = max(1, chunk_s // run.interval_s)
+        self.batch_intervals = max(1, chain.batch_hours * 3600 // run.interval_s)
         table = twin.nodes.table
         self.node_ids = table["node_id"].to_numpy().astype(str)
         self.owners, self.owner_idx = np.unique(
@@ -105,10 +116,25 @@ class Engine:
         self.last_p = np.zeros(len(nodes))
         self.curtailed_wh = 0
         self.violations_uncurtailed = 0
+        self.stamps = twin.times.tz_localize(None).to_numpy().astype("datetime64[us]")
         #: Wall time by layer [s]; "nodes" is the SimPy run less the layers timed inside it.
         self.timings_s: dict[str, float] = dict.fromkeys(
             ("nodes", "market", "grid", "results"), 0.0
         )
+        self.settlement: SettlementLayer | None = None
+        if chain.enabled:
+            t0 = time.perf_counter()
+            self.settlement = SettlementLayer(
+                chain,
+                self.owners,
+                run.seed,
+                run.interval_s,
+                writer.tmp,
+                streams(run.seed)["chain"],
+                float(run.n_intervals * run.interval_s),
+            )
+            self.timings_s["chain"] = time.perf_counter() - t0
+        self.chain_manifest: dict[str, Any] | None = None
 
     def run(self) -> None:
         """Run every interval in simulated time."""
@@ -121,13 +147,20 @@ class Engine:
         for fleet in twin.generators:
             env.process(fleet.process(env, meters, self.interval_s))
         env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log))
+        settlement = self.settlement
+        if settlement is not None:
+            env.process(settlement.process(env))
         env.process(self._intervals(env, meters, soc_log))
+        chain_before = settlement.wall_s if settlement is not None else 0.0
         t0 = time.perf_counter()
         env.run()
         policy = twin.forecast_policy
         if policy is not None:
             self.timings_s.update(policy.timings_s)
-        inside = sum(v for k, v in self.timings_s.items() if k != "nodes")
+        inside = sum(v for k, v in self.timings_s.items() if k not in ("nodes", "chain"))
+        if settlement is not None:
+            inside += settlement.wall_s - chain_before
+            self.timings_s["chain"] = settlement.wall_s
         self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 
     def _intervals(self, env: simpy.Environment, meters: Meters, soc_log: np.ndarray) -> Any:
@@ -234,160 +267,48 @@ class Engine:
         layout = twin.solver.layout
         curtailed_wh = np.rint(curtailed_mw.sum(axis=1) * self.interval_s / 3600.0 * 1e6)
         self.curtailed_wh += int(curtailed_wh.sum())
-        network_aware = twin.scenario.market.network_aware
-        flags = [
-            ";".join(
-                f
-                for f, on in (
-                    ("infeasible", not ok),
-                    ("outage", out > 0),
-                    ("dispatch_fallback", fb),
-                    ("curtailed", cwh > 0),
-                    ("unresolved", network_aware and v > 0),
-                )
-                if on
-            )
-            for ok, out, fb, cwh, v in zip(
-                flow.converged,
-                chunk.nodes_out[:n],
-                chunk.fallback[:n],
-                curtailed_wh,
-                violations,
-                strict=True,
-            )
-        ]
-        times = twin.times[first : first + n].tz_localize(None).to_numpy().astype("datetime64[us]")
-        w = self.writer
-        self._write_market(times, market)
-        n_nodes, n_bus, n_branch = p.shape[1], len(layout.bus), len(layout.branch)
-        w.append(
-            "node_power",
-            {
-                "time": np.repeat(times, n_nodes),
-                "node_id": tiled_ids(self.node_ids, n),
-                "p_mw": p.ravel(),
-            },
+        flags = interval_flags(
+            flow.converged,
+            chunk.nodes_out[:n],
+            chunk.fallback[:n],
+            curtailed_wh,
+            violations,
+            twin.scenario.market.network_aware,
         )
-        if len(self.bat_ids):
-            w.append(
-                "battery_state",
-                {
-                    "time": np.repeat(times, len(self.bat_ids)),
-                    "node_id": tiled_ids(self.bat_ids, n),
-                    "soc_kwh": chunk.soc_kwh[:n].ravel(),
-                },
-            )
-        if len(self.bat_ids) and twin.forecast_policy is not None:
-            stamps = twin.times.tz_localize(None).to_numpy().astype("datetime64[us]")
-            n_bat = len(self.bat_ids)
-            w.append(
-                "dispatch_plans",
-                {
-                    "time": np.repeat(times, n_bat),
-                    "issued": np.repeat(stamps[chunk.plan_issued[:n]], n_bat),
-                    "node_id": tiled_ids(self.bat_ids, n),
-                    "planned_p_mw": chunk.plan_mw[:n].ravel(),
-                    "actual_p_mw": p[:, twin.batteries.rows].ravel(),
-                },
-            )
-        moved = np.abs(curtailed_mw) > 0
-        if moved.any():
-            t_i, node_i = np.nonzero(moved)
-            w.append(
-                "curtailments",
-                {
-                    "time": times[t_i],
-                    "node_id": self.node_ids[node_i],
-                    "curtailed_wh": np.rint(
-                        curtailed_mw[t_i, node_i] * self.interval_s / 3600.0 * 1e6
-                    ).astype(np.int64),
-                },
-            )
-        w.append(
-            "bus_voltage",
-            {
-                "time": np.repeat(times, n_bus),
-                "bus": np.tile(layout.bus, n),
-                "vm_pu": flow.vm_pu.ravel(),
-            },
+        times = self.stamps[first : first + n]
+        trades = market["trades"]
+        batch = (first + trades["interval"]) // self.batch_intervals
+        write_market(self.writer, times, market, self.owners, batch)
+        has_plan = twin.forecast_policy is not None
+        results = ChunkResults(
+            times=times,
+            p_mw=p,
+            flow=flow,
+            violations=violations,
+            curtailed_mw=curtailed_mw,
+            curtailed_wh=curtailed_wh,
+            nodes_out=chunk.nodes_out[:n],
+            flags=flags,
+            soc_kwh=chunk.soc_kwh[:n],
+            plan_mw=chunk.plan_mw[:n] if has_plan else None,
+            plan_issued=chunk.plan_issued[:n] if has_plan else None,
+            forecast_mw=chunk.forecast_mw[:n],
+            market=market,
         )
-        w.append(
-            "branch_loading",
-            {
-                "time": np.repeat(times, n_branch),
-                "branch": np.tile(layout.branch, n),
-                "kind": tiled_ids(layout.branch_kind, n, pa.int8()),
-                "loading_percent": flow.loading_percent.ravel(),
-            },
+        write_chunk(
+            self.writer,
+            results,
+            stamps=self.stamps,
+            layout=layout,
+            node_ids=self.node_ids,
+            bat_rows=twin.batteries.rows,
+            series_rows=twin.series_rows,
+            interval_s=self.interval_s,
         )
-        w.append(
-            "grid_exchange",
-            {"time": times, "import_mw": flow.import_mw, "losses_mw": flow.losses_mw},
-        )
-        w.append(
-            "intervals",
-            {
-                "time": times,
-                "converged": flow.converged,
-                "violations": violations.astype(np.int64),
-                "curtailed_wh": curtailed_wh.astype(np.int64),
-                "nodes_out": chunk.nodes_out[:n],
-                "clearing_price_eur_per_mwh": market["clearing_price"],
-                "traded_wh": market["traded_wh"],
-                "flags": flags,
-            },
-        )
-        if twin.series_rows is not None and len(twin.series_rows):
-            ids = self.node_ids[twin.series_rows]
-            actual = p[:, twin.series_rows]
-            forecast = chunk.forecast_mw[:n]
-            wh = np.rint((actual - forecast) * self.interval_s / 3600.0 * 1e6)
-            w.append(
-                "imbalances",
-                {
-                    "time": np.repeat(times, len(ids)),
-                    "node_id": tiled_ids(ids, n),
-                    "forecast_mw": forecast.ravel(),
-                    "actual_mw": actual.ravel(),
-                    "imbalance_wh": np.nan_to_num(wh.ravel()).astype(np.int64),
-                },
-            )
         self.kpis.add(p, flow, violations, chunk.nodes_out[:n], self.interval_s)
         self.timings_s["results"] += clock() - t2
-
-    def _write_market(self, times: np.ndarray, market: dict[str, Any]) -> None:
-        owners = pa.array(self.owners)
-
-        def who(codes: np.ndarray) -> pa.DictionaryArray:
-            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), owners)
-
-        o, t = market["orders"], market["trades"]
-        self.writer.append(
-            "orders",
-            {
-                "time": times[o["interval"]],
-                "participant": who(o["participant"]),
-                "side": pa.DictionaryArray.from_arrays(
-                    pa.array((o["side"] < 0).astype(np.int8)), pa.array(["buy", "sell"])
-                ),
-                "energy_wh": o["energy_wh"],
-                "limit_price_eur_per_mwh": o["limit_eur_per_mwh"],
-            },
-        )
-        self.writer.append(
-            "trades",
-            {
-                "time": times[t["interval"]],
-                "trade_id": t["trade_id"],
-                "seller": who(t["seller"]),
-                "buyer": who(t["buyer"]),
-                "energy_wh": t["energy_wh"],
-                "price_eur_per_mwh": t["price_eur_per_mwh"],
-                "payment_micro_eur": t["payment_micro_eur"],
-                "grid_fee_micro_eur": t["grid_fee_micro_eur"],
-                "curtailed_wh": t["curtailed_wh"],
-            },
-        )
+        if self.settlement is not None:  # 5. settlement: the batch is journaled when it closes
+            self.settlement.add(first, n, trades, self.stamps)
 
     def _write_forecasts(self) -> None:
         twin = self.twin
@@ -396,21 +317,7 @@ class Engine:
             return
         ids = self.node_ids[twin.series_rows]
         cols = policy.forecasts_table(ids, self.n_intervals)
-        stamps = twin.times.tz_localize(None).to_numpy().astype("datetime64[us]")
-        target = np.minimum(cols["target"].astype(np.int64), self.n_intervals - 1)
-        inside = cols["target"] < self.n_intervals
-        codes = pa.array(cols["series"][inside].astype(np.int32))
-        self.writer.append(
-            "forecasts",
-            {
-                "time": stamps[target[inside]],
-                "issued": stamps[cols["issue"][inside].astype(np.int64)],
-                "node_id": pa.DictionaryArray.from_arrays(codes, pa.array(ids)),
-                "horizon_steps": cols["horizon"][inside].astype(np.int64),
-                "predicted_mw": cols["predicted_mw"][inside],
-                "actual_mw": cols["actual_mw"][inside],
-            },
-        )
+        write_forecasts(self.writer, cols, ids, self.stamps, self.n_intervals)
 
     def finish(self) -> dict[str, tuple[float, str]]:
         """Write the static tables and the KPIs; return the KPIs."""
@@ -429,13 +336,18 @@ class Engine:
             },
         )
         self.writer.append("bills", self.market.bills())
-        kpis = self.kpis.result(
-            {
-                **self.market.kpis(),
-                "curtailed_wh": (float(self.curtailed_wh), "Wh"),
-                "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
-            }
-        )
+        extra = {
+            **self.market.kpis(),
+            "curtailed_wh": (float(self.curtailed_wh), "Wh"),
+            "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
+        }
+        if self.settlement is not None:
+            settled = self.settlement.finish()
+            self.timings_s["chain"] = self.settlement.wall_s
+            write_settlement(self.writer, settled, self.stamps[0])
+            extra.update(settled["kpis"])
+            self.chain_manifest = settled["manifest"]
+        kpis = self.kpis.result(extra)
         self.writer.append(
             "kpis",
             {
@@ -496,6 +408,7 @@ def run_scenario(
             },
             buses=len(twin.solver.layout.bus),
             branches=len(twin.solver.layout.branch),
+            chain=engine.chain_manifest,
         )
         path = writer.finish(manifest)
     except BaseException:

@@ -158,6 +158,7 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
             [
                 ("time", TIME),
                 ("trade_id", pa.int64()),
+                ("batch_id", pa.int64()),
                 ("seller", pa.dictionary(pa.int32(), pa.string())),
                 ("buyer", pa.dictionary(pa.int32(), pa.string())),
                 ("energy_wh", pa.int64()),
@@ -169,6 +170,34 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "settled P2P trades (energy after network-aware curtailment); the buyer pays "
         "payment_micro_eur, the seller receives it less grid_fee_micro_eur",
+    ),
+    "batches": (
+        pa.schema(
+            [
+                ("batch_id", pa.int64()),
+                ("first_time", TIME),
+                ("last_time", TIME),
+                ("trades_root", pa.string()),
+                ("trade_count", pa.int64()),
+                ("energy_wh", pa.int64()),
+                ("accounts", pa.int64()),
+                ("tx_hash", pa.string()),
+                ("nonce", pa.int64()),
+                ("block", pa.int64()),
+                ("gas_used", pa.int64()),
+                ("state", pa.string()),
+                ("sends", pa.int64()),
+                ("closed", TIME),
+                ("sent", TIME),
+                ("final", TIME),
+            ]
+        ),
+        "settlement batches: Merkle root of the trades and net payments committed on-chain "
+        "(accounts: how many net payments); closed / sent / final in simulated time",
+    ),
+    "participants": (
+        pa.schema([("owner", pa.string()), ("address", pa.string())]),
+        "each market participant's chain address (grid-operator receives grid fees)",
     ),
     "bills": (
         pa.schema(

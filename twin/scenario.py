@@ -1,10 +1,10 @@
 """Scenario files: typed, validated configuration of one run.
 
 A scenario is a TOML file with the sections ``[run]``, ``[grid]``, ``[nodes]``,
-``[tariffs]``, ``[forecasting]`` and ``[market]``. It is loaded once, validated by pydantic
-(finite numbers, ranges, units in keys, unknown keys rejected) and frozen. A bad file fails
-with :class:`ScenarioError`, which names the file, the key and the reason, before anything
-runs.
+``[tariffs]``, ``[forecasting]``, ``[market]`` and ``[chain]``. It is loaded once,
+validated by pydantic (finite numbers, ranges, units in keys, unknown keys rejected) and
+frozen. A bad file fails with :class:`ScenarioError`, which names the file, the key and the
+reason, before anything runs.
 
 Any key can be overridden with ``KEY=VALUE`` strings (``grid.solver=pandapower``); the value
 is read as a TOML value when it parses as one (``0.6``, ``true``, ``"x"``), else as a string.
@@ -252,6 +252,44 @@ class MarketConfig(_Section):
     curtailment_rounds: Annotated[int, Field(ge=1, le=50)] = 12
 
 
+class ChainOutageConfig(_Section):
+    """One scheduled outage of the chain (no batch is sent during it)."""
+
+    start_h: NonNegativeFloat
+    duration_h: PositiveFloat
+
+
+class ChainConfig(_Section):
+    """``[chain]``: on-chain settlement of the market's trades.
+
+    ``rpc_url`` unset: the embedded chain (eth-tester + py-evm, in-process, saved with the
+    run); else any JSON-RPC node (anvil, a testnet), its operator key read from the
+    environment variable named by ``private_key_env`` (on anvil, chain id 31337, anvil's
+    first public development key is the default). Every ``batch_hours`` the batch's trades
+    are journaled and committed as one Merkle root plus net payments; a batch is final after
+    ``confirmations`` blocks of ``block_time_s``. Outages (scheduled, or random at
+    ``outage_rate_per_day``) hold batches back; they are sent when the chain returns.
+    """
+
+    enabled: bool = True
+    rpc_url: str | None = None
+    private_key_env: str = "GRIDTWIN_CHAIN_KEY"
+    batch_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    confirmations: Annotated[int, Field(ge=0, le=64)] = 2
+    block_time_s: PositiveFloat = 12.0
+    credits_eur: NonNegativeFloat = 10_000.0
+    outage_rate_per_day: NonNegativeFloat = 0.0
+    outage_mean_duration_h: PositiveFloat = 2.0
+    outages: list[ChainOutageConfig] = Field(default_factory=list)
+
+    @field_validator("batch_hours")
+    @classmethod
+    def _fits_days(cls, v: int) -> int:
+        if 24 % v and v % 24:
+            raise ValueError("must divide 24 or be a whole number of days")
+        return v
+
+
 class Scenario(_Section):
     """A whole scenario: one run's configuration."""
 
@@ -262,6 +300,7 @@ class Scenario(_Section):
     tariffs: TariffsConfig = Field(default_factory=TariffsConfig)
     forecasting: ForecastingConfig = Field(default_factory=ForecastingConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
+    chain: ChainConfig = Field(default_factory=ChainConfig)
 
 
 DEFAULT_CODE = "1-LV-semiurb4--0-sw"

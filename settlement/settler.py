@@ -1,0 +1,216 @@
+"""Exactly-once settlement of journaled batches: sign, journal, send, confirm, reconcile.
+
+The order of one batch (:meth:`Settler.submit`, then :meth:`Settler.confirm`):
+
+1. the batch is already journaled ``planned`` (:meth:`settlement.ledger.Ledger.plan`);
+2. if the contract already holds the batch id, the journal catches up from the chain's
+   ``BatchCommitted`` event and nothing is sent;
+3. the transaction is signed here, so its hash is known before it exists anywhere else, and
+   journaled ``sent`` with hash and nonce; only then is it handed to the node;
+4. its receipt makes it ``mined`` (block, gas used); ``confirmations`` blocks later it is
+   ``final``.
+
+:meth:`Settler.reconcile` after a crash or a node restart walks every batch that is not final:
+a ``sent`` batch whose transaction the node knows is mined or waited for; one the node has
+never seen (a crash between journal and send, a node restarted from older state) goes back to
+``planned`` and is sent again, unless the contract already holds it. The contract refuses a
+second commit of a batch id, so even a mistaken resend cannot record a batch twice.
+
+Calls to the node are retried with back-off for ``retry_s`` seconds, so a node that goes away
+and comes back (an anvil restart) costs time, not batches.
+
+Fault injection for the crash tests: ``GRIDTWIN_FAULT=after_plan:<batch_id>`` or
+``after_send:<batch_id>`` ends the process (exit code 86) at that point.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hexbytes import HexBytes
+from web3 import Web3
+
+from settlement.chain import Chain, ChainError
+from settlement.ledger import Batch, Ledger
+
+T = TypeVar("T")
+FAULT_EXIT = 86
+
+
+def _fault(point: str, batch_id: int) -> None:
+    if os.environ.get("GRIDTWIN_FAULT") == f"{point}:{batch_id}":
+        os._exit(FAULT_EXIT)
+
+
+class Settler:
+    """Sends a ledger's batches to a chain, exactly once.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The journal.
+    chain : Chain
+        The chain; its operator's key must be held here (:attr:`Chain.account`).
+    confirmations : int
+        Blocks on top of a batch's block before it is final.
+    retry_s : float
+        How long node calls are retried when the node cannot be reached [s].
+    """
+
+    def __init__(
+        self, ledger: Ledger, chain: Chain, confirmations: int = 2, retry_s: float = 120.0
+    ) -> None:
+        if chain.account is None:
+            raise ChainError("the settler signs its own transactions: give the operator's key")
+        self.ledger = ledger
+        self.chain = chain
+        self.confirmations = confirmations
+        self.retry_s = retry_s
+
+    def _node(self, call: Callable[[], T]) -> T:
+        """``call()``, retried with back-off while the node cannot be reached."""
+        deadline = time.monotonic() + self.retry_s
+        delay = 0.1
+        while True:
+            try:
+                return call()
+            except (OSError, ConnectionError) as err:
+                if time.monotonic() > deadline:
+                    raise ChainError(f"node unreachable for {self.retry_s:.0f} s: {err}") from err
+            except Exception as err:  # requests' ConnectionError is an OSError; others are not
+                if "connect" not in type(err).__name__.lower() or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 2.0)
+
+    def _committed(self, batch_id: int) -> dict[str, Any] | None:
+        """The ``BatchCommitted`` event of ``batch_id`` on the chain, if any."""
+        settlement = self.chain.contract("Settlement")
+        if self._node(lambda: self.chain.batch(batch_id)).committed_block == 0:
+            return None
+        logs = self._node(
+            lambda: settlement.events.BatchCommitted().get_logs(
+                from_block=0, argument_filters={"batchId": batch_id}
+            )
+        )
+        if not logs:
+            raise ChainError(f"batch {batch_id} is committed but its event is not found")
+        tx_hash = HexBytes(logs[0]["transactionHash"]).to_0x_hex()
+        receipt = self._node(lambda: self.chain.get_receipt(tx_hash))
+        gas = int(receipt["gasUsed"]) if receipt is not None else 0
+        return {
+            "tx_hash": tx_hash,
+            "block": int(logs[0]["blockNumber"]),
+            "gas_used": gas,
+        }
+
+    def submit(self, batch_id: int) -> None:
+        """Send a ``planned`` batch (or catch up if the chain already holds it)."""
+        _fault("after_plan", batch_id)
+        batch = self.ledger.batch(batch_id)
+        if batch.state != "planned":
+            return
+        done = self._committed(batch_id)
+        if done is not None:
+            self.ledger.mark_mined(batch_id, **done)
+            return
+        chain = self.chain
+        assert chain.account is not None
+        settlement = chain.contract("Settlement")
+        data = settlement.encode_abi(
+            "commitBatch",
+            args=[
+                batch.batch_id,
+                batch.trades_root,
+                batch.trade_count,
+                batch.energy_wh,
+                [Web3.to_checksum_address(a) for a in batch.accounts],
+                batch.net_amounts,
+            ],
+        )
+        nonce = self._node(lambda: chain.next_nonce())
+        gas_price = self._node(lambda: int(chain.w3.eth.gas_price))
+        signed = chain.account.sign_transaction(
+            {
+                "to": settlement.address,
+                "data": data,
+                "gas": 150_000 + 40_000 * len(batch.accounts),
+                "gasPrice": gas_price,
+                "nonce": nonce,
+                "chainId": chain.chain_id,
+                "value": 0,
+            }
+        )
+        tx_hash = HexBytes(signed.hash).to_0x_hex()
+        self.ledger.mark_sent(batch_id, tx_hash, nonce)
+        self._node(lambda: chain.w3.eth.send_raw_transaction(signed.raw_transaction))
+        _fault("after_send", batch_id)
+
+    def confirm(self, batch_id: int) -> Batch:
+        """Wait for a ``sent`` batch's receipt; mark it mined (and final when deep enough)."""
+        batch = self.ledger.batch(batch_id)
+        if batch.state == "sent":
+            assert batch.tx_hash is not None
+            tx_hash = batch.tx_hash
+            receipt = self._node(lambda: self.chain.wait_receipt(tx_hash))
+            self.ledger.mark_mined(
+                batch_id, tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"])
+            )
+        self.finalize()
+        return self.ledger.batch(batch_id)
+
+    def finalize(self) -> None:
+        """Mark every mined batch with ``confirmations`` blocks on top of it final."""
+        head = self._node(self.chain.block_number)
+        for batch in self.ledger.batches(("mined",)):
+            if batch.block is not None and head - batch.block >= self.confirmations:
+                self.ledger.mark_final(batch.batch_id)
+
+    def reconcile(self) -> list[int]:
+        """Bring the journal in line with the chain after a restart; send what is missing.
+
+        Returns the ids of the batches that were (re)sent.
+        """
+        resent = []
+        for batch in self.ledger.batches(("planned", "sent")):
+            if batch.state == "sent" and self._catch_up(batch):
+                continue
+            self.submit(batch.batch_id)
+            if self.ledger.batch(batch.batch_id).state == "sent":
+                self.confirm(batch.batch_id)
+                resent.append(batch.batch_id)
+        self.finalize()
+        return resent
+
+    def _catch_up(self, batch: Batch) -> bool:
+        """A ``sent`` batch: mined or known to the node (True), or back to ``planned``."""
+        tx_hash = batch.tx_hash
+        assert tx_hash is not None
+        receipt = self._node(lambda: self.chain.get_receipt(tx_hash))
+        if receipt is not None and receipt["status"] == 1:
+            block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+            self.ledger.mark_mined(batch.batch_id, tx_hash, block, gas)
+            return True
+        if receipt is None and self._node(lambda: self._known(tx_hash)):
+            self.confirm(batch.batch_id)
+            return True
+        self.ledger.replan(batch.batch_id)
+        return False
+
+    def _known(self, tx_hash: str) -> bool:
+        """Whether the node knows the transaction (pending or mined)."""
+        try:
+            self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        except Exception as err:
+            if "not found" in str(err).lower() or type(err).__name__ == "TransactionNotFound":
+                return False
+            raise
+        return True
+
+    def mine(self, blocks: int) -> None:
+        """Mine empty blocks on a development chain (eth-tester, anvil) to reach finality."""
+        for _ in range(blocks):
+            self._node(lambda: self.chain.w3.provider.make_request("evm_mine", []))  # type: ignore[arg-type]

@@ -1,0 +1,248 @@
+"""On-chain settlement of a run: journal, exactly-once commits, verification, crashes.
+
+The embedded chain (eth-tester) settles the shared one-day run; a real anvil node (from the
+npm package `make test` installs) settles a run of its own, takes the crash tests (a
+settlement process killed between journal and send, and between send and receipt) and is
+itself killed and restarted from its ``--state`` in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from settlement.chain import Chain
+from settlement.ledger import Ledger
+from settlement.merkle import merkle_root, trade_leaves
+from settlement.settler import FAULT_EXIT, Settler
+from tests.anvil import MISSING, AnvilNode, anvil_binary
+from tests.conftest import ROOT, scenario
+from twin.engine import run_scenario
+from twin.results import RunFolder, open_run
+from twin.settling import ANVIL_DEV_KEY
+from twin.verify import prove_trade, verify_run
+
+BINARY = anvil_binary()
+needs_anvil = pytest.mark.skipif(BINARY is None and not os.environ.get("CI"), reason=MISSING)
+
+
+def _binary() -> Path:
+    if BINARY is None:
+        pytest.fail(MISSING)
+    return BINARY
+
+
+def test_day_run_settles_every_batch_and_verifies(day_run: RunFolder) -> None:
+    batches = day_run.table("batches")
+    trades = day_run.table("trades")
+    kpis = day_run.kpis()
+    assert (batches["state"] == "final").all()
+    assert batches["trade_count"].sum() == len(trades) == kpis["settled_trades"]
+    assert kpis["gas_per_trade"] <= 1_000
+    assert (batches["final"] > batches["closed"]).all()
+    checks = verify_run(day_run.path)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    proof = prove_trade(day_run.path, int(trades["trade_id"].iloc[len(trades) // 2]))
+    assert proof["verified_on_chain"]
+    manifest = day_run.manifest["chain"]
+    assert set(manifest["addresses"]) == {"EnergyCredit", "Settlement"}
+    assert manifest["kind"] == "embedded"
+
+
+def test_verify_catches_a_tampered_trade(day_run: RunFolder, tmp_path: Path) -> None:
+    import shutil
+
+    import pandas as pd
+
+    copy = tmp_path / "tampered"
+    shutil.copytree(day_run.path, copy)
+    trades = pd.read_parquet(copy / "trades.parquet")
+    trades.loc[trades.index[5], "payment_micro_eur"] += 1_000_000
+    trades.to_parquet(copy / "trades.parquet")
+    failed = [c.name for c in verify_run(copy) if not c.ok]
+    assert any("root" in name for name in failed)
+    assert any("net payments" in name for name in failed)
+
+
+def test_chain_outage_holds_batches_back_and_they_catch_up(tmp_path: Path) -> None:
+    sc = scenario(
+        "run.days=2",
+        "chain.batch_hours=6",
+        "forecasting.battery_control=self_consumption",
+        "chain.outages=[{start_h = 5.0, duration_h = 10.0}]",
+    )
+    run_scenario(sc, tmp_path / "run")
+    run = open_run(tmp_path / "run")
+    b = run.table("batches").set_index("batch_id")
+    assert len(b) == 8
+    # batch 0 closes at 6 h, inside the outage (5 h .. 15 h): sent at 15 h; batch 1 (closed
+    # at 12 h) queues behind it and goes once batch 0 is final (2 blocks of 12 s)
+    start = b["closed"].iloc[0] - np.timedelta64(6, "h")
+    assert b.loc[0, "sent"] == start + np.timedelta64(15, "h")
+    assert b.loc[1, "sent"] == start + np.timedelta64(15 * 3600 + 24, "s")
+    assert b.loc[2, "sent"] == b.loc[2, "closed"]
+    assert run.kpis()["batches_queued"] == 2
+    assert all(c.ok for c in verify_run(run.path))
+
+
+@pytest.mark.anvil
+@needs_anvil
+def test_a_day_on_anvil_passes_verify(tmp_path: Path) -> None:
+    with AnvilNode(_binary()) as node:
+        sc = scenario("run.days=1", f'chain.rpc_url="{node.url}"')
+        run_scenario(sc, tmp_path / "run")
+        run = open_run(tmp_path / "run")
+        assert run.manifest["chain"]["kind"] == "rpc"
+        assert run.manifest["chain"]["chain_id"] == 31337
+        checks = verify_run(run.path)
+        assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+        assert prove_trade(run.path, 0)["verified_on_chain"]
+
+
+def _plan(ledger: Ledger, batch_id: int, accounts: list[str]) -> None:
+    n = 20
+    rng = np.random.default_rng(batch_id)
+    seller = rng.integers(0, len(accounts), n)
+    buyer = (seller + 1) % len(accounts)
+    energy = rng.integers(1, 500, n)
+    pay = energy * 300
+    ids = np.arange(n) + 100 * batch_id
+    sellers = [accounts[i] for i in seller]
+    buyers = [accounts[i] for i in buyer]
+    net = np.zeros(len(accounts), dtype=np.int64)
+    np.add.at(net, seller, pay)
+    np.subtract.at(net, buyer, pay)
+    who = np.flatnonzero(net)
+    leaves = trade_leaves(batch_id, ids, sellers, buyers, energy, pay)
+    ledger.plan(
+        batch_id,
+        "2016-01-01",
+        "2016-01-01",
+        merkle_root(leaves),
+        int(energy.sum()),
+        [accounts[i] for i in who],
+        [int(x) for x in net[who]],
+        {
+            "trade_id": ids,
+            "seller": sellers,
+            "buyer": buyers,
+            "energy_wh": energy,
+            "payment_micro_eur": pay,
+        },
+    )
+
+
+_CHILD = """
+import json, sys
+from settlement.chain import Chain
+from settlement.ledger import Ledger
+from settlement.settler import Settler
+url, key, addresses, ledger_path, batch_id = sys.argv[1:6]
+chain = Chain.connect(url, private_key=key, addresses=json.loads(addresses))
+Settler(Ledger(ledger_path), chain).submit(int(batch_id))
+"""
+
+
+@pytest.mark.anvil
+@needs_anvil
+@pytest.mark.parametrize("fault", ["after_plan", "after_send"])
+def test_killed_settler_restarts_to_exactly_once(tmp_path: Path, fault: str) -> None:
+    with AnvilNode(_binary()) as node:
+        chain = Chain.connect(node.url, private_key=ANVIL_DEV_KEY)
+        accounts = Chain.participant_addresses([f"p{i}" for i in range(5)], 7)
+        chain.mint_credits(accounts, 10**9)
+        ledger_path = tmp_path / "ledger.sqlite"
+        ledger = Ledger(ledger_path)
+        _plan(ledger, 1, accounts)
+        _plan(ledger, 2, accounts)
+        args = [node.url, ANVIL_DEV_KEY, json.dumps(chain.addresses), str(ledger_path), "1"]
+        env = dict(os.environ, GRIDTWIN_FAULT=f"{fault}:1", PYTHONPATH=str(ROOT))
+        child = subprocess.run(
+            [sys.executable, "-c", _CHILD, *args], env=env, capture_output=True, timeout=120
+        )
+        assert child.returncode == FAULT_EXIT, child.stderr.decode()[-2000:]
+        journaled = ledger.batch(1)
+        if fault == "after_plan":
+            assert journaled.state == "planned"
+            assert chain.batch(1).committed_block == 0
+        else:
+            assert journaled.state == "sent"
+            assert journaled.tx_hash is not None
+        # restart: reconcile, then go on with the next batch
+        settler = Settler(ledger, chain, confirmations=0)
+        settler.reconcile()
+        settler.submit(2)
+        settler.confirm(2)
+        for b in (1, 2):
+            row = ledger.batch(b)
+            assert row.state == "final"
+            assert chain.batch_root(b) == row.trades_root
+            logs = (
+                chain.contract("Settlement")
+                .events.BatchCommitted()
+                .get_logs(from_block=0, argument_filters={"batchId": b})
+            )
+            assert len(logs) == 1  # exactly once on-chain
+        assert ledger.batch(1).sends == 1  # the journaled transaction was reused, not resent
+        # a second reconcile changes nothing and sends nothing
+        assert settler.reconcile() == []
+        total = sum(chain.balance_of(a) for a in accounts)
+        assert total == 5 * 10**9
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+@needs_anvil
+def test_anvil_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "anvil-state.json"
+    node = AnvilNode(_binary(), ["--state", str(state)]).start()
+    restarted = threading.Event()
+
+    def bounce() -> None:
+        # wait until the run has settled a batch, then kill the node and bring it back
+        ledger_glob = tmp_path.glob(".run.partial-*/ledger.sqlite")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = list(ledger_glob) or list(tmp_path.glob(".run.partial-*/ledger.sqlite"))
+            if found and Ledger(found[0]).batches(("final",)):
+                break
+            time.sleep(0.2)
+        port = node.port
+        node.stop()
+        time.sleep(1.0)
+        node.start(port=port)
+        restarted.set()
+
+    killer = threading.Thread(target=bounce, daemon=True)
+    try:
+        killer.start()
+        sc = scenario(
+            "run.days=3",
+            "chain.batch_hours=2",
+            "forecasting.battery_control=self_consumption",
+            f'chain.rpc_url="{node.url}"',
+        )
+        run_scenario(sc, tmp_path / "run")
+        killer.join(timeout=60)
+        assert restarted.is_set()
+        run = open_run(tmp_path / "run")
+        # the node was down while the run went on: the settler waited for it
+        assert run.manifest["timings_s"]["chain"] >= 1.0
+        batches = run.table("batches")
+        assert len(batches) == 36
+        assert (batches["state"] == "final").all()
+        checks = verify_run(run.path)
+        assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+        chain = Chain.connect(node.url, addresses=run.manifest["chain"]["addresses"])
+        logs = chain.contract("Settlement").events.BatchCommitted().get_logs(from_block=0)
+        assert sorted(int(log["args"]["batchId"]) for log in logs) == list(range(36))
+    finally:
+        node.close()

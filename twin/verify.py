@@ -1,0 +1,163 @@
+"""Auditing a run against its chain: ``gridtwin verify`` and ``gridtwin prove``.
+
+:func:`verify_run` re-derives, from the run's Parquet tables alone, every batch's Merkle root,
+trade count, energy and net payments, and checks each against the chain: the root the
+``Settlement`` contract holds, the arguments of the batch's own transaction, its receipt,
+and every participant's EnergyCredit balance (credits minted + net payments received) and the
+token's supply. An embedded-chain run is checked against the chain saved in its folder; an
+RPC run against the node (its URL from the manifest, or ``rpc_url``).
+
+:func:`prove_trade` builds one trade's Merkle proof and has the contract verify it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hexbytes import HexBytes
+
+from settlement.chain import Chain
+from settlement.embedded import open_embedded
+from settlement.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
+from twin.results import RunFolder, open_run
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verified fact: what, whether it holds, and the detail."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def open_chain(run: RunFolder, rpc_url: str | None = None) -> Chain:
+    """The chain a run settled on (read-only use)."""
+    info = run.manifest.get("chain")
+    if not info:
+        raise ValueError(f"{run.path}: the run has no on-chain settlement (chain.enabled off?)")
+    if info["kind"] == "embedded":
+        return open_embedded(run.path / info["file"], info["addresses"])
+    url = rpc_url or info["rpc_url"]
+    return Chain.connect(url, addresses=info["addresses"])
+
+
+def _batch_leaves(
+    batch_id: int, trades: pd.DataFrame, address: dict[str, str]
+) -> tuple[list[bytes], list[str], list[str]]:
+    sellers = [address[s] for s in trades["seller"].astype(str)]
+    buyers = [address[b] for b in trades["buyer"].astype(str)]
+    leaves = trade_leaves(
+        batch_id,
+        trades["trade_id"].to_numpy(),
+        sellers,
+        buyers,
+        trades["energy_wh"].to_numpy(),
+        trades["payment_micro_eur"].to_numpy(),
+    )
+    return leaves, sellers, buyers
+
+
+def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
+    """Every check of a run's settlement against its chain (see the module docstring)."""
+    run = open_run(path)
+    chain = open_chain(run, rpc_url)
+    trades = run.table("trades").sort_values("trade_id")
+    batches = run.table("batches")
+    participants = run.table("participants")
+    address = dict(zip(participants["owner"], participants["address"], strict=True))
+    operator_name = participants["owner"].iloc[-1]
+    settlement = chain.contract("Settlement")
+    checks: list[Check] = []
+    net_total: dict[str, int] = dict.fromkeys(participants["address"], 0)
+    by_batch = dict(tuple(trades.groupby("batch_id")))
+    for row in batches.itertuples():
+        b = int(row.batch_id)
+        t = by_batch.get(b, trades.iloc[:0])
+        leaves, sellers, buyers = _batch_leaves(b, t, address)
+        root = merkle_root(leaves)
+        on_chain = chain.batch(b)
+        net: dict[str, int] = {}
+        pay = t["payment_micro_eur"].to_numpy(dtype=np.int64)
+        fee = t["grid_fee_micro_eur"].to_numpy(dtype=np.int64)
+        for who, amount in zip(buyers, -pay, strict=True):
+            net[who] = net.get(who, 0) + int(amount)
+        for who, amount in zip(sellers, pay - fee, strict=True):
+            net[who] = net.get(who, 0) + int(amount)
+        if fee.sum():
+            key = address[operator_name]
+            net[key] = net.get(key, 0) + int(fee.sum())
+        net = {k: v for k, v in net.items() if v}
+        tx = chain.w3.eth.get_transaction(HexBytes(row.tx_hash))
+        _, args = settlement.decode_function_input(tx["input"])
+        sent = dict(zip(args["accounts"], (int(x) for x in args["netAmounts"]), strict=True))
+        receipt = chain.get_receipt(row.tx_hash)
+        facts = {
+            "root (Parquet = batches table)": "0x" + root.hex() == row.trades_root,
+            "root (Parquet = contract)": on_chain.trades_root == root,
+            "trade count": on_chain.trade_count == len(t) == int(args["tradeCount"]),
+            "energy": on_chain.energy_wh == int(t["energy_wh"].sum()) == int(args["energyWh"]),
+            "net payments (Parquet = transaction)": net == sent,
+            "net payments sum to zero": sum(net.values()) == 0,
+            "receipt (mined, block, gas)": receipt is not None
+            and receipt["status"] == 1
+            and int(receipt["blockNumber"]) == int(row.block)
+            and int(receipt["gasUsed"]) == int(row.gas_used),
+        }
+        for name, ok in facts.items():
+            checks.append(Check(f"batch {b}: {name}", bool(ok), f"{len(t)} trades"))
+        for who, amount in net.items():
+            net_total[who] = net_total.get(who, 0) + amount
+    credits = round(float(run.manifest["config"]["chain"]["credits_eur"]) * 1e6)
+    wrong = [a for a, total in net_total.items() if chain.balance_of(a) != credits + total]
+    checks.append(
+        Check(
+            "balances = credits + net payments",
+            not wrong,
+            f"{len(net_total)} participants" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    supply = chain.total_supply()
+    checks.append(
+        Check(
+            "EnergyCredit supply = credits minted",
+            supply == credits * len(participants),
+            f"{supply:,} base units",
+        )
+    )
+    return checks
+
+
+def prove_trade(path: str | Path, trade_id: int, rpc_url: str | None = None) -> dict[str, Any]:
+    """One trade's leaf, Merkle proof and the contract's verdict on it."""
+    run = open_run(path)
+    trades = run.table("trades").sort_values("trade_id")
+    hit = trades[trades["trade_id"] == trade_id]
+    if hit.empty:
+        raise KeyError(f"{run.path}: no trade {trade_id}")
+    b = int(hit["batch_id"].iloc[0])
+    participants = run.table("participants")
+    address = dict(zip(participants["owner"], participants["address"], strict=True))
+    batch = trades[trades["batch_id"] == b]
+    leaves, _, _ = _batch_leaves(b, batch, address)
+    index = int(np.flatnonzero(batch["trade_id"].to_numpy() == trade_id)[0])
+    tree = merkle_tree(leaves)
+    proof = tree_proof(tree, index)
+    chain = open_chain(run, rpc_url)
+    row = hit.iloc[0]
+    return {
+        "trade_id": trade_id,
+        "batch_id": b,
+        "seller": str(row["seller"]),
+        "buyer": str(row["buyer"]),
+        "energy_wh": int(row["energy_wh"]),
+        "payment_micro_eur": int(row["payment_micro_eur"]),
+        "leaf": "0x" + leaves[index].hex(),
+        "proof": ["0x" + p.hex() for p in proof],
+        "root": "0x" + chain.batch_root(b).hex(),
+        "verified_on_chain": bool(chain.verify_trade(b, leaves[index], proof)),
+    }
