@@ -36,13 +36,24 @@ import forecast_value  # noqa: E402
 import market_bench  # noqa: E402
 import market_value  # noqa: E402
 import powerflow_bench  # noqa: E402
+import settlement_bench  # noqa: E402
 
 DEFAULT = "scenarios/default.toml"
 MV = "grid.simbench_code=1-MV-rural--0-sw"
 MVLV = "grid.simbench_code=1-MVLV-rural-all-0-sw"
 YEAR = ["run.days=365", "run.start=2016-01-01T00:00:00Z"]
 PP_WEEK = ["run.days=7", "run.start=2016-01-01T00:00:00Z", "grid.solver=pandapower"]
-LAYERS = ("build", "nodes", "forecasting", "dispatch", "market", "grid", "results")
+LAYERS = (
+    "build",
+    "nodes",
+    "forecasting",
+    "dispatch",
+    "market",
+    "grid",
+    "chain",
+    "devices",
+    "results",
+)
 RULE = "forecasting.battery_control=self_consumption"
 
 
@@ -154,6 +165,8 @@ def main() -> None:
     clearing = market_bench.market_table()
     market = market_value.value_table(fv_days)
     stressed = market_value.stressed_table(7)
+    print("measuring settlement ...", flush=True)
+    settlement = settlement_bench.settlement_table(7)
     sections = [
         "# gridtwin benchmarks",
         "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
@@ -168,7 +181,8 @@ def main() -> None:
         "wall time includes building the twin and writing the run folder. Layers: build (net, "
         "nodes, profiles, solver), nodes (the SimPy node processes and the interval loop), "
         "market (orders, clearing, settlement of trades and imbalances), grid (power flow and "
-        "network-aware curtailment), results (checks, KPIs and Parquet).",
+        "network-aware curtailment), results (checks, KPIs and Parquet), chain (deploy, mint, "
+        "journal, Merkle roots, commits on the embedded chain, saving it).",
         engine,
         ratio,
         "## The value of forecasting",
@@ -187,6 +201,9 @@ def main() -> None:
         market,
         "Network-aware clearing on the stressed feeder.",
         stressed,
+        "## On-chain settlement",
+        "Embedded chain (eth-tester + py-evm); `benchmarks/settlement_bench.py`.",
+        settlement,
     ]
     text = "\n\n".join(sections) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")
