@@ -1,0 +1,120 @@
+"""DePIN rewards of one epoch, as a pure function.
+
+Each epoch (default one day) a fixed pool of reward tokens is shared among the devices that
+deliver energy (PV inverters, wind turbines, batteries discharging; consumer meters sign
+readings but earn nothing). Only accepted readings count: a rejected or implausible reading
+delivers nothing here.
+
+For device ``d`` and interval ``k`` of the epoch, with ``e[k, d]`` the verified delivered
+energy [Wh] (a battery's discharge; never negative):
+
+- location weight, from that interval's power flow at the device's bus and in the grid::
+
+      w[k, d] = max(0, 1 + a_v * support[k, d] + a_c * relief[k] - a_s * stress[k, d])
+
+  ``support = clip((1 - vm) / (1 - vm_min), 0, 1)``: energy injected where the voltage sags
+  supports it (1 at the lower band edge); ``stress = clip((vm - 1) / (vm_max - 1), 0, 1)``:
+  injected where the voltage is already high it makes things worse (at the upper band edge,
+  with ``a_s = 1``, it earns nothing); ``relief = clip((L - L0) / (100 - L0), 0, 1)`` while the
+  grid imports (demand-driven flow), ``L`` the interval's highest branch loading [%]: local
+  supply relieves a congested line or transformer.
+- availability ``A[d]``: the share of the epoch's intervals in which the device was up and its
+  reading was accepted.
+- score and reward::
+
+      score[d] = A[d] * sum_k e[k, d] * w[k, d]
+      reward[d] = floor(pool * score[d] / sum(score))
+
+Rewards are integers (token base units); their sum is at most ``pool`` (the remainder of the
+floors is not minted), so the token's supply equals the rewards computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """The formula's coefficients (see the module docstring)."""
+
+    voltage_support: float = 1.0
+    congestion_relief: float = 1.0
+    voltage_stress: float = 1.0
+    loading_threshold_percent: float = 50.0
+    vm_min_pu: float = 0.95
+    vm_max_pu: float = 1.05
+
+
+def location_weight(
+    vm_pu: np.ndarray, loading_max_percent: np.ndarray, importing: np.ndarray, w: RewardWeights
+) -> np.ndarray:
+    """The location weight ``w[k, d]`` from bus voltages (interval, device) and grid state.
+
+    NaN voltages (an interval whose power flow failed) weigh 1.
+    """
+    vm = np.nan_to_num(np.asarray(vm_pu, dtype=float), nan=1.0)
+    support = np.clip((1.0 - vm) / (1.0 - w.vm_min_pu), 0.0, 1.0)
+    stress = np.clip((vm - 1.0) / (w.vm_max_pu - 1.0), 0.0, 1.0)
+    load = np.nan_to_num(np.asarray(loading_max_percent, dtype=float), nan=0.0)
+    relief = np.clip(
+        (load - w.loading_threshold_percent) / (100.0 - w.loading_threshold_percent), 0.0, 1.0
+    ) * np.asarray(importing, dtype=bool)
+    weight = (
+        1.0
+        + w.voltage_support * support
+        + w.congestion_relief * relief[:, None]
+        - w.voltage_stress * stress
+    )
+    return np.maximum(weight, 0.0)
+
+
+def epoch_rewards(
+    energy_wh: np.ndarray,
+    accepted: np.ndarray,
+    available: np.ndarray,
+    weight: np.ndarray,
+    eligible: np.ndarray,
+    pool: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each device's reward for one epoch.
+
+    Parameters
+    ----------
+    energy_wh : ndarray of int, shape (interval, device)
+        Each reading's energy in the device's production convention [Wh] (a battery's
+        discharge positive); negative values deliver nothing.
+    accepted : ndarray of bool, shape (interval, device)
+        Whether the reading was accepted (signature, replay, registry and physics checks).
+    available : ndarray of bool, shape (interval, device)
+        Whether the device was up (not in an outage).
+    weight : ndarray, shape (interval, device)
+        Location weights (:func:`location_weight`).
+    eligible : ndarray of bool, shape (device,)
+        Devices that earn (generators and batteries).
+    pool : int
+        Reward tokens of the epoch [base units].
+
+    Returns
+    -------
+    reward : ndarray of int64, shape (device,)
+        Token base units per device; sums to at most ``pool``.
+    score : ndarray, shape (device,)
+        Each device's score ``A * sum(e * w)``.
+    """
+    e = np.where(accepted, np.maximum(np.asarray(energy_wh, dtype=float), 0.0), 0.0)
+    n = max(len(e), 1)
+    availability = (np.asarray(accepted) & np.asarray(available)).sum(axis=0) / n
+    score = availability * (e * weight).sum(axis=0) * np.asarray(eligible, dtype=bool)
+    total = score.sum()
+    if pool <= 0 or total <= 0:
+        return np.zeros(score.shape, dtype=np.int64), score
+    # floor(pool * score / total); float rounding could overshoot the pool by a unit or two
+    scaled = np.floor(score / total * pool).astype(np.int64)
+    overshoot = int(scaled.sum()) - int(pool)
+    if overshoot > 0:  # float rounding: take the excess from the largest rewards
+        order = np.argsort(-scaled, kind="stable")[:overshoot]
+        scaled[order] -= 1
+    return np.maximum(scaled, 0), score
