@@ -92,10 +92,11 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             key = address[operator_name]
             net[key] = net.get(key, 0) + int(fee.sum())
         net = {k: v for k, v in net.items() if v}
-        tx = chain.w3.eth.get_transaction(HexBytes(row.tx_hash))
+        tx_hash, block, gas_used = str(row.tx_hash), int(str(row.block)), int(str(row.gas_used))
+        tx = chain.w3.eth.get_transaction(HexBytes(tx_hash))
         _, args = settlement.decode_function_input(tx["input"])
         sent = dict(zip(args["accounts"], (int(x) for x in args["netAmounts"]), strict=True))
-        receipt = chain.get_receipt(row.tx_hash)
+        receipt = chain.get_receipt(tx_hash)
         facts = {
             "root (Parquet = batches table)": "0x" + root.hex() == row.trades_root,
             "root (Parquet = contract)": on_chain.trades_root == root,
@@ -105,8 +106,8 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             "net payments sum to zero": sum(net.values()) == 0,
             "receipt (mined, block, gas)": receipt is not None
             and receipt["status"] == 1
-            and int(receipt["blockNumber"]) == int(row.block)
-            and int(receipt["gasUsed"]) == int(row.gas_used),
+            and int(receipt["blockNumber"]) == block
+            and int(receipt["gasUsed"]) == gas_used,
         }
         for name, ok in facts.items():
             checks.append(Check(f"batch {b}: {name}", bool(ok), f"{len(t)} trades"))
