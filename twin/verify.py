@@ -76,7 +76,7 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     net_total: dict[str, int] = dict.fromkeys(participants["address"], 0)
     by_batch = dict(tuple(trades.groupby("batch_id")))
     for row in batches.itertuples():
-        b = int(row.batch_id)
+        b = int(str(row.batch_id))
         t = by_batch.get(b, trades.iloc[:0])
         leaves, sellers, buyers = _batch_leaves(b, t, address)
         root = merkle_root(leaves)
