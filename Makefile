@@ -7,7 +7,7 @@ ARGS   ?=
 CONTRACTS := settlement/contracts
 NODE_DEPS := $(CONTRACTS)/node_modules/.installed
 
-.PHONY: run test lint dashboard bench contracts clean
+.PHONY: run test lint dashboard bench contracts browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,15 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## test: lint, then the whole test suite (slow and anvil tests included)
-test: lint $(NODE_DEPS)
-	$(BIN)/python -m pytest
+## test: lint, then the whole test suite (slow, anvil and browser tests included; CI=1 makes
+## a missing anvil or browser a failure, not a skip)
+test: lint $(NODE_DEPS) browser
+	CI=$${CI:-1} $(BIN)/python -m pytest
+
+## browser: Debian's Chromium and ChromeDriver for the dashboard's browser tests
+browser:
+	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || { \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 
 ## dashboard: serve the Dash app on http://127.0.0.1:8050
 dashboard: $(VENV)/.installed
