@@ -1,8 +1,9 @@
 """Settlement: batches on chain, signed meter readings and DePIN rewards of the chosen run.
 
 Shows the ``batches``, ``readings`` and ``rewards`` tables where a run has them and says so
-where it has none. The trade lookup with its Merkle proof, verified against the chain, is
-to come with the settlement layer (``settlement/merkle.py``, ``settlement/chain.py``).
+where it has none. The trade lookup builds a trade's Merkle proof from the run's Parquet and
+has the ``Settlement`` contract verify it (:func:`twin.verify.prove_trade`: the embedded chain
+saved with the run, or the run's node).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, html
+from dash import Input, Output, State, callback, dcc, html
 
 from pages import _store
 from pages._ui import cards, columns, graph, notice, table
@@ -47,6 +48,19 @@ def layout(**_query: Any) -> html.Div:
                     table("settlement-batches", page_size=12, columns=columns([{}])),
                 ],
                 id="settlement-batches-section",
+            ),
+            html.Div(
+                [
+                    html.H3("Trade lookup"),
+                    html.P(
+                        "A trade's Merkle proof, built from this run's trades and verified "
+                        "on-chain by Settlement.verifyTrade."
+                    ),
+                    dcc.Input(id="settlement-trade-id", type="number", min=0, step=1, value=0),
+                    html.Button("prove", id="settlement-prove", n_clicks=0),
+                    html.Div(id="settlement-proof"),
+                ],
+                id="settlement-lookup-section",
             ),
             html.Div(
                 [
@@ -122,4 +136,41 @@ def show(run: str | None) -> tuple[Any, ...]:
         else blank,
         reward_data,
         columns(reward_data),
+    )
+
+
+@callback(
+    Output("settlement-proof", "children"),
+    Input("settlement-prove", "n_clicks"),
+    State("settlement-trade-id", "value"),
+    State("run", "value"),
+    prevent_initial_call=True,
+)
+def prove(_clicks: int, trade_id: int | None, run: str | None) -> Any:
+    """The chosen trade's leaf, proof and the contract's verdict."""
+    from twin.verify import prove_trade
+
+    key = _store.run_key(run)
+    if key is None or trade_id is None:
+        return notice("Choose a run and a trade id.")
+    try:
+        p = prove_trade(key[0], int(trade_id))
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        return notice(str(err), "warning")
+    verdict = "verified on-chain" if p["verified_on_chain"] else "NOT verified on-chain"
+    return html.Div(
+        [
+            html.P(
+                f"trade {p['trade_id']} (batch {p['batch_id']}): {p['seller']} -> {p['buyer']}, "
+                f"{p['energy_wh']} Wh, {p['payment_micro_eur'] / 1e6:.6f} EUR: {verdict}",
+                id="settlement-proof-verdict",
+                className="verified" if p["verified_on_chain"] else "failed",
+            ),
+            html.Pre(
+                "\n".join(
+                    [f"leaf  {p['leaf']}", f"root  {p['root']}", "proof"]
+                    + [f"  {step}" for step in p["proof"]]
+                )
+            ),
+        ]
     )

@@ -107,6 +107,24 @@ def test_every_page_loads_without_console_errors(dc: Any) -> None:
     assert (OUTPUT / "grid.png").is_file()
 
 
+def test_trade_lookup_verifies_a_proof_on_chain(dc: Any) -> None:
+    choose_run(dc, "day")
+    visit(dc, "/settlement")
+    box = dc.find_element("#settlement-trade-id")
+    box.clear()
+    box.send_keys("5")
+    dc.find_element("#settlement-prove").click()
+    verdict = until(
+        lambda: dc.driver.find_elements("css selector", "#settlement-proof-verdict"),
+        30,
+        "the proof",
+    )
+    assert "verified on-chain" in verdict[0].text
+    assert "NOT" not in verdict[0].text
+    screenshot(dc, "settlement-proof")
+    assert severe_logs(dc) == []
+
+
 def test_slider_moves_the_map(dc: Any) -> None:
     from selenium.webdriver.common.keys import Keys
 
