@@ -7,11 +7,9 @@ committed artifacts in ``settlement/contracts/artifacts`` (ABI + bytecode: no No
 
 The operator account deploys the contracts and holds every role: DEFAULT_ADMIN, MINTER
 (EnergyCredit), SETTLER and PAUSER (Settlement). Amounts are integers: one EnergyCredit base
-unit is one micro-euro (``decimals() == 6``). Sending and waiting are separate
-(:meth:`Chain.send_commit_batch`, then :meth:`Chain.wait_receipt`), so a journal can record a
-transaction's hash before its receipt exists. This class checks nothing a contract checks: a bad
-batch reverts on-chain, and :meth:`Chain.wait_receipt` raises :class:`TransactionRevertedError` with
-the contract's decoded error.
+unit is one micro-euro. Sending and waiting are separate, so a journal can record a hash
+before its receipt exists; a bad batch reverts on-chain and :meth:`Chain.wait_receipt` raises
+:class:`TransactionRevertedError` with the contract's decoded error.
 """
 
 from __future__ import annotations
@@ -251,6 +249,11 @@ class Chain:
         self._transact("EnergyCredit", "grantRole", [role, settlement_address])
         return self.addresses
 
+    def gas_price(self) -> int:
+        """A legacy gas price the next block accepts: the node's, at least twice the base fee."""
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+        return max(int(self.w3.eth.gas_price), 2 * int(base))
+
     def next_nonce(self, sender: str | None = None) -> int:
         """The nonce the next transaction of ``sender`` (default: the operator) will use."""
         return int(self.w3.eth.get_transaction_count(self._sender(sender), "pending"))
@@ -445,7 +448,7 @@ class Chain:
         """Send a transaction from ``sender``: signed here with the operator's key, if held."""
         source = self._sender(sender)
         tx: dict[str, Any] = {"from": source, "data": data, "gas": gas, "value": 0}
-        tx["gasPrice"] = int(self.w3.eth.gas_price)
+        tx["gasPrice"] = self.gas_price()
         if to is not None:
             tx["to"] = to
         if nonce is not None:

@@ -308,7 +308,7 @@ class DepinContracts:
             return self.chain.wait_receipt(tx_hash)
         account, w3 = Account.from_key(owner_key), self.chain.w3
         tx: dict[str, Any] = {"to": registry.address, "data": data, "gas": _SIMPLE_GAS}
-        tx |= {"gasPrice": int(w3.eth.gas_price), "chainId": self.chain.chain_id, "value": 0}
+        tx |= {"gasPrice": self.chain.gas_price(), "chainId": self.chain.chain_id, "value": 0}
         tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
         signed = account.sign_transaction(tx)
         tx_hash = HexBytes(w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()

@@ -132,7 +132,7 @@ class Settler:
             ],
         )
         nonce = self._node(lambda: chain.next_nonce())
-        gas_price = self._node(lambda: int(chain.w3.eth.gas_price))
+        gas_price = self._node(chain.gas_price)
         signed = chain.account.sign_transaction(
             {
                 "to": settlement.address,
