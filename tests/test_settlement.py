@@ -53,7 +53,13 @@ def test_day_run_settles_every_batch_and_verifies(day_run: RunFolder) -> None:
     proof = prove_trade(day_run.path, int(trades["trade_id"].iloc[len(trades) // 2]))
     assert proof["verified_on_chain"]
     manifest = day_run.manifest["chain"]
-    assert set(manifest["addresses"]) == {"EnergyCredit", "Settlement"}
+    assert set(manifest["addresses"]) == {
+        "EnergyCredit",
+        "Settlement",
+        "DeviceRegistry",
+        "Rewards",
+        "RewardToken",
+    }
     assert manifest["kind"] == "embedded"
 
 

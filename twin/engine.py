@@ -33,6 +33,7 @@ from grid.zones import voltage_zones
 from settlement.tariff import tariff_prices
 from twin.build import Twin, build, streams
 from twin.curtailment import Sensitivities, curtail, violated
+from twin.devicing import DeviceLayer
 from twin.kpis import KpiAccumulator
 from twin.manifest import manifest_base
 from twin.results import RunWriter
@@ -73,6 +74,7 @@ class _Chunk:
         self.fallback = np.zeros(size, dtype=bool)
         self.plan_mw = np.full((size, n_bat), np.nan)
         self.plan_issued = np.zeros(size, dtype=np.int64)
+        self.available = np.ones((size, n_nodes), dtype=bool)
         self.fill = 0
 
 
@@ -134,6 +136,18 @@ class Engine:
                 float(run.n_intervals * run.interval_s),
             )
             self.timings_s["chain"] = time.perf_counter() - t0
+        self.devices: DeviceLayer | None = None
+        if self.settlement is not None and twin.scenario.devices.enabled:
+            addresses = np.array(self.settlement.addresses)
+            self.devices = DeviceLayer(
+                twin.scenario,
+                twin.nodes,
+                addresses[self.owner_idx].tolist(),
+                self.settlement.chain,
+                twin.solver.layout,
+                twin.times,
+            )
+            self.timings_s["devices"] = self.devices.wall_s
         self.chain_manifest: dict[str, Any] | None = None
 
     def run(self) -> None:
@@ -152,15 +166,18 @@ class Engine:
             env.process(settlement.process(env))
         env.process(self._intervals(env, meters, soc_log))
         chain_before = settlement.wall_s if settlement is not None else 0.0
+        devices_before = self.devices.wall_s if self.devices is not None else 0.0
         t0 = time.perf_counter()
         env.run()
         policy = twin.forecast_policy
         if policy is not None:
             self.timings_s.update(policy.timings_s)
-        inside = sum(v for k, v in self.timings_s.items() if k not in ("nodes", "chain"))
+        inside = sum(v for k, v in self.timings_s.items() if k not in ("nodes", "chain", "devices"))
         if settlement is not None:
             inside += settlement.wall_s - chain_before
             self.timings_s["chain"] = settlement.wall_s
+        if self.devices is not None:
+            inside += self.devices.wall_s - devices_before
         self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 
     def _intervals(self, env: simpy.Environment, meters: Meters, soc_log: np.ndarray) -> Any:
@@ -175,6 +192,7 @@ class Engine:
             chunk.q_mvar[i] = meters.q_mvar
             chunk.soc_kwh[i] = soc_log[k]
             chunk.nodes_out[i] = int((~meters.available).sum())
+            chunk.available[i] = meters.available
             if policy is not None:
                 policy.observe(k, meters.p_mw[series])
                 chunk.forecast_mw[i] = policy.current_forecast
@@ -309,6 +327,9 @@ class Engine:
         self.timings_s["results"] += clock() - t2
         if self.settlement is not None:  # 5. settlement: the batch is journaled when it closes
             self.settlement.add(first, n, trades, self.stamps)
+        if self.devices is not None:  # signed readings, the journal's checks, rewards
+            self.devices.add(first, p, chunk.available[:n], flow, self.writer)
+            self.timings_s["devices"] = self.devices.wall_s
 
     def _write_forecasts(self) -> None:
         twin = self.twin
@@ -332,7 +353,15 @@ class Engine:
                 "p_max_mw": table["p_max_mw"],
                 "capacity_kwh": table["capacity_kwh"],
                 "owner": table["owner"],
-                "device_address": [None] * len(table),
+                "device_address": (
+                    self.devices.addresses if self.devices is not None else [None] * len(table)
+                ),
+                "device_id": (
+                    self.devices.ids if self.devices is not None else np.zeros(len(table), np.int64)
+                ),
+                "attack": (
+                    self.devices.attack if self.devices is not None else ["none"] * len(table)
+                ),
             },
         )
         self.writer.append("bills", self.market.bills())
@@ -347,6 +376,10 @@ class Engine:
             write_settlement(self.writer, settled, self.stamps[0])
             extra.update(settled["kpis"])
             self.chain_manifest = settled["manifest"]
+            if self.devices is not None:
+                depin = self.devices.finish()
+                extra.update(depin["kpis"])
+                self.chain_manifest["addresses"].update(depin["addresses"])
         kpis = self.kpis.result(extra)
         self.writer.append(
             "kpis",

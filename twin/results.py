@@ -35,6 +35,8 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("capacity_kwh", pa.float64()),
                 ("owner", pa.string()),
                 ("device_address", pa.string()),
+                ("device_id", pa.int64()),
+                ("attack", pa.string()),
             ]
         ),
         "static, one row a node",
@@ -194,6 +196,41 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "settlement batches: Merkle root of the trades and net payments committed on-chain "
         "(accounts: how many net payments); closed / sent / final in simulated time",
+    ),
+    "readings": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("device_address", pa.dictionary(pa.int32(), pa.string())),
+                ("node_id", pa.dictionary(pa.int32(), pa.string())),
+                ("energy_wh", pa.int64()),
+                ("signature", pa.dictionary(pa.int32(), pa.string())),
+                ("status", pa.dictionary(pa.int32(), pa.string())),
+                ("attack", pa.dictionary(pa.int32(), pa.string())),
+                ("device_id", pa.int64()),
+                ("flags", pa.int64()),
+            ]
+        ),
+        "every reading the journal received: the device's production convention "
+        "(generation and discharge positive), the upload's signature, the journal's verdict, "
+        "the attack it belongs to (none: honest) and the physics flags",
+    ),
+    "rewards": (
+        pa.schema(
+            [
+                ("epoch", pa.int64()),
+                ("device_address", pa.string()),
+                ("owner", pa.string()),
+                ("node_id", pa.string()),
+                ("device_id", pa.int64()),
+                ("amount", pa.int64()),
+                ("energy_wh", pa.int64()),
+                ("score", pa.float64()),
+                ("readings_root", pa.string()),
+            ]
+        ),
+        "DePIN rewards per epoch and device (amount in RewardToken base units, 6 decimals), "
+        "minted to the device NFT's owner; readings_root: the epoch's accepted readings",
     ),
     "participants": (
         pa.schema([("owner", pa.string()), ("address", pa.string())]),

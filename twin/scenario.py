@@ -1,7 +1,7 @@
 """Scenario files: typed, validated configuration of one run.
 
 A scenario is a TOML file with the sections ``[run]``, ``[grid]``, ``[nodes]``,
-``[tariffs]``, ``[forecasting]``, ``[market]`` and ``[chain]``. It is loaded once,
+``[tariffs]``, ``[forecasting]``, ``[market]``, ``[chain]`` and ``[devices]``. It is loaded once,
 validated by pydantic (finite numbers, ranges, units in keys, unknown keys rejected) and
 frozen. A bad file fails with :class:`ScenarioError`, which names the file, the key and the
 reason, before anything runs.
@@ -290,6 +290,43 @@ class ChainConfig(_Section):
         return v
 
 
+class AttackConfig(_Section):
+    """A device under attack: what it, or someone posing as it, sends."""
+
+    node_id: str
+    kind: Literal["inflate", "replay", "forge", "wrong_chain"]
+
+
+class DevicesConfig(_Section):
+    """``[devices]``: DePIN devices, signed meter readings and rewards (needs ``[chain]``).
+
+    Every node is a device with its own key, registered as an NFT. Every
+    ``upload_intervals`` each device uploads its readings with one EIP-712 signature; the
+    journal verifies them (signature, chain, replay, registry, physics). Every
+    ``epoch_days`` ``reward_tokens_per_epoch`` RewardTokens are shared by verified delivered
+    energy, location and availability (:mod:`settlement.rewards`). ``attacks`` and ``revoked``
+    name nodes that attack the network or whose device is revoked.
+    """
+
+    enabled: bool = True
+    upload_intervals: Annotated[int, Field(ge=1, le=96)] = 96
+    epoch_days: Annotated[int, Field(ge=1, le=31)] = 1
+    reward_tokens_per_epoch: NonNegativeFloat = 1_000.0
+    voltage_support: NonNegativeFloat = 1.0
+    congestion_relief: NonNegativeFloat = 1.0
+    voltage_stress: NonNegativeFloat = 1.0
+    inflate_factor: Annotated[float, Field(gt=1.0, le=100.0)] = 1.3
+    attacks: list[AttackConfig] = Field(default_factory=list)
+    revoked: list[str] = Field(default_factory=list)
+
+    @field_validator("upload_intervals")
+    @classmethod
+    def _divides_a_day(cls, v: int) -> int:
+        if 96 % v:
+            raise ValueError("must divide 96 (a day of 15-minute intervals)")
+        return v
+
+
 class Scenario(_Section):
     """A whole scenario: one run's configuration."""
 
@@ -301,6 +338,7 @@ class Scenario(_Section):
     forecasting: ForecastingConfig = Field(default_factory=ForecastingConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
     chain: ChainConfig = Field(default_factory=ChainConfig)
+    devices: DevicesConfig = Field(default_factory=DevicesConfig)
 
 
 DEFAULT_CODE = "1-LV-semiurb4--0-sw"

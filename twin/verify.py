@@ -4,8 +4,10 @@
 trade count, energy and net payments, and checks each against the chain: the root the
 ``Settlement`` contract holds, the arguments of the batch's own transaction, its receipt,
 and every participant's EnergyCredit balance (credits minted + net payments received) and the
-token's supply. An embedded-chain run is checked against the chain saved in its folder; an
-RPC run against the node (its URL from the manifest, or ``rpc_url``).
+token's supply; with devices, every epoch's readings root, the RewardToken supply, every
+owner's reward balance and every device's registration. An embedded-chain run is checked
+against the chain saved in its folder; an RPC run against the node (its URL from the
+manifest, or ``rpc_url``).
 
 :func:`prove_trade` builds one trade's Merkle proof and has the contract verify it.
 """
@@ -21,6 +23,8 @@ import pandas as pd
 from hexbytes import HexBytes
 
 from settlement.chain import Chain
+from settlement.depin_chain import DepinContracts
+from settlement.devices import reading_leaves
 from settlement.embedded import open_embedded
 from settlement.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
 from twin.results import RunFolder, open_run
@@ -128,6 +132,70 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             "EnergyCredit supply = credits minted",
             supply == credits * len(participants),
             f"{supply:,} base units",
+        )
+    )
+    if (run.path / "rewards.parquet").is_file():
+        checks += _verify_devices(run, chain)
+    return checks
+
+
+def _verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
+    """Readings roots, reward supply and balances, and the registry against the chain."""
+    depin = DepinContracts(chain, addresses=run.manifest["chain"]["addresses"])
+    config = run.manifest["config"]
+    interval_s = int(config["run"]["interval_s"])
+    epoch_len = int(config["devices"]["epoch_days"]) * 86_400 // interval_s
+    readings = run.table("readings")
+    rewards = run.table("rewards")
+    nodes = run.table("nodes")
+    start = pd.Timestamp(config["run"]["start"])
+    ok = readings[readings["status"].astype(str) == "accepted"]
+    k = ((ok["time"] - start) // pd.Timedelta(seconds=interval_s)).to_numpy(dtype=np.int64)
+    epoch = k // epoch_len
+    checks = []
+    for e in np.unique(epoch):
+        rows = epoch == e
+        ids = ok["device_id"].to_numpy(dtype=np.int64)[rows]
+        order = np.lexsort((k[rows], ids))
+        root = merkle_root(
+            reading_leaves(ids[order], k[rows][order], ok["energy_wh"].to_numpy()[rows][order])
+        )
+        on_chain = depin.epoch_root(int(e))[0]
+        stored = set(rewards.loc[rewards["epoch"] == e, "readings_root"])
+        checks.append(
+            Check(
+                f"epoch {e}: readings root (Parquet = contract)",
+                on_chain == root and stored <= {"0x" + root.hex()},
+                f"{int(rows.sum())} accepted readings",
+            )
+        )
+    total = sum(int(x) for x in rewards["amount"])
+    supply = depin.reward_supply()
+    checks.append(Check("RewardToken supply = rewards", supply == total, f"{supply:,} base units"))
+    owners = dict(
+        zip(run.table("participants")["owner"], run.table("participants")["address"], strict=True)
+    )
+    by_owner = rewards.groupby("owner")["amount"].sum()
+    wrong = [o for o, amount in by_owner.items() if depin.reward_balance(owners[o]) != int(amount)]
+    checks.append(
+        Check(
+            "reward balances = rewards of each owner's devices",
+            not wrong,
+            f"{len(by_owner)} owners" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    revoked = set(config["devices"]["revoked"])
+    bad = [
+        str(n.node_id)
+        for n in nodes.itertuples()
+        if depin.signer_of(int(str(n.device_id))).lower() != str(n.device_address).lower()
+        or depin.is_active(int(str(n.device_id))) == (str(n.node_id) in revoked)
+    ]
+    checks.append(
+        Check(
+            "registry: every device's signer and status",
+            not bad,
+            f"{len(nodes)} devices" + (f"; wrong: {bad[:3]}" if bad else ""),
         )
     )
     return checks

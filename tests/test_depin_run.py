@@ -1,0 +1,104 @@
+"""DePIN devices in a run: honest devices paid, every attack refused, the chain agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+from twin.engine import run_scenario
+from twin.results import RunFolder, open_run
+from twin.scenario import load_scenario
+from twin.verify import verify_run
+
+FRAUD = ROOT / "scenarios" / "fraud.toml"
+
+
+@pytest.fixture(scope="module")
+def fraud_run(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    out = tmp_path_factory.mktemp("fraud") / "run"
+    run_scenario(load_scenario(FRAUD), out)
+    return open_run(out)
+
+
+def test_every_attack_reading_is_refused_and_earns_nothing(fraud_run: RunFolder) -> None:
+    readings = fraud_run.table("readings")
+    kpis = fraud_run.kpis()
+    attack = readings[readings["attack"].astype(str) != "none"]
+    expected = {
+        "inflate": {"flagged_implausible"},
+        "forge": {"rejected_tampered"},
+        "wrong_chain": {"rejected_wrong_chain"},
+        "replay": {"rejected_replayed"},
+    }
+    seen = attack.groupby(attack["attack"].astype(str))["status"].agg(lambda s: set(s.astype(str)))
+    assert seen.to_dict() == expected
+    assert kpis["attack_readings"] == len(attack) > 0
+    assert kpis["attack_readings_rewarded"] == 0
+    rewards = fraud_run.table("rewards").set_index("node_id")["amount"]
+    assert "pv-5" not in rewards.index  # the inflating device earns nothing
+    assert "pv-40" not in rewards.index  # revoked
+    revoked = readings[readings["node_id"].astype(str) == "pv-40"]
+    assert set(revoked["status"].astype(str)) == {"rejected_unregistered"}
+    assert kpis["readings_revoked"] == len(revoked)
+
+
+def test_honest_devices_are_paid_and_the_counts_add_up(fraud_run: RunFolder) -> None:
+    nodes = fraud_run.table("nodes")
+    rewards = fraud_run.table("rewards")
+    readings = fraud_run.table("readings")
+    honest = nodes[
+        nodes["kind"].isin(["solar", "wind", "battery"])
+        & (nodes["attack"] != "inflate")
+        & (nodes["node_id"] != "pv-40")
+    ]
+    assert set(honest["node_id"]) <= set(rewards["node_id"])
+    assert (rewards["amount"] > 0).all()
+    kpis = fraud_run.kpis()
+    counted = sum(
+        kpis[f"readings_{s}"]
+        for s in (
+            "accepted",
+            "rejected_tampered",
+            "rejected_replayed",
+            "rejected_wrong_chain",
+            "rejected_unregistered",
+            "flagged_implausible",
+        )
+    )
+    assert counted == len(readings)
+    assert rewards["amount"].sum() <= kpis["rewards_tokens"] * 10**6 + 1
+    # one reading per device and interval was accepted, never two
+    ok = readings[readings["status"].astype(str) == "accepted"]
+    assert not ok.duplicated(["device_id", "time"]).any()
+
+
+def test_fraud_run_passes_verify(fraud_run: RunFolder) -> None:
+    checks = verify_run(fraud_run.path)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    names = " ".join(c.name for c in checks)
+    assert "RewardToken supply = rewards" in names
+    assert "readings root" in names
+
+
+def test_no_honest_reading_is_flagged_in_the_day_run(day_run: RunFolder) -> None:
+    readings = day_run.table("readings")
+    assert set(readings["status"].astype(str)) == {"accepted"}
+    assert day_run.kpis()["attack_readings"] == 0
+    nodes = day_run.table("nodes")
+    assert nodes["device_address"].str.startswith("0x").all()
+
+
+def test_verify_catches_a_tampered_reading(fraud_run: RunFolder, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "tampered"
+    shutil.copytree(fraud_run.path, copy)
+    readings = pd.read_parquet(copy / "readings.parquet")
+    first = readings.index[(readings["status"].astype(str) == "accepted").to_numpy()][10]
+    readings.loc[first, "energy_wh"] += 500
+    readings.to_parquet(copy / "readings.parquet")
+    failed = [c.name for c in verify_run(copy) if not c.ok]
+    assert any("readings root" in name for name in failed)

@@ -1,0 +1,362 @@
+"""DePIN devices inside a run: signed readings, the journal's checks, rewards on-chain.
+
+Every node is a device (:mod:`settlement.devices`): its own key, an NFT in the
+``DeviceRegistry`` owned by the node's owner. Every ``devices.upload_intervals`` each device
+uploads its metered readings (its own production convention: generation and battery
+discharge positive, consumption positive for consumer meters) under one EIP-712 signature;
+devices named in ``devices.attacks`` inflate, replay, forge or sign for another chain
+(:func:`settlement.fraud.attack_uploads`). The journal verifies each period's uploads together
+(:func:`settlement.readings.verify_uploads`: registry, chain, signature, root, replay, physics
+with the clear-sky ceiling and PV peers). Every ``devices.epoch_days`` the epoch's rewards
+(:func:`settlement.rewards.epoch_rewards`, location weights from the intervals' power flow)
+are minted on-chain to each device NFT's owner with one ``Rewards.distribute``, which also
+records the Merkle root of the epoch's accepted readings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from grid.placement import NodeSet
+from grid.powerflow import GridLayout, PowerFlowBatch
+from settlement.chain import Chain
+from settlement.depin_chain import REWARD_DECIMALS, DepinContracts
+from settlement.devices import DEVICE_KINDS, Upload, make_devices, reading_leaves, registry_of
+from settlement.fraud import (
+    Plausibility,
+    SentUpload,
+    attack_uploads,
+    clear_sky_ceiling_w_per_m2,
+)
+from settlement.merkle import merkle_root
+from settlement.readings import STATUSES, VerifierState, verify_uploads
+from settlement.rewards import RewardWeights, epoch_rewards, location_weight
+from twin.results import RunWriter
+from twin.scenario import Scenario, ScenarioError
+
+#: Where the twin stands (the SimBench profiles' region), for the clear-sky ceiling.
+SITE = {"latitude_deg": 52.5, "longitude_deg": 10.5, "altitude_m": 100.0}
+REWARDED = ("solar", "wind", "battery")
+
+
+@dataclass
+class _Epoch:
+    """What an epoch's rewards need, interval by interval."""
+
+    first: int
+    energy: list[np.ndarray] = field(default_factory=list)
+    accepted: list[np.ndarray] = field(default_factory=list)
+    available: list[np.ndarray] = field(default_factory=list)
+    vm: list[np.ndarray] = field(default_factory=list)
+    loading: list[np.ndarray] = field(default_factory=list)
+    importing: list[np.ndarray] = field(default_factory=list)
+    attack_ok: list[np.ndarray] = field(default_factory=list)
+
+
+class DeviceLayer:
+    """The run's devices, their uploads, the journal's verdicts and the rewards.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The run's scenario (``[devices]``, battery efficiencies, grid limits).
+    nodes : NodeSet
+        The twin's nodes.
+    owner_address : list of str
+        Chain address of each node's owner.
+    chain : Chain
+        The chain the run settles on.
+    layout : GridLayout
+        The solver's buses (device bus -> voltage column).
+    times : DatetimeIndex
+        Interval starts of the run (UTC).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        nodes: NodeSet,
+        owner_address: list[str],
+        chain: Chain,
+        layout: GridLayout,
+        times: pd.DatetimeIndex,
+    ) -> None:
+        t0 = time.perf_counter()
+        cfg = scenario.devices
+        self.cfg = cfg
+        self.interval_s = scenario.run.interval_s
+        self.wh_per_mw = self.interval_s / 3600.0 * 1e6
+        table = nodes.table
+        self.node_ids = table["node_id"].to_numpy().astype(str)
+        self.kinds = table["kind"].to_numpy().astype(str)
+        self.seed = scenario.run.seed
+        self.devices = make_devices(
+            self.node_ids.tolist(),
+            self.kinds.tolist(),
+            table["p_max_mw"].to_numpy(),
+            table["capacity_kwh"].to_numpy(),
+            self.seed,
+        )
+        self.ids = np.array([d.device_id for d in self.devices], dtype=np.int64)
+        self.addresses = np.array([d.address for d in self.devices])
+        position = {node: i for i, node in enumerate(self.node_ids)}
+        self.attack = np.full(len(self.devices), "none", dtype=object)
+        for a in cfg.attacks:
+            if a.node_id not in position:
+                raise ScenarioError(f"devices.attacks: no node {a.node_id!r}")
+            self.attack[position[a.node_id]] = a.kind
+        for node in cfg.revoked:
+            if node not in position:
+                raise ScenarioError(f"devices.revoked: no node {node!r}")
+        revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
+        self.owner = np.array(table["owner"].to_numpy().astype(str))
+        self.owner_address = owner_address
+        self.depin = DepinContracts(chain)
+        self.depin.deploy()
+        self.contract = self.depin.addresses["DeviceRegistry"]
+        self.chain_id = chain.chain_id
+        p_max_w = np.rint(table["p_max_mw"].to_numpy() * 1e6).astype(np.int64)
+        self.depin.register_devices(
+            self.ids.tolist(),
+            owner_address,
+            self.addresses.tolist(),
+            [DEVICE_KINDS.index(k) for k in self.kinds],
+            np.clip(p_max_w, 0, 2**32 - 1).tolist(),
+        )
+        for device_id in revoked:
+            self.depin.revoke(device_id)
+        self.registry = registry_of(self.devices, revoked=revoked)
+        self.active = ~np.isin(self.ids, revoked)
+        self.eligible = np.isin(self.kinds, REWARDED) & self.active
+        n_run = len(times)
+        self.clear_sky = clear_sky_ceiling_w_per_m2(
+            times[0],
+            n_run,
+            self.interval_s,
+            latitude_deg=SITE["latitude_deg"],
+            longitude_deg=SITE["longitude_deg"],
+            altitude_m=SITE["altitude_m"],
+        )
+        bat = scenario.nodes
+        self.limits = Plausibility(
+            battery_charge_efficiency=bat.battery_charge_efficiency,
+            battery_discharge_efficiency=bat.battery_discharge_efficiency,
+        )
+        grid = scenario.grid
+        self.weights = RewardWeights(
+            voltage_support=cfg.voltage_support,
+            congestion_relief=cfg.congestion_relief,
+            voltage_stress=cfg.voltage_stress,
+            vm_min_pu=grid.vm_min_pu,
+            vm_max_pu=grid.vm_max_pu,
+        )
+        bus_col = {int(b): i for i, b in enumerate(layout.bus)}
+        self.vm_col = np.array([bus_col[int(b)] for b in table["bus"].to_numpy()])
+        # production convention: consumers' meters count consumption, everything else output
+        self.sign = np.where(self.kinds == "consumer", 1.0, -1.0)
+        self.stamps = times
+        self.state = VerifierState()
+        self.nonce = np.zeros(len(self.devices), dtype=np.int64)
+        self.previous: dict[int, Upload] = {}
+        self.period = cfg.upload_intervals
+        self.epoch_len = cfg.epoch_days * 86_400 // self.interval_s
+        self.pending: list[np.ndarray] = []
+        self.pending_first = 0
+        self.epoch = _Epoch(0)
+        self.counts = dict.fromkeys((*STATUSES, "revoked"), 0)
+        self.attack_readings = 0
+        self.attack_rewarded = 0
+        self.rewards: list[dict[str, Any]] = []
+        self.gas = 0
+        self.rewarded_devices = 0
+        self.wall_s = time.perf_counter() - t0
+
+    def add(
+        self,
+        first: int,
+        p_mw: np.ndarray,
+        available: np.ndarray,
+        flow: PowerFlowBatch,
+        writer: RunWriter,
+    ) -> None:
+        """Take a chunk of metered intervals; upload, verify and reward what is complete."""
+        t0 = time.perf_counter()
+        energy = np.rint(self.sign * p_mw * self.wh_per_mw).astype(np.int64)
+        e = self.epoch
+        e.available.append(available)
+        e.vm.append(flow.vm_pu[:, self.vm_col])
+        e.loading.append(
+            np.nanmax(flow.loading_percent, axis=1, initial=0.0)
+            if flow.loading_percent.shape[1]
+            else np.zeros(len(p_mw))
+        )
+        e.importing.append(flow.import_mw > 0)
+        self.pending.append(energy)
+        buffered = np.concatenate(self.pending)
+        end = first + len(p_mw)
+        done = 0
+        while self.pending_first + done + self.period <= end or (
+            end == len(self.stamps) and self.pending_first + done < end
+        ):
+            rows = buffered[done : done + self.period]
+            self._upload((self.pending_first + done) // self.period, rows, writer)
+            done += len(rows)
+        self.pending = [buffered[done:]] if done < len(buffered) else []
+        self.pending_first += done
+        if end - e.first >= self.epoch_len or end == len(self.stamps):
+            self._reward(writer)
+            self.epoch = _Epoch(end)
+        self.wall_s += time.perf_counter() - t0
+
+    def _upload(self, period: int, energy: np.ndarray, writer: RunWriter) -> None:
+        sent: list[SentUpload] = []
+        for i, device in enumerate(self.devices):
+            sent += attack_uploads(
+                device,
+                period,
+                energy[:, i],
+                int(self.nonce[i]),
+                str(self.attack[i]),
+                chain_id=self.chain_id,
+                verifying_contract=self.contract,
+                period_intervals=self.period,
+                inflate_factor=self.cfg.inflate_factor,
+                previous=self.previous.get(i),
+                seed=self.seed,
+            )
+            self.nonce[i] += 1
+        uploads = [s.upload for s in sent]
+        result = verify_uploads(
+            uploads,
+            self.registry,
+            chain_id=self.chain_id,
+            verifying_contract=self.contract,
+            state=self.state,
+            interval_s=self.interval_s,
+            period_intervals=self.period,
+            clear_sky_w_per_m2=self.clear_sky,
+            limits=self.limits,
+        )
+        self.state.record(result)
+        for s in sent:
+            if s.attack == "none":
+                self.previous[s.upload.device_id - 1] = s.upload
+        for name, count in result.counts().items():
+            self.counts[name] = self.counts.get(name, 0) + int(count)
+        attack = np.array([s.attack for s in sent], dtype=object)[result.upload]
+        status = np.asarray(STATUSES, dtype=object)[result.status.astype(np.int64)]
+        # an attack reading: every reading an attack sends, except an "inflated" reading that
+        # equals the metered truth (0 x 1.3 is 0: nothing was inflated)
+        row = result.interval - period * self.period
+        col = result.device_id - 1
+        here = (row >= 0) & (row < len(energy)) & (col >= 0) & (col < len(self.devices))
+        truth = np.full(len(row), np.iinfo(np.int64).min)
+        truth[here] = energy[row[here], col[here]]
+        is_attack = (attack != "none") & ((attack != "inflate") | (result.energy_wh != truth))
+        self.attack_readings += int(is_attack.sum())
+        # accepted readings for the epoch's rewards
+        e = self.epoch
+        ok = status == "accepted"
+        rows = result.interval[ok] - e.first
+        cols = result.device_id[ok] - 1
+        n_rows = len(energy) + (period * self.period - e.first)
+        grid_e = np.zeros((n_rows, len(self.devices)), dtype=np.int64)
+        grid_ok = np.zeros((n_rows, len(self.devices)), dtype=bool)
+        grid_attack = np.zeros((n_rows, len(self.devices)), dtype=bool)
+        inside = (rows >= 0) & (rows < n_rows)
+        grid_e[rows[inside], cols[inside]] = result.energy_wh[ok][inside]
+        grid_ok[rows[inside], cols[inside]] = True
+        grid_attack[rows[inside], cols[inside]] = is_attack[ok][inside]
+        done = sum(len(x) for x in e.energy)
+        e.energy.append(grid_e[done:])
+        e.accepted.append(grid_ok[done:])
+        e.attack_ok.append(grid_attack[done:])
+        stamps = self.stamps.tz_localize(None).to_numpy().astype("datetime64[us]")
+        k = np.minimum(result.interval, len(stamps) - 1)
+        node = self.node_ids[np.clip(result.device_id - 1, 0, len(self.node_ids) - 1)]
+        signatures = np.array(["0x" + u.signature.hex() for u in uploads], dtype=object)
+        writer.append(
+            "readings",
+            {
+                "time": stamps[k],
+                "device_address": pa.array(
+                    np.array(result.upload_address, dtype=object)[result.upload]
+                ).dictionary_encode(),
+                "node_id": pa.array(node).dictionary_encode(),
+                "energy_wh": result.energy_wh.astype(np.int64),
+                "signature": pa.array(signatures[result.upload]).dictionary_encode(),
+                "status": pa.array(status).dictionary_encode(),
+                "attack": pa.array(np.where(is_attack, attack, "none")).dictionary_encode(),
+                "device_id": result.device_id.astype(np.int64),
+                "flags": result.flags.astype(np.int64),
+            },
+        )
+
+    def _reward(self, writer: RunWriter) -> None:
+        e = self.epoch
+        if not e.energy:
+            return
+        energy = np.concatenate(e.energy)
+        accepted = np.concatenate(e.accepted)
+        n = len(energy)
+        available = np.concatenate(e.available)[:n]
+        vm = np.concatenate(e.vm)[:n]
+        weight = location_weight(
+            vm, np.concatenate(e.loading)[:n], np.concatenate(e.importing)[:n], self.weights
+        )
+        pool = round(self.cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
+        amount, score = epoch_rewards(energy, accepted, available, weight, self.eligible, pool)
+        epoch = e.first // self.epoch_len
+        rows, cols = np.nonzero(accepted)
+        order = np.lexsort((rows, cols))
+        root = merkle_root(
+            reading_leaves(
+                self.ids[cols[order]],
+                (e.first + rows[order]).astype(np.int64),
+                energy[rows[order], cols[order]],
+            )
+        )
+        paid = np.flatnonzero(amount > 0)
+        receipt = self.depin.distribute(epoch, root, self.ids[paid].tolist(), amount[paid].tolist())
+        self.gas += int(receipt["gasUsed"])
+        self.rewarded_devices += len(paid)
+        attack_ok = np.concatenate(e.attack_ok)
+        delivered = attack_ok & accepted & (energy > 0)
+        self.attack_rewarded += int(delivered[:, amount > 0].sum())
+        self.rewards.append(
+            {
+                "epoch": np.full(len(paid), epoch, dtype=np.int64),
+                "device_address": self.addresses[paid],
+                "owner": self.owner[paid],
+                "node_id": self.node_ids[paid],
+                "device_id": self.ids[paid],
+                "amount": amount[paid].astype(np.int64),
+                "energy_wh": np.where(accepted, np.maximum(energy, 0), 0).sum(axis=0)[paid],
+                "score": score[paid],
+                "readings_root": ["0x" + root.hex()] * len(paid),
+            }
+        )
+        writer.append("rewards", self.rewards[-1])
+
+    def finish(self) -> dict[str, Any]:
+        """KPIs and the manifest's addresses."""
+        total = sum(int(r["amount"].sum()) for r in self.rewards)
+        kpis = {f"readings_{name}": (float(count), "count") for name, count in self.counts.items()}
+        kpis.update(
+            {
+                "attack_readings": (float(self.attack_readings), "count"),
+                "attack_readings_rewarded": (float(self.attack_rewarded), "count"),
+                "rewards_tokens": (total / 10**REWARD_DECIMALS, "token"),
+                "reward_gas_per_device": (
+                    self.gas / self.rewarded_devices if self.rewarded_devices else float("nan"),
+                    "gas",
+                ),
+            }
+        )
+        return {"kpis": kpis, "addresses": self.depin.manifest()}
