@@ -209,7 +209,7 @@ class ForecastingConfig(_Section):
     model: Literal["gb", "seasonal_naive", "perfect"] = "gb"
     warmup_days: Annotated[int, Field(ge=8, le=120)] = 28
     horizon_steps: Annotated[int, Field(ge=4, le=192)] = 96
-    replan_intervals: Annotated[int, Field(ge=1, le=96)] = 16
+    replan_intervals: Annotated[int, Field(ge=1, le=96)] = 32
     retrain_days: Annotated[int, Field(ge=1, le=366)] = 28
     training_samples: Annotated[int, Field(ge=1_000, le=2_000_000)] = 30_000
     trees: Annotated[int, Field(ge=5, le=1_000)] = 30
@@ -274,7 +274,7 @@ class ChainConfig(_Section):
     enabled: bool = True
     rpc_url: str | None = None
     private_key_env: str = "GRIDTWIN_CHAIN_KEY"
-    batch_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    batch_hours: Annotated[int, Field(ge=1, le=168)] = 168
     confirmations: Annotated[int, Field(ge=0, le=64)] = 2
     block_time_s: PositiveFloat = 12.0
     credits_eur: NonNegativeFloat = 10_000.0
@@ -310,7 +310,7 @@ class DevicesConfig(_Section):
 
     enabled: bool = True
     upload_intervals: Annotated[int, Field(ge=1, le=96)] = 96
-    epoch_days: Annotated[int, Field(ge=1, le=31)] = 1
+    epoch_days: Annotated[int, Field(ge=1, le=31)] = 7
     reward_tokens_per_epoch: NonNegativeFloat = 1_000.0
     voltage_support: NonNegativeFloat = 1.0
     congestion_relief: NonNegativeFloat = 1.0
