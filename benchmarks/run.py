@@ -31,6 +31,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import depin_bench  # noqa: E402
+import devices_bench  # noqa: E402
 import engine_bench  # noqa: E402
 import forecast_value  # noqa: E402
 import market_bench  # noqa: E402
@@ -55,6 +57,8 @@ LAYERS = (
     "results",
 )
 RULE = "forecasting.battery_control=self_consumption"
+#: The layers that existed when the performance issue landed: nodes, rule, grid, results.
+ENGINE_ONLY = [RULE, "market.enabled=false", "chain.enabled=false"]
 
 
 def machine() -> str:
@@ -130,21 +134,31 @@ def main() -> None:
     plan = [
         (f"default LV community, {days} d (every layer at its defaults)", DEFAULT, year),
         (
-            f"default LV community, {days} d (no forecasting: self-consumption rule)",
+            f"default LV community, {days} d (engine only: rule, no market, no chain)",
             DEFAULT,
-            [*year, RULE],
+            [*year, *ENGINE_ONLY],
         ),
-        (f"MV rural, {days} d (fast, rule)", DEFAULT, [MV, *year, RULE]),
-        ("MV rural, 7 d (pandapower reference, rule)", DEFAULT, [MV, *PP_WEEK, RULE]),
+        (f"MV rural, {days} d (fast, engine only)", DEFAULT, [MV, *year, *ENGINE_ONLY]),
         (
-            "1-MVLV-rural-all-0-sw, 7 d (every layer at its defaults)",
+            "MV rural, 7 d (pandapower reference, engine only)",
             DEFAULT,
-            [MVLV, "run.days=7", year[1]],
+            [MV, *PP_WEEK, *ENGINE_ONLY],
         ),
-        ("1-MVLV-rural-all-0-sw, 7 d (rule)", DEFAULT, [MVLV, "run.days=7", year[1], RULE]),
+        (
+            "1-MVLV-rural-all-0-sw, 7 d (every layer but the chain and devices)",
+            DEFAULT,
+            [MVLV, "run.days=7", year[1], "chain.enabled=false"],
+        ),
+        (
+            "1-MVLV-rural-all-0-sw, 7 d (engine only)",
+            DEFAULT,
+            [MVLV, "run.days=7", year[1], *ENGINE_ONLY],
+        ),
     ]
     if not args.quick:
-        plan.append((f"1-MVLV-rural-all-0-sw, {days} d (rule)", DEFAULT, [MVLV, *year, RULE]))
+        plan.append(
+            (f"1-MVLV-rural-all-0-sw, {days} d (engine only)", DEFAULT, [MVLV, *year, *ENGINE_ONLY])
+        )
     for label, scenario, overrides in plan:
         print(f"measuring {label} ...", flush=True)
         runs.append((label, engine_bench.measure_in_subprocess(scenario, overrides)))
@@ -167,6 +181,9 @@ def main() -> None:
     stressed = market_value.stressed_table(7)
     print("measuring settlement ...", flush=True)
     settlement = settlement_bench.settlement_table(7)
+    print("measuring devices and rewards ...", flush=True)
+    depin = depin_bench.depin_table(14)
+    signing = devices_bench.devices_table(365)
     sections = [
         "# gridtwin benchmarks",
         "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
@@ -204,6 +221,12 @@ def main() -> None:
         "## On-chain settlement",
         "Embedded chain (eth-tester + py-evm); `benchmarks/settlement_bench.py`.",
         settlement,
+        "## DePIN devices and rewards",
+        "`benchmarks/depin_bench.py`: gas per rewarded device per epoch by payout mode and "
+        "epoch length, and the fraud scenario.",
+        depin,
+        "Signing and verifying readings alone (`benchmarks/devices_bench.py`):",
+        signing,
     ]
     text = "\n\n".join(sections) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")
