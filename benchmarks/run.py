@@ -39,6 +39,7 @@ import market_bench  # noqa: E402
 import market_value  # noqa: E402
 import powerflow_bench  # noqa: E402
 import settlement_bench  # noqa: E402
+import sweep_bench  # noqa: E402
 
 DEFAULT = "scenarios/default.toml"
 MV = "grid.simbench_code=1-MV-rural--0-sw"
@@ -184,6 +185,8 @@ def main() -> None:
     print("measuring devices and rewards ...", flush=True)
     depin = depin_bench.depin_table(14)
     signing = devices_bench.devices_table(365)
+    print("measuring sweeps on dask ...", flush=True)
+    sweeps = sweep_bench.sweep_table()
     sections = [
         "# gridtwin benchmarks",
         "Written by `make bench` (`benchmarks/run.py`); do not edit by hand.",
@@ -227,6 +230,8 @@ def main() -> None:
         depin,
         "Signing and verifying readings alone (`benchmarks/devices_bench.py`):",
         signing,
+        "## Sweeps on dask",
+        sweeps,
     ]
     text = "\n\n".join(sections) + "\n"
     Path(args.out).write_text(text, encoding="utf-8")

@@ -176,6 +176,79 @@ def backtest(
 
 
 @app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep TOML file (see twin/sweep.py).")],
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a running dask scheduler, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes of the local cluster (default: CPU count)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Sweep folder (default results/sweeps/<sweep name>).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Run scenarios x parameter grid x seeds on dask.distributed; write sweep.parquet.
+
+    Runs go to a local cluster (a single-threaded worker process a core) or to --scheduler's.
+    Each run writes its folder under the sweep folder; a rerun skips finished runs.
+    A failed run is reported and the sweep goes on (exit code 1 at the end).
+    """
+    from twin.sweep import TABLE, RunOutcome, SweepError, load_sweep, run_sweep
+
+    if scheduler is not None and workers is not None:
+        console.print("[red]error:[/red] --workers applies to the local cluster, not --scheduler")
+        raise typer.Exit(2)
+    try:
+        sw = load_sweep(sweep_file)
+    except SweepError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    folder = out if out is not None else Path("results") / "sweeps" / sw.name
+    where = scheduler or f"local cluster, {workers or 'one worker a core'}"
+    console.print(f"sweep {sw.name}: {len(sw.runs)} runs on {where} -> {folder}")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs, {task.fields[failed]} failed, {task.fields[skipped]} skipped"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    ) as bar:
+        task = bar.add_task(sw.name, total=len(sw.runs), failed=0, skipped=0)
+        failed, skipped = [0], [0]
+
+        def progress(outcome: RunOutcome, done: int, total: int) -> None:
+            if outcome.status != "ok":
+                failed[0] += 1
+                bar.console.print(
+                    f"[red]failed:[/red] {outcome.name}: {outcome.error}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            skipped[0] += outcome.skipped
+            bar.update(task, completed=done, failed=failed[0], skipped=skipped[0])
+
+        try:
+            frame = run_sweep(sw, folder, scheduler=scheduler, workers=workers, progress=progress)
+        except OSError as err:  # scheduler unreachable, connection lost
+            console.print(f"[red]error:[/red] dask: {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+    ok = int((frame["status"] == "ok").sum())
+    n_failed = len(frame) - ok
+    n_skipped = int(frame["skipped"].sum())
+    console.print(
+        f"{ok} runs ok ({n_skipped} from an earlier sweep), {n_failed} failed -> {folder / TABLE}"
+    )
+    if n_failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def verify(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     rpc_url: Annotated[
