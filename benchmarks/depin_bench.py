@@ -38,7 +38,6 @@ def _modes(n: int = 25) -> list[tuple[str, float]]:
     # epoch 0 makes every owner a holder; then measure steady-state epochs
     depin.distribute(0, root, ids, amounts)
     a = depin.distribute(1, root, ids, amounts)["gasUsed"] / n
-    depin.commit_epoch(2, root, b"\x00" * 32, 0)  # (b) needs a rewards root; build it below
     from settlement.depin_chain import reward_leaves
     from settlement.merkle import merkle_tree, tree_proof
 
