@@ -56,12 +56,22 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         ("community cost (utility only)", "baseline_cost_eur"),
         ("settlement batches", "batches"),
         ("gas per settled trade", "gas_per_trade"),
+        ("readings accepted", "readings_accepted"),
+        ("readings refused or flagged", "readings_refused"),
+        ("attack readings", "attack_readings"),
+        ("attack readings rewarded", "attack_readings_rewarded"),
+        ("rewards paid", "rewards_tokens"),
     ]
+    statuses = ("tampered", "replayed", "wrong_chain", "unregistered")
+    if "readings_accepted" in kpis:
+        refused = sum(kpis[f"readings_rejected_{k}"][0] for k in statuses)
+        refused += kpis["readings_flagged_implausible"][0]
+        kpis = {**kpis, "readings_refused": (refused, "count")}
     for label, key in rows:
         if key not in kpis:
             continue
         value, unit = kpis[key]
-        if unit in ("count", "gas"):
+        if unit in ("count", "gas", "token"):
             text = f"{value:,.0f}"
         elif unit == "-":
             text = f"{value:.1%}"
