@@ -55,6 +55,9 @@ _ZIP = ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent", "const_i_
 
 #: Batches at least this long run on all cores (threads cost more than they save below).
 _PARALLEL_MIN_T = 64
+#: Set this environment variable to "1" to keep every batch on one thread (e.g. a process per
+#: core, as the sweep's dask workers run).
+SINGLE_THREAD_ENV = "GRIDTWIN_SOLVER_SINGLE_THREAD"
 
 
 def _values(frame: pd.DataFrame, column: str, default: float) -> np.ndarray:
@@ -313,6 +316,8 @@ class FastSolver:
     def _threads(self, n_t: int) -> int:
         if self.threading is not None:
             return self.threading
+        if os.environ.get(SINGLE_THREAD_ENV) == "1":
+            return -1
         return 0 if n_t >= _PARALLEL_MIN_T and (os.cpu_count() or 1) > 1 else -1
 
     def solve(self, p_mw: np.ndarray, q_mvar: np.ndarray) -> PowerFlowBatch:

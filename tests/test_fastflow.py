@@ -10,7 +10,7 @@ import pandapower as pp
 import pandas as pd
 import pytest
 
-from grid.fastflow import FastSolver
+from grid.fastflow import SINGLE_THREAD_ENV, FastSolver
 from grid.placement import NodeSet
 from grid.powerflow import PandapowerSolver, PowerFlowBatch, make_solver
 from twin.build import build, profile_powers
@@ -177,3 +177,12 @@ def test_unsupported_elements_raise() -> None:
     pp.create_gen(net, 4, p_mw=0.01, vm_pu=1.0)
     with pytest.raises(NotImplementedError, match="gen"):
         FastSolver(net, nodes)
+
+
+def test_single_thread_switch_keeps_big_batches_on_one_thread(
+    lv: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SINGLE_THREAD_ENV, "1")
+    assert lv.solver._threads(10_000) == -1
+    single = lv.solver.solve(lv.p, lv.q)
+    np.testing.assert_allclose(single.vm_pu, lv.fast.vm_pu, atol=1e-12)

@@ -295,15 +295,14 @@ def single_threaded() -> None:
 
     OpenMP / BLAS pools are limited around each run with threadpoolctl (:func:`execute`);
     the environment variables cover libraries loaded later. power-grid-model's batch
-    threads do not read them: the fast solver's threshold for using them is raised.
+    threads do not read them: the fast solver has its own switch
+    (:data:`grid.fastflow.SINGLE_THREAD_ENV`).
     """
-    for name, value in SINGLE_THREAD_ENV.items():
-        os.environ.setdefault(name, value)
     from grid import fastflow
 
-    # TODO(gridtwin): replace with a public threading setting of FastSolver.
-    if hasattr(fastflow, "_PARALLEL_MIN_T"):
-        fastflow._PARALLEL_MIN_T = 2**62
+    for name, value in SINGLE_THREAD_ENV.items():
+        os.environ.setdefault(name, value)
+    os.environ[fastflow.SINGLE_THREAD_ENV] = "1"
 
 
 def _finished(name: str, folder: Path) -> RunOutcome:
