@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from twin.figures import as_utc
 from twin.figures_geometry import NetworkGeometry, loading_matrix, network_geometry, voltage_matrix
 from twin.results import RunFolder, list_runs, open_run
 
@@ -115,6 +116,15 @@ def times(key: RunKey) -> pd.DatetimeIndex:
         if frame is not None:
             return pd.DatetimeIndex(frame["time"]).sort_values()
     return pd.DatetimeIndex([], tz="UTC")
+
+
+def clicked_interval(key: RunKey | None, click: dict[str, Any] | None) -> int | None:
+    """The interval a figure click points at (its ``x`` a time), or None."""
+    points = (click or {}).get("points") or []
+    if key is None or not points:
+        return None
+    stamps = times(key)
+    return min(int(stamps.searchsorted(as_utc(points[0]["x"]))), len(stamps) - 1)
 
 
 @lru_cache(maxsize=16)

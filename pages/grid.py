@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from pages import _store
 from pages._ui import columns, graph, notice, table
-from twin.figures import as_utc, empty_figure, moved_marker, time_marks
+from twin.figures import empty_figure, moved_marker, time_marks
 from twin.figures_geometry import interesting_interval, node_counts
 from twin.figures_grid import bus_node_rows, bus_power_figure, grid_timeline, network_map
 
@@ -207,10 +207,5 @@ def step(_ticks: int, position: int | None, last: int | None) -> int:
 )
 def pick_time(click: dict[str, Any] | None, run: str | None) -> Any:
     """Jump to the interval clicked on the timeline."""
-    key = _store.run_key(run)
-    points = (click or {}).get("points") or []
-    if key is None or not points:
-        return dash.no_update
-    times = _store.times(key)
-    position = int(times.searchsorted(as_utc(points[0]["x"])))
-    return min(position, len(times) - 1)
+    position = _store.clicked_interval(_store.run_key(run), click)
+    return dash.no_update if position is None else position

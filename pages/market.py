@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from pages import _store
 from pages._ui import cards, graph, notice
-from twin.figures import as_utc, empty_figure, moved_marker, time_marks
+from twin.figures import empty_figure, moved_marker, time_marks
 from twin.figures_market import (
     busiest_interval,
     interval_summary,
@@ -139,9 +139,5 @@ def show_interval(position: int | None, run: str | None) -> tuple[Any, go.Figure
 )
 def pick_time(click: dict[str, Any] | None, run: str | None) -> Any:
     """Jump to the interval clicked on the price / volume figure."""
-    key = _store.run_key(run)
-    points = (click or {}).get("points") or []
-    if key is None or not points:
-        return dash.no_update
-    times = _store.times(key)
-    return min(int(times.searchsorted(as_utc(points[0]["x"]))), len(times) - 1)
+    position = _store.clicked_interval(_store.run_key(run), click)
+    return dash.no_update if position is None else position

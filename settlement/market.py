@@ -353,6 +353,15 @@ def _check_indices(clearing: Clearing, n_participants: int) -> None:
             raise ValueError(f"{name} index outside 0..{n_participants - 1}")
 
 
+def _net(clearing: Clearing, n_participants: int, values: np.ndarray) -> np.ndarray:
+    """``values`` added to each trade's buyer and taken from its seller."""
+    _check_indices(clearing, n_participants)
+    net = np.zeros(n_participants, dtype=np.int64)
+    np.add.at(net, clearing.buyer, values)
+    np.subtract.at(net, clearing.seller, values)
+    return net
+
+
 def net_energy_wh(clearing: Clearing, n_participants: int) -> np.ndarray:
     """Energy each participant bought minus sold in the market [Wh].
 
@@ -368,11 +377,7 @@ def net_energy_wh(clearing: Clearing, n_participants: int) -> np.ndarray:
     ndarray of int64
         Net market energy per participant [Wh] (load convention: bought positive); sums to 0.
     """
-    _check_indices(clearing, n_participants)
-    net = np.zeros(n_participants, dtype=np.int64)
-    np.add.at(net, clearing.buyer, clearing.energy_wh)
-    np.subtract.at(net, clearing.seller, clearing.energy_wh)
-    return net
+    return _net(clearing, n_participants, clearing.energy_wh)
 
 
 def net_payments_micro_eur(clearing: Clearing, n_participants: int) -> np.ndarray:
@@ -390,8 +395,4 @@ def net_payments_micro_eur(clearing: Clearing, n_participants: int) -> np.ndarra
     ndarray of int64
         Net payment per participant [micro-EUR]; sums to exactly 0.
     """
-    _check_indices(clearing, n_participants)
-    net = np.zeros(n_participants, dtype=np.int64)
-    np.add.at(net, clearing.buyer, clearing.payment_micro_eur)
-    np.subtract.at(net, clearing.seller, clearing.payment_micro_eur)
-    return net
+    return _net(clearing, n_participants, clearing.payment_micro_eur)

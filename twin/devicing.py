@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from forecasting.features import ALTITUDE_M, LATITUDE_DEG, LONGITUDE_DEG
 from grid.placement import NodeSet
 from grid.powerflow import GridLayout, PowerFlowBatch
 from settlement.chain import Chain
@@ -40,8 +41,6 @@ from settlement.rewards import RewardWeights, epoch_rewards, location_weight
 from twin.results import RunWriter
 from twin.scenario import Scenario, ScenarioError
 
-#: Where the twin stands (the SimBench profiles' region), for the clear-sky ceiling.
-SITE = {"latitude_deg": 52.5, "longitude_deg": 10.5, "altitude_m": 100.0}
 REWARDED = ("solar", "wind", "battery")
 
 
@@ -139,9 +138,9 @@ class DeviceLayer:
             times[0],
             n_run,
             self.interval_s,
-            latitude_deg=SITE["latitude_deg"],
-            longitude_deg=SITE["longitude_deg"],
-            altitude_m=SITE["altitude_m"],
+            latitude_deg=LATITUDE_DEG,
+            longitude_deg=LONGITUDE_DEG,
+            altitude_m=ALTITUDE_M,
         )
         bat = scenario.nodes
         self.limits = Plausibility(
@@ -161,6 +160,7 @@ class DeviceLayer:
         # production convention: consumers' meters count consumption, everything else output
         self.sign = np.where(self.kinds == "consumer", 1.0, -1.0)
         self.stamps = times
+        self.stamps_us = times.tz_localize(None).to_numpy().astype("datetime64[us]")
         self.state = VerifierState()
         self.nonce = np.zeros(len(self.devices), dtype=np.int64)
         self.previous: dict[int, Upload] = {}
@@ -277,7 +277,7 @@ class DeviceLayer:
         e.energy.append(grid_e[done:])
         e.accepted.append(grid_ok[done:])
         e.attack_ok.append(grid_attack[done:])
-        stamps = self.stamps.tz_localize(None).to_numpy().astype("datetime64[us]")
+        stamps = self.stamps_us
         k = np.minimum(result.interval, len(stamps) - 1)
         node = self.node_ids[np.clip(result.device_id - 1, 0, len(self.node_ids) - 1)]
         signatures = np.array(["0x" + u.signature.hex() for u in uploads], dtype=object)

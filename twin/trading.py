@@ -206,7 +206,7 @@ class MarketLayer:
         cat = np.concatenate
 
         def col(name: str) -> np.ndarray:
-            return cat([getattr(b.clearing, name) for b in books]) if n_t else np.zeros(0)
+            return _column([b.clearing for b in books], name)
 
         seller = col("seller").astype(np.int64)
         buyer = col("buyer").astype(np.int64)
@@ -260,7 +260,8 @@ class MarketLayer:
 
         ids = np.arange(self.next_trade_id, self.next_trade_id + len(energy), dtype=np.int64)
         self.next_trade_id += len(energy)
-        o_counts = np.array([len(b.orders.energy_wh) for b in books], dtype=np.int64)
+        orders = [b.orders for b in books]
+        o_counts = np.array([len(o.energy_wh) for o in orders], dtype=np.int64)
         return {
             "trades": {
                 "interval": t_idx[live],
@@ -275,10 +276,10 @@ class MarketLayer:
             },
             "orders": {
                 "interval": np.repeat(np.arange(n_t), o_counts),
-                "participant": col_orders(books, "participant").astype(np.int64),
-                "side": col_orders(books, "side").astype(np.int8),
-                "energy_wh": col_orders(books, "energy_wh").astype(np.int64),
-                "limit_eur_per_mwh": col_orders(books, "limit_eur_per_mwh").astype(np.float64),
+                "participant": _column(orders, "participant").astype(np.int64),
+                "side": _column(orders, "side").astype(np.int8),
+                "energy_wh": _column(orders, "energy_wh").astype(np.int64),
+                "limit_eur_per_mwh": _column(orders, "limit_eur_per_mwh").astype(np.float64),
             },
             "clearing_price": clearing_price,
             "traded_wh": traded_wh,
@@ -324,8 +325,6 @@ class MarketLayer:
         }
 
 
-def col_orders(books: list[_Book], name: str) -> np.ndarray:
-    """One column of every book's orders, concatenated."""
-    if not books:
-        return np.zeros(0)
-    return np.concatenate([getattr(b.orders, name) for b in books])
+def _column(parts: list[Any], name: str) -> np.ndarray:
+    """Attribute ``name`` of every part (clearings or orders), concatenated."""
+    return np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)

@@ -172,9 +172,8 @@ def _verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     total = sum(int(x) for x in rewards["amount"])
     supply = depin.reward_supply()
     checks.append(Check("RewardToken supply = rewards", supply == total, f"{supply:,} base units"))
-    owners = dict(
-        zip(run.table("participants")["owner"], run.table("participants")["address"], strict=True)
-    )
+    participants = run.table("participants")
+    owners = dict(zip(participants["owner"], participants["address"], strict=True))
     by_owner = rewards.groupby("owner")["amount"].sum()
     wrong = [o for o, amount in by_owner.items() if depin.reward_balance(owners[o]) != int(amount)]
     checks.append(
