@@ -14,7 +14,9 @@ The order of one batch (:meth:`Settler.submit`, then :meth:`Settler.confirm`):
 a ``sent`` batch whose transaction the node knows is mined or waited for; one the node has
 never seen (a crash between journal and send, a node restarted from older state) goes back to
 ``planned`` and is sent again, unless the contract already holds it. The contract refuses a
-second commit of a batch id, so even a mistaken resend cannot record a batch twice.
+second commit of a batch id, so even a mistaken resend cannot record a batch twice. The same
+holds while the process runs: :meth:`Settler.confirm` sends again a transaction the node has
+lost, and :meth:`Settler.finalize` re-plans a mined batch whose block the node no longer has.
 
 Calls to the node are retried with back-off for ``retry_s`` seconds, so a node that goes away
 and comes back (an anvil restart) costs time, not batches.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from hexbytes import HexBytes
@@ -155,23 +158,58 @@ class Settler:
         _fault("after_send", batch_id)
 
     def confirm(self, batch_id: int) -> Batch:
-        """Wait for a ``sent`` batch's receipt; mark it mined (and final when deep enough)."""
-        batch = self.ledger.batch(batch_id)
-        if batch.state == "sent":
+        """Wait for a ``sent`` batch's receipt; mark it mined (and final when deep enough).
+
+        While no receipt comes, the node is asked whether it still knows the transaction: one it
+        has lost (a node killed before it mined or saved its pool) is sent again, from the
+        journal, rather than waited for. Gives up with :class:`ChainError` after ``retry_s``
+        seconds with neither a receipt nor progress.
+        """
+        deadline = time.monotonic() + self.retry_s
+        delay = 0.02
+        while (batch := self.ledger.batch(batch_id)).state == "sent":
             assert batch.tx_hash is not None
             tx_hash = batch.tx_hash
-            receipt = self._node(lambda: self.chain.wait_receipt(tx_hash))
-            self.ledger.mark_mined(
-                batch_id, tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"])
-            )
+            receipt = self._node(partial(self.chain.get_receipt, tx_hash))
+            if receipt is not None:
+                # mined: wait_receipt returns at once, and raises if the transaction reverted
+                receipt = self._node(partial(self.chain.wait_receipt, tx_hash))
+                block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+                self.ledger.mark_mined(batch_id, tx_hash, block, gas)
+                break
+            if not self._node(partial(self._known, tx_hash)):
+                self.ledger.replan(batch_id)
+                self.submit(batch_id)  # asks the contract first: it may hold the batch already
+                deadline = time.monotonic() + self.retry_s
+                continue
+            if time.monotonic() > deadline:
+                raise ChainError(
+                    f"batch {batch_id}: transaction {tx_hash} pending for {self.retry_s:.0f} s"
+                )
+            time.sleep(delay)
+            delay = min(2 * delay, 1.0)
         self.finalize()
         return self.ledger.batch(batch_id)
 
     def finalize(self) -> None:
-        """Mark every mined batch with ``confirmations`` blocks on top of it final."""
+        """Mark every mined batch with ``confirmations`` blocks on top of it final.
+
+        Its receipt is read once more first: a batch whose block the node no longer has (a node
+        restarted from older state, a reorg) goes back to ``planned``, for :meth:`reconcile`.
+        """
         head = self._node(self.chain.block_number)
         for batch in self.ledger.batches(("mined",)):
-            if batch.block is not None and head - batch.block >= self.confirmations:
+            if batch.block is None or head - batch.block < self.confirmations:
+                continue
+            tx_hash = batch.tx_hash
+            assert tx_hash is not None
+            receipt = self._node(partial(self.chain.get_receipt, tx_hash))
+            if receipt is None:
+                self.ledger.replan(batch.batch_id)
+            elif int(receipt["blockNumber"]) != batch.block:
+                block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+                self.ledger.mark_mined(batch.batch_id, tx_hash, block, gas)
+            else:
                 self.ledger.mark_final(batch.batch_id)
 
     def reconcile(self) -> list[int]:

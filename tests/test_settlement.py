@@ -146,6 +146,46 @@ def _plan(ledger: Ledger, batch_id: int, accounts: list[str]) -> None:
     )
 
 
+def test_a_transaction_the_node_lost_is_sent_again_not_waited_for(tmp_path: Path) -> None:
+    # the journal says sent, but the node never kept the transaction (a node killed before it
+    # mined or saved its pool): confirm must send the batch again, once, without a long wait
+    chain = Chain.embedded()
+    accounts = Chain.participant_addresses([f"p{i}" for i in range(5)], 7)
+    chain.mint_credits(accounts, 10**9)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    _plan(ledger, 1, accounts)
+    lost = "0x" + "ab" * 32
+    ledger.mark_sent(1, lost, chain.next_nonce())
+    settler = Settler(ledger, chain, confirmations=0, retry_s=5.0)
+    started = time.monotonic()
+    row = settler.confirm(1)
+    assert time.monotonic() - started < 5.0
+    assert row.state == "final"
+    assert row.tx_hash != lost
+    assert row.sends == 2
+    assert chain.batch_root(1) == row.trades_root
+    assert sum(chain.balance_of(a) for a in accounts) == 5 * 10**9
+
+
+def test_a_mined_batch_whose_block_is_gone_is_planned_again(tmp_path: Path) -> None:
+    # the journal says mined, but the node restarted from older state and lost the block:
+    # finality is not granted; the batch goes back to planned and reconcile sends it once
+    chain = Chain.embedded()
+    accounts = Chain.participant_addresses([f"p{i}" for i in range(5)], 7)
+    chain.mint_credits(accounts, 10**9)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    _plan(ledger, 1, accounts)
+    ledger.mark_sent(1, "0x" + "cd" * 32, chain.next_nonce())
+    ledger.mark_mined(1, "0x" + "cd" * 32, 1, 50_000)
+    settler = Settler(ledger, chain, confirmations=0, retry_s=5.0)
+    settler.finalize()
+    assert ledger.batch(1).state == "planned"
+    assert settler.reconcile() == [1]
+    row = ledger.batch(1)
+    assert row.state == "final"
+    assert chain.batch_root(1) == row.trades_root
+
+
 _CHILD = """
 import json, sys
 from settlement.chain import Chain

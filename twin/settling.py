@@ -240,7 +240,9 @@ class SettlementLayer:
     def finish(self) -> dict[str, Any]:
         """After the simulation: everything final, the chain saved; the tables and KPIs."""
         t0 = time.perf_counter()
-        if self.ledger.batches(("planned", "sent", "mined")):
+        for _round in range(3):  # finalize may send a batch whose block the node lost back
+            if not self.ledger.batches(("planned", "sent", "mined")):
+                break
             self.settler.reconcile()
             self.settler.mine(self.config.confirmations)
             self.settler.finalize()
