@@ -20,6 +20,11 @@ programme chooses charge ``c``, discharge ``d`` [MW] and the import ``imp`` [MW]
 the horizon's end at the cheapest import price of the horizon times the discharge
 efficiency, so the plan neither dumps the battery at the end nor charges to hoard.
 
+Each plan also yields the dual of every energy-balance row: what one more unit of energy
+stored after step ``t`` is worth to the plan [EUR/MWh] (:attr:`BatteryDispatcher.energy_value`).
+The real-time rule of :class:`twin.dispatching.ForecastDispatchPolicy` weighs forecast errors
+against it.
+
 The model is built once; each plan changes only costs and bounds and re-solves from the
 previous basis (HiGHS warm start). The homes' programmes are independent: batteries are
 planned in blocks, one programme a block.
@@ -118,6 +123,8 @@ class _BlockLP:
         self._h.passModel(lp)
         self._cols = np.arange(self._n_col, dtype=np.int32)
         self._rows = np.arange(self._n_row, dtype=np.int32)
+        #: The last plan's worth of stored energy, shape (battery, horizon) [EUR/MWh].
+        self.energy_value = np.zeros((b, h))
 
     def solve(
         self, net_mw: np.ndarray, pi: np.ndarray, pe: np.ndarray, soc_kwh: np.ndarray
@@ -139,7 +146,10 @@ class _BlockLP:
         if self._h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             self._h.clearSolver()
             return None
-        x = np.asarray(self._h.getSolution().col_value).reshape(b, 4, h)
+        solution = self._h.getSolution()
+        x = np.asarray(solution.col_value).reshape(b, 4, h)
+        # the dual of step t's energy balance: what one more kWh stored after step t is worth
+        self.energy_value = -np.asarray(solution.row_dual)[: b * h].reshape(b, h) * 1000.0
         return x[:, 0] - x[:, 1]
 
 
@@ -177,6 +187,9 @@ class BatteryDispatcher:
             _BlockLP(spec.capacity_kwh[s], spec.p_max_mw[s], spec, horizon_steps, self.dt_h)
             for s in self._slices
         ]
+        #: The last plan's worth of one more MWh stored after each step, shape (battery,
+        #: horizon) [EUR/MWh]: the duals of the energy balances.
+        self.energy_value = np.zeros((self.n_battery, horizon_steps))
 
     def plan(
         self,
@@ -210,11 +223,14 @@ class BatteryDispatcher:
         if net_mw.shape != (b, h) or not all(np.isfinite(x).all() for x in (net_mw, pi, pe, soc)):
             return None
         out = np.zeros((b, h))
+        value = np.zeros((b, h))
         for part, block in zip(self._slices, self._blocks, strict=True):
             planned = block.solve(net_mw[part], pi, pe, soc[part])
             if planned is None:
                 return None
             out[part] = planned
+            value[part] = block.energy_value
+        self.energy_value = value
         return out
 
 

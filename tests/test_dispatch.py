@@ -118,3 +118,29 @@ def test_blocks_plan_as_one_programme() -> None:
         return home_cost_eur(net, plan, pi, pe, 900) - 0.95 * pi.min() / 1000 * end
 
     assert objective(parts) == pytest.approx(objective(whole), abs=1e-6)
+
+
+def test_energy_value_is_the_marginal_worth_of_stored_energy() -> None:
+    # the duals the real-time rule weighs errors against: one more kWh in the battery now
+    # lowers the optimal cost by energy_value[:, 0] / 1000 EUR (checked by finite difference)
+    pi, pe = prices()
+    rng = np.random.default_rng(3)
+    hour = (np.arange(H) // 4) % 24
+    sun = np.clip(np.sin((hour - 6) / 12 * np.pi), 0, None)
+    net = 0.0008 + 0.0002 * rng.random((3, H)) - 0.004 * sun * rng.random((3, 1))
+    soc0 = SPEC.capacity_kwh * 0.4
+    dispatcher = BatteryDispatcher(SPEC, H, 900)
+    assert dispatcher.plan(net, pi, pe, soc0) is not None
+    value = dispatcher.energy_value
+    assert value.shape == (3, H)
+    # stored energy is worth at least feed-in (it can always displace an import or be kept)
+    # and never more than the dearest import it can displace
+    assert (value >= pe.min() * SPEC.eta_discharge - 1e-6).all()
+    assert (value <= pi.max() * SPEC.eta_discharge + 1e-6).all()
+    delta = 0.01  # kWh
+    base = reference_cost(net, pi, pe, soc0)
+    for b in range(3):
+        more = soc0.copy()
+        more[b] += delta
+        slope = (base - reference_cost(net, pi, pe, more)) / delta * 1000  # EUR/MWh
+        assert slope == pytest.approx(value[b, 0], rel=1e-3)

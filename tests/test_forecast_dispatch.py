@@ -75,6 +75,21 @@ def test_forecast_table_and_imbalances(tmp_path: Path) -> None:
     assert (wh.astype(np.int64) == imb["imbalance_wh"]).all()
 
 
+def test_forecast_errors_never_make_a_battery_export(tmp_path: Path) -> None:
+    # the real-time rule moves forecast errors between battery and grid, inside the guards:
+    # a discharging battery never pushes its home into export
+    _, path = run_with(False, tmp_path)
+    nodes = pd.read_parquet(path / "nodes.parquet")
+    power = pd.read_parquet(path / "node_power.parquet").merge(nodes, on="node_id")
+    power = power[power["owner"].isin(nodes.loc[nodes["kind"] == "battery", "owner"])]
+    is_battery = power["kind"] == "battery"
+    battery = power[is_battery].groupby(["time", "owner"])["p_mw"].sum()
+    home = power[~is_battery].groupby(["time", "owner"])["p_mw"].sum()
+    discharging = battery < 0
+    assert discharging.any() and (battery > 0).any()
+    assert (home[discharging] + battery[discharging]).min() >= -1e-9
+
+
 def test_nan_forecasts_fall_back_and_flag(tmp_path: Path) -> None:
     _, path = run_with(True, tmp_path)
     intervals = pd.read_parquet(path / "intervals.parquet")

@@ -5,13 +5,14 @@
 series (consumers, PV, wind), starting with a warm-up history before the run; every
 ``replan_intervals`` it forecasts every series over the horizon in one vectorised call, sums
 the forecasts behind each battery's meter and plans all batteries with one LP
-(:class:`forecasting.dispatch.BatteryDispatcher`). Between plans each battery follows its plan
-and absorbs its home's forecast error, so the home's exchange with the grid stays as planned
-as far as the battery's limits allow; two rules guard against forecast errors: a battery
-never discharges more than its home's deficit (battery energy is worth more than feed-in)
-and always stores at least the home's surplus. A forecast that is not finite or an LP that
-fails keeps the last good plan and flags the interval; the forecaster is refitted every
-``retrain_days`` on the newest ``warmup_days`` of actuals.
+(:class:`forecasting.dispatch.BatteryDispatcher`). Between plans each battery follows its plan;
+its home's forecast error goes to the battery or to the grid, whichever is cheaper: the grid's
+price for it against what the plan says stored energy is worth then (the LP's dual). Two
+rules guard against forecast errors: a battery never discharges more than its home's deficit
+(battery energy is worth more than feed-in) and always stores at least the home's surplus.
+A forecast that is not finite or an LP that fails keeps the last good plan and flags the
+interval; the forecaster is refitted every ``retrain_days`` on the newest ``warmup_days`` of
+actuals.
 
 No look-ahead: at interval ``k`` the forecaster sees actuals up to interval ``k - 1`` only
 (interval ``k``'s meters are read after the batteries have been set).
@@ -154,6 +155,7 @@ class ForecastDispatchPolicy:
         self._fc = np.full((n_series, self.horizon), np.nan)  # newest good forecast
         self._host_fc = np.full((host_matrix.shape[0], self.horizon), np.nan)
         self._plan: np.ndarray | None = None
+        self._value = np.zeros((host_matrix.shape[0], self.horizon))  # the plan's duals
         self._plan_k = 0
         #: The forecast in force for the current interval, per series [MW].
         self.current_forecast = np.full(n_series, np.nan)
@@ -191,6 +193,7 @@ class ForecastDispatchPolicy:
             self.fallback.add(k)
             return
         self._fc, self._host_fc, self._plan, self._plan_k = fc, host_fc, plan, k
+        self._value = self.dispatcher.energy_value
         for h in self.record_horizons:
             self.records.issue.append(k)
             self.records.horizon.append(h)
@@ -209,9 +212,30 @@ class ForecastDispatchPolicy:
         self.current_forecast = self._fc[:, j]
         self.current_plan = self._plan[:, j]
         self.plan_issued = self._plan_k
-        track = self._plan[:, j] - (host_net_mw - self._host_fc[:, j])
+        planned = self._plan[:, j]
+        battery = self._absorb(k, planned, host_net_mw - self._host_fc[:, j], self._value[:, j])
         # never export from the battery, never let the home's surplus leave unstored
-        return np.maximum(track, -host_net_mw)
+        return np.maximum(battery, -host_net_mw)
+
+    def _absorb(
+        self, k: int, planned: np.ndarray, error: np.ndarray, value: np.ndarray
+    ) -> np.ndarray:
+        """Battery power: the plan, plus the home's forecast error where the battery is the
+        cheaper place for it.
+
+        A bigger deficit than forecast is covered from the battery when the grid's price for
+        it is at least what the stored energy is worth to the plan (the LP's dual, per MWh at
+        the meter: times ``eta_charge`` when the plan charges, divided by ``eta_discharge``
+        when it discharges); a smaller one (or a bigger surplus) is stored when the stored
+        energy is worth at least the grid's price. Otherwise the grid takes the error.
+        """
+        spec = self.dispatcher.spec
+        grid_planned = self._host_fc[:, k - self._plan_k] + planned
+        # the grid's price for the error, were it left to the grid
+        price = np.where(grid_planned + 0.5 * error > 0, self.import_price[k], self.export_price[k])
+        worth = np.where(planned > 0, value * spec.eta_charge, value / spec.eta_discharge)
+        to_battery = ((error > 0) & (price >= worth)) | ((error < 0) & (worth >= price))
+        return np.where(to_battery, planned - error, planned)
 
     def observe(self, k: int, p_series_mw: np.ndarray) -> None:
         """Record interval ``k``'s actual power of every series [MW]."""
