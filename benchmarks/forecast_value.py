@@ -4,7 +4,10 @@ re-plan period's trade-off between cost and wall time.
 Battery controls compared on the same scenario and seed: (a) no battery control, (b) the
 self-consumption rule, (c) LP dispatch on seasonal-naive forecasts, (d) on the ML (gradient
 boosting) forecasts, (e) on perfect foresight (the bound). "captured" is the share of the
-perfect-foresight saving over the self-consumption rule that a control achieves.
+perfect-foresight saving over the self-consumption rule that a control achieves. Costs are
+the community's bills at the utility's tariffs (``baseline_cost_eur``, same dispatch): the P2P
+market's cost also carries the value of its own orders' forecasts, which would blur the value of
+the batteries' dispatch.
 
 Run: ``.venv/bin/python benchmarks/forecast_value.py [--days 30] [--start ...]``.
 """
@@ -43,7 +46,8 @@ CONTROLS = {
 def value_table(days: int, starts: list[str]) -> str:
     """Cost and peak import of every control, for each start date."""
     lines = [
-        "| period | control | community cost [EUR] | peak import [kW] | saving vs rule [EUR] "
+        "| period | control | community cost at tariffs [EUR] | peak import [kW] "
+        "| saving vs rule [EUR] "
         "| captured | wall [s] | forecasting + dispatch [s] |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]

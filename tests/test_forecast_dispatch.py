@@ -86,7 +86,8 @@ def test_forecast_errors_never_make_a_battery_export(tmp_path: Path) -> None:
     battery = power[is_battery].groupby(["time", "owner"])["p_mw"].sum()
     home = power[~is_battery].groupby(["time", "owner"])["p_mw"].sum()
     discharging = battery < 0
-    assert discharging.any() and (battery > 0).any()
+    assert discharging.any()
+    assert (battery > 0).any()
     assert (home[discharging] + battery[discharging]).min() >= -1e-9
 
 
