@@ -212,6 +212,21 @@ class Settler:
             else:
                 self.ledger.mark_final(batch.batch_id)
 
+    def recheck_final(self) -> list[int]:
+        """Send back to ``planned`` every final batch the contract does not hold.
+
+        A node restarted from state older than a batch's confirmations (a dev node's saved
+        state, a deep reorg) loses even a final batch; this finds it so :meth:`reconcile` sends
+        it again. One contract read per final batch. Returns the ids sent back.
+        """
+        lost = []
+        for batch in self.ledger.batches(("final",)):
+            record = self._node(partial(self.chain.batch, batch.batch_id))
+            if record.committed_block == 0:
+                self.ledger.replan(batch.batch_id)
+                lost.append(batch.batch_id)
+        return lost
+
     def reconcile(self) -> list[int]:
         """Bring the journal in line with the chain after a restart; send what is missing.
 

@@ -184,6 +184,16 @@ def test_a_mined_batch_whose_block_is_gone_is_planned_again(tmp_path: Path) -> N
     row = ledger.batch(1)
     assert row.state == "final"
     assert chain.batch_root(1) == row.trades_root
+    # and a final batch the chain lost (a node restarted from older state) is found and resent
+    _plan(ledger, 2, accounts)
+    ledger.mark_sent(2, "0x" + "ef" * 32, chain.next_nonce())
+    ledger.mark_mined(2, "0x" + "ef" * 32, 1, 50_000)
+    ledger.mark_final(2)
+    assert settler.recheck_final() == [2]
+    assert settler.reconcile() == [2]
+    assert ledger.batch(2).state == "final"
+    assert chain.batch_root(2) == ledger.batch(2).trades_root
+    assert settler.recheck_final() == []
 
 
 _CHILD = """

@@ -240,6 +240,7 @@ class SettlementLayer:
     def finish(self) -> dict[str, Any]:
         """After the simulation: everything final, the chain saved; the tables and KPIs."""
         t0 = time.perf_counter()
+        self.settler.recheck_final()  # a node restarted from older state may have lost some
         for _round in range(3):  # finalize may send a batch whose block the node lost back
             if not self.ledger.batches(("planned", "sent", "mined")):
                 break
