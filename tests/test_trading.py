@@ -131,3 +131,24 @@ def test_dispatch_plans_are_stored_with_what_the_batteries_did(day_run: RunFolde
     power = day_run.table("node_power").set_index(["time", "node_id"])["p_mw"]
     actual = power.loc[list(zip(plans["time"], plans["node_id"].astype(str), strict=True))]
     assert np.allclose(actual.to_numpy(), plans["actual_p_mw"].to_numpy())
+
+
+def test_last_metered_positions_order_the_interval_before(tmp_path: Path) -> None:
+    sc = scenario(
+        "run.days=1",
+        "chain.enabled=false",
+        "devices.enabled=false",
+        'market.positions="last_metered"',
+    )
+    run = open_run(run_scenario(sc, tmp_path / "run").path)
+    metered = _owner_wh(run)
+    orders = run.table("orders")
+    sign = np.where(orders["side"].astype(str) == "buy", 1, -1)
+    orders["position_wh"] = sign * orders["energy_wh"]
+    ordered = orders.pivot_table(
+        index="time", columns="participant", values="position_wh", aggfunc="sum", observed=True
+    )
+    ordered = ordered.reindex(index=metered.index, columns=metered.columns).fillna(0)
+    # each owner orders what it metered one interval before (the first interval: nothing)
+    assert (ordered.iloc[0] == 0).all()
+    np.testing.assert_array_equal(ordered.iloc[1:].to_numpy(), metered.iloc[:-1].to_numpy())

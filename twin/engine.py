@@ -223,10 +223,12 @@ class Engine:
         return np.array([zone_of_bus[int(b)] for b in bus[first]], dtype=np.int64), levels
 
     def _expected_mw(self) -> np.ndarray:
-        """Each node's expected power this interval: forecast, battery plan, else persistence."""
+        """Each node's expected power this interval: forecast, battery plan, else persistence
+        (``market.positions``)."""
         expected = self.last_p.copy()
         policy, twin = self.twin.forecast_policy, self.twin
-        if policy is not None and twin.series_rows is not None:
+        by_forecast = twin.scenario.market.positions == "forecast"
+        if by_forecast and policy is not None and twin.series_rows is not None:
             fc = policy.current_forecast
             ok = np.isfinite(fc)
             expected[twin.series_rows[ok]] = fc[ok]

@@ -241,6 +241,10 @@ class MarketConfig(_Section):
     ``network_aware``: after the market clears, the interval's AC power flow is checked and
     the generation behind the violations is curtailed, with its trades, until the voltage band
     and loading limit of ``[grid]`` hold; ``false`` lets violations happen and counts them.
+    ``positions``: what each owner orders: ``forecast`` (its nodes' forecasts in force and its
+    batteries' plans; a node without a forecast orders its last metered power) or
+    ``last_metered`` (every node's power of the interval before, a one-step persistence
+    forecast).
     """
 
     enabled: bool = True
@@ -250,6 +254,7 @@ class MarketConfig(_Section):
     grid_fee_eur_per_mwh_per_level: NonNegativeFloat = 0.0
     network_aware: bool = True
     curtailment_rounds: Annotated[int, Field(ge=1, le=50)] = 12
+    positions: Literal["forecast", "last_metered"] = "forecast"
 
 
 class ChainOutageConfig(_Section):
