@@ -4,8 +4,9 @@ Two tables, measured on whole runs (same seed, same dispatch, so the utility-onl
 each run is the same community's bill without the market):
 
 1. The default community over 30 days: community cost with the market (by mechanism and
-   bidding strategy) against the utility-only baseline, the P2P share of purchases, prices
-   and how many participants gain or lose.
+   bidding strategy, and with orders of the last metered power instead of the forecast in
+   force) against the utility-only baseline, the P2P share of purchases, prices and how many
+   participants gain or lose.
 2. ``scenarios/stressed.toml``: violations, curtailed energy, voltage and loading with
    ``network_aware`` off and on.
 
@@ -26,6 +27,7 @@ VARIANTS = [
     ("uniform, truthful (default)", []),
     ("uniform, zero intelligence", ["market.strategy=zero_intelligence"]),
     ("uniform, markup 0.5 (mid-spread)", ["market.strategy=markup"]),
+    ("uniform, truthful, orders of the last metered power", ['market.positions="last_metered"']),
     (
         "pay as bid, zero intelligence",
         ["market.mechanism=pay_as_bid", "market.strategy=zero_intelligence"],

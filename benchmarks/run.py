@@ -175,7 +175,7 @@ def main() -> None:
     print("measuring the value of forecasting ...", flush=True)
     fv_days = 7 if args.quick else 30
     value = forecast_value.value_table(fv_days, forecast_value.STARTS)
-    replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [4, 8, 16, 32])
+    replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [1, 4, 8, 16, 32])
     print("measuring the market ...", flush=True)
     clearing = market_bench.market_table()
     market = market_value.value_table(fv_days)
