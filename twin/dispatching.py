@@ -212,14 +212,11 @@ class ForecastDispatchPolicy:
         self.current_forecast = self._fc[:, j]
         self.current_plan = self._plan[:, j]
         self.plan_issued = self._plan_k
-        planned = self._plan[:, j]
-        battery = self._absorb(k, planned, host_net_mw - self._host_fc[:, j], self._value[:, j])
+        battery = self._absorb(k, j, host_net_mw)
         # never export from the battery, never let the home's surplus leave unstored
         return np.maximum(battery, -host_net_mw)
 
-    def _absorb(
-        self, k: int, planned: np.ndarray, error: np.ndarray, value: np.ndarray
-    ) -> np.ndarray:
+    def _absorb(self, k: int, j: int, host_net_mw: np.ndarray) -> np.ndarray:
         """Battery power: the plan, plus the home's forecast error where the battery is the
         cheaper place for it.
 
@@ -230,7 +227,10 @@ class ForecastDispatchPolicy:
         energy is worth at least the grid's price. Otherwise the grid takes the error.
         """
         spec = self.dispatcher.spec
-        grid_planned = self._host_fc[:, k - self._plan_k] + planned
+        assert self._plan is not None
+        planned, forecast, value = self._plan[:, j], self._host_fc[:, j], self._value[:, j]
+        error = host_net_mw - forecast
+        grid_planned = forecast + planned
         # the grid's price for the error, were it left to the grid
         price = np.where(grid_planned + 0.5 * error > 0, self.import_price[k], self.export_price[k])
         worth = np.where(planned > 0, value * spec.eta_charge, value / spec.eta_discharge)
