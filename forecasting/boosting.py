@@ -1,7 +1,5 @@
-"""One gradient-boosting model pooled over many series, direct multi-horizon.
-
-Follows the array API of :mod:`forecasting.models`.
-"""
+"""One gradient-boosting model pooled over many series, direct multi-horizon (the array API
+of :mod:`forecasting.models`)."""
 
 from __future__ import annotations
 
@@ -142,13 +140,6 @@ class GlobalGBForecaster(BaseEstimator):
         One model per horizon group.
     horizon_upper_steps_ : ndarray of int
         Last horizon of each group [steps].
-
-    Examples
-    --------
-    >>> model = GlobalGBForecaster(random_state=0).fit(Y[:2688], times[:2688], kind=kinds)
-    ... # doctest: +SKIP
-    >>> model.predict(Y[:3000], times[:3000], horizon_steps=96).shape  # doctest: +SKIP
-    (n_series, 96)
     """
 
     def __init__(
@@ -436,6 +427,7 @@ class GlobalGBForecaster(BaseEstimator):
         times: pd.DatetimeIndex,
         origins: np.ndarray,
         horizons: np.ndarray,
+        series: np.ndarray | None = None,
     ) -> np.ndarray:
         """Forecasts issued at the end of rows ``origins``, ``horizons`` steps ahead.
 
@@ -452,16 +444,19 @@ class GlobalGBForecaster(BaseEstimator):
             Rows of ``Y`` at whose end the forecasts are issued.
         horizons : ndarray of int, shape (n_horizons,)
             Steps ahead (>= 1; horizons beyond ``max_horizon_steps`` extrapolate).
+        series : ndarray of int, optional
+            Columns of ``Y`` to forecast (default: all).
 
         Returns
         -------
-        ndarray, shape (n_origins, n_series, n_horizons)
+        ndarray, shape (n_origins, n_series or len(series), n_horizons)
             Power [MW], load convention.
         """
         check_is_fitted(self, "models_")
         y, origins, horizons = _check_request(Y, times, self.n_series_, origins, horizons)
-        if len(origins) == 0 or len(horizons) == 0:
-            return np.zeros((len(origins), self.n_series_, len(horizons)))
+        cols = np.arange(self.n_series_) if series is None else np.asarray(series, dtype=np.int64)
+        if len(origins) == 0 or len(horizons) == 0 or len(cols) == 0:
+            return np.zeros((len(origins), len(cols), len(horizons)))
         lo = max(0, int(origins.min()) - self._lookback_steps())
         hi = int(origins.max()) + 1
         y = y[lo:hi]  # nothing after the last origin is read
@@ -473,9 +468,9 @@ class GlobalGBForecaster(BaseEstimator):
         calendar = calendar_features(pd.date_range(index[lo], periods=n_ext, freq=step), self.tz)
         z = self._normalise(y, g[: hi - lo])
 
-        n_o, n_s, n_h = len(origins), self.n_series_, len(horizons)
+        n_o, n_s, n_h = len(origins), len(cols), len(horizons)
         o_grid, s_grid, h_grid = (
-            a.ravel() for a in np.meshgrid(local, np.arange(n_s), horizons, indexing="ij")
+            a.ravel() for a in np.meshgrid(local, cols, horizons, indexing="ij")
         )
         X, baseline = self._design(z, g, calendar, o_grid, s_grid, h_grid)  # noqa: N806
         group = np.minimum(
@@ -490,11 +485,12 @@ class GlobalGBForecaster(BaseEstimator):
         if self.target == "delta":
             flat = flat + baseline
         pred = flat.reshape(n_o, n_s, n_h)
-        out = pred * self.scale_mw_[None, :, None]
-        if self.solar_.any():
+        scale, solar = self.scale_mw_[cols], self.solar_[cols]
+        out = pred * scale[None, :, None]
+        if solar.any():
             g_target = g[(local[:, None] + horizons[None, :])]  # (n_o, n_h)
-            index_hat = np.clip(pred[:, self.solar_, :], 0.0, self.max_clear_sky_index)
-            power = index_hat * self.scale_mw_[None, self.solar_, None] * g_target[:, None, :]
+            index_hat = np.clip(pred[:, solar, :], 0.0, self.max_clear_sky_index)
+            power = index_hat * scale[None, solar, None] * g_target[:, None, :]
             night = g_target < self.min_clear_sky_ghi_w_per_m2 / GHI_STC_W_PER_M2
-            out[:, self.solar_, :] = np.where(night[:, None, :], 0.0, power)
+            out[:, solar, :] = np.where(night[:, None, :], 0.0, power)
         return out

@@ -73,8 +73,12 @@ class Forecaster(Protocol):
         times: pd.DatetimeIndex,
         origins: np.ndarray,
         horizons: np.ndarray,
+        series: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Forecasts (n_origins, n_series, n_h) [MW]; each reads rows <= its origin only."""
+        """Forecasts (n_origins, n_series, n_h) [MW]; each reads rows <= its origin only.
+
+        ``series``: the columns of ``Y`` to forecast (default all; the result has as many).
+        """
 
 
 @lru_cache(maxsize=1)
@@ -173,16 +177,19 @@ class _Baseline(BaseEstimator):
         times: pd.DatetimeIndex | None,
         origins: np.ndarray,
         horizons: np.ndarray,
+        series: np.ndarray | None = None,
     ) -> np.ndarray:
         """Forecasts issued at the end of rows ``origins`` for ``horizons`` steps ahead.
 
         Returns
         -------
-        ndarray, shape (n_origins, n_series, n_horizons)
+        ndarray, shape (n_origins, n_series or len(series), n_horizons)
             Power [MW]; NaN where the history is too short.
         """
         check_is_fitted(self, "n_series_")
         arr, origins, horizons = _check_request(Y, times, self.n_series_, origins, horizons)
+        if series is not None:
+            arr = arr[:, np.asarray(series, dtype=np.int64)]
         rows = self._rows(origins[:, None], horizons[None, :])  # (n_o, n_h), all <= origin
         valid = rows >= 0
         out = arr[np.where(valid, rows, 0)]  # (n_o, n_h, n_series)

@@ -28,10 +28,19 @@ class Spy:
         self.inner.fit(y, times, kind=kind)  # type: ignore[attr-defined]
         return self
 
-    def predict(self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, h: int) -> np.ndarray:
-        assert np.isfinite(y_hist).all()
-        self.seen.append(times_hist[-1])
-        out = self.inner.predict(y_hist, times_hist, h)  # type: ignore[attr-defined]
+    def predict_origins(
+        self,
+        y: np.ndarray,
+        times: pd.DatetimeIndex,
+        origins: np.ndarray,
+        horizons: np.ndarray,
+        series: np.ndarray | None = None,
+    ) -> np.ndarray:
+        assert np.isfinite(y).all()
+        assert (origins == len(y) - 1).all()  # issued at the end of what it was given
+        if not self.seen or self.seen[-1] != times[-1]:
+            self.seen.append(times[-1])
+        out = self.inner.predict_origins(y, times, origins, horizons, series)  # type: ignore[attr-defined]
         return np.full_like(out, np.nan) if self.nan else out
 
 

@@ -3,8 +3,9 @@
 :class:`ForecastDispatchPolicy` is the batteries' :class:`grid.nodes.BatteryPolicy` when
 ``forecasting.battery_control = "forecast"``. It keeps the actual power of every forecast
 series (consumers, PV, wind), starting with a warm-up history before the run; every
-``replan_intervals`` it forecasts every series over the horizon in one vectorised call, sums
-the forecasts behind each battery's meter and plans all batteries with one LP
+``replan_intervals`` it forecasts the series behind a battery's meter over the horizon and the
+others until the next plan (and at the recorded horizons), two vectorised calls, sums the
+forecasts behind each battery's meter and plans all batteries with one LP
 (:class:`forecasting.dispatch.BatteryDispatcher`). Between plans each battery follows its plan;
 its home's forecast error goes to the battery or to the grid, whichever is cheaper: the grid's
 price for it against what the plan says stored energy is worth then (the LP's dual). Two
@@ -39,12 +40,18 @@ class SeriesForecaster(Protocol):
         """Learn from actuals ``y`` (interval, series) [MW] at ``times``; ``kind`` per series."""
         ...
 
-    def predict(
-        self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, horizon_steps: int
+    def predict_origins(
+        self,
+        y: np.ndarray,
+        times: pd.DatetimeIndex,
+        origins: np.ndarray,
+        horizons: np.ndarray,
+        series: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Forecast the ``horizon_steps`` intervals after the last row of ``y_hist``.
+        """Forecasts issued at the end of rows ``origins`` of ``y``, ``horizons`` steps ahead,
+        of the columns ``series`` (default all).
 
-        Returns an array of shape (series, horizon_steps) [MW].
+        Returns an array of shape (origin, series, horizon) [MW].
         """
         ...
 
@@ -70,13 +77,20 @@ class PerfectForesight:
         """Nothing to learn."""
         return self
 
-    def predict(
-        self, y_hist: np.ndarray, times_hist: pd.DatetimeIndex, horizon_steps: int
+    def predict_origins(
+        self,
+        y: np.ndarray,
+        times: pd.DatetimeIndex,
+        origins: np.ndarray,
+        horizons: np.ndarray,
+        series: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The actual values right after ``times_hist`` (the last one repeated past the end)."""
-        start = int(self.times.searchsorted(times_hist[-1])) + 1
-        idx = np.minimum(np.arange(start, start + horizon_steps), len(self.actual) - 1)
-        return self.actual[idx].T
+        """The actual values ``horizons`` after each origin (the last one repeated past the
+        end)."""
+        start = self.times.searchsorted(times[np.asarray(origins)])
+        idx = np.minimum(start[:, None] + np.asarray(horizons)[None, :], len(self.actual) - 1)
+        out = self.actual[idx].transpose(0, 2, 1)  # (origin, series, horizon)
+        return out if series is None else out[:, series]
 
 
 @dataclass
@@ -148,6 +162,11 @@ class ForecastDispatchPolicy:
         self.lags = lags_intervals
         self.horizon = dispatcher.horizon_steps
         self.record_horizons = [h for h in record_horizons if h <= self.horizon]
+        hosted = np.asarray(host_matrix.sum(axis=0)).ravel() > 0
+        self._hosts, self._others = np.flatnonzero(hosted), np.flatnonzero(~hosted)
+        self._all_horizons = np.arange(1, self.horizon + 1)
+        near = range(1, min(replan_intervals, self.horizon) + 1)
+        self._near_horizons = np.array(sorted({*near, *self.record_horizons}))
         self.records = ForecastRecord()
         self.fallback: set[int] = set()
         self.timings_s = {"forecasting": 0.0, "dispatch": 0.0}
@@ -176,10 +195,22 @@ class ForecastDispatchPolicy:
             self._fit(k)
         end = self.warmup + k
         start = max(0, end - self.lags)
-        fc = self.forecaster.predict(self.history[start:end], self.times[start:end], self.horizon)
+        y, times, origin = (
+            self.history[start:end],
+            self.times[start:end],
+            np.array([end - start - 1]),
+        )
+        # the whole horizon only for the series behind a battery (the LP's), for the others
+        # the steps until the next plan and the recorded horizons (the market's and the store's)
+        fc = np.full((len(self.kinds), self.horizon), np.nan)
+        hosts, others, near = self._hosts, self._others, self._near_horizons
+        fc[hosts] = self.forecaster.predict_origins(y, times, origin, self._all_horizons, hosts)[0]
+        fc[np.ix_(others, near - 1)] = self.forecaster.predict_origins(
+            y, times, origin, near, others
+        )[0]
         t1 = clock()
         plan = None
-        if np.isfinite(fc).all():
+        if np.isfinite(fc[hosts]).all() and np.isfinite(fc[np.ix_(others, near - 1)]).all():
             host_fc = self.host_matrix @ fc
             plan = self.dispatcher.plan(
                 host_fc,
