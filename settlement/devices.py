@@ -41,29 +41,22 @@ import numpy as np
 import numpy.typing as npt
 from eth_utils import to_checksum_address
 
-from settlement.merkle import keccak256, merkle_root
+from settlement.merkle import RootMemo, keccak256, merkle_root
 
+#: EIP-712 domain name of the ``DeviceRegistry`` contract.
 DOMAIN_NAME = "gridtwin DeviceRegistry"
-"""EIP-712 domain name of the ``DeviceRegistry`` contract."""
-
+#: EIP-712 domain version.
 DOMAIN_VERSION = "1"
-"""EIP-712 domain version."""
-
+#: The EIP-712 struct a device signs once per upload period.
 UPLOAD_TYPE = "Upload(uint256 deviceId,uint64 period,bytes32 readingsRoot,uint64 nonce)"
-"""The EIP-712 struct a device signs once per upload period."""
-
+#: Default upload period [intervals]: one day of 15-minute intervals.
 DEFAULT_PERIOD_INTERVALS = 96
-"""Default upload period [intervals]: one day of 15-minute intervals."""
-
+#: Device kinds, as the node kinds of the nodes table.
 DEVICE_KINDS = ("consumer", "solar", "wind", "battery")
-"""Device kinds, as the node kinds of the nodes table."""
-
+#: Device ids lie in ``[1, MAX_DEVICE_ID)``.
 MAX_DEVICE_ID = 2**24
-"""Device ids lie in ``[1, MAX_DEVICE_ID)``."""
-
+#: Interval indices and nonces lie in ``[0, MAX_INTERVAL)``.
 MAX_INTERVAL = 2**40
-"""Interval indices and nonces lie in ``[0, MAX_INTERVAL)``."""
-
 _DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 _DOMAIN_TYPEHASH = keccak256(_DOMAIN_TYPE.encode())
 _UPLOAD_TYPEHASH = keccak256(UPLOAD_TYPE.encode())
@@ -319,6 +312,21 @@ def _int_column(name: str, values: Any, n: int | None = None) -> IntArray:
     return array
 
 
+def _reading_words(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
+    """``abi.encode`` of each reading, concatenated (see :func:`reading_leaves`)."""
+    interval = _int_column("intervals", intervals)
+    n = len(interval)
+    energy = _int_column("energy_wh", energy_wh, n)
+    device = _int_column("device_ids", np.broadcast_to(np.asarray(device_ids), (n,)), n)
+    if n and (int(interval.min()) < 0 or int(device.min()) < 0):
+        raise ValueError("device ids and intervals must be non-negative")
+    words = np.zeros((n, 3, _WORD), dtype=np.uint8)
+    for field_, column in ((0, device), (1, interval), (2, energy)):
+        words[:, field_, _WORD - 8 :] = column.astype(">i8").view(np.uint8).reshape(n, 8)
+    words[energy < 0, 2, : _WORD - 8] = 0xFF  # two's complement sign extension
+    return words.tobytes()
+
+
 def reading_leaves(device_ids: int | Any, intervals: Any, energy_wh: Any) -> list[bytes]:
     """The OpenZeppelin ``StandardMerkleTree`` leaves of readings, one per reading.
 
@@ -335,27 +343,19 @@ def reading_leaves(device_ids: int | Any, intervals: Any, energy_wh: Any) -> lis
     energy_wh : array_like of int
         Energy per reading [Wh], int64, in the device's production convention.
 
-    Returns
-    -------
-    list of bytes
-        32-byte leaves, in the order given.
+    Returns the 32-byte leaves, in the order given.
     """
-    interval = _int_column("intervals", intervals)
-    n = len(interval)
-    energy = _int_column("energy_wh", energy_wh, n)
-    device = _int_column("device_ids", np.broadcast_to(np.asarray(device_ids), (n,)), n)
-    if n and (int(interval.min()) < 0 or int(device.min()) < 0):
-        raise ValueError("device ids and intervals must be non-negative")
-    words = np.zeros((n, 3, _WORD), dtype=np.uint8)
-    for field_, column in ((0, device), (1, interval), (2, energy)):
-        words[:, field_, _WORD - 8 :] = column.astype(">i8").view(np.uint8).reshape(n, 8)
-    words[energy < 0, 2, : _WORD - 8] = 0xFF  # two's complement sign extension
-    return _leaf_hashes(words.tobytes(), _LEAF_ROW)
+    return _leaf_hashes(_reading_words(device_ids, intervals, energy_wh), _LEAF_ROW)
 
 
-def readings_root(device_id: int, intervals: Any, energy_wh: Any) -> bytes:
-    """Merkle root of one device's readings (:data:`settlement.merkle.EMPTY_ROOT` if none)."""
-    return merkle_root(reading_leaves(device_id, intervals, energy_wh))
+_ROOTS = RootMemo()
+
+
+def readings_root(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
+    """Merkle root of one upload's readings (:data:`settlement.merkle.EMPTY_ROOT` if none);
+    the device's and the journal's derivations of the same readings share one RootMemo."""
+    words = _reading_words(device_ids, intervals, energy_wh)
+    return _ROOTS.root(words, lambda data: merkle_root(_leaf_hashes(data, _LEAF_ROW)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,6 +24,7 @@ per-trade integer must lie in ``[0, 2**64)``; the batch id in ``[0, 2**256)``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy.typing as npt
 
 __all__ = [
     "EMPTY_ROOT",
+    "RootMemo",
     "hash_pair",
     "keccak256",
     "merkle_proof",
@@ -300,3 +302,28 @@ def verify_proof(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
     for sibling in proof:
         node = hash_pair(node, bytes(sibling))
     return node == bytes(root)
+
+
+class RootMemo:
+    """Merkle roots of byte strings already hashed once, looked up by a BLAKE2b digest.
+
+    A device computes the root of its readings; the journal later derives it again from the
+    readings it receives. The same bytes give the same root, so the second derivation is a
+    lookup, while bytes changed on the way (a tampered reading) miss and are hashed in full.
+    An entry is handed out once and then dropped; past ``max_entries`` the memo starts over.
+    """
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self.max_entries = max_entries
+        self._roots: dict[bytes, bytes] = {}
+
+    def root(self, data: bytes, compute: Callable[[bytes], bytes]) -> bytes:
+        """``compute(data)``, or its result when ``data`` was seen before (once)."""
+        key = hashlib.blake2b(data, digest_size=32).digest()
+        root = self._roots.pop(key, None)
+        if root is None:
+            root = compute(data)
+            if len(self._roots) >= self.max_entries:
+                self._roots.clear()
+            self._roots[key] = root
+        return root

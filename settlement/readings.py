@@ -50,12 +50,11 @@ from settlement.devices import (
     Upload,
     address_bytes,
     domain_separator,
-    reading_leaves,
+    readings_root,
     recover_signer,
     upload_digest,
 )
 from settlement.fraud import BatteryBook, Plausibility, plausibility_flags
-from settlement.merkle import merkle_root
 
 STATUSES = (
     "accepted",
@@ -464,12 +463,8 @@ def _check_roots(
     sizes: IntArray,
 ) -> None:
     """5: mark ``TAMPERED`` the pending uploads whose readings miss their signed root."""
-    pending = np.flatnonzero(status == _PENDING)
-    mask = np.isin(upload_of, pending)
-    leaves = reading_leaves(device[mask], interval[mask], energy[mask])
-    position = 0
-    for u in pending.tolist():
-        n = int(sizes[u])
-        if merkle_root(leaves[position : position + n]) != uploads[u].readings_root:
+    ends = np.cumsum(sizes)
+    for u in np.flatnonzero(status == _PENDING).tolist():
+        rows = slice(int(ends[u] - sizes[u]), int(ends[u]))
+        if readings_root(device[rows], interval[rows], energy[rows]) != uploads[u].readings_root:
             status[u] = TAMPERED
-        position += n

@@ -170,3 +170,23 @@ def test_same_root_and_proofs_as_openzeppelin_merkle_tree_js() -> None:
     assert "0x" + merkle.merkle_root(leaves).hex() == js["root"]
     for i in range(37):
         assert ["0x" + p.hex() for p in merkle.merkle_proof(leaves, i)] == js["proofs"][i]
+
+
+def test_root_memo_hands_out_each_root_once_and_misses_changed_bytes() -> None:
+    calls: list[bytes] = []
+
+    def compute(data: bytes) -> bytes:
+        calls.append(data)
+        return merkle.merkle_root([merkle.keccak256(data)])
+
+    memo = merkle.RootMemo(max_entries=2)
+    first = memo.root(b"readings", compute)
+    assert memo.root(b"readings", compute) == first  # the second derivation: a lookup
+    assert calls == [b"readings"]
+    assert memo.root(b"readings", compute) == first  # handed out once: computed again
+    assert memo.root(b"tampered", compute) != first  # other bytes miss
+    assert calls == [b"readings", b"readings", b"tampered"]
+    memo.root(b"x", compute)
+    memo.root(b"y", compute)  # past max_entries the memo starts over
+    assert memo.root(b"readings", compute) == first
+    assert len(calls) == 6
