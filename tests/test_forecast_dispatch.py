@@ -124,3 +124,20 @@ def test_perfect_foresight_is_no_worse_than_the_rule(tmp_path: Path) -> None:
         exchange = run.table("grid_exchange").set_index("time")
         assert np.abs(power + exchange["losses_mw"] - exchange["import_mw"]).max() < 1e-6
     assert costs["perfect"] <= costs["rule"] + 1e-6 < costs["idle"]
+
+
+def test_split_forecast_gives_the_same_forecasts_and_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # big grids forecast the whole horizon only behind batteries (two calls); same numbers
+    import twin.dispatching
+
+    tables = {}
+    for split in (False, True):
+        monkeypatch.setattr(twin.dispatching, "SPLIT_MIN_ROWS", 0 if split else 10**12)
+        result = run_scenario(scenario("run.days=1", "chain.enabled=false"), tmp_path / str(split))
+        run = open_run(result.path)
+        tables[split] = (run.table("forecasts"), run.table("dispatch_plans"), result.kpis)
+    pd.testing.assert_frame_equal(tables[False][0], tables[True][0])
+    pd.testing.assert_frame_equal(tables[False][1], tables[True][1])
+    assert tables[False][2] == tables[True][2]

@@ -31,6 +31,12 @@ import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher
 
+#: Forecast rows a second prediction call must save before the policy splits its forecast in
+#: two (measured: on the 58-series default community the split saved 2,646 rows an issue and
+#: cost 10 % more forecasting time; on the 7,523-series MVLV grid it saved 339,000 rows an issue
+#: and 37 % of the time).
+SPLIT_MIN_ROWS = 20_000
+
 
 class SeriesForecaster(Protocol):
     """What the policy needs of a forecaster (the ``fit`` / ``predict`` part of
@@ -200,14 +206,19 @@ class ForecastDispatchPolicy:
             self.times[start:end],
             np.array([end - start - 1]),
         )
-        # the whole horizon only for the series behind a battery (the LP's), for the others
-        # the steps until the next plan and the recorded horizons (the market's and the store's)
-        fc = np.full((len(self.kinds), self.horizon), np.nan)
+        # on a big grid the whole horizon only for the series behind a battery (the LP's), for
+        # the others the steps until the next plan and the recorded horizons (market, store)
         hosts, others, near = self._hosts, self._others, self._near_horizons
-        fc[hosts] = self.forecaster.predict_origins(y, times, origin, self._all_horizons, hosts)[0]
-        fc[np.ix_(others, near - 1)] = self.forecaster.predict_origins(
-            y, times, origin, near, others
-        )[0]
+        if len(others) * (self.horizon - len(near)) < SPLIT_MIN_ROWS:
+            fc = self.forecaster.predict_origins(y, times, origin, self._all_horizons)[0]
+        else:
+            fc = np.full((len(self.kinds), self.horizon), np.nan)
+            fc[hosts] = self.forecaster.predict_origins(
+                y, times, origin, self._all_horizons, hosts
+            )[0]
+            fc[np.ix_(others, near - 1)] = self.forecaster.predict_origins(
+                y, times, origin, near, others
+            )[0]
         t1 = clock()
         plan = None
         if np.isfinite(fc[hosts]).all() and np.isfinite(fc[np.ix_(others, near - 1)]).all():
