@@ -378,7 +378,7 @@ def verify_uploads(
     status[
         (status == _PENDING) & _malformed(uploads, upload_of, interval, up_period, period_intervals)
     ] = TAMPERED
-    _check_roots(uploads, status, upload_of, device, interval, energy, sizes)
+    _check_roots(uploads, status, device, interval, energy, sizes)
     # 6: (device, nonce) replays, among the uploads that passed 1-5
     live_up = np.flatnonzero(status == _PENDING)
     nonces = np.array([uploads[int(u)].nonce for u in live_up], dtype=np.int64)
@@ -456,7 +456,6 @@ def _malformed(
 def _check_roots(
     uploads: Sequence[Upload],
     status: npt.NDArray[np.int8],
-    upload_of: IntArray,
     device: IntArray,
     interval: IntArray,
     energy: IntArray,
