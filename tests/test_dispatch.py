@@ -144,3 +144,32 @@ def test_energy_value_is_the_marginal_worth_of_stored_energy() -> None:
         more[b] += delta
         slope = (base - reference_cost(net, pi, pe, more)) / delta * 1000  # EUR/MWh
         assert slope == pytest.approx(value[b, 0], rel=1e-3)
+
+
+def test_forecast_error_goes_where_it_is_cheaper_and_ties_follow_the_plan() -> None:
+    from twin.dispatching import TIE_TOLERANCE, error_to_battery
+
+    eta = 0.95
+    peak, standard, feed_in = 420.0, 320.0, 80.0
+    # a discharging battery (planned -1 kW) in a home forecast to draw 2 kW at standard rate
+    planned, forecast = np.full(4, -1e-3), np.full(4, 2e-3)
+    # stored energy worth, at the meter: standard (a tie, up to solver noise), peak, feed-in
+    worth = np.array([standard, standard * (1 + TIE_TOLERANCE / 2), peak, feed_in]) * eta
+    bigger = error_to_battery(
+        np.full(4, 5e-4), planned, forecast, worth, standard, feed_in, eta, eta
+    )
+    # a bigger deficit is covered from the battery only where the grid is dearer than storage
+    assert bigger.tolist() == [False, False, False, True]
+    smaller = error_to_battery(
+        np.full(4, -5e-4), planned, forecast, worth, standard, feed_in, eta, eta
+    )
+    # a smaller deficit leaves energy in the battery only where it is worth more than import
+    assert smaller.tolist() == [False, False, True, False]
+    # a charging battery (planned +1 kW) in a home with surplus: more surplus is stored when
+    # stored energy is worth more than feed-in, and exported at a tie
+    charging, surplus = np.full(2, 1e-3), np.full(2, -3e-3)
+    value = np.array([feed_in, standard]) / eta
+    more = error_to_battery(
+        np.full(2, -5e-4), charging, surplus, value, standard, feed_in, eta, eta
+    )
+    assert more.tolist() == [False, True]

@@ -8,7 +8,8 @@ others until the next plan (and at the recorded horizons), two vectorised calls,
 forecasts behind each battery's meter and plans all batteries with one LP
 (:class:`forecasting.dispatch.BatteryDispatcher`). Between plans each battery follows its plan;
 its home's forecast error goes to the battery or to the grid, whichever is cheaper: the grid's
-price for it against what the plan says stored energy is worth then (the LP's dual). Two
+price for it against what the plan says stored energy is worth then (the LP's dual); at a tie
+the battery follows its plan. Two
 rules guard against forecast errors: a battery never discharges more than its home's deficit
 (battery energy is worth more than feed-in) and always stores at least the home's surplus.
 A forecast that is not finite or an LP that fails keeps the last good plan and flags the
@@ -36,6 +37,9 @@ from forecasting.dispatch import BatteryDispatcher
 #: cost 10 % more forecasting time; on the 7,523-series MVLV grid it saved 339,000 rows an issue
 #: and 37 % of the time).
 SPLIT_MIN_ROWS = 20_000
+#: Relative margin by which the battery must be the cheaper place for a forecast error before
+#: it leaves its plan (see :func:`error_to_battery`); above the solver's noise in the duals.
+TIE_TOLERANCE = 1e-3
 
 
 class SeriesForecaster(Protocol):
@@ -260,23 +264,21 @@ class ForecastDispatchPolicy:
 
     def _absorb(self, k: int, j: int, host_net_mw: np.ndarray) -> np.ndarray:
         """Battery power: the plan, plus the home's forecast error where the battery is the
-        cheaper place for it.
-
-        A bigger deficit than forecast is covered from the battery when the grid's price for
-        it is at least what the stored energy is worth to the plan (the LP's dual, per MWh at
-        the meter: times ``eta_charge`` when the plan charges, divided by ``eta_discharge``
-        when it discharges); a smaller one (or a bigger surplus) is stored when the stored
-        energy is worth at least the grid's price. Otherwise the grid takes the error.
-        """
+        cheaper place for it (:func:`error_to_battery`)."""
         spec = self.dispatcher.spec
         assert self._plan is not None
-        planned, forecast, value = self._plan[:, j], self._host_fc[:, j], self._value[:, j]
+        planned, forecast = self._plan[:, j], self._host_fc[:, j]
         error = host_net_mw - forecast
-        grid_planned = forecast + planned
-        # the grid's price for the error, were it left to the grid
-        price = np.where(grid_planned + 0.5 * error > 0, self.import_price[k], self.export_price[k])
-        worth = np.where(planned > 0, value * spec.eta_charge, value / spec.eta_discharge)
-        to_battery = ((error > 0) & (price >= worth)) | ((error < 0) & (worth >= price))
+        to_battery = error_to_battery(
+            error,
+            planned,
+            forecast,
+            self._value[:, j],
+            self.import_price[k],
+            self.export_price[k],
+            spec.eta_charge,
+            spec.eta_discharge,
+        )
         return np.where(to_battery, planned - error, planned)
 
     def observe(self, k: int, p_series_mw: np.ndarray) -> None:
@@ -313,6 +315,55 @@ class ForecastDispatchPolicy:
             "predicted_mw": predicted,
             "actual_mw": actual,
         }
+
+
+def error_to_battery(
+    error_mw: np.ndarray,
+    planned_mw: np.ndarray,
+    forecast_mw: np.ndarray,
+    value_eur_per_mwh: np.ndarray,
+    import_eur_per_mwh: float,
+    export_eur_per_mwh: float,
+    eta_charge: float,
+    eta_discharge: float,
+) -> np.ndarray:
+    """Whether each battery, rather than the grid, takes its home's forecast error.
+
+    A bigger deficit than forecast (``error > 0``) is covered from the battery when the grid's
+    price for it is above what the stored energy is worth to the plan (the LP's dual, per MWh
+    at the meter: times ``eta_charge`` when the plan charges, divided by ``eta_discharge`` when
+    it discharges); a smaller one (or a bigger surplus) is stored when the stored energy is
+    worth more than the grid's price. Otherwise the grid takes the error and the battery
+    follows its plan.
+
+    Ties go to the plan: the battery deviates only when it is cheaper by more than
+    :data:`TIE_TOLERANCE`. An LP on point forecasts is indifferent at a tie (its next kWh
+    would be used at the same price later), but the future it planned for is uncertain:
+    energy kept may yet be needed at a dearer hour, and energy not bought may leave room for
+    surplus PV. Measured over 30 days in four seasons, following the plan at ties captured
+    5-9 points more of the perfect-foresight saving than moving the error at ties
+    (``benchmarks/forecast_value.py``).
+
+    Parameters
+    ----------
+    error_mw, planned_mw, forecast_mw : ndarray, shape (battery,)
+        The home's net power minus its forecast, the battery's planned power (charging
+        positive) and the home's forecast net power, all without the battery [MW].
+    value_eur_per_mwh : ndarray, shape (battery,)
+        The plan's worth of one more MWh stored now [EUR/MWh].
+    import_eur_per_mwh, export_eur_per_mwh : float
+        The tariff now [EUR/MWh].
+    eta_charge, eta_discharge : float
+        One-way efficiencies [-].
+    """
+    grid_planned = forecast_mw + planned_mw
+    # the grid's price for the error, were it left to the grid
+    price = np.where(grid_planned + 0.5 * error_mw > 0, import_eur_per_mwh, export_eur_per_mwh)
+    worth = np.where(
+        planned_mw > 0, value_eur_per_mwh * eta_charge, value_eur_per_mwh / eta_discharge
+    )
+    margin = 1.0 + TIE_TOLERANCE
+    return ((error_mw > 0) & (price > worth * margin)) | ((error_mw < 0) & (worth > price * margin))
 
 
 def make_forecaster(
