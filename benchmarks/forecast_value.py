@@ -3,8 +3,10 @@ re-plan period's trade-off between cost and wall time.
 
 Battery controls compared on the same scenario and seed: (a) no battery control, (b) the
 self-consumption rule, (c) LP dispatch on seasonal-naive forecasts, (d) on the ML (gradient
-boosting) forecasts, (e) on perfect foresight (the bound). "captured" is the share of the
-perfect-foresight saving over the self-consumption rule that a control achieves. Costs are
+boosting) forecasts, (e) on perfect foresight (the bound); (d') and (d'') are (d) with one
+source known exactly (``forecasting.perfect_kinds``), what a better forecast of it would be
+worth. "captured" is the share of the perfect-foresight saving over the self-consumption rule
+that a control achieves. Costs are
 the community's bills at the utility's tariffs (``baseline_cost_eur``, same dispatch): the P2P
 market's cost also carries the value of its own orders' forecasts, which would blur the value of
 the batteries' dispatch.
@@ -40,6 +42,11 @@ CONTROLS = {
     "(c) LP on seasonal-naive forecasts": ["forecasting.model=seasonal_naive"],
     "(d) LP on ML forecasts": ["forecasting.model=gb"],
     "(e) LP on perfect foresight": ["forecasting.model=perfect"],
+    "(d') (d) with the households' load known": [
+        "forecasting.model=gb",
+        'forecasting.perfect_kinds=["consumer"]',
+    ],
+    "(d'') (d) with PV known": ["forecasting.model=gb", 'forecasting.perfect_kinds=["solar"]'],
 }
 
 

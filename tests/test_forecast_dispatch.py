@@ -141,3 +141,23 @@ def test_split_forecast_gives_the_same_forecasts_and_plans(
     pd.testing.assert_frame_equal(tables[False][0], tables[True][0])
     pd.testing.assert_frame_equal(tables[False][1], tables[True][1])
     assert tables[False][2] == tables[True][2]
+
+
+def test_perfect_kinds_forecast_one_source_exactly(tmp_path: Path) -> None:
+    # consumers get the actual future, PV stays with the model: the value of one better source
+    result = run_scenario(
+        scenario(
+            "run.days=1",
+            "forecasting.model=seasonal_naive",
+            'forecasting.perfect_kinds=["consumer"]',
+        ),
+        tmp_path / "run",
+    )
+    forecasts = pd.read_parquet(result.path / "forecasts.parquet")
+    nodes = pd.read_parquet(result.path / "nodes.parquet")[["node_id", "kind"]]
+    forecasts = forecasts.merge(nodes, on="node_id").dropna(subset=["actual_mw"])
+    error = (forecasts["predicted_mw"] - forecasts["actual_mw"]).abs().groupby(forecasts["kind"])
+    assert error.max()["consumer"] < 1e-12
+    assert error.mean()["solar"] > 1e-5
+    with pytest.raises(ValueError, match="perfect_kinds"):
+        scenario('forecasting.perfect_kinds=["battery"]')

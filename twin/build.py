@@ -243,7 +243,7 @@ def _forecast_policy(
     start = pd.Timestamp(run.start)
     history[:warmup] = actual(start - warmup * step, warmup, rng)
     oracle = None
-    if fc.model == "perfect":
+    if fc.model == "perfect" or fc.perfect_kinds:
         # the run's own noise stream, drawn afresh: the very values the run will meter
         run_actual = actual(start, n, streams(run.seed)["consumer_noise"])
         oracle = np.concatenate([history[:warmup], run_actual])
@@ -280,6 +280,8 @@ def _forecast_policy(
             fc.training_samples,
             fc.trees,
             fc.learning_rate,
+            perfect_kinds=fc.perfect_kinds,
+            kinds=kinds,
         ),
         kinds=kinds,
         dispatcher=BatteryDispatcher(spec, horizon, run.interval_s),

@@ -23,6 +23,7 @@ No look-ahead: at interval ``k`` the forecaster sees actuals up to interval ``k 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,6 +102,52 @@ class PerfectForesight:
         idx = np.minimum(start[:, None] + np.asarray(horizons)[None, :], len(self.actual) - 1)
         out = self.actual[idx].transpose(0, 2, 1)  # (origin, series, horizon)
         return out if series is None else out[:, series]
+
+
+class PartlyPerfect:
+    """One forecaster for most series, the actual future for some: what a perfect forecast of
+    one source (consumers, PV or wind) would be worth, the others forecast as usual.
+
+    Parameters
+    ----------
+    forecaster : SeriesForecaster
+        Forecasts the series not in ``perfect``.
+    oracle : PerfectForesight
+        The actual future.
+    perfect : ndarray of bool, shape (series,)
+        The series forecast by ``oracle``.
+    """
+
+    def __init__(
+        self, forecaster: SeriesForecaster, oracle: PerfectForesight, perfect: np.ndarray
+    ) -> None:
+        self.forecaster = forecaster
+        self.oracle = oracle
+        self.perfect = np.asarray(perfect, dtype=bool)
+
+    def fit(
+        self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None
+    ) -> PartlyPerfect:
+        """Fit the forecaster (on every series: a pooled model learns from all)."""
+        self.forecaster.fit(y, times, kind=kind)
+        return self
+
+    def predict_origins(
+        self,
+        y: np.ndarray,
+        times: pd.DatetimeIndex,
+        origins: np.ndarray,
+        horizons: np.ndarray,
+        series: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The forecaster's forecasts, the actual future where ``perfect``."""
+        chosen = np.arange(len(self.perfect)) if series is None else np.asarray(series)
+        out = self.forecaster.predict_origins(y, times, origins, horizons, series)
+        exact = self.perfect[chosen]
+        if exact.any():
+            truth = self.oracle.predict_origins(y, times, origins, horizons, chosen[exact])
+            out[:, exact] = truth
+        return out
 
 
 @dataclass
@@ -374,6 +421,8 @@ def make_forecaster(
     training_samples: int = 30_000,
     trees: int = 30,
     learning_rate: float = 0.2,
+    perfect_kinds: Sequence[str] = (),
+    kinds: np.ndarray | None = None,
 ) -> SeriesForecaster:
     """The forecaster named in ``forecasting.model``.
 
@@ -391,7 +440,19 @@ def make_forecaster(
         Rows sampled for training and boosting iterations of ``gb``.
     learning_rate : float
         Gradient boosting's learning rate [-].
+    perfect_kinds : sequence of str
+        Node kinds forecast perfectly (:class:`PartlyPerfect`); needs ``actual`` and ``kinds``.
+    kinds : ndarray of str, optional
+        Forecasting kind of each series (:func:`node_kinds`).
     """
+    if perfect_kinds and model != "perfect":
+        if actual is None or kinds is None:
+            raise ValueError("perfect_kinds needs the actual series and their kinds")
+        base = np.char.partition(np.asarray(kinds, dtype=str), ":")[:, 0]
+        inner = make_forecaster(model, None, times, seed, training_samples, trees, learning_rate)
+        return PartlyPerfect(
+            inner, PerfectForesight(actual, times), np.isin(base, list(perfect_kinds))
+        )
     from forecasting.boosting import GlobalGBForecaster
     from forecasting.models import SeasonalNaive
 

@@ -203,6 +203,8 @@ class ForecastingConfig(_Section):
     ``model``: ``gb`` (gradient boosting, one global model pooled over all nodes, trained on
     ``training_samples`` sampled rows with ``trees`` boosting iterations per horizon group),
     ``seasonal_naive`` (same time yesterday) or ``perfect`` (the actual future: the bound).
+    ``perfect_kinds``: node kinds (``consumer``, ``solar``, ``wind``) forecast perfectly while
+    ``model`` forecasts the rest: what a better forecast of one source would be worth.
     """
 
     battery_control: Literal["forecast", "self_consumption", "idle"] = "forecast"
@@ -214,6 +216,7 @@ class ForecastingConfig(_Section):
     training_samples: Annotated[int, Field(ge=1_000, le=2_000_000)] = 30_000
     trees: Annotated[int, Field(ge=5, le=1_000)] = 30
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2
+    perfect_kinds: list[Literal["consumer", "solar", "wind"]] = Field(default_factory=list)
     record_horizons: list[Annotated[int, Field(ge=1, le=192)]] = Field(
         default_factory=lambda: [1, 4, 96]
     )
