@@ -199,6 +199,7 @@ def main() -> None:
     print("measuring the value of forecasting ...", flush=True)
     fv_days = 7 if args.quick else 30
     value = forecast_value.value_table(fv_days, forecast_value.STARTS)
+    spread = forecast_value.seed_table(fv_days, forecast_value.STARTS, forecast_value.SEEDS)
     replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [1, 4, 8, 16, 32])
     print("measuring the market ...", flush=True)
     clearing = market_bench.market_table()
@@ -232,6 +233,9 @@ def main() -> None:
         "## The value of forecasting",
         forecast_value.__doc__.split("\n\n")[1].replace("\n", " "),
         value,
+        "Captured share of the ML dispatch by run seed: "
+        + " ".join((forecast_value.seed_table.__doc__ or "").split("\n\n")[1].split()),
+        spread,
         f"Re-plan period of the ML dispatch ({forecast_value.STARTS[0][:10]} + {fv_days} d): "
         "cost against wall time.",
         replan,
