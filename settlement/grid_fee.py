@@ -92,7 +92,7 @@ def clear_with_grid_fee(
     if not np.isfinite(fee_per_level) or fee_per_level < 0:
         raise ValueError(f"fee_per_level must be finite and >= 0, got {fee_per_level}")
     zone = np.asarray(zone, dtype=np.int64)
-    if fee_per_level == 0 or len(np.unique(zone)) <= 1:
+    if fee_per_level == 0 or len(np.unique(zone)) <= 1 or len(orders.participant) == 0:
         result = clear(orders, retail_eur_per_mwh, feed_in_eur_per_mwh, mechanism)
         return FeeClearing(result, np.zeros(len(result)))
     order_zone = zone[np.asarray(orders.participant, dtype=np.int64)]

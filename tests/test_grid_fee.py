@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from grid.zones import voltage_zones
 from settlement.grid_fee import clear_with_grid_fee
-from settlement.market import clear, limit_prices, orders_from_positions
+from settlement.market import Orders, clear, limit_prices, orders_from_positions
 from twin.engine import run_scenario
 from twin.results import open_run
 from twin.scenario import scenario_from_dict
@@ -69,6 +69,18 @@ def test_no_fee_is_the_plain_auction() -> None:
     assert not a.fee_eur_per_mwh.any()
 
 
+def test_an_empty_order_book_clears_to_nothing() -> None:
+    empty = Orders(
+        participant=np.zeros(0, dtype=np.int64),
+        side=np.zeros(0, dtype=np.int8),
+        energy_wh=np.zeros(0, dtype=np.int64),
+        limit_eur_per_mwh=np.zeros(0),
+    )
+    result = clear_with_grid_fee(empty, np.array([0, 1, 2]), LEVELS, 10.0, RETAIL, FEED_IN)
+    assert len(result.clearing.energy_wh) == 0
+    assert len(result.fee_eur_per_mwh) == 0
+
+
 def test_cigre_lv_has_a_zone_per_feeder() -> None:
     net = pn.create_cigre_network_lv()
     zone_of_bus, levels = voltage_zones(net)
@@ -85,6 +97,8 @@ def test_fees_are_paid_to_the_grid_operator_in_a_run(tmp_path: Path) -> None:
             "grid": {"example": "cigre_lv"},
             "nodes": {"pv_share": 0.6},
             "market": {"grid_fee_eur_per_mwh_per_level": 10.0},
+            # the fees are the subject, not the dispatch: the rule keeps the orders stable
+            "forecasting": {"battery_control": "self_consumption"},
         }
     )
     run_scenario(sc, tmp_path / "run")
