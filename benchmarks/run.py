@@ -200,7 +200,7 @@ def main() -> None:
     fv_days = 7 if args.quick else 30
     value = forecast_value.value_table(fv_days, forecast_value.STARTS)
     spread = forecast_value.seed_table(fv_days, forecast_value.STARTS, forecast_value.SEEDS)
-    replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [1, 4, 8, 16, 32])
+    replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [1, 4, 8, 16, 24, 32])
     print("measuring the market ...", flush=True)
     clearing = market_bench.market_table()
     market = market_value.value_table(fv_days)

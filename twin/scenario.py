@@ -211,7 +211,7 @@ class ForecastingConfig(_Section):
     model: Literal["gb", "seasonal_naive", "perfect"] = "gb"
     warmup_days: Annotated[int, Field(ge=8, le=120)] = 28
     horizon_steps: Annotated[int, Field(ge=4, le=192)] = 96
-    replan_intervals: Annotated[int, Field(ge=1, le=96)] = 32
+    replan_intervals: Annotated[int, Field(ge=1, le=96)] = 24
     retrain_days: Annotated[int, Field(ge=1, le=366)] = 28
     training_samples: Annotated[int, Field(ge=1_000, le=2_000_000)] = 30_000
     trees: Annotated[int, Field(ge=5, le=1_000)] = 30
