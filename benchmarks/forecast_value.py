@@ -87,9 +87,10 @@ SEEDS = [42, 7, 2016]
 def seed_table(days: int, starts: list[str], seeds: list[int]) -> str:
     """Share of the perfect-foresight saving the ML dispatch captures, by run seed.
 
-    The gradient-boosting model is trained on rows sampled with the run's seed; one draw's
-    captured share can move by several points (30-day June runs moved 47-61 % with the training
-    sample size alone), so a single figure is read against this spread.
+    The gradient-boosting model is trained on rows sampled with the run's seed, which also
+    draws the load noise; one draw's captured share can move by many points (four 30-day runs
+    differing only in the training sample size captured 58-63 % in June and 21-42 % in March),
+    so a single figure is read against this spread.
     """
     lines = [
         "| period | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
