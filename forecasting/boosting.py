@@ -13,9 +13,9 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from forecasting.design import PooledDesign
 from forecasting.features import (
     ALTITUDE_M,
-    CALENDAR_COLUMNS,
     DEFAULT_TZ,
     GHI_STC_W_PER_M2,
     LATITUDE_DEG,
@@ -24,13 +24,6 @@ from forecasting.features import (
     best_shift_steps,
     calendar_features,
     clear_sky_ghi,
-    daily_profile,
-    lag_features,
-    lag_names,
-    lagged,
-    seasonal_rows,
-    window_mean,
-    window_sum_table,
 )
 from forecasting.models import (
     DAY_STEPS,
@@ -221,70 +214,10 @@ class GlobalGBForecaster(BaseEstimator):
             z[:, self.solar_] = np.where(night[:, None], np.nan, index)
         return z
 
-    def _design(
-        self,
-        z: np.ndarray,
-        g: np.ndarray,
-        calendar: np.ndarray,
-        origins: np.ndarray,
-        series: np.ndarray,
-        horizons: np.ndarray,
-        calendar_start: int = 0,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Feature matrix and persistence baseline of forecast rows.
-
-        ``z`` (T, n_series) is read at rows ``<= origins`` only; ``g`` and ``calendar`` are
-        functions of time alone, indexed by row (they extend past ``T`` for the targets);
-        ``calendar`` starts at row ``calendar_start`` (it is read at the targets only).
-        """
-        targets = origins + horizons
-        lags = lag_features(z, origins, series, horizons, self.lags, self.seasonal_lags)
-        last = z[origins, series]
-        seasonal = lagged(z, seasonal_rows(origins, horizons, DAY_STEPS), series)
-        baseline = np.where(np.isfinite(last), last, np.nan_to_num(seasonal))
-        n_season = len(self.seasonal_lags)
-        seasonal_values = lags[:, len(self.lags) :]
-        season_diff = seasonal_values - baseline[:, None]
-        # the change over the same stretch one season earlier (the daily ramps recur)
-        season_ramp = (
-            seasonal_values
-            - np.column_stack([lagged(z, origins - s, series) for s in self.seasonal_lags])
-            if n_season
-            else seasonal_values
+    def _pooled_design(self) -> PooledDesign:
+        return PooledDesign(
+            self.kinds_, self.lags, self.seasonal_lags, self.profile_days, self.annual_features
         )
-        day_ago = lagged(z, origins - DAY_STEPS, series)
-        table = window_sum_table(z)
-        columns = [
-            np.eye(len(self.kinds_))[self.kind_codes_[series]],  # the kind, one-hot
-            horizons.astype(float)[:, None],
-            lags,
-            season_diff,
-            season_ramp,
-            (last - lagged(z, origins - 1, series))[:, None],
-            (last - day_ago)[:, None],
-            window_mean(table, origins, series, 4)[:, None],
-            window_mean(table, origins, series, DAY_STEPS)[:, None],
-            daily_profile(z, origins, series, horizons, self.profile_days)[:, None],
-            calendar[targets - calendar_start, : None if self.annual_features else 3],
-            g[targets][:, None],
-        ]
-        return np.hstack(columns), baseline
-
-    def _feature_names(self) -> list[str]:
-        return [
-            *[f"kind={k}" for k in self.kinds_],
-            "horizon_steps",
-            *lag_names(self.lags, self.seasonal_lags),
-            *[f"seasonal_lag_{s}_minus_last" for s in self.seasonal_lags],
-            *[f"seasonal_ramp_{s}" for s in self.seasonal_lags],
-            "last_minus_previous",
-            "last_minus_day_ago",
-            "mean_last_hour",
-            "mean_last_day",
-            "daily_profile",
-            *(CALENDAR_COLUMNS if self.annual_features else CALENDAR_COLUMNS[:3]),
-            "clear_sky_ghi_kw_per_m2",
-        ]
 
     # -- API -----------------------------------------------------------------------------
 
@@ -349,12 +282,13 @@ class GlobalGBForecaster(BaseEstimator):
             peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0)
             scale[self.solar_] = sign[self.solar_] * peak
         self.scale_mw_ = scale
-        self.feature_names_ = self._feature_names()
+        self.feature_names_ = self._pooled_design().names()
 
         z = self._normalise(y, g)
         calendar = calendar_features(index, self.tz)
         rng = check_random_state(self.random_state)
         bounds = self._horizon_bounds()
+        design = self._pooled_design()
         self.models_ = []
         for h_lo, h_hi in bounds:  # a few horizon groups, not a loop over series
             origins, series, horizons = balanced_training_rows(
@@ -366,7 +300,9 @@ class GlobalGBForecaster(BaseEstimator):
                 int(self.max_samples) // len(bounds),
                 rng,
             )
-            X, baseline = self._design(z, g, calendar, origins, series, horizons)  # noqa: N806
+            X, baseline = design.rows(  # noqa: N806
+                z, g, calendar, self.kind_codes_, origins, series, horizons
+            )
             goal = z[origins + horizons, series]
             if self.target == "delta":
                 goal = goal - baseline
@@ -477,7 +413,9 @@ class GlobalGBForecaster(BaseEstimator):
         o_grid, s_grid, h_grid = (
             a.ravel() for a in np.meshgrid(local, cols, horizons, indexing="ij")
         )
-        X, baseline = self._design(z, g, calendar, o_grid, s_grid, h_grid, first)  # noqa: N806
+        X, baseline = self._pooled_design().rows(  # noqa: N806
+            z, g, calendar, self.kind_codes_, o_grid, s_grid, h_grid, first
+        )
         group = np.minimum(
             np.searchsorted(self.horizon_upper_steps_, h_grid), len(self.models_) - 1
         )
