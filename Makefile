@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/default.toml
 ARGS   ?=
-CONTRACTS := settlement/contracts
+CONTRACTS := settlement/chain/contracts
 NODE_DEPS := $(CONTRACTS)/node_modules/.installed
 
 .PHONY: run test lint dashboard bench contracts browser clean
@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
 
-# Node packages pinned in settlement/contracts/package-lock.json: solc-js, OpenZeppelin's
+# Node packages pinned in settlement/chain/contracts/package-lock.json: solc-js, OpenZeppelin's
 # contracts and merkle-tree, and anvil (the real node the tests run). Running gridtwin needs
 # none of them: the compiled artifacts are committed.
 $(NODE_DEPS): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json

@@ -3,7 +3,7 @@
 A Dash app with one page per view under ``pages/`` (Dash Pages): ``/`` overview, ``/grid``,
 ``/forecasts``, ``/market``, ``/settlement``, ``/scenarios``. The header's run chooser is
 shared by every page. Callbacks read the results store (``pages/_store.py``, cached per run
-folder) or call ``twin``, build a figure with the ``twin.figures*`` builders and return.
+folder) or call ``twin``, build a figure with the ``figures.common*`` builders and return.
 Runs started from the Scenarios page execute as Dash background callbacks (diskcache
 manager, cache in ``DIR/.dashboard-cache``) and land in the results folder served.
 """

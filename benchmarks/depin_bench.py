@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _modes(n: int = 25) -> list[tuple[str, float]]:
-    from settlement.chain import Chain
-    from settlement.depin_chain import DepinContracts
+    from settlement.chain.connection import Chain
+    from settlement.depin.client import DepinContracts
 
     chain = Chain.embedded()
     depin = DepinContracts(chain)
@@ -38,8 +38,8 @@ def _modes(n: int = 25) -> list[tuple[str, float]]:
     # epoch 0 makes every owner a holder; then measure steady-state epochs
     depin.distribute(0, root, ids, amounts)
     a = depin.distribute(1, root, ids, amounts)["gasUsed"] / n
-    from settlement.depin_chain import reward_leaves
-    from settlement.merkle import merkle_tree, tree_proof
+    from settlement.chain.merkle import merkle_tree, tree_proof
+    from settlement.depin.client import reward_leaves
 
     leaves = reward_leaves(3, ids, amounts)
     tree = merkle_tree(leaves)

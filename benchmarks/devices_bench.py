@@ -1,12 +1,12 @@
 """Signed meter readings: signing, recovery, leaf hashing and a year of journal verification.
 
 Rows: EIP-712 signatures/s and recoveries/s (coincurve on hand-built digests), reading
-leaves/s (:func:`settlement.devices.reading_leaves`), and a year of 15-minute readings of 70
+leaves/s (:func:`settlement.depin.devices.reading_leaves`), and a year of 15-minute readings of 70
 devices (40 consumers, 20 PV, 1 wind turbine, 9 batteries) uploaded once a day
-(:data:`settlement.devices.DEFAULT_PERIOD_INTERVALS`): signing every upload
-(:func:`settlement.devices.sign_period`) and verifying them day by day as the journal does
-(:func:`settlement.readings.verify_uploads` with the clear-sky ceiling and every physics
-check, then :meth:`settlement.readings.VerifierState.record`). Readings are synthetic: a
+(:data:`settlement.depin.devices.DEFAULT_PERIOD_INTERVALS`): signing every upload
+(:func:`settlement.depin.devices.sign_period`) and verifying them day by day as the journal does
+(:func:`settlement.depin.readings.verify_uploads` with the clear-sky ceiling and every physics
+check, then :meth:`settlement.depin.readings.VerifierState.record`). Readings are synthetic: a
 seasonal PV bell with shared clouds and 5 % noise per device, random loads, a battery that
 charges at noon and discharges in the evening.
 
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from settlement.devices import (
+from settlement.depin.devices import (
     DEFAULT_PERIOD_INTERVALS,
     Device,
     make_devices,
@@ -34,8 +34,8 @@ from settlement.devices import (
     sign_digest,
     sign_period,
 )
-from settlement.fraud import clear_sky_ceiling_w_per_m2
-from settlement.readings import VerifierState, verify_uploads
+from settlement.depin.fraud import clear_sky_ceiling_w_per_m2
+from settlement.depin.readings import VerifierState, verify_uploads
 
 CHAIN_ID = 1337
 CONTRACT = "0x" + "42" * 20

@@ -2,7 +2,7 @@
 
 Half the participants buy and half sell, energies uniform in 1..5,000 Wh, limits drawn by the
 ``zero_intelligence`` strategy between the default feed-in and retail tariffs. Each row is the
-median wall time of many calls of :func:`settlement.market.clear` (``time.perf_counter``) on
+median wall time of many calls of :func:`settlement.market.auction.clear` (``time.perf_counter``) on
 one seeded order book, for both mechanisms; the target is <= 1 ms at 100 participants.
 
 Run: ``.venv/bin/python benchmarks/market_bench.py [--seed 0]``; ``market_table()`` returns the
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from settlement.market import MECHANISMS, Orders, clear, limit_prices, orders_from_positions
+from settlement.market.auction import MECHANISMS, Orders, clear, limit_prices, orders_from_positions
 
 SIZES = (10, 100, 1_000, 5_000)
 RETAIL_EUR_PER_MWH = 300.0
@@ -51,7 +51,7 @@ def median_us(orders: Orders, mechanism: str, budget_s: float = BUDGET_S) -> tup
     orders : Orders
         The book to clear.
     mechanism : str
-        One of :data:`settlement.market.MECHANISMS`.
+        One of :data:`settlement.market.auction.MECHANISMS`.
     budget_s : float
         Rough time to spend on the measurement [s]; at least 20 calls are timed.
     """

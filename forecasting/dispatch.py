@@ -22,7 +22,7 @@ efficiency, so the plan neither dumps the battery at the end nor charges to hoar
 
 Each plan also yields the dual of every energy-balance row: what one more unit of energy
 stored after step ``t`` is worth to the plan [EUR/MWh] (:attr:`BatteryDispatcher.energy_value`).
-The real-time rule of :class:`twin.dispatching.ForecastDispatchPolicy` weighs forecast errors
+The real-time rule of :class:`forecasting.policy.ForecastDispatchPolicy` weighs forecast errors
 against it.
 
 The model is built once; each plan changes only costs and bounds and re-solves from the

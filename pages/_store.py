@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from twin.figures import as_utc
-from twin.figures_geometry import NetworkGeometry, loading_matrix, network_geometry, voltage_matrix
+from figures.common import as_utc
+from figures.geometry import NetworkGeometry, loading_matrix, network_geometry, voltage_matrix
 from twin.results import RunFolder, list_runs, open_run
 
 #: The environment variable ``app.create_app`` sets to the results folder.

@@ -8,17 +8,17 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from pages import _store
-from pages._ui import columns, graph, notice, table
-from twin.backtesting import run_backtest
-from twin.figures import empty_figure
-from twin.figures_forecasts import (
+from figures.common import empty_figure
+from figures.forecasts import (
     backtest_rows,
     error_by_horizon,
     error_rows,
     forecast_errors,
     forecast_figure,
 )
+from pages import _store
+from pages._ui import columns, graph, notice, table
+from twin.backtesting import run_backtest
 from twin.scenario import scenario_from_dict
 
 dash.register_page(__name__, path="/forecasts", name="Forecasts", order=2)

@@ -9,11 +9,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
+from figures.common import empty_figure, moved_marker, time_marks
+from figures.geometry import interesting_interval, node_counts
+from figures.grid import bus_node_rows, bus_power_figure, grid_timeline, network_map
 from pages import _store
 from pages._ui import columns, graph, notice, table
-from twin.figures import empty_figure, moved_marker, time_marks
-from twin.figures_geometry import interesting_interval, node_counts
-from twin.figures_grid import bus_node_rows, bus_power_figure, grid_timeline, network_map
 
 dash.register_page(__name__, path="/grid", name="Grid", order=1)
 

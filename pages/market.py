@@ -9,10 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
-from pages import _store
-from pages._ui import cards, graph, notice
-from twin.figures import empty_figure, moved_marker, time_marks
-from twin.figures_market import (
+from figures.common import empty_figure, moved_marker, time_marks
+from figures.market import (
     busiest_interval,
     interval_summary,
     market_cards,
@@ -21,6 +19,8 @@ from twin.figures_market import (
     purchases_figure,
     savings_figure,
 )
+from pages import _store
+from pages._ui import cards, graph, notice
 
 dash.register_page(__name__, path="/market", name="Market", order=3)
 

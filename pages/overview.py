@@ -8,9 +8,9 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, html
 
+from figures.common import empty_figure, energy_by_source, headline_kpis, kpi_rows, run_rows
 from pages import _store
 from pages._ui import cards, columns, graph, notice, table
-from twin.figures import empty_figure, energy_by_source, headline_kpis, kpi_rows, run_rows
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 

@@ -10,11 +10,11 @@ import dash
 import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 
+from figures.common import empty_figure
+from figures.compare import compare_figure, compare_rows
 from pages import _store
 from pages._ui import columns, graph, notice, table
 from twin.engine import default_out, run_scenario
-from twin.figures import empty_figure
-from twin.figures_compare import compare_figure, compare_rows
 from twin.scenario import ScenarioError, load_scenario
 
 dash.register_page(__name__, path="/scenarios", name="Scenarios", order=5)

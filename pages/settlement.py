@@ -13,10 +13,8 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from pages import _store
-from pages._ui import cards, columns, graph, notice, table
-from twin.figures import empty_figure, headline_kpis
-from twin.figures_settlement import (
+from figures.common import empty_figure, headline_kpis
+from figures.settlement import (
     SETTLEMENT_TABLES,
     batch_rows,
     gas_figure,
@@ -24,6 +22,8 @@ from twin.figures_settlement import (
     reward_rows,
     rewards_figure,
 )
+from pages import _store
+from pages._ui import cards, columns, graph, notice, table
 
 dash.register_page(__name__, path="/settlement", name="Settlement", order=4)
 

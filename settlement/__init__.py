@@ -1,1 +1,1 @@
-"""Market, ledger, chain and rewards: how energy becomes money and tokens."""
+"""How energy becomes money and tokens: the market, the chain, the DePIN devices."""

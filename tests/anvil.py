@@ -1,6 +1,6 @@
 """A real anvil node for tests: the binary from the pinned npm package, on a free local port.
 
-`make test` installs it (``npm ci`` in ``settlement/contracts``). Each node runs on 127.0.0.1
+`make test` installs it (``npm ci`` in ``settlement/chain/contracts``). Each node runs on 127.0.0.1
 with ``--prune-history`` and HOME pointed at a temporary folder, so it writes nothing under
 ``~/.foundry`` (anvil otherwise keeps gigabytes of state there).
 """
@@ -20,7 +20,7 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_MODULES = ROOT / "settlement" / "contracts" / "node_modules"
-MISSING = "anvil is not installed: run `make test` (it runs npm ci in settlement/contracts)"
+MISSING = "anvil is not installed: run `make test` (it runs npm ci in settlement/chain/contracts)"
 
 _PLATFORMS = {("Linux", "x86_64"): "linux-amd64", ("Linux", "aarch64"): "linux-arm64"}
 _PLATFORMS |= {("Darwin", "x86_64"): "darwin-amd64", ("Darwin", "arm64"): "darwin-arm64"}

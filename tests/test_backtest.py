@@ -143,7 +143,7 @@ def test_backtest_series_of_the_default_community() -> None:
     assert (Y[:, 3] <= 0).all()
     n_battery = int((table["kind"] == "battery").sum())
     assert pool.shape[1] == len(table) - n_battery - 3  # every other profile node
-    assert set(node_kinds(twin)) >= {"solar", "wind", "battery"}
+    assert set(node_kinds(twin.nodes)) >= {"solar", "wind", "battery"}
     assert len(pool_kinds) == pool.shape[1]
 
 

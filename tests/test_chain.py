@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from eth_account import Account
 
-from settlement import merkle
-from settlement.chain import Chain, TransactionRevertedError, participant_private_key
+from settlement.chain import merkle
+from settlement.chain.connection import Chain, TransactionRevertedError, participant_private_key
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 
 START_CREDIT = 10**9  # micro-euro each participant starts with (1,000 EUR)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from settlement.chain import ARTIFACTS_DIR, CONTRACTS, load_artifact
+from settlement.chain.connection import ARTIFACTS_DIR, CONTRACTS, load_artifact
 
 CONTRACTS_DIR = ARTIFACTS_DIR.parent
 
@@ -18,7 +18,7 @@ def test_artifacts_match_a_fresh_compile(tmp_path: Path) -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed: cannot recompile the contracts to compare")
     if not (CONTRACTS_DIR / "node_modules" / "solc").is_dir():
-        pytest.fail("settlement/contracts/node_modules is missing: run `make contracts`")
+        pytest.fail("settlement/chain/contracts/node_modules is missing: run `make contracts`")
     subprocess.run(
         ["node", "build.js", "--out", str(tmp_path)],
         cwd=CONTRACTS_DIR,

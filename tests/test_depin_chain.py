@@ -18,9 +18,9 @@ from eth_account.messages import _hash_eip191_message, encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3.types import Wei
 
-from settlement import merkle
-from settlement.chain import ARTIFACTS_DIR, Chain, TransactionRevertedError
-from settlement.depin_chain import (
+from settlement.chain import merkle
+from settlement.chain.connection import ARTIFACTS_DIR, Chain, TransactionRevertedError
+from settlement.depin.client import (
     REWARD_DECIMALS,
     DepinContracts,
     multiproof,

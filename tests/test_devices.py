@@ -19,11 +19,11 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement import devices as dv
-from settlement import fraud
-from settlement.chain import participant_private_key
-from settlement.merkle import merkle_root, merkle_tree, tree_proof, verify_proof
-from settlement.readings import STATUSES, Verification, VerifierState, verify_uploads
+from settlement.chain.connection import participant_private_key
+from settlement.chain.merkle import merkle_root, merkle_tree, tree_proof, verify_proof
+from settlement.depin import devices as dv
+from settlement.depin import fraud
+from settlement.depin.readings import STATUSES, Verification, VerifierState, verify_uploads
 
 CHAIN = 31337
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -180,7 +180,7 @@ def test_readings_root_equals_openzeppelin_merkle_tree_js() -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed: the JavaScript cross-check needs it")
     if not (CONTRACTS / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
-        pytest.skip("settlement/contracts/node_modules is missing (make contracts)")
+        pytest.skip("settlement/chain/contracts/node_modules is missing (make contracts)")
     intervals = np.arange(96, 96 + 13)
     energy = np.array([0, 1, -1, 2**63 - 1, -(2**63), 5000, -5000, 7, 0, 3, -2, 9, 11])
     values = [["7", str(i), str(e)] for i, e in zip(intervals, energy, strict=True)]

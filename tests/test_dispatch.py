@@ -147,7 +147,7 @@ def test_energy_value_is_the_marginal_worth_of_stored_energy() -> None:
 
 
 def test_forecast_error_goes_where_it_is_cheaper_and_ties_follow_the_plan() -> None:
-    from twin.dispatching import TIE_TOLERANCE, error_to_battery
+    from forecasting.realtime import TIE_TOLERANCE, error_to_battery
 
     eta = 0.95
     peak, standard, feed_in = 420.0, 320.0, 80.0

@@ -9,8 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from tests.dashboard_fixtures import BIG_REWARD, settlement_tables
-from twin.figures import (
+from figures.common import (
     as_utc,
     empty_figure,
     energy_by_source,
@@ -20,8 +19,8 @@ from twin.figures import (
     run_rows,
     time_marks,
 )
-from twin.figures_compare import compare_figure, compare_rows
-from twin.figures_forecasts import (
+from figures.compare import compare_figure, compare_rows
+from figures.forecasts import (
     backtest_rows,
     error_by_horizon,
     error_rows,
@@ -29,7 +28,7 @@ from twin.figures_forecasts import (
     forecast_figure,
     horizon_label,
 )
-from twin.figures_geometry import (
+from figures.geometry import (
     NetworkGeometry,
     interesting_interval,
     loading_matrix,
@@ -37,14 +36,14 @@ from twin.figures_geometry import (
     node_counts,
     voltage_matrix,
 )
-from twin.figures_grid import (
+from figures.grid import (
     LOADING_CLASSES,
     bus_node_rows,
     bus_power_figure,
     grid_timeline,
     network_map,
 )
-from twin.figures_market import (
+from figures.market import (
     busiest_interval,
     market_cards,
     order_book_figure,
@@ -52,7 +51,7 @@ from twin.figures_market import (
     purchases_figure,
     savings_figure,
 )
-from twin.figures_settlement import (
+from figures.settlement import (
     batch_rows,
     gas_figure,
     reading_status_rows,
@@ -60,6 +59,7 @@ from twin.figures_settlement import (
     rewards_figure,
     token_sum,
 )
+from tests.dashboard_fixtures import BIG_REWARD, settlement_tables
 from twin.results import RunFolder
 
 T0 = pd.Timestamp("2016-06-06T00:00:00Z")

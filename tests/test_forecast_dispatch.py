@@ -130,11 +130,11 @@ def test_split_forecast_gives_the_same_forecasts_and_plans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # big grids forecast the whole horizon only behind batteries (two calls); same numbers
-    import twin.dispatching
+    import forecasting.policy
 
     tables = {}
     for split in (False, True):
-        monkeypatch.setattr(twin.dispatching, "SPLIT_MIN_ROWS", 0 if split else 10**12)
+        monkeypatch.setattr(forecasting.policy, "SPLIT_MIN_ROWS", 0 if split else 10**12)
         result = run_scenario(scenario("run.days=1", "chain.enabled=false"), tmp_path / str(split))
         run = open_run(result.path)
         tables[split] = (run.table("forecasts"), run.table("dispatch_plans"), result.kpis)

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grid.zones import voltage_zones
-from settlement.grid_fee import clear_with_grid_fee
-from settlement.market import Orders, clear, limit_prices, orders_from_positions
+from settlement.market.auction import Orders, clear, limit_prices, orders_from_positions
+from settlement.market.grid_fee import clear_with_grid_fee
 from twin.engine import run_scenario
 from twin.results import open_run
 from twin.scenario import scenario_from_dict

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.market import (
+from settlement.market.auction import (
     MECHANISMS,
     Clearing,
     Orders,

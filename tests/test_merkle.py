@@ -15,7 +15,7 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement import merkle
+from settlement.chain import merkle
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "settlement" / "contracts"
 TYPES = ["uint256", "uint256", "address", "address", "uint256", "uint256"]
@@ -151,7 +151,7 @@ def test_same_root_and_proofs_as_openzeppelin_merkle_tree_js() -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed: the JavaScript cross-check needs it")
     if not (CONTRACTS / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
-        pytest.fail("settlement/contracts/node_modules is missing: run `make contracts`")
+        pytest.fail("settlement/chain/contracts/node_modules is missing: run `make contracts`")
     trades = random_trades(37, seed=7)
     batch_id = 2**200 + 5
     columns = ["trade_ids", "sellers", "buyers", "energy_wh", "payment_micro_eur"]

@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
-from settlement import merkle
-from settlement.chain import ARTIFACTS_DIR
-from settlement.depin_chain import multiproof, reward_leaves
+from settlement.chain import merkle
+from settlement.chain.connection import ARTIFACTS_DIR
+from settlement.depin.client import multiproof, reward_leaves
 
 
 def _process_multiproof(leaves: list[bytes], proof: list[bytes], flags: list[bool]) -> bytes:
@@ -55,7 +55,7 @@ def test_same_root_and_multiproof_as_openzeppelin_merkle_tree_js() -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed: the JavaScript cross-check needs it")
     if not (contracts_dir / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
-        pytest.fail("settlement/contracts/node_modules is missing: run `make contracts`")
+        pytest.fail("settlement/chain/contracts/node_modules is missing: run `make contracts`")
     epoch, n, indices = 2**70 + 3, 37, [2, 3, 4, 5, 17, 30, 36]
     device_ids, amounts = [d * 3 for d in range(n)], [10**15 + d for d in range(n)]
     values = [[str(epoch), str(d), str(a)] for d, a in zip(device_ids, amounts, strict=True)]

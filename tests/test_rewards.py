@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from settlement.rewards import RewardWeights, epoch_rewards, location_weight
+from settlement.depin.rewards import RewardWeights, epoch_rewards, location_weight
 
 W = RewardWeights()
 

@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from settlement.chain import Chain
-from settlement.ledger import Ledger
-from settlement.merkle import merkle_root, trade_leaves
-from settlement.settler import FAULT_EXIT, Settler
+from settlement.chain.connection import Chain
+from settlement.chain.ledger import Ledger
+from settlement.chain.merkle import merkle_root, trade_leaves
+from settlement.chain.settler import FAULT_EXIT, Settler
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 from tests.conftest import ROOT, scenario
 from twin.engine import run_scenario
+from twin.layers.chain import ANVIL_DEV_KEY
 from twin.results import RunFolder, open_run
-from twin.settling import ANVIL_DEV_KEY
 from twin.verify import prove_trade, verify_run
 
 BINARY = anvil_binary()
@@ -198,9 +198,9 @@ def test_a_mined_batch_whose_block_is_gone_is_planned_again(tmp_path: Path) -> N
 
 _CHILD = """
 import json, sys
-from settlement.chain import Chain
-from settlement.ledger import Ledger
-from settlement.settler import Settler
+from settlement.chain.connection import Chain
+from settlement.chain.ledger import Ledger
+from settlement.chain.settler import Settler
 url, key, addresses, ledger_path, batch_id = sys.argv[1:6]
 chain = Chain.connect(url, private_key=key, addresses=json.loads(addresses))
 Settler(Ledger(ledger_path), chain).submit(int(batch_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from settlement.tariff import tariff_prices, utility_bill
+from settlement.market.tariff import tariff_prices, utility_bill
 from twin.scenario import TariffsConfig
 
 

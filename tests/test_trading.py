@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from settlement.tariff import tariff_prices
+from settlement.market.tariff import tariff_prices
 from tests.conftest import ROOT, scenario
 from twin.engine import run_scenario
+from twin.layers.market import cut_trades
 from twin.results import RunFolder, open_run
 from twin.scenario import load_scenario
-from twin.trading import cut_trades
 
 STRESSED = ROOT / "scenarios" / "stressed.toml"
 

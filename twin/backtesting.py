@@ -28,8 +28,7 @@ import pandas as pd
 
 from forecasting.backtest import HORIZONS, default_models, rolling_origin_backtest
 from forecasting.boosting import GlobalGBForecaster
-from twin.build import Twin, build, profile_powers
-from twin.dispatching import node_kinds
+from twin.build import Twin, build, node_kinds, profile_powers
 from twin.scenario import Scenario
 
 #: The backtest's year: SimBench's profile year, in UTC.
@@ -68,7 +67,7 @@ def backtest_series(
     """
     table = twin.nodes.table
     kind = table["kind"].to_numpy().astype(str)
-    kinds_all = node_kinds(twin)
+    kinds_all = node_kinds(twin.nodes)
     profile = table["profile"].to_numpy().astype(str)
     consumers = np.flatnonzero(kind == "consumer")
     households = consumers[np.char.startswith(profile[consumers], "H0")]

@@ -14,13 +14,14 @@ import pandas as pd
 import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher, BatterySpec
+from forecasting.oracles import make_forecaster
+from forecasting.policy import ForecastDispatchPolicy
 from grid.network import build_net, simbench_scenario
 from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, outage_events
 from grid.placement import NodeSet, place_nodes
 from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
-from settlement.tariff import tariff_prices
-from twin.dispatching import ForecastDispatchPolicy, make_forecaster, node_kinds
+from settlement.market.tariff import tariff_prices
 from twin.scenario import Scenario, ScenarioError
 
 #: Named random streams of a run, in spawn order (append only).
@@ -270,7 +271,7 @@ def _forecast_policy(
         soc_min=cfg.battery_soc_min,
         soc_max=cfg.battery_soc_max,
     )
-    kinds = node_kinds(twin)[series]
+    kinds = node_kinds(twin.nodes)[series]
     return ForecastDispatchPolicy(
         forecaster=make_forecaster(
             fc.model,
@@ -324,3 +325,11 @@ def fleet_powers(
     for group in fleets:
         p[:, group.rows], q[:, group.rows] = group.power(0, n_t)
     return p, q
+
+
+def node_kinds(nodes: NodeSet) -> np.ndarray:
+    """Forecasting kind of each node: ``consumer:<profile>``, ``solar``, ``wind``, ``battery``."""
+    table = nodes.table
+    kind = table["kind"].to_numpy().astype(str)
+    profile = table["profile"].to_numpy().astype(str)
+    return np.where(kind == "consumer", np.char.add("consumer:", profile), kind)

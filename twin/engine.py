@@ -5,9 +5,9 @@ Per interval (DESIGN.md "One interval, as data flows"):
 1. meters: the node processes set each node's power (``grid.nodes``);
 2. forecast + dispatch: the battery policy (forecast-driven LP, or the self-consumption rule);
 3. market: every owner orders its forecast net position and the market clears
-   (:class:`twin.trading.MarketLayer`);
+   (:class:`twin.layers.market.MarketLayer`);
 4. grid check: AC power flow of the interval's injections; in network-aware mode the
-   generation behind a violation is curtailed, with its trades (:mod:`twin.curtailment`).
+   generation behind a violation is curtailed, with its trades (:mod:`grid.curtailment`).
    No later interval's decision depends on an interval's grid check or settlement, so both
    run for a chunk (a day) of intervals at once, on the chunk's batch power flow;
 5. settlement: trades and each owner's imbalance with the utility at tariff.
@@ -28,17 +28,18 @@ from typing import Any
 import numpy as np
 import simpy
 
+from grid.curtailment import Sensitivities, curtail, violated
+from grid.kpis import KpiAccumulator
 from grid.nodes import Meters, outage_process
 from grid.zones import voltage_zones
-from settlement.tariff import tariff_prices
+from settlement.market.tariff import tariff_prices
 from twin.build import Twin, build, streams
-from twin.curtailment import Sensitivities, curtail, violated
-from twin.devicing import DeviceLayer
-from twin.kpis import KpiAccumulator
+from twin.layers.chain import SettlementLayer
+from twin.layers.devices import DeviceLayer
+from twin.layers.market import MarketLayer
 from twin.manifest import manifest_base
 from twin.results import RunWriter
 from twin.scenario import Scenario
-from twin.settling import SettlementLayer
 from twin.tables import (
     ChunkResults,
     interval_flags,
@@ -47,7 +48,6 @@ from twin.tables import (
     write_market,
     write_settlement,
 )
-from twin.trading import MarketLayer
 
 Progress = Callable[[int, int], None]
 
@@ -98,7 +98,7 @@ class Engine:
             table["owner"].to_numpy().astype(str), return_inverse=True
         )
         self.bat_ids = self.node_ids[twin.batteries.rows]
-        self.kpis = KpiAccumulator(twin.nodes, twin.scenario)
+        self.kpis = KpiAccumulator(twin.nodes)
         self.import_price, self.export_price = tariff_prices(
             twin.times.hour.to_numpy(), twin.scenario.tariffs
         )

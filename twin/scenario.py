@@ -240,7 +240,7 @@ class MarketConfig(_Section):
     two) or ``markup`` (a share ``markup`` of the spread kept by each side).
     ``grid_fee_eur_per_mwh_per_level``: a trade pays this for every transformer between its
     seller's and buyer's voltage zone (orders clear inside each zone first, then across zones;
-    :mod:`settlement.grid_fee`).
+    :mod:`settlement.market.grid_fee`).
     ``network_aware``: after the market clears, the interval's AC power flow is checked and
     the generation behind the violations is curtailed, with its trades, until the voltage band
     and loading limit of ``[grid]`` hold; ``false`` lets violations happen and counts them.
@@ -312,7 +312,7 @@ class DevicesConfig(_Section):
     ``upload_intervals`` each device uploads its readings with one EIP-712 signature; the
     journal verifies them (signature, chain, replay, registry, physics). Every
     ``epoch_days`` ``reward_tokens_per_epoch`` RewardTokens are shared by verified delivered
-    energy, location and availability (:mod:`settlement.rewards`). ``attacks`` and ``revoked``
+    energy, location and availability (:mod:`settlement.depin.rewards`). ``attacks`` and ``revoked``
     name nodes that attack the network or whose device is revoked.
     """
 

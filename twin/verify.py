@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 from hexbytes import HexBytes
 
-from settlement.chain import Chain
-from settlement.depin_chain import DepinContracts
-from settlement.devices import reading_leaves
-from settlement.embedded import open_embedded
-from settlement.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
+from settlement.chain.connection import Chain
+from settlement.chain.embedded import open_embedded
+from settlement.chain.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
+from settlement.depin.client import DepinContracts
+from settlement.depin.devices import reading_leaves
 from twin.results import RunFolder, open_run
 
 

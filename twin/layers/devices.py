@@ -1,14 +1,14 @@
 """DePIN devices inside a run: signed readings, the journal's checks, rewards on-chain.
 
-Every node is a device (:mod:`settlement.devices`): its own key, an NFT in the
+Every node is a device (:mod:`settlement.depin.devices`): its own key, an NFT in the
 ``DeviceRegistry`` owned by the node's owner. Every ``devices.upload_intervals`` each device
 uploads its metered readings (its own production convention: generation and battery
 discharge positive, consumption positive for consumer meters) under one EIP-712 signature;
 devices named in ``devices.attacks`` inflate, replay, forge or sign for another chain
-(:func:`settlement.fraud.attack_uploads`). The journal verifies each period's uploads together
-(:func:`settlement.readings.verify_uploads`: registry, chain, signature, root, replay, physics
+(:func:`settlement.depin.fraud.attack_uploads`). The journal verifies each period's uploads together
+(:func:`settlement.depin.readings.verify_uploads`: registry, chain, signature, root, replay, physics
 with the clear-sky ceiling and PV peers). Every ``devices.epoch_days`` the epoch's rewards
-(:func:`settlement.rewards.epoch_rewards`, location weights from the intervals' power flow)
+(:func:`settlement.depin.rewards.epoch_rewards`, location weights from the intervals' power flow)
 are minted on-chain to each device NFT's owner with one ``Rewards.distribute``, which also
 records the Merkle root of the epoch's accepted readings.
 """
@@ -26,18 +26,18 @@ import pyarrow as pa
 from forecasting.features import ALTITUDE_M, LATITUDE_DEG, LONGITUDE_DEG
 from grid.placement import NodeSet
 from grid.powerflow import GridLayout, PowerFlowBatch
-from settlement.chain import Chain
-from settlement.depin_chain import REWARD_DECIMALS, DepinContracts
-from settlement.devices import DEVICE_KINDS, Upload, make_devices, reading_leaves, registry_of
-from settlement.fraud import (
+from settlement.chain.connection import Chain
+from settlement.chain.merkle import merkle_root
+from settlement.depin.client import REWARD_DECIMALS, DepinContracts
+from settlement.depin.devices import DEVICE_KINDS, Upload, make_devices, reading_leaves, registry_of
+from settlement.depin.fraud import (
     Plausibility,
     SentUpload,
     attack_uploads,
     clear_sky_ceiling_w_per_m2,
 )
-from settlement.merkle import merkle_root
-from settlement.readings import STATUSES, VerifierState, verify_uploads
-from settlement.rewards import RewardWeights, epoch_rewards, location_weight
+from settlement.depin.readings import STATUSES, VerifierState, verify_uploads
+from settlement.depin.rewards import RewardWeights, epoch_rewards, location_weight
 from twin.results import RunWriter
 from twin.scenario import Scenario, ScenarioError
 

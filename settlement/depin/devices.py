@@ -13,7 +13,7 @@ here it must lie in ``[1, 2**24)`` so that (device, interval) keys pack into 64 
 **Reading.** ``(deviceId, interval, energyWh)`` with the Solidity types ``(uint256, uint64,
 int64)``; its leaf is OpenZeppelin ``StandardMerkleTree``'s:
 ``keccak256(bytes.concat(keccak256(abi.encode(deviceId, interval, energyWh))))``, and an
-upload's readings form one tree of :mod:`settlement.merkle` (readings in interval order).
+upload's readings form one tree of :mod:`settlement.chain.merkle` (readings in interval order).
 ``energy_wh`` follows the device's own production convention, not the grid's load convention:
 solar and wind report energy produced (>= 0), a consumer meter energy consumed (>= 0), a
 battery energy discharged (> 0) or charged (< 0).
@@ -26,7 +26,7 @@ counter. The digest is built by hand (domain separator cached) and signed with c
 (libsecp256k1, RFC 6979, low ``s``), 65 bytes ``r || s || v`` with ``v`` in {27, 28}, equal
 byte for byte to eth-account's ``sign_typed_data``. The upload carries the chain id and the
 contract it claims to be signed for in clear, so that the journal can tell a wrong-chain
-upload from a forgery (:mod:`settlement.readings`).
+upload from a forgery (:mod:`settlement.depin.readings`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from eth_utils import to_checksum_address
 
-from settlement.merkle import RootMemo, keccak256, merkle_root
+from settlement.chain.merkle import RootMemo, keccak256, merkle_root
 
 #: EIP-712 domain name of the ``DeviceRegistry`` contract.
 DOMAIN_NAME = "gridtwin DeviceRegistry"
@@ -87,7 +87,7 @@ def device_private_key(node_id: str, seed: int) -> bytes:
 
     keccak256(``b"gridtwin.device"``, ``seed`` as 32 bytes, ``node_id``), rehashed in the
     (astronomically unlikely) case it falls outside ``[1, n)``; like
-    :func:`settlement.chain.participant_private_key`, with its own tag.
+    :func:`settlement.chain.connection.participant_private_key`, with its own tag.
 
     Parameters
     ----------
@@ -352,7 +352,7 @@ _ROOTS = RootMemo()
 
 
 def readings_root(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
-    """Merkle root of one upload's readings (:data:`settlement.merkle.EMPTY_ROOT` if none);
+    """Merkle root of one upload's readings (:data:`settlement.chain.merkle.EMPTY_ROOT` if none);
     the device's and the journal's derivations of the same readings share one RootMemo."""
     words = _reading_words(device_ids, intervals, energy_wh)
     return _ROOTS.root(words, lambda data: merkle_root(_leaf_hashes(data, _LEAF_ROW)))

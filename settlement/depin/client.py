@@ -1,6 +1,7 @@
-"""The DePIN contracts on a :class:`~settlement.chain.Chain`: devices, signed uploads, rewards.
+"""The DePIN contracts on a :class:`~settlement.chain.connection.Chain`: devices, signed
+uploads, rewards.
 
-Three contracts (``settlement/contracts/src``), deployed on first use by the chain's operator:
+Three contracts (``settlement/chain/contracts/src``), deployed on first use by the chain's operator:
 
 - ``RewardToken``: the ERC-20 devices earn, 6 decimals (one token = 10**6 base units, so a
   device's reward fits the int64 columns of the results store). Only ``Rewards`` holds its
@@ -14,10 +15,11 @@ Three contracts (``settlement/contracts/src``), deployed on first use by the cha
   then ``claim`` per device or ``claim_many`` (one multiproof a chunk, any fleet size;
   ``commit_and_claim`` does both).
 
-Reward leaves follow OpenZeppelin's StandardMerkleTree (as :mod:`settlement.merkle`):
+Reward leaves follow OpenZeppelin's StandardMerkleTree (as :mod:`settlement.chain.merkle`):
 ``keccak256(keccak256(abi.encode(uint256 epoch, uint256 deviceId, uint256 amount)))``. Amounts
 are integers [token base units]. Transactions go through the chain's sending path (a locally
-held operator key works); a revert raises :class:`~settlement.chain.TransactionRevertedError`.
+held operator key works); a revert raises
+:class:`~settlement.chain.connection.TransactionRevertedError`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from settlement.chain import Chain, ChainError, _error_selectors, load_artifact
-from settlement.merkle import keccak256, merkle_tree
+from settlement.chain.connection import Chain, ChainError, _error_selectors, load_artifact
+from settlement.chain.merkle import keccak256, merkle_tree
 
 DEPIN_CONTRACTS = ("RewardToken", "DeviceRegistry", "Rewards")
 """The contracts :meth:`DepinContracts.deploy` deploys, in order."""
@@ -145,7 +147,7 @@ def multiproof(tree: Sequence[bytes], indices: Sequence[int]) -> tuple[list[byte
     Parameters
     ----------
     tree : sequence of bytes
-        The flat tree of :func:`settlement.merkle.merkle_tree`.
+        The flat tree of :func:`settlement.chain.merkle.merkle_tree`.
     indices : sequence of int
         Distinct leaf positions; ``MerkleProof.multiProofVerify`` then takes their leaves in
         ascending position order.

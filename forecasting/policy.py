@@ -23,15 +23,16 @@ No look-ahead: at interval ``k`` the forecaster sees actuals up to interval ``k 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher
+from forecasting.oracles import SeriesForecaster
+from forecasting.realtime import error_to_battery
 
 #: Forecast rows a second prediction call must save before the policy splits its forecast in
 #: two (measured: a prediction call costs about 2 ms before its first row, then about 1.5 us a
@@ -39,116 +40,6 @@ from forecasting.dispatch import BatteryDispatcher
 #: issue, took 30.4 s of forecasting split against 32.0 s whole; on the 7,523-series MVLV grid
 #: the split saved 339,000 rows an issue and 37 % of the time).
 SPLIT_MIN_ROWS = 2_000
-#: Relative margin by which the battery must be the cheaper place for a forecast error before
-#: it leaves its plan (see :func:`error_to_battery`); above the solver's noise in the duals.
-TIE_TOLERANCE = 1e-3
-
-
-class SeriesForecaster(Protocol):
-    """What the policy needs of a forecaster (the ``fit`` / ``predict`` part of
-    :class:`forecasting.models.Forecaster`)."""
-
-    def fit(self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None) -> Any:
-        """Learn from actuals ``y`` (interval, series) [MW] at ``times``; ``kind`` per series."""
-        ...
-
-    def predict_origins(
-        self,
-        y: np.ndarray,
-        times: pd.DatetimeIndex,
-        origins: np.ndarray,
-        horizons: np.ndarray,
-        series: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Forecasts issued at the end of rows ``origins`` of ``y``, ``horizons`` steps ahead,
-        of the columns ``series`` (default all).
-
-        Returns an array of shape (origin, series, horizon) [MW].
-        """
-        ...
-
-
-class PerfectForesight:
-    """The actual future, for the bound on what forecasting can be worth.
-
-    Parameters
-    ----------
-    actual : ndarray, shape (interval, series)
-        The actual power of every series over warm-up + run [MW].
-    times : DatetimeIndex
-        Interval starts of ``actual``.
-    """
-
-    def __init__(self, actual: np.ndarray, times: pd.DatetimeIndex) -> None:
-        self.actual = actual
-        self.times = times
-
-    def fit(
-        self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None
-    ) -> PerfectForesight:
-        """Nothing to learn."""
-        return self
-
-    def predict_origins(
-        self,
-        y: np.ndarray,
-        times: pd.DatetimeIndex,
-        origins: np.ndarray,
-        horizons: np.ndarray,
-        series: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """The actual values ``horizons`` after each origin (the last one repeated past the
-        end)."""
-        start = self.times.searchsorted(times[np.asarray(origins)])
-        idx = np.minimum(start[:, None] + np.asarray(horizons)[None, :], len(self.actual) - 1)
-        out = self.actual[idx].transpose(0, 2, 1)  # (origin, series, horizon)
-        return out if series is None else out[:, series]
-
-
-class PartlyPerfect:
-    """One forecaster for most series, the actual future for some: what a perfect forecast of
-    one source (consumers, PV or wind) would be worth, the others forecast as usual.
-
-    Parameters
-    ----------
-    forecaster : SeriesForecaster
-        Forecasts the series not in ``perfect``.
-    oracle : PerfectForesight
-        The actual future.
-    perfect : ndarray of bool, shape (series,)
-        The series forecast by ``oracle``.
-    """
-
-    def __init__(
-        self, forecaster: SeriesForecaster, oracle: PerfectForesight, perfect: np.ndarray
-    ) -> None:
-        self.forecaster = forecaster
-        self.oracle = oracle
-        self.perfect = np.asarray(perfect, dtype=bool)
-
-    def fit(
-        self, y: np.ndarray, times: pd.DatetimeIndex, kind: np.ndarray | None = None
-    ) -> PartlyPerfect:
-        """Fit the forecaster (on every series: a pooled model learns from all)."""
-        self.forecaster.fit(y, times, kind=kind)
-        return self
-
-    def predict_origins(
-        self,
-        y: np.ndarray,
-        times: pd.DatetimeIndex,
-        origins: np.ndarray,
-        horizons: np.ndarray,
-        series: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """The forecaster's forecasts, the actual future where ``perfect``."""
-        chosen = np.arange(len(self.perfect)) if series is None else np.asarray(series)
-        out = self.forecaster.predict_origins(y, times, origins, horizons, series)
-        exact = self.perfect[chosen]
-        if exact.any():
-            truth = self.oracle.predict_origins(y, times, origins, horizons, chosen[exact])
-            out[:, exact] = truth
-        return out
 
 
 @dataclass
@@ -363,120 +254,3 @@ class ForecastDispatchPolicy:
             "predicted_mw": predicted,
             "actual_mw": actual,
         }
-
-
-def error_to_battery(
-    error_mw: np.ndarray,
-    planned_mw: np.ndarray,
-    forecast_mw: np.ndarray,
-    value_eur_per_mwh: np.ndarray,
-    import_eur_per_mwh: float,
-    export_eur_per_mwh: float,
-    eta_charge: float,
-    eta_discharge: float,
-) -> np.ndarray:
-    """Whether each battery, rather than the grid, takes its home's forecast error.
-
-    A bigger deficit than forecast (``error > 0``) is covered from the battery when the grid's
-    price for it is above what the stored energy is worth to the plan (the LP's dual, per MWh
-    at the meter: times ``eta_charge`` when the plan charges, divided by ``eta_discharge`` when
-    it discharges); a smaller one (or a bigger surplus) is stored when the stored energy is
-    worth more than the grid's price. Otherwise the grid takes the error and the battery
-    follows its plan.
-
-    Ties go to the plan: the battery deviates only when it is cheaper by more than
-    :data:`TIE_TOLERANCE`. An LP on point forecasts is indifferent at a tie (its next kWh
-    would be used at the same price later), but the future it planned for is uncertain:
-    energy kept may yet be needed at a dearer hour, and energy not bought may leave room for
-    surplus PV. Measured over 30 days in four seasons, following the plan at ties captured
-    5-9 points more of the perfect-foresight saving than moving the error at ties
-    (``benchmarks/forecast_value.py``).
-
-    Parameters
-    ----------
-    error_mw, planned_mw, forecast_mw : ndarray, shape (battery,)
-        The home's net power minus its forecast, the battery's planned power (charging
-        positive) and the home's forecast net power, all without the battery [MW].
-    value_eur_per_mwh : ndarray, shape (battery,)
-        The plan's worth of one more MWh stored now [EUR/MWh].
-    import_eur_per_mwh, export_eur_per_mwh : float
-        The tariff now [EUR/MWh].
-    eta_charge, eta_discharge : float
-        One-way efficiencies [-].
-    """
-    grid_planned = forecast_mw + planned_mw
-    # the grid's price for the error, were it left to the grid
-    price = np.where(grid_planned + 0.5 * error_mw > 0, import_eur_per_mwh, export_eur_per_mwh)
-    worth = np.where(
-        planned_mw > 0, value_eur_per_mwh * eta_charge, value_eur_per_mwh / eta_discharge
-    )
-    margin = 1.0 + TIE_TOLERANCE
-    return ((error_mw > 0) & (price > worth * margin)) | ((error_mw < 0) & (worth > price * margin))
-
-
-def make_forecaster(
-    model: str,
-    actual: np.ndarray | None,
-    times: pd.DatetimeIndex,
-    seed: int,
-    training_samples: int = 30_000,
-    trees: int = 30,
-    learning_rate: float = 0.2,
-    perfect_kinds: Sequence[str] = (),
-    kinds: np.ndarray | None = None,
-) -> SeriesForecaster:
-    """The forecaster named in ``forecasting.model``.
-
-    Parameters
-    ----------
-    model : {"gb", "seasonal_naive", "perfect"}
-        Which forecaster.
-    actual : ndarray or None
-        The actual series over warm-up + run, for ``perfect``.
-    times : DatetimeIndex
-        Interval starts of warm-up + run.
-    seed : int
-        The run's seed (the model's ``random_state``).
-    training_samples, trees : int
-        Rows sampled for training and boosting iterations of ``gb``.
-    learning_rate : float
-        Gradient boosting's learning rate [-].
-    perfect_kinds : sequence of str
-        Node kinds forecast perfectly (:class:`PartlyPerfect`); needs ``actual`` and ``kinds``.
-    kinds : ndarray of str, optional
-        Forecasting kind of each series (:func:`node_kinds`).
-    """
-    if perfect_kinds and model != "perfect":
-        if actual is None or kinds is None:
-            raise ValueError("perfect_kinds needs the actual series and their kinds")
-        base = np.char.partition(np.asarray(kinds, dtype=str), ":")[:, 0]
-        inner = make_forecaster(model, None, times, seed, training_samples, trees, learning_rate)
-        return PartlyPerfect(
-            inner, PerfectForesight(actual, times), np.isin(base, list(perfect_kinds))
-        )
-    from forecasting.boosting import GlobalGBForecaster
-    from forecasting.models import SeasonalNaive
-
-    if model == "perfect":
-        if actual is None:
-            raise ValueError("perfect foresight needs the actual series")
-        return PerfectForesight(actual, times)
-    if model == "seasonal_naive":
-        return SeasonalNaive()
-    if model == "gb":
-        gb = GlobalGBForecaster(
-            max_samples=training_samples,
-            max_iter=trees,
-            learning_rate=learning_rate,
-            random_state=seed % 2**32,
-        )
-        return gb
-    raise ValueError(f"unknown forecasting model {model!r}")
-
-
-def node_kinds(twin: Any) -> np.ndarray:
-    """Forecasting kind of each node: ``consumer:<profile>``, ``solar``, ``wind``, ``battery``."""
-    table = twin.nodes.table
-    kind = table["kind"].to_numpy().astype(str)
-    profile = table["profile"].to_numpy().astype(str)
-    return np.where(kind == "consumer", np.char.add("consumer:", profile), kind)

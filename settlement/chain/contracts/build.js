@@ -40,7 +40,7 @@ function findImports(importPath) {
   for (const file of candidates) {
     if (fs.existsSync(file)) return { contents: fs.readFileSync(file, "utf8") };
   }
-  return { error: `not found: ${importPath} (run npm ci in settlement/contracts)` };
+  return { error: `not found: ${importPath} (run npm ci in settlement/chain/contracts)` };
 }
 
 function main() {

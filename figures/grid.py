@@ -1,7 +1,7 @@
 """The grid page's builders: the network map at one interval, the timeline, a bus's nodes.
 
 Pure functions of results-store frames and of the net's geometry
-(:mod:`twin.figures_geometry`).
+(:mod:`figures.geometry`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from twin.figures import KIND_COLOURS, MARGIN
-from twin.figures_geometry import NetworkGeometry
+from figures.common import KIND_COLOURS, MARGIN
+from figures.geometry import NetworkGeometry
 
 #: Line / transformer loading classes of the map: (upper bound [%], label, colour).
 LOADING_CLASSES: tuple[tuple[float, str, str], ...] = (

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from twin.figures import MARGIN
+from figures.common import MARGIN
 
 #: Shares compared as bars [-> %].
 SHARES = {

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from twin.figures import KIND_COLOURS, MARGIN
+from figures.common import KIND_COLOURS, MARGIN
 
 #: Colours of the recorded horizons, in order.
 HORIZON_COLOURS = ("#e45756", "#f58518", "#54a24b", "#4c78a8", "#b279a2", "#9d755d")

@@ -6,11 +6,11 @@ transaction exists, and each step of the transaction is journaled as it happens:
 ``planned`` (journaled, nothing sent) → ``sent`` (hash and nonce known) → ``mined`` (block and
 gas used) → ``final`` (``confirmations`` blocks deep).
 
-After a crash, :class:`settlement.settler.Settler` reconciles every batch that is not final with
-the chain by its stored hash and by the contract's own record of the batch id, so a batch is
-never lost and never recorded twice (the contract also refuses a second commit of one id).
-Each state change is its own transaction, committed (and synced by SQLite) before the next
-step, so the journal is never behind what was sent.
+After a crash, :class:`~settlement.chain.settler.Settler` reconciles every batch that is not
+final with the chain by its stored hash and by the contract's own record of the batch id, so
+a batch is never lost and never recorded twice (the contract also refuses a second commit
+of one id). Each state change is its own transaction, committed (and synced by SQLite)
+before the next step, so the journal is never behind what was sent.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """On-chain settlement inside a run: batches of trades, journaled, committed exactly once.
 
 Every ``chain.batch_hours`` of simulated time the settled trades of the batch become one
-batch: its Merkle root (:mod:`settlement.merkle`), its net payments (each buyer pays each
+batch: its Merkle root (:mod:`settlement.chain.merkle`), its net payments (each buyer pays each
 trade's payment, each seller receives it less the grid fee, the grid operator receives the
-fees; they sum to zero) and its trades are journaled (:mod:`settlement.ledger`) the moment the
+fees; they sum to zero) and its trades are journaled (:mod:`settlement.chain.ledger`) the moment the
 batch closes. A SimPy process then settles the batches in order: it waits out chain outages
-(batches queue meanwhile and catch up after), sends the batch (:mod:`settlement.settler`),
+(batches queue meanwhile and catch up after), sends the batch (:mod:`settlement.chain.settler`),
 and waits ``confirmations x block_time_s`` of simulated time for it to be final. The sending
 is real: a transaction on the embedded chain or on the node at ``chain.rpc_url``.
 
@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from settlement.chain import Chain, ChainError, participant_addresses
-from settlement.embedded import save_embedded
-from settlement.ledger import Ledger
-from settlement.merkle import merkle_root, trade_leaves
-from settlement.settler import Settler
+from settlement.chain.connection import Chain, ChainError, participant_addresses
+from settlement.chain.embedded import save_embedded
+from settlement.chain.ledger import Ledger
+from settlement.chain.merkle import merkle_root, trade_leaves
+from settlement.chain.settler import Settler
 from twin.scenario import ChainConfig
 
 #: The participant that receives grid fees.

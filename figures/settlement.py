@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from twin.figures import MARGIN, frame_rows
+from figures.common import MARGIN, frame_rows
 
 #: The settlement tables, in the order the page shows them.
 SETTLEMENT_TABLES = ("batches", "readings", "rewards")

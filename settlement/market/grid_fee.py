@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from settlement.market import Clearing, Orders, clear
+from settlement.market.auction import Clearing, Orders, clear
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +77,7 @@ def clear_with_grid_fee(
     Parameters
     ----------
     orders : Orders
-        The interval's orders (see :func:`settlement.market.clear`).
+        The interval's orders (see :func:`settlement.market.auction.clear`).
     zone : ndarray of int
         Each participant's zone.
     levels : ndarray of int, shape (zone, zone)

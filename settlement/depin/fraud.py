@@ -48,7 +48,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement.devices import (
+from settlement.depin.devices import (
     DEFAULT_PERIOD_INTERVALS,
     DEVICE_KINDS,
     Device,
@@ -307,7 +307,7 @@ def plausibility_flags(
     energy_wh : array_like of int, shape (n,)
         Readings [Wh], each device's production convention.
     kind : array_like of int, shape (n,)
-        Index of the device's kind in :data:`settlement.devices.DEVICE_KINDS`.
+        Index of the device's kind in :data:`settlement.depin.devices.DEVICE_KINDS`.
     p_max_mw, capacity_kwh : array_like of float, shape (n,)
         The device's rated power [MW] and storage capacity [kWh].
     interval_s : int

@@ -17,7 +17,7 @@ from typing import Any
 from eth_account import Account
 from web3 import EthereumTesterProvider, Web3
 
-from settlement.chain import Chain, ChainError
+from settlement.chain.connection import Chain, ChainError
 
 
 def _backend(chain: Chain) -> Any:

@@ -7,9 +7,9 @@ Participants are the node owners (each home, and the community for its wind turb
   a bid if it expects to import, an ask if it expects to export. Where no forecast is in
   force (no forecasting, a fallback interval, the first interval), a node's last metered
   power stands in for it (persistence). Limit prices come from ``market.strategy``.
-- **Clearing**: :func:`settlement.market.clear`, between the feed-in and retail tariff of the
-  interval; with a grid fee, zone by zone and then across zones
-  (:func:`settlement.grid_fee.clear_with_grid_fee`).
+- **Clearing**: :func:`settlement.market.auction.clear`, between the feed-in and retail
+  tariff of the interval; with a grid fee, zone by zone and then across zones
+  (:func:`settlement.market.grid_fee.clear_with_grid_fee`).
 - **Settlement** (after the grid check): network-aware curtailment cuts the trades of the
   sellers whose generation was curtailed, by the curtailed energy, first trades first. Each
   owner's imbalance, actual minus traded energy, settles with the utility at tariff: the
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from settlement.grid_fee import clear_with_grid_fee
-from settlement.market import Clearing, Orders, limit_prices, orders_from_positions
-from settlement.tariff import utility_bill
+from settlement.market.auction import Clearing, Orders, limit_prices, orders_from_positions
+from settlement.market.grid_fee import clear_with_grid_fee
+from settlement.market.tariff import utility_bill
 from twin.scenario import MarketConfig
 
 _OWNER_SUMS = (
@@ -287,7 +287,7 @@ class MarketLayer:
         }
 
     def kpis(self) -> dict[str, tuple[float, str]]:
-        """The market's KPIs (see :mod:`twin.kpis` for the energy ones)."""
+        """The market's KPIs (see :mod:`grid.kpis` for the energy ones)."""
         t, s = self.totals, self.totals.by_owner
         bought = float(s["p2p_bought_wh"].sum())
         demand = bought + float(s["import_wh"].sum())

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from twin.figures import MARGIN, format_value
+from figures.common import MARGIN, format_value
 
 #: Market KPIs of the page's cards: name -> (label, unit shown, scale, decimals).
 MARKET_KPIS: dict[str, tuple[str, str, float, int]] = {

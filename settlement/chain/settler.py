@@ -2,7 +2,7 @@
 
 The order of one batch (:meth:`Settler.submit`, then :meth:`Settler.confirm`):
 
-1. the batch is already journaled ``planned`` (:meth:`settlement.ledger.Ledger.plan`);
+1. the batch is already journaled ``planned`` (:meth:`settlement.chain.ledger.Ledger.plan`);
 2. if the contract already holds the batch id, the journal catches up from the chain's
    ``BatchCommitted`` event and nothing is sent;
 3. the transaction is signed here, so its hash is known before it exists anywhere else, and
@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 from hexbytes import HexBytes
 from web3 import Web3
 
-from settlement.chain import Chain, ChainError
-from settlement.ledger import Batch, Ledger
+from settlement.chain.connection import Chain, ChainError
+from settlement.chain.ledger import Batch, Ledger
 
 T = TypeVar("T")
 FAULT_EXIT = 86

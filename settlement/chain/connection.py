@@ -3,7 +3,7 @@
 :meth:`Chain.embedded` runs py-evm in-process (eth-tester), so a run needs no server;
 :meth:`Chain.connect` talks to any JSON-RPC URL (anvil, a testnet) with the node's unlocked
 dev accounts or a given private key. Both deploy gridtwin's contracts on first use from the
-committed artifacts in ``settlement/contracts/artifacts`` (ABI + bytecode: no Node, no solc).
+committed artifacts in ``settlement/chain/contracts/artifacts`` (ABI + bytecode: no Node, no solc).
 
 The operator account deploys the contracts and holds every role: DEFAULT_ADMIN, MINTER
 (EnergyCredit), SETTLER and PAUSER (Settlement). Amounts are integers: one EnergyCredit base
@@ -34,7 +34,7 @@ from web3.contract import Contract
 from web3.exceptions import TransactionNotFound
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
-from settlement.merkle import keccak256
+from settlement.chain.merkle import keccak256
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "contracts" / "artifacts"
 """Where ``make contracts`` writes the committed ABI + bytecode artifacts."""
@@ -294,7 +294,7 @@ class Chain:
         batch_id : int
             The batch; a second commit of one id reverts.
         trades_root : bytes
-            The 32-byte Merkle root of the batch's trade leaves (:mod:`settlement.merkle`).
+            The 32-byte Merkle root of the batch's trade leaves (:mod:`settlement.chain.merkle`).
         trade_count : int
             Number of trades in the batch.
         energy_wh : int

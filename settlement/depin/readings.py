@@ -23,7 +23,7 @@ per upload (one recovery each), everything per reading is vectorised.
    the batch;
 7. ``rejected_replayed`` (per reading): the (device, interval) is already journaled, or comes
    earlier in the batch;
-8. ``flagged_implausible``: a physics check of :func:`settlement.fraud.plausibility_flags`
+8. ``flagged_implausible``: a physics check of :func:`settlement.depin.fraud.plausibility_flags`
    fails (the reading is journaled, and earns nothing);
 9. ``accepted``.
 
@@ -41,7 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement.devices import (
+from settlement.depin.devices import (
     DEFAULT_PERIOD_INTERVALS,
     DEVICE_KINDS,
     MAX_DEVICE_ID,
@@ -54,7 +54,7 @@ from settlement.devices import (
     recover_signer,
     upload_digest,
 )
-from settlement.fraud import BatteryBook, Plausibility, plausibility_flags
+from settlement.depin.fraud import BatteryBook, Plausibility, plausibility_flags
 
 STATUSES = (
     "accepted",
@@ -207,7 +207,7 @@ class Verification:
     status : ndarray of int8, shape (reading,)
         Index into :data:`STATUSES`.
     flags : ndarray of uint8, shape (reading,)
-        Failed physics checks (:data:`settlement.fraud.FLAGS`).
+        Failed physics checks (:data:`settlement.depin.fraud.FLAGS`).
     revoked : ndarray of bool, shape (reading,)
         Rejected because the device is revoked.
     battery_book : dict
@@ -326,7 +326,7 @@ def verify_uploads(
         Upload period [intervals].
     clear_sky_w_per_m2 : ndarray, optional
         Clear-sky ceiling irradiance per interval number [W/m^2]
-        (:func:`settlement.fraud.clear_sky_ceiling_w_per_m2`); None skips that check.
+        (:func:`settlement.depin.fraud.clear_sky_ceiling_w_per_m2`); None skips that check.
     limits : Plausibility, optional
         Physics thresholds.
 

@@ -18,13 +18,12 @@ import numpy as np
 
 from grid.placement import NodeSet
 from grid.powerflow import PowerFlowBatch
-from twin.scenario import Scenario
 
 
 class KpiAccumulator:
     """Sums the energy, extremes and counts of a run."""
 
-    def __init__(self, nodes: NodeSet, scenario: Scenario) -> None:
+    def __init__(self, nodes: NodeSet) -> None:
         self.kind_rows = {k: nodes.rows(k) for k in ("consumer", "solar", "wind", "battery")}
         self.e_mwh = dict.fromkeys(
             (

@@ -3,12 +3,12 @@
 Every builder here and in the ``twin.figures_*`` modules takes DataFrames (or plain
 mappings) of the results store and returns a plotly ``Figure`` or rows for a table; none
 reads run files and none changes its inputs (the dashboard caches the frames it passes in).
-The one exception is :func:`twin.figures_geometry.network_geometry`, which rebuilds a run's
+The one exception is :func:`figures.geometry.network_geometry`, which rebuilds a run's
 net from its scenario to place the map's buses.
 
-The other pages' builders live beside this module: :mod:`twin.figures_grid` (network map),
-:mod:`twin.figures_forecasts`, :mod:`twin.figures_market`, :mod:`twin.figures_settlement`
-and :mod:`twin.figures_compare` (scenario comparison).
+The other pages' builders live beside this module: :mod:`figures.grid` (network map),
+:mod:`figures.forecasts`, :mod:`figures.market`, :mod:`figures.settlement`
+and :mod:`figures.compare` (scenario comparison).
 """
 
 from __future__ import annotations

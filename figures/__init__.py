@@ -1,0 +1,1 @@
+"""Pure plotly figure builders: run tables in, figure out (dashboard and notebooks)."""

@@ -1,0 +1,1 @@
+"""The chain: connection and signing, the journal, the settler, Merkle trees, contracts."""

@@ -1,0 +1,1 @@
+"""DePIN devices: identity, signed readings, fraud checks, rewards and their contracts."""

@@ -1,0 +1,1 @@
+"""The market: auctions, grid fees, tariffs and bills (pure functions on integers)."""
