@@ -22,11 +22,11 @@ import pytest
 from settlement.chain.connection import Chain
 from settlement.chain.ledger import Ledger
 from settlement.chain.merkle import merkle_root, trade_leaves
+from settlement.chain.operator import ANVIL_DEV_KEY
 from settlement.chain.settler import FAULT_EXIT, Settler
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 from tests.conftest import ROOT, scenario
 from twin.engine import run_scenario
-from twin.layers.chain import ANVIL_DEV_KEY
 from twin.results import RunFolder, open_run
 from twin.verify import prove_trade, verify_run
 

@@ -11,7 +11,7 @@ import pytest
 from settlement.market.tariff import tariff_prices
 from tests.conftest import ROOT, scenario
 from twin.engine import run_scenario
-from twin.layers.market import cut_trades
+from settlement.market.bills import cut_trades
 from twin.results import RunFolder, open_run
 from twin.scenario import load_scenario
 

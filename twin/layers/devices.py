@@ -15,18 +15,13 @@ records the Merkle root of the epoch's accepted readings.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import simpy
 
 from forecasting.features import ALTITUDE_M, LATITUDE_DEG, LONGITUDE_DEG
-from grid.placement import NodeSet
-from grid.powerflow import GridLayout, PowerFlowBatch
-from settlement.chain.connection import Chain
 from settlement.chain.merkle import merkle_root
 from settlement.depin.client import REWARD_DECIMALS, DepinContracts
 from settlement.depin.devices import DEVICE_KINDS, Upload, make_devices, reading_leaves, registry_of
@@ -38,8 +33,12 @@ from settlement.depin.fraud import (
 )
 from settlement.depin.readings import STATUSES, VerifierState, verify_uploads
 from settlement.depin.rewards import RewardWeights, epoch_rewards, location_weight
+from settlement.units import mw_to_wh
+from twin.layers.base import Chunk, LayerOutput, Process
+from twin.layers.chain import ChainLayer
+from twin.layers.context import LayerContext
 from twin.results import RunWriter
-from twin.scenario import Scenario, ScenarioError
+from twin.scenario import ScenarioError
 
 REWARDED = ("solar", "wind", "battery")
 
@@ -63,34 +62,26 @@ class DeviceLayer:
 
     Parameters
     ----------
-    scenario : Scenario
-        The run's scenario (``[devices]``, battery efficiencies, grid limits).
-    nodes : NodeSet
-        The twin's nodes.
-    owner_address : list of str
-        Chain address of each node's owner.
-    chain : Chain
-        The chain the run settles on.
-    layout : GridLayout
-        The solver's buses (device bus -> voltage column).
-    times : DatetimeIndex
-        Interval starts of the run (UTC).
+    ctx : LayerContext
+        The run being built (``[devices]``, battery efficiencies, grid limits, the nodes and
+        the solver's buses).
+    chain : ChainLayer
+        The run's settlement: its chain and the participants' addresses.
     """
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        nodes: NodeSet,
-        owner_address: list[str],
-        chain: Chain,
-        layout: GridLayout,
-        times: pd.DatetimeIndex,
-    ) -> None:
-        t0 = time.perf_counter()
+    name = "devices"
+
+    def __init__(self, ctx: LayerContext, chain_layer: ChainLayer) -> None:
+        scenario = ctx.scenario
+        nodes = ctx.twin.nodes
+        layout = ctx.twin.solver.layout
+        times = ctx.twin.times
+        chain = chain_layer.chain
+        owner_address = np.array(chain_layer.addresses)[ctx.owner_idx].tolist()
+        self.writer = ctx.writer
         cfg = scenario.devices
         self.cfg = cfg
         self.interval_s = scenario.run.interval_s
-        self.wh_per_mw = self.interval_s / 3600.0 * 1e6
         table = nodes.table
         self.node_ids = table["node_id"].to_numpy().astype(str)
         self.kinds = table["kind"].to_numpy().astype(str)
@@ -172,22 +163,22 @@ class DeviceLayer:
         self.counts = dict.fromkeys((*STATUSES, "revoked"), 0)
         self.attack_readings = 0
         self.attack_rewarded = 0
-        self.rewards: list[dict[str, Any]] = []
+        self.rewards_total = 0  # token base units minted as rewards
         self.gas = 0
         self.rewarded_devices = 0
-        self.wall_s = time.perf_counter() - t0
 
-    def add(
-        self,
-        first: int,
-        p_mw: np.ndarray,
-        available: np.ndarray,
-        flow: PowerFlowBatch,
-        writer: RunWriter,
-    ) -> None:
+    def start(self, env: simpy.Environment) -> list[Process]:
+        """No process of its own (uploads follow the chunks)."""
+        return []
+
+    def step(self, k: int, p_mw: np.ndarray) -> None:
+        """Readings are uploaded per chunk, not per interval."""
+
+    def add(self, chunk: Chunk) -> None:
         """Take a chunk of metered intervals; upload, verify and reward what is complete."""
-        t0 = time.perf_counter()
-        energy = np.rint(self.sign * p_mw * self.wh_per_mw).astype(np.int64)
+        first, p_mw, available, flow = chunk.first, chunk.p_mw, chunk.available, chunk.flow
+        writer = self.writer
+        energy = mw_to_wh(self.sign * p_mw, self.interval_s)
         e = self.epoch
         e.available.append(available)
         e.vm.append(flow.vm_pu[:, self.vm_col])
@@ -212,7 +203,6 @@ class DeviceLayer:
         if end - e.first >= self.epoch_len or end == len(self.stamps):
             self._reward(writer)
             self.epoch = _Epoch(end)
-        self.wall_s += time.perf_counter() - t0
 
     def _upload(self, period: int, energy: np.ndarray, writer: RunWriter) -> None:
         sent: list[SentUpload] = []
@@ -329,7 +319,9 @@ class DeviceLayer:
         attack_ok = np.concatenate(e.attack_ok)
         delivered = attack_ok & accepted & (energy > 0)
         self.attack_rewarded += int(delivered[:, amount > 0].sum())
-        self.rewards.append(
+        self.rewards_total += int(amount[paid].sum())
+        writer.append(
+            "rewards",
             {
                 "epoch": np.full(len(paid), epoch, dtype=np.int64),
                 "device_address": self.addresses[paid],
@@ -340,13 +332,12 @@ class DeviceLayer:
                 "energy_wh": np.where(accepted, np.maximum(energy, 0), 0).sum(axis=0)[paid],
                 "score": score[paid],
                 "readings_root": ["0x" + root.hex()] * len(paid),
-            }
+            },
         )
-        writer.append("rewards", self.rewards[-1])
 
-    def finish(self) -> dict[str, Any]:
-        """KPIs and the manifest's addresses."""
-        total = sum(int(r["amount"].sum()) for r in self.rewards)
+    def finish(self) -> LayerOutput:
+        """KPIs, the devices' columns of the ``nodes`` table and the contracts' addresses."""
+        total = self.rewards_total
         kpis = {f"readings_{name}": (float(count), "count") for name, count in self.counts.items()}
         kpis.update(
             {
@@ -359,4 +350,12 @@ class DeviceLayer:
                 ),
             }
         )
-        return {"kpis": kpis, "addresses": self.depin.manifest()}
+        return LayerOutput(
+            kpis=kpis,
+            node_columns={
+                "device_address": self.addresses,
+                "device_id": self.ids,
+                "attack": self.attack,
+            },
+            manifest={"chain": {"addresses": dict(self.depin.manifest())}},
+        )

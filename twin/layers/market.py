@@ -1,51 +1,44 @@
-"""The peer-to-peer market inside a run: orders, one clearing per interval, settlement.
+"""The market layer: orders every interval, the network-aware grid check, settlement per chunk.
 
 Participants are the node owners (each home, and the community for its wind turbine).
 
-- **Orders** (every interval, before its meters are read): each owner's *forecast* net
-  position, the sum of its nodes' forecasts and its batteries' planned power, is one order:
-  a bid if it expects to import, an ask if it expects to export. Where no forecast is in
-  force (no forecasting, a fallback interval, the first interval), a node's last metered
-  power stands in for it (persistence). Limit prices come from ``market.strategy``.
+- **Orders** (every interval, before its meters are read): each owner's expected net position
+  is one order: a bid if it expects to import, an ask if it expects to export. With
+  ``market.positions = "forecast"`` the expected power is the dispatch layer's forecast in
+  force and its batteries' plans (:meth:`twin.layers.dispatch.DispatchLayer.expected_mw`);
+  where none is in force, a node's last metered power stands in for it (persistence). Limit
+  prices come from ``market.strategy``.
 - **Clearing**: :func:`settlement.market.auction.clear`, between the feed-in and retail
   tariff of the interval; with a grid fee, zone by zone and then across zones
   (:func:`settlement.market.grid_fee.clear_with_grid_fee`).
-- **Settlement** (after the grid check): network-aware curtailment cuts the trades of the
-  sellers whose generation was curtailed, by the curtailed energy, first trades first. Each
-  owner's imbalance, actual minus traded energy, settles with the utility at tariff: the
-  utility is supplier and buyer of last resort. Each owner's cost is its P2P payments plus
-  that bill; ``baseline`` is what the same metered energy costs with the utility alone.
-  ``forecast_error_cost`` is what the imbalance cost beyond the imbalance the owner planned
-  (ordered minus traded): its forecast error traced to money.
-
-Money and energy are integers (Wh, micro-euro); every trade's payment is paid by its buyer
-and received by its seller less the trade's grid fee, so net payments, the grid operator's
-fees included, sum to zero in every interval.
+- **Grid check** (``market.network_aware``): the chunk's violations are counted and, in
+  network-aware mode, the generation behind them is curtailed (:func:`grid.curtailment.curtail`)
+  with its trades; the layers after this one see the curtailed powers and flow.
+- **Settlement** on metered energy: :func:`settlement.market.bills.settle_block`; the run's
+  totals in :class:`settlement.market.totals.MarketTotals`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
+import simpy
 
+from grid.curtailment import Sensitivities, curtail, violated
+from grid.zones import voltage_zones
+from settlement.chain.batches import batch_of
 from settlement.market.auction import Clearing, Orders, limit_prices, orders_from_positions
+from settlement.market.bills import settle_block
 from settlement.market.grid_fee import clear_with_grid_fee
-from settlement.market.tariff import utility_bill
-from twin.scenario import MarketConfig
-
-_OWNER_SUMS = (
-    "cost_micro_eur",
-    "baseline_cost_micro_eur",
-    "import_wh",
-    "export_wh",
-    "p2p_bought_wh",
-    "p2p_sold_wh",
-    "p2p_paid_micro_eur",
-    "forecast_error_cost_micro_eur",
-)
+from settlement.market.tariff import tariff_prices
+from settlement.market.totals import MarketTotals
+from settlement.units import WhArray, mw_to_wh
+from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns
+from twin.layers.context import LayerContext
+from twin.layers.dispatch import DispatchLayer
 
 
 @dataclass
@@ -58,119 +51,76 @@ class _Book:
     fee_eur_per_mwh: np.ndarray
 
 
-@dataclass
-class MarketTotals:
-    """Run totals of the market for the KPIs."""
-
-    trades: int = 0
-    traded_wh: int = 0
-    grid_fees_micro_eur: int = 0
-    curtailed_trade_wh: int = 0
-    price_energy: float = 0.0  # sum of price * energy, for the volume-weighted mean
-    price_min: float = float("inf")
-    price_max: float = float("-inf")
-    cleared_intervals: int = 0
-    by_owner: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def cut_trades(
-    interval: np.ndarray, seller: np.ndarray, energy_wh: np.ndarray, cut_wh: np.ndarray
-) -> np.ndarray:
-    """Trade energies after cutting each seller's trades by ``cut_wh``, first trades first.
-
-    Parameters
-    ----------
-    interval, seller : ndarray of int
-        Each trade's interval (row of ``cut_wh``) and seller (column).
-    energy_wh : ndarray of int
-        Each trade's energy [Wh].
-    cut_wh : ndarray of int, shape (interval, owner)
-        Energy to cut from each seller's trades in each interval [Wh].
-    """
-    if not len(energy_wh):
-        return energy_wh
-    key = interval * cut_wh.shape[1] + seller
-    order = np.argsort(key, kind="stable")
-    k, e = key[order], energy_wh[order]
-    before = np.cumsum(e) - e
-    first = np.searchsorted(k, k, side="left")
-    within = before - before[first]  # energy of the seller's earlier trades that interval
-    cut = np.clip(cut_wh.ravel()[k] - within, 0, e)
-    out = energy_wh.copy()
-    out[order] = e - cut
-    return out
-
-
 class MarketLayer:
-    """Clears the market every interval and settles a chunk of intervals at once.
+    """Clears the market every interval and settles each chunk on its metered energy.
 
     Parameters
     ----------
-    config : MarketConfig
-        ``[market]``.
-    owner_idx : ndarray of int
-        Each node's owner (participant) index.
-    owners : ndarray of str
-        The participants' names.
-    import_eur_per_mwh, export_eur_per_mwh : ndarray
-        Retail and feed-in price of each interval of the run [EUR/MWh].
-    rng : numpy.random.Generator
-        The market's random stream (zero-intelligence limit prices).
-    interval_s : int
-        Interval length [s].
-    zone : ndarray of int, optional
-        Each owner's voltage zone (for grid fees).
-    levels : ndarray of int, optional
-        Transformers between two zones.
+    ctx : LayerContext
+        The run being built.
+    dispatch : DispatchLayer or None
+        Where forecast positions come from (``None``: every node orders its last metered
+        power).
     """
 
-    def __init__(
-        self,
-        config: MarketConfig,
-        owner_idx: np.ndarray,
-        owners: np.ndarray,
-        import_eur_per_mwh: np.ndarray,
-        export_eur_per_mwh: np.ndarray,
-        rng: np.random.Generator,
-        interval_s: int,
-        zone: np.ndarray | None = None,
-        levels: np.ndarray | None = None,
-    ) -> None:
-        self.config = config
-        self.zone = np.zeros(len(owners), dtype=np.int64) if zone is None else zone
-        self.levels = np.zeros((1, 1), dtype=np.int64) if levels is None else levels
-        self.owner_idx = owner_idx
-        nodes = len(owner_idx)
-        self.owner_matrix = sp.csr_matrix(
-            (np.ones(nodes), (owner_idx, np.arange(nodes))), shape=(len(owners), nodes)
-        )
-        self.owners = owners
-        self.n = len(owners)
-        self.retail = import_eur_per_mwh
-        self.feed_in = export_eur_per_mwh
-        self.rng = rng
-        self.wh_per_mw = interval_s / 3600.0 * 1e6
-        self.books: list[_Book] = []
-        self.totals = MarketTotals(
-            by_owner={k: np.zeros(self.n, dtype=np.int64) for k in _OWNER_SUMS}
-        )
-        self.next_trade_id = 0
+    name = "market"
 
-    def owner_wh(self, p_mw: np.ndarray) -> np.ndarray:
+    def __init__(self, ctx: LayerContext, dispatch: DispatchLayer | None) -> None:
+        twin, sc = ctx.twin, ctx.scenario
+        self.config = sc.market
+        self.grid = sc.grid
+        self.twin = twin
+        self.writer = ctx.writer
+        self.stamps = ctx.stamps
+        self.batch_intervals = ctx.batch_intervals
+        self.interval_s = sc.run.interval_s
+        self.owners, self.owner_idx = ctx.owners, ctx.owner_idx
+        nodes = len(self.owner_idx)
+        self.owner_matrix = sp.csr_matrix(
+            (np.ones(nodes), (self.owner_idx, np.arange(nodes))), shape=(len(self.owners), nodes)
+        )
+        self.retail, self.feed_in = tariff_prices(twin.times.hour.to_numpy(), sc.tariffs)
+        self.zone, self.levels = self._zones()
+        self.rng = ctx.streams["market"]
+        self.dispatch = dispatch if self.config.positions == "forecast" else None
+        self.last_p = np.zeros(nodes)
+        self.books: list[_Book] = []
+        self.totals = MarketTotals(len(self.owners))
+        self.next_trade_id = 0
+        self.gen_rows = np.concatenate([twin.nodes.rows("solar"), twin.nodes.rows("wind")])
+        self._sensitivities: Sensitivities | None = None
+        self.curtailed_wh = 0
+        self.violations_uncurtailed = 0
+
+    def _zones(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each owner's voltage zone (of its first node's bus) and the levels between zones."""
+        n = len(self.owners)
+        if not self.config.grid_fee_eur_per_mwh_per_level:
+            return np.zeros(n, dtype=np.int64), np.zeros((1, 1), dtype=np.int64)
+        zone_of_bus, levels = voltage_zones(self.twin.net)
+        bus = self.twin.nodes.table["bus"].to_numpy()
+        first = np.unique(self.owner_idx, return_index=True)[1]
+        return np.array([zone_of_bus[int(b)] for b in bus[first]], dtype=np.int64), levels
+
+    def owner_wh(self, p_mw: np.ndarray) -> WhArray:
         """Owners' net energy [Wh] (integer, import positive) from node powers (T, node)."""
-        out = (self.owner_matrix @ np.atleast_2d(p_mw).T).T
-        return np.rint(out * self.wh_per_mw).astype(np.int64)
+        return mw_to_wh((self.owner_matrix @ np.atleast_2d(p_mw).T).T, self.interval_s)
+
+    def start(self, env: simpy.Environment) -> list[Process]:
+        """No process of its own."""
+        return []
+
+    def step(self, k: int, p_mw: np.ndarray) -> None:
+        """Place every owner's order for interval ``k`` and clear the market, then remember
+        the interval's meters (the next interval's persistence forecast)."""
+        expected = self.last_p.copy()
+        if self.dispatch is not None:
+            expected = self.dispatch.expected_mw(expected)
+        self.clear(k, expected)
+        self.last_p = p_mw.copy()
 
     def clear(self, k: int, predicted_mw: np.ndarray) -> None:
-        """Place every owner's order for interval ``k`` and clear the market.
-
-        Parameters
-        ----------
-        k : int
-            The interval.
-        predicted_mw : ndarray, shape (node,)
-            Each node's expected power in interval ``k`` [MW] (forecast or plan).
-        """
+        """Clear interval ``k`` on each node's expected power ``predicted_mw`` [MW]."""
         position = self.owner_wh(predicted_mw)[0]
         bidding = position if self.config.enabled else np.zeros_like(position)
         retail, feed_in = float(self.retail[k]), float(self.feed_in[k])
@@ -189,142 +139,138 @@ class MarketLayer:
         )
         self.books.append(_Book(position, orders, result.clearing, result.fee_eur_per_mwh))
 
-    def settle(self, first: int, p_mw: np.ndarray, curtailed_mw: np.ndarray) -> dict[str, Any]:
-        """Settle the pending intervals ``first ..`` with their metered (curtailed) powers.
+    def add(self, chunk: Chunk) -> None:
+        """Check the chunk's grid (curtailing in network-aware mode), then settle it."""
+        self._grid_check(chunk)
+        self._settle(chunk)
 
-        Returns the chunk's columns of the ``orders`` and ``trades`` tables and, per interval,
-        ``clearing_price``, ``traded_wh`` and ``curtailed_trade_wh``.
-        """
+    def _grid_check(self, chunk: Chunk) -> None:
+        self.violations_uncurtailed += int(chunk.violations.sum())
+        grid = self.grid
+        if self.config.network_aware:
+            chunk.curtailing = True
+        if not self.config.network_aware or not chunk.violations.any():
+            return
+        solve = self.twin.solver.solve
+        cut = curtail(
+            chunk.p_mw,
+            chunk.q_mvar,
+            chunk.flow,
+            solve=solve,
+            sensitivities=self._sensitivities_now,
+            gen_rows=self.gen_rows,
+            vm_min=grid.vm_min_pu,
+            vm_max=grid.vm_max_pu,
+            max_loading=grid.max_loading_percent,
+            rounds=self.config.curtailment_rounds,
+        )
+        chunk.p_mw, chunk.flow, chunk.curtailed_mw = cut.p_mw, cut.flow, cut.curtailed_mw
+        chunk.violations = violated(
+            cut.flow, grid.vm_min_pu, grid.vm_max_pu, grid.max_loading_percent
+        )
+
+    def _sensitivities_now(self) -> Sensitivities:
+        if self._sensitivities is None:
+            bus = self.twin.nodes.table["bus"].to_numpy()
+            self._sensitivities = Sensitivities.of(self.twin.solver.solve, bus)
+        return self._sensitivities
+
+    def _settle(self, chunk: Chunk) -> None:
         books, self.books = self.books, []
-        n_t, n = len(books), self.n
-        actual = self.owner_wh(p_mw)
-        curtailed = self.owner_wh(curtailed_mw)
-        retail = self.retail[first : first + n_t, None]
-        feed_in = self.feed_in[first : first + n_t, None]
+        first, n_t = chunk.first, len(books)
+        self.curtailed_wh += int(mw_to_wh(chunk.curtailed_mw.sum(axis=1), self.interval_s).sum())
         counts = np.array([len(b.clearing.energy_wh) for b in books], dtype=np.int64)
         t_idx = np.repeat(np.arange(n_t), counts)
-        cat = np.concatenate
-
-        def col(name: str) -> np.ndarray:
-            return _column([b.clearing for b in books], name)
-
-        seller = col("seller").astype(np.int64)
-        buyer = col("buyer").astype(np.int64)
-        energy0 = col("energy_wh").astype(np.int64)
-        price = col("price_eur_per_mwh").astype(np.float64)
-        fee_rate = cat([b.fee_eur_per_mwh for b in books]) if n_t else np.zeros(0)
-        sold0 = np.zeros(n_t * n, dtype=np.int64)
-        np.add.at(sold0, t_idx * n + seller, energy0)
-        cut = np.minimum(curtailed, sold0.reshape(n_t, n))
-        energy = cut_trades(t_idx, seller, energy0, cut)
-        pay = np.rint(energy * price).astype(np.int64)
-        fee = np.rint(energy * fee_rate).astype(np.int64)
-
-        def per_owner(who: np.ndarray, values: np.ndarray) -> np.ndarray:
-            out = np.zeros(n_t * n, dtype=np.int64)
-            np.add.at(out, t_idx * n + who, values)
-            return out.reshape(n_t, n)
-
-        bought, sold = per_owner(buyer, energy), per_owner(seller, energy)
-        paid = per_owner(buyer, pay) - per_owner(seller, pay - fee)
-        traded = bought - sold
-        position = np.array([b.position_wh for b in books]).reshape(n_t, n)
-        imp, exp, utility = utility_bill(actual - traded, retail, feed_in)
-        _, _, baseline = utility_bill(actual, retail, feed_in)
-        _, _, planned = utility_bill(position - traded, retail, feed_in)
-        s = self.totals.by_owner
-        s["cost_micro_eur"] += (paid + utility).sum(axis=0)
-        s["baseline_cost_micro_eur"] += baseline.sum(axis=0)
-        s["import_wh"] += imp.sum(axis=0)
-        s["export_wh"] += exp.sum(axis=0)
-        s["p2p_bought_wh"] += bought.sum(axis=0)
-        s["p2p_sold_wh"] += sold.sum(axis=0)
-        s["p2p_paid_micro_eur"] += paid.sum(axis=0)
-        s["forecast_error_cost_micro_eur"] += (utility - planned).sum(axis=0)
-
-        traded_wh = bought.sum(axis=1)
-        price_sum = np.zeros(n_t)
-        np.add.at(price_sum, t_idx, energy * price)
-        clearing_price = np.array([b.clearing.clearing_price_eur_per_mwh for b in books])
-        t = self.totals
-        live = energy > 0
-        t.trades += int(live.sum())
-        t.traded_wh += int(energy.sum())
-        t.grid_fees_micro_eur += int(fee.sum())
-        t.curtailed_trade_wh += int((energy0 - energy).sum())
-        t.price_energy += float(price_sum.sum())
-        if live.any():
-            t.price_min = min(t.price_min, float(price[live].min()))
-            t.price_max = max(t.price_max, float(price[live].max()))
-        t.cleared_intervals += int((traded_wh > 0).sum())
-
+        clearings = [b.clearing for b in books]
+        seller = _column(clearings, "seller").astype(np.int64)
+        buyer = _column(clearings, "buyer").astype(np.int64)
+        cleared = _column(clearings, "energy_wh").astype(np.int64)
+        price = _column(clearings, "price_eur_per_mwh").astype(np.float64)
+        fee_rate = np.concatenate([b.fee_eur_per_mwh for b in books]) if n_t else np.zeros(0)
+        block = settle_block(
+            t_idx,
+            seller,
+            buyer,
+            cleared,
+            price,
+            fee_rate,
+            actual_wh=self.owner_wh(chunk.p_mw),
+            curtailed_wh=self.owner_wh(chunk.curtailed_mw),
+            position_wh=np.array([b.position_wh for b in books]).reshape(n_t, len(self.owners)),
+            import_eur_per_mwh=self.retail[first : first + n_t, None],
+            export_eur_per_mwh=self.feed_in[first : first + n_t, None],
+        )
+        self.totals.add(block, t_idx, price)
+        energy = block.energy_wh
         ids = np.arange(self.next_trade_id, self.next_trade_id + len(energy), dtype=np.int64)
         self.next_trade_id += len(energy)
-        orders = [b.orders for b in books]
-        o_counts = np.array([len(o.energy_wh) for o in orders], dtype=np.int64)
-        return {
-            "trades": {
-                "interval": t_idx[live],
-                "trade_id": ids[live],
-                "seller": seller[live],
-                "buyer": buyer[live],
-                "energy_wh": energy[live],
-                "price_eur_per_mwh": price[live],
-                "payment_micro_eur": pay[live],
-                "grid_fee_micro_eur": fee[live],
-                "curtailed_wh": (energy0 - energy)[live],
-            },
-            "orders": {
-                "interval": np.repeat(np.arange(n_t), o_counts),
-                "participant": _column(orders, "participant").astype(np.int64),
-                "side": _column(orders, "side").astype(np.int8),
+        live = energy > 0
+        trades = TradeColumns(
+            interval=t_idx[live],
+            trade_id=ids[live],
+            seller=seller[live],
+            buyer=buyer[live],
+            energy_wh=energy[live],
+            price_eur_per_mwh=price[live],
+            payment_micro_eur=block.payment_micro_eur[live],
+            grid_fee_micro_eur=block.grid_fee_micro_eur[live],
+            curtailed_wh=block.curtailed_wh[live],
+        )
+        chunk.trades = trades
+        chunk.clearing_price_eur_per_mwh = np.array(
+            [b.clearing.clearing_price_eur_per_mwh for b in books]
+        )
+        chunk.traded_wh = block.bought_wh.sum(axis=1)
+        self._write(chunk, [b.orders for b in books], trades)
+
+    def _write(self, chunk: Chunk, orders: list[Orders], t: TradeColumns) -> None:
+        """Append the chunk's ``orders`` and ``trades``."""
+        names = pa.array(self.owners)
+        times = chunk.times
+
+        def who(codes: np.ndarray) -> pa.DictionaryArray:
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), names)
+
+        counts = np.array([len(o.energy_wh) for o in orders], dtype=np.int64)
+        side = _column(orders, "side").astype(np.int8)
+        self.writer.append(
+            "orders",
+            {
+                "time": times[np.repeat(np.arange(len(orders)), counts)],
+                "participant": who(_column(orders, "participant").astype(np.int64)),
+                "side": pa.DictionaryArray.from_arrays(
+                    pa.array((side < 0).astype(np.int8)), pa.array(["buy", "sell"])
+                ),
                 "energy_wh": _column(orders, "energy_wh").astype(np.int64),
-                "limit_eur_per_mwh": _column(orders, "limit_eur_per_mwh").astype(np.float64),
+                "limit_price_eur_per_mwh": _column(orders, "limit_eur_per_mwh").astype(np.float64),
             },
-            "clearing_price": clearing_price,
-            "traded_wh": traded_wh,
-            "curtailed_trade_wh": per_owner(seller, energy0 - energy).sum(axis=1),
+        )
+        self.writer.append(
+            "trades",
+            {
+                "time": times[t.interval],
+                "trade_id": t.trade_id,
+                "batch_id": batch_of(chunk.first + t.interval, self.batch_intervals),
+                "seller": who(t.seller),
+                "buyer": who(t.buyer),
+                "energy_wh": t.energy_wh,
+                "price_eur_per_mwh": t.price_eur_per_mwh,
+                "payment_micro_eur": t.payment_micro_eur,
+                "grid_fee_micro_eur": t.grid_fee_micro_eur,
+                "curtailed_wh": t.curtailed_wh,
+            },
+        )
+
+    def finish(self) -> LayerOutput:
+        """The market's KPIs (with the grid check's) and the ``bills`` table."""
+        kpis = {
+            **self.totals.kpis(),
+            "curtailed_wh": (float(self.curtailed_wh), "Wh"),
+            "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
         }
-
-    def kpis(self) -> dict[str, tuple[float, str]]:
-        """The market's KPIs (see :mod:`grid.kpis` for the energy ones)."""
-        t, s = self.totals, self.totals.by_owner
-        bought = float(s["p2p_bought_wh"].sum())
-        demand = bought + float(s["import_wh"].sum())
-        savings = s["baseline_cost_micro_eur"] - s["cost_micro_eur"]
-        return {
-            "community_cost_eur": (float(s["cost_micro_eur"].sum()) / 1e6, "EUR"),
-            "baseline_cost_eur": (float(s["baseline_cost_micro_eur"].sum()) / 1e6, "EUR"),
-            "savings_eur": (float(savings.sum()) / 1e6, "EUR"),
-            "p2p_share": (bought / demand if demand else float("nan"), "-"),
-            "p2p_traded_mwh": (t.traded_wh / 1e6, "MWh"),
-            "grid_fees_eur": (t.grid_fees_micro_eur / 1e6, "EUR"),
-            "trades": (float(t.trades), "count"),
-            "curtailed_trade_wh": (float(t.curtailed_trade_wh), "Wh"),
-            "price_mean_eur_per_mwh": (
-                t.price_energy / t.traded_wh if t.traded_wh else float("nan"),
-                "EUR/MWh",
-            ),
-            "price_min_eur_per_mwh": (t.price_min if t.trades else float("nan"), "EUR/MWh"),
-            "price_max_eur_per_mwh": (t.price_max if t.trades else float("nan"), "EUR/MWh"),
-            "participants_gaining": (float((savings > 0).sum()), "count"),
-            "participants_losing": (float((savings < 0).sum()), "count"),
-            "forecast_error_cost_eur": (
-                float(s["forecast_error_cost_micro_eur"].sum()) / 1e6,
-                "EUR",
-            ),
-        }
-
-    def bills(self) -> dict[str, Any]:
-        """Columns of the ``bills`` table: one row an owner."""
-        s = self.totals.by_owner
-        return {
-            "owner": self.owners,
-            **{k: s[k] for k in _OWNER_SUMS},
-            "savings_micro_eur": s["baseline_cost_micro_eur"] - s["cost_micro_eur"],
-        }
+        return LayerOutput(kpis=kpis, tables={"bills": dict(self.totals.bills(self.owners))})
 
 
-def _column(parts: list[Any], name: str) -> np.ndarray:
+def _column(parts: list[Orders] | list[Clearing], name: str) -> np.ndarray:
     """Attribute ``name`` of every part (clearings or orders), concatenated."""
     return np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)

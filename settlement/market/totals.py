@@ -1,0 +1,117 @@
+"""A run's market totals: the ``bills`` table (one row an owner) and the market's KPIs.
+
+Money and energy are summed as integers (micro-euro, Wh) and turned into EUR and MWh only
+for the KPIs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from settlement.market.bills import SettledBlock
+from settlement.units import MICRO_EUR_PER_EUR
+
+#: Per-owner sums of the ``bills`` table, in its column order.
+OWNER_SUMS = (
+    "cost_micro_eur",
+    "baseline_cost_micro_eur",
+    "import_wh",
+    "export_wh",
+    "p2p_bought_wh",
+    "p2p_sold_wh",
+    "p2p_paid_micro_eur",
+    "forecast_error_cost_micro_eur",
+)
+
+Kpis = dict[str, tuple[float, str]]
+
+
+@dataclass
+class MarketTotals:
+    """Run totals of the market, per owner and over all trades.
+
+    Parameters
+    ----------
+    n_owners : int
+        Number of participants.
+    """
+
+    n_owners: int
+    trades: int = 0
+    traded_wh: int = 0
+    grid_fees_micro_eur: int = 0
+    curtailed_trade_wh: int = 0
+    price_energy: float = 0.0  # sum of price * energy, for the volume-weighted mean
+    price_min: float = float("inf")
+    price_max: float = float("-inf")
+    cleared_intervals: int = 0
+    by_owner: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_owner = {k: np.zeros(self.n_owners, dtype=np.int64) for k in OWNER_SUMS}
+
+    def add(self, block: SettledBlock, interval: np.ndarray, price: np.ndarray) -> None:
+        """Add a settled block (``interval`` and ``price`` [EUR/MWh] of each trade)."""
+        s = self.by_owner
+        s["cost_micro_eur"] += block.cost_micro_eur.sum(axis=0)
+        s["baseline_cost_micro_eur"] += block.baseline_micro_eur.sum(axis=0)
+        s["import_wh"] += block.import_wh.sum(axis=0)
+        s["export_wh"] += block.export_wh.sum(axis=0)
+        s["p2p_bought_wh"] += block.bought_wh.sum(axis=0)
+        s["p2p_sold_wh"] += block.sold_wh.sum(axis=0)
+        s["p2p_paid_micro_eur"] += block.paid_micro_eur.sum(axis=0)
+        s["forecast_error_cost_micro_eur"] += block.forecast_error_cost_micro_eur.sum(axis=0)
+        energy = block.energy_wh
+        price_sum = np.zeros(len(block.bought_wh))
+        np.add.at(price_sum, interval, energy * price)
+        live = energy > 0
+        self.trades += int(live.sum())
+        self.traded_wh += int(energy.sum())
+        self.grid_fees_micro_eur += int(block.grid_fee_micro_eur.sum())
+        self.curtailed_trade_wh += int(block.curtailed_wh.sum())
+        self.price_energy += float(price_sum.sum())
+        if live.any():
+            self.price_min = min(self.price_min, float(price[live].min()))
+            self.price_max = max(self.price_max, float(price[live].max()))
+        self.cleared_intervals += int((block.bought_wh.sum(axis=1) > 0).sum())
+
+    def kpis(self) -> Kpis:
+        """The market's KPIs."""
+        s = self.by_owner
+        eur = float(MICRO_EUR_PER_EUR)
+        bought = float(s["p2p_bought_wh"].sum())
+        demand = bought + float(s["import_wh"].sum())
+        savings = s["baseline_cost_micro_eur"] - s["cost_micro_eur"]
+        return {
+            "community_cost_eur": (float(s["cost_micro_eur"].sum()) / eur, "EUR"),
+            "baseline_cost_eur": (float(s["baseline_cost_micro_eur"].sum()) / eur, "EUR"),
+            "savings_eur": (float(savings.sum()) / eur, "EUR"),
+            "p2p_share": (bought / demand if demand else float("nan"), "-"),
+            "p2p_traded_mwh": (self.traded_wh / 1e6, "MWh"),
+            "grid_fees_eur": (self.grid_fees_micro_eur / eur, "EUR"),
+            "trades": (float(self.trades), "count"),
+            "curtailed_trade_wh": (float(self.curtailed_trade_wh), "Wh"),
+            "price_mean_eur_per_mwh": (
+                self.price_energy / self.traded_wh if self.traded_wh else float("nan"),
+                "EUR/MWh",
+            ),
+            "price_min_eur_per_mwh": (self.price_min if self.trades else float("nan"), "EUR/MWh"),
+            "price_max_eur_per_mwh": (self.price_max if self.trades else float("nan"), "EUR/MWh"),
+            "participants_gaining": (float((savings > 0).sum()), "count"),
+            "participants_losing": (float((savings < 0).sum()), "count"),
+            "forecast_error_cost_eur": (
+                float(s["forecast_error_cost_micro_eur"].sum()) / eur,
+                "EUR",
+            ),
+        }
+
+    def bills(self, owners: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns of the ``bills`` table: one row an owner."""
+        s = self.by_owner
+        return {
+            "owner": owners,
+            **{k: s[k] for k in OWNER_SUMS},
+            "savings_micro_eur": s["baseline_cost_micro_eur"] - s["cost_micro_eur"],
+        }
