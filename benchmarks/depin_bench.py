@@ -39,7 +39,7 @@ def _modes(n: int = 25) -> list[tuple[str, float]]:
     depin.distribute(0, root, ids, amounts)
     a = depin.distribute(1, root, ids, amounts)["gasUsed"] / n
     from settlement.chain.merkle import merkle_tree, tree_proof
-    from settlement.depin.client import reward_leaves
+    from settlement.depin.rewards import reward_leaves
 
     leaves = reward_leaves(3, ids, amounts)
     tree = merkle_tree(leaves)

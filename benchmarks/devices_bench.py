@@ -24,18 +24,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from settlement.depin.devices import (
-    DEFAULT_PERIOD_INTERVALS,
-    Device,
-    make_devices,
-    reading_leaves,
-    recover_signer,
-    registry_of,
-    sign_digest,
-    sign_period,
-)
-from settlement.depin.fraud import clear_sky_ceiling_w_per_m2
-from settlement.depin.readings import VerifierState, verify_uploads
+from settlement.depin.devices import Device, make_devices, registry_of
+from settlement.depin.keys import recover_signer, sign_digest
+from settlement.depin.leaves import reading_leaves
+from settlement.depin.plausibility import clear_sky_ceiling_w_per_m2
+from settlement.depin.readings import verify_uploads
+from settlement.depin.uploads import DEFAULT_PERIOD_INTERVALS, sign_period
+from settlement.depin.verifier_state import VerifierState
 
 CHAIN_ID = 1337
 CONTRACT = "0x" + "42" * 20

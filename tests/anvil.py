@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE_MODULES = ROOT / "settlement" / "contracts" / "node_modules"
+NODE_MODULES = ROOT / "settlement" / "chain" / "contracts" / "node_modules"
 MISSING = "anvil is not installed: run `make test` (it runs npm ci in settlement/chain/contracts)"
 
 _PLATFORMS = {("Linux", "x86_64"): "linux-amd64", ("Linux", "aarch64"): "linux-arm64"}

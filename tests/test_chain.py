@@ -16,7 +16,9 @@ import pytest
 from eth_account import Account
 
 from settlement.chain import merkle
-from settlement.chain.connection import Chain, TransactionRevertedError, participant_private_key
+from settlement.chain.connection import Chain
+from settlement.chain.errors import TransactionRevertedError
+from settlement.chain.participants import participant_private_key
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 
 START_CREDIT = 10**9  # micro-euro each participant starts with (1,000 EUR)

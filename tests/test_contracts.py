@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from settlement.chain.connection import ARTIFACTS_DIR, CONTRACTS, load_artifact
+from settlement.chain.artifacts import ARTIFACTS_DIR, load_artifact
+from settlement.chain.connection import CONTRACTS
 
 CONTRACTS_DIR = ARTIFACTS_DIR.parent
 

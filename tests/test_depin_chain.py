@@ -19,14 +19,12 @@ from eth_account.signers.local import LocalAccount
 from web3.types import Wei
 
 from settlement.chain import merkle
-from settlement.chain.connection import ARTIFACTS_DIR, Chain, TransactionRevertedError
-from settlement.depin.client import (
-    REWARD_DECIMALS,
-    DepinContracts,
-    multiproof,
-    reward_leaves,
-    upload_typed_data,
-)
+from settlement.chain.artifacts import ARTIFACTS_DIR
+from settlement.chain.connection import Chain
+from settlement.chain.errors import TransactionRevertedError
+from settlement.depin.client import REWARD_DECIMALS, DepinContracts
+from settlement.depin.rewards import reward_leaves
+from settlement.depin.uploads import upload_typed_data
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 
 ROOT_A = bytes.fromhex("11" * 32)
@@ -153,8 +151,8 @@ def test_register_views_and_revoke(chain: Chain, depin: DepinContracts) -> None:
     with pytest.raises(TransactionRevertedError, match="AccessControlUnauthorizedAccount"):
         depin.revoke(4, sender=stranger)
     registry = depin.contract("DeviceRegistry")
-    data = registry.encode_abi("register", args=[60, owners[0], owners[1], 1, 1])
-    tx_hash = chain._send(registry.address, data, gas=200_000, sender=stranger)
+    args = [60, owners[0], owners[1], 1, 1]
+    tx_hash = chain.send(registry, "register", args, gas=200_000, sender=stranger)
     with pytest.raises(TransactionRevertedError, match="AccessControlUnauthorizedAccount"):
         chain.wait_receipt(tx_hash)
     assert depin.is_active(4)
@@ -326,7 +324,7 @@ def test_claim_many_in_chunks_pays_everyone_once(chain: Chain, depin: DepinContr
     tree = merkle.merkle_tree(reward_leaves(epoch, list(range(n)), [7 + d for d in range(n)]))
     with pytest.raises(TransactionRevertedError, match=rf"AlreadyClaimed\({epoch}, 5\)"):
         depin.claim(epoch, 5, 12, merkle.tree_proof(tree, 5))
-    proof, flags = multiproof(tree, [3, 4])
+    proof, flags = merkle.multiproof(tree, [3, 4])
     with pytest.raises(TransactionRevertedError, match="AlreadyClaimed"):
         depin.claim_many(epoch, [3, 4], [10, 11], proof, flags)
     assert depin.reward_supply() == sum(amounts)
@@ -341,7 +339,7 @@ def test_claim_many_rejects_a_bad_multiproof_and_duplicates(
     epoch = next(epochs)
     tree = merkle.merkle_tree(reward_leaves(epoch, list(range(8)), amounts))
     depin.commit_epoch(epoch, ROOT_A, tree[0], sum(amounts))
-    proof, flags = multiproof(tree, [1, 2, 6])
+    proof, flags = merkle.multiproof(tree, [1, 2, 6])
     with pytest.raises(TransactionRevertedError, match="InvalidProof"):
         depin.claim_many(epoch, [1, 2, 6], [200, 300, 999], proof, flags)
     with pytest.raises(TransactionRevertedError, match=rf"AlreadyClaimed\({epoch}, 2\)"):
@@ -381,9 +379,8 @@ def test_only_distributors_distribute_and_only_rewards_mints(
         depin.commit_epoch(epoch, ROOT_A, ROOT_B, 10, sender=stranger)
     token = depin.contract("RewardToken")
     for sender in (chain.operator, stranger):
-        data = token.encode_abi("mint", args=[sender, 10**9])
         with pytest.raises(TransactionRevertedError, match=unauthorized):
-            chain.wait_receipt(chain._send(token.address, data, gas=100_000, sender=sender))
+            chain.transact(token, "mint", [sender, 10**9], gas=100_000, sender=sender)
     assert depin.epoch_record(epoch).committed_block == 0
     assert depin.reward_supply() == 0
 

@@ -19,20 +19,40 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.chain.connection import participant_private_key
 from settlement.chain.merkle import merkle_root, merkle_tree, tree_proof, verify_proof
+from settlement.chain.participants import participant_private_key
 from settlement.depin import devices as dv
 from settlement.depin import fraud
-from settlement.depin.readings import STATUSES, Verification, VerifierState, verify_uploads
+from settlement.depin.keys import key_address, recover_signer, sign_digest
+from settlement.depin.leaves import reading_leaves, readings_root
+from settlement.depin.plausibility import (
+    Plausibility,
+    clear_sky_ceiling_w_per_m2,
+    flag_names,
+    median_of_others,
+    plausibility_flags,
+)
+from settlement.depin.readings import verify_uploads
+from settlement.depin.uploads import (
+    DEFAULT_PERIOD_INTERVALS,
+    DOMAIN_NAME,
+    Upload,
+    domain_separator,
+    sign_period,
+    sign_upload,
+    upload_digest,
+)
+from settlement.depin.verdict import STATUSES, Verification
+from settlement.depin.verifier_state import VerifierState
 
 CHAIN = 31337
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 ON_CHAIN: dict[str, Any] = {"chain_id": CHAIN, "verifying_contract": CONTRACT}
 INTERVAL_S = 900
-P = dv.DEFAULT_PERIOD_INTERVALS
+P = DEFAULT_PERIOD_INTERVALS
 YEAR = pd.Timestamp("2016-01-01", tz="UTC")
 SUMMER, WINTER = 157, 345  # 2016-06-06 and 2016-12-11, as day numbers of 2016
-CONTRACTS = Path(__file__).resolve().parent.parent / "settlement" / "contracts"
+CONTRACTS = Path(__file__).resolve().parent.parent / "settlement" / "chain" / "contracts"
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 FIELDS = (("deviceId", "uint256"), ("period", "uint64"), ("readingsRoot", "bytes32"))
 TYPES = {"Upload": [{"name": n, "type": t} for n, t in (*FIELDS, ("nonce", "uint64"))]}
@@ -51,7 +71,7 @@ CONSUMER, PV, WIND, BATTERY = DEVICES[0], DEVICES[1:13], DEVICES[13], DEVICES[14
 
 
 def verify(
-    uploads: list[dv.Upload], registry: dict[int, dv.RegisteredDevice] | None = None, **kw: Any
+    uploads: list[Upload], registry: dict[int, dv.RegisteredDevice] | None = None, **kw: Any
 ) -> Verification:
     """The journal's verdict on ``uploads`` on our chain (registry: all of :data:`DEVICES`)."""
     return verify_uploads(uploads, registry or dv.registry_of(DEVICES), **ON_CHAIN, **kw)
@@ -64,9 +84,9 @@ def per_upload(v: Verification) -> list[set[str]]:
 
 def honest(
     device: dv.Device, period: int = 0, nonce: int = 0, energy: np.ndarray | None = None
-) -> dv.Upload:
+) -> Upload:
     values = np.full(P, 100, dtype=np.int64) if energy is None else energy
-    return dv.sign_upload(
+    return sign_upload(
         device, period, period * P + np.arange(len(values)), values, nonce, **ON_CHAIN
     )
 
@@ -81,7 +101,7 @@ def pv5() -> pd.Series:
 @pytest.fixture(scope="module")
 def ceiling() -> np.ndarray:
     """Clear-sky ceiling of every interval of 2016 at the default site, interval 0 = Jan 1."""
-    return fraud.clear_sky_ceiling_w_per_m2(
+    return clear_sky_ceiling_w_per_m2(
         YEAR, 366 * P, INTERVAL_S, latitude_deg=52.5, longitude_deg=10.5, altitude_m=100.0
     )
 
@@ -106,35 +126,33 @@ def test_digest_and_signature_equal_eth_account(
     device_id: int, period: int, nonce: int, chain_id: int
 ) -> None:
     key, root = dv.device_private_key("pv-7", seed=3), keccak(b"readings")
-    domain = {"name": dv.DOMAIN_NAME, "version": "1", "chainId": chain_id}
+    domain = {"name": DOMAIN_NAME, "version": "1", "chainId": chain_id}
     domain["verifyingContract"] = CONTRACT
     message = {"deviceId": device_id, "period": period, "readingsRoot": root, "nonce": nonce}
     reference = Account.sign_typed_data(key, domain, TYPES, message)
-    digest = dv.upload_digest(
-        dv.domain_separator(chain_id, CONTRACT), device_id, period, root, nonce
-    )
-    signature = dv.sign_digest(key, digest)
+    digest = upload_digest(domain_separator(chain_id, CONTRACT), device_id, period, root, nonce)
+    signature = sign_digest(key, digest)
     assert digest == bytes(reference.message_hash)
     assert signature == bytes(reference.signature)
     assert signature[64] in (27, 28)
-    address = dv.key_address(key)
+    address = key_address(key)
     assert address == Account.from_key(key).address
-    assert dv.recover_signer(digest, signature) == bytes.fromhex(address[2:])
+    assert recover_signer(digest, signature) == bytes.fromhex(address[2:])
     signable = encode_typed_data(domain, TYPES, message)
     assert Account.recover_message(signable, signature=signature) == address
 
 
 def test_sign_upload_signs_the_root_of_its_readings() -> None:
     device, intervals, energy = PV[2], np.arange(5 * P, 6 * P), np.arange(P) * 7 - 50
-    up = dv.sign_upload(device, 5, intervals, energy, 9, **ON_CHAIN)
-    leaves = dv.reading_leaves(device.device_id, intervals, energy)
+    up = sign_upload(device, 5, intervals, energy, 9, **ON_CHAIN)
+    leaves = reading_leaves(device.device_id, intervals, energy)
     assert (
         up.readings_root
         == merkle_root(leaves)
-        == dv.readings_root(device.device_id, intervals, energy)
+        == readings_root(device.device_id, intervals, energy)
     )
     domain = {
-        "name": dv.DOMAIN_NAME,
+        "name": DOMAIN_NAME,
         "version": "1",
         "chainId": CHAIN,
         "verifyingContract": CONTRACT,
@@ -159,13 +177,13 @@ int63 = st.integers(0, 2**63 - 1)
 def test_leaves_equal_eth_abi_encoding(rows: list[tuple[int, int, int]]) -> None:
     columns = np.array(rows, dtype=np.int64).reshape(len(rows), 3).T
     expected = [keccak(keccak(encode(["uint256", "uint64", "int64"], list(r)))) for r in rows]
-    assert dv.reading_leaves(*columns) == expected
+    assert reading_leaves(*columns) == expected
     with pytest.raises(TypeError):
-        dv.reading_leaves(1, [0, 1], [1.5, 2.0])
+        reading_leaves(1, [0, 1], [1.5, 2.0])
     with pytest.raises(ValueError, match="shape"):
-        dv.reading_leaves(1, [0, 1], [1])
+        reading_leaves(1, [0, 1], [1])
     with pytest.raises(ValueError, match="non-negative"):
-        dv.reading_leaves(1, [-1], [1])
+        reading_leaves(1, [-1], [1])
 
 
 JS_CHECK = """
@@ -189,7 +207,7 @@ def test_readings_root_equals_openzeppelin_merkle_tree_js() -> None:
         cwd=CONTRACTS, timeout=60, check=True,
     )  # fmt: skip
     js = json.loads(run.stdout)
-    leaves = dv.reading_leaves(7, intervals, energy)
+    leaves = reading_leaves(7, intervals, energy)
     assert "0x" + merkle_root(leaves).hex() == js["root"]
     assert ["0x" + p.hex() for p in tree_proof(merkle_tree(leaves), 3)] == js["proof"]
 
@@ -203,10 +221,10 @@ def test_keys_and_signatures_are_deterministic_and_distinct() -> None:
     assert CONSUMER.private_key != participant_private_key(CONSUMER.node_id, 42)
     assert "private_key" not in repr(CONSUMER)
     energy = np.arange(P * len(DEVICES)).reshape(P, len(DEVICES))
-    first = dv.sign_period(DEVICES, 2, energy, [1] * len(DEVICES), **ON_CHAIN)
-    second = dv.sign_period(again, 2, energy, {d.device_id: 1 for d in again}, **ON_CHAIN)
+    first = sign_period(DEVICES, 2, energy, [1] * len(DEVICES), **ON_CHAIN)
+    second = sign_period(again, 2, energy, {d.device_id: 1 for d in again}, **ON_CHAIN)
     assert [u.signature for u in first] == [u.signature for u in second]
-    single = dv.sign_upload(DEVICES[4], 2, np.arange(2 * P, 3 * P), energy[:, 4], 1, **ON_CHAIN)
+    single = sign_upload(DEVICES[4], 2, np.arange(2 * P, 3 * P), energy[:, 4], 1, **ON_CHAIN)
     assert single.signature == first[4].signature
     assert np.array_equal(first[4].intervals, np.arange(2 * P, 3 * P))
 
@@ -232,8 +250,8 @@ def test_tampered_forged_and_malformed_uploads_are_rejected_and_burn_nothing() -
     r, s, v = up.signature[:32], int.from_bytes(up.signature[32:64], "big"), up.signature[64]
     high_s = r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])  # malleable twin
     bad = [high_s, up.signature[:64] + bytes([v - 27]), up.signature[:64], bytes(65)]
-    outside = dv.sign_upload(CONSUMER, 0, np.arange(P, 2 * P), np.ones(P, dtype=int), 0, **ON_CHAIN)
-    twice = dv.sign_upload(CONSUMER, 0, [0, 0], [1, 1], 0, **ON_CHAIN)
+    outside = sign_upload(CONSUMER, 0, np.arange(P, 2 * P), np.ones(P, dtype=int), 0, **ON_CHAIN)
+    twice = sign_upload(CONSUMER, 0, [0, 0], [1, 1], 0, **ON_CHAIN)
     rejected = [in_transit, forged, *(replace(up, signature=b) for b in bad), outside, twice]
     verdict = verify([*rejected, up, honest(PV[1])])
     assert per_upload(verdict) == [{"rejected_tampered"}] * len(rejected) + [{"accepted"}] * 2
@@ -247,7 +265,7 @@ def test_wrong_chain_is_rejected_and_told_apart_from_a_forgery() -> None:
     assert foreign.chain_id == CHAIN + 1
     assert per_upload(verify([foreign, sent[0].upload])) == [{"rejected_wrong_chain"}, {"accepted"}]
     other: dict[str, Any] = {"chain_id": CHAIN, "verifying_contract": "0x" + "11" * 20}
-    other_contract = dv.sign_upload(PV[0], 0, np.arange(P), np.full(P, 1), 0, **other)
+    other_contract = sign_upload(PV[0], 0, np.arange(P), np.full(P, 1), 0, **other)
     relabelled = replace(foreign, chain_id=CHAIN)  # a foreign signature passed off as ours
     forged = replace(foreign, signature=honest(fraud.forger(PV[0], 0)).signature)
     verdict = verify([other_contract, relabelled, forged])
@@ -266,7 +284,7 @@ def test_replays_are_rejected_in_batch_and_across_batches() -> None:
     later = verify([s.upload for s in sent], state=state)
     assert per_upload(later) == [{"accepted"}, {"rejected_replayed"}]
     # a fresh nonce re-claiming journaled intervals: those readings are replays
-    again = dv.sign_upload(PV[0], 0, np.arange(P // 2, P), np.full(P // 2, 5), 7, **ON_CHAIN)
+    again = sign_upload(PV[0], 0, np.arange(P // 2, P), np.full(P // 2, 5), 7, **ON_CHAIN)
     more = verify([again], state=state)
     assert per_upload(more) == [{"rejected_replayed"}]
     assert more.nonce_used.tolist() == [True]
@@ -318,7 +336,7 @@ def test_physics_flags_each_kind_of_impossible_reading(ceiling: np.ndarray) -> N
     ups = [honest(d, day, 0, e) for d, e in zip(senders, readings, strict=True)]
     v = verify(ups, clear_sky_w_per_m2=ceiling)
     found = zip(v.device_id, v.interval, v.flags, strict=True)
-    flagged = {(int(d), int(i) - at): fraud.flag_names(int(f)) for d, i, f in found if f}
+    flagged = {(int(d), int(i) - at): flag_names(int(f)) for d, i, f in found if f}
     assert flagged == {
         (PV[0].device_id, 92): ["clear_sky", "peer"],
         (PV[0].device_id, 3): ["negative"],
@@ -340,7 +358,7 @@ def test_battery_bookkeeping_carries_across_uploads() -> None:
         state.record(v)
     assert state.battery_book[BATTERY.device_id] == (3 * P - 1, pytest.approx(-10_000.0))
     assert v.statuses[:16].tolist() == ["accepted"] * 8 + ["flagged_implausible"] * 8
-    lossy = fraud.Plausibility(battery_charge_efficiency=0.9, battery_discharge_efficiency=0.9)
+    lossy = Plausibility(battery_charge_efficiency=0.9, battery_discharge_efficiency=0.9)
     # from full: 8 kWh out (8.9 stored), 10 kWh in (9 stored, capped at 10), then 11 kWh out
     parts = [np.full(8, 1000), np.full(8, -1250), np.full(11, 1000), np.zeros(P - 27)]
     v = verify([honest(BATTERY, 0, 0, np.concatenate(parts).astype(np.int64))], limits=lossy)
@@ -364,7 +382,7 @@ def test_honest_batteries_and_turbines_are_never_flagged(pv5: pd.Series) -> None
     from grid.profiles import profile_library
 
     wp4 = profile_library(0)["renewables"]["WP4"].to_numpy()
-    exact = fraud.Plausibility(
+    exact = Plausibility(
         battery_charge_efficiency=0.95, battery_discharge_efficiency=0.95, battery_soc_initial=0.5
     )
     for limits in (None, exact):
@@ -385,7 +403,7 @@ def test_median_of_others_equals_brute_force() -> None:
     rng = np.random.default_rng(5)
     values = rng.uniform(0, 1, (40, 7))
     values[rng.uniform(size=values.shape) < 0.3] = np.nan
-    got = fraud.median_of_others(values)
+    got = median_of_others(values)
     for t in range(values.shape[0]):
         for d in range(values.shape[1]):
             others = np.delete(values[t], d)
@@ -404,7 +422,7 @@ def test_the_ceiling_holds_every_simbench_pv_profile_with_noise(ceiling: np.ndar
         cf = renewables[name].to_numpy()[: len(ceiling)]
         e = np.round(cf * 1250 * np.clip(1 + 0.05 * rng.standard_normal(len(cf)), 0, None))
         one, when = np.ones(len(e)), np.arange(len(e))
-        flags, _ = fraud.plausibility_flags(
+        flags, _ = plausibility_flags(
             one,
             when // P,
             when,
@@ -423,7 +441,7 @@ def test_honest_noisy_devices_are_never_flagged(
     pv5: pd.Series, ceiling: np.ndarray, day: int
 ) -> None:
     for seed in range(25):
-        uploads = dv.sign_period(
+        uploads = sign_period(
             PV, day, pv_day(pv5, day, np.random.default_rng(seed)), [0] * 12, **ON_CHAIN
         )
         v = verify(uploads, clear_sky_w_per_m2=ceiling)
@@ -436,7 +454,7 @@ def test_inflating_by_1_3_is_always_flagged(pv5: pd.Series, ceiling: np.ndarray,
         rng = np.random.default_rng(100 + seed)
         energy = pv_day(pv5, day, rng)
         cheat = int(rng.integers(len(PV)))
-        uploads = dv.sign_period(PV, day, energy, [0] * len(PV), **ON_CHAIN)
+        uploads = sign_period(PV, day, energy, [0] * len(PV), **ON_CHAIN)
         sent = fraud.attack_uploads(PV[cheat], day, energy[:, cheat], 0, "inflate", **ON_CHAIN)
         uploads[cheat] = sent[0].upload
         v = verify(uploads, clear_sky_w_per_m2=ceiling)
@@ -453,7 +471,7 @@ def test_every_attack_is_rejected_or_flagged_and_honest_uploads_pass(
     expected = {"inflate": "flagged_implausible", "forge": "rejected_tampered"}
     expected |= {"wrong_chain": "rejected_wrong_chain", "replay": "rejected_replayed"}
     rng, state = np.random.default_rng(7), VerifierState()
-    previous: dict[int, dv.Upload] = {}
+    previous: dict[int, Upload] = {}
     for period, day in enumerate((SUMMER, SUMMER + 1)):
         energy = pv_day(pv5, day, rng)
         sent = []
@@ -493,6 +511,6 @@ def test_readings_table_has_the_store_columns() -> None:
 
 def test_plausibility_refuses_bad_thresholds() -> None:
     with pytest.raises(ValueError, match="finite"):
-        fraud.Plausibility(peer_tolerance=float("nan"))
+        Plausibility(peer_tolerance=float("nan"))
     with pytest.raises(ValueError, match="efficiency"):
-        fraud.Plausibility(battery_charge_efficiency=1.2)
+        Plausibility(battery_charge_efficiency=1.2)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from settlement.chain import merkle
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "settlement" / "contracts"
+CONTRACTS = Path(__file__).resolve().parent.parent / "settlement" / "chain" / "contracts"
 TYPES = ["uint256", "uint256", "address", "address", "uint256", "uint256"]
 
 

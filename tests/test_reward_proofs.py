@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from settlement.chain import merkle
-from settlement.chain.connection import ARTIFACTS_DIR
-from settlement.depin.client import multiproof, reward_leaves
+from settlement.chain.artifacts import ARTIFACTS_DIR
+from settlement.depin.rewards import reward_leaves
 
 
 def _process_multiproof(leaves: list[bytes], proof: list[bytes], flags: list[bool]) -> bytes:
@@ -33,10 +33,10 @@ def test_multiproof_proves_every_subset_of_small_trees() -> None:
         tree = merkle.merkle_tree(leaves)
         for size in range(1, n + 1):
             for subset in itertools.combinations(range(n), size):
-                proof, flags = multiproof(tree, subset)
+                proof, flags = merkle.multiproof(tree, subset)
                 assert _process_multiproof([leaves[i] for i in subset], proof, flags) == tree[0]
     with pytest.raises(ValueError, match="distinct"):
-        multiproof(tree, [1, 1])
+        merkle.multiproof(tree, [1, 1])
 
 
 JS_CHECK = """
@@ -71,6 +71,6 @@ def test_same_root_and_multiproof_as_openzeppelin_merkle_tree_js() -> None:
     js = json.loads(result.stdout)
     tree = merkle.merkle_tree(reward_leaves(epoch, device_ids, amounts))
     assert "0x" + tree[0].hex() == js["root"]
-    proof, flags = multiproof(tree, indices)
+    proof, flags = merkle.multiproof(tree, indices)
     assert ["0x" + p.hex() for p in proof] == js["proof"]
     assert flags == js["flags"]

@@ -26,7 +26,7 @@ from settlement.chain.connection import Chain
 from settlement.chain.embedded import open_embedded
 from settlement.chain.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
 from settlement.depin.client import DepinContracts
-from settlement.depin.devices import reading_leaves
+from settlement.depin.leaves import reading_leaves
 from twin.results import RunFolder, open_run
 
 

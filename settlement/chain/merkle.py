@@ -39,6 +39,7 @@ __all__ = [
     "merkle_proof",
     "merkle_root",
     "merkle_tree",
+    "multiproof",
     "trade_leaves",
     "tree_proof",
     "verify_proof",
@@ -258,6 +259,45 @@ def tree_proof(tree: Sequence[bytes], index: int) -> list[bytes]:
         proof.append(tree[position + 1 if position % 2 else position - 1])
         position = (position - 1) // 2
     return proof
+
+
+def multiproof(tree: Sequence[bytes], indices: Sequence[int]) -> tuple[list[bytes], list[bool]]:
+    """A multiproof of leaves ``indices`` in ``tree``, as OpenZeppelin's ``getMultiProof``.
+
+    Parameters
+    ----------
+    tree : sequence of bytes
+        The flat tree of :func:`merkle_tree`.
+    indices : sequence of int
+        Distinct leaf positions; ``MerkleProof.multiProofVerify`` then takes their leaves in
+        ascending position order.
+
+    Returns
+    -------
+    proof, proof_flags : list of bytes, list of bool
+        The sibling hashes the leaves do not provide; per hashing step, True to take the next
+        hash from the leaves and computed hashes, False to take it from ``proof``.
+    """
+    n = (len(tree) + 1) // 2
+    if not indices or len(set(indices)) != len(indices):
+        raise ValueError("a multiproof needs distinct leaf indices, at least one")
+    if not all(0 <= i < n for i in indices):
+        raise IndexError(f"leaf index out of range for {n} leaves")
+    stack = sorted((len(tree) - 1 - i for i in indices), reverse=True)
+    proof, flags = list[bytes](), list[bool]()
+    head = 0  # a queue: stack[head:] are the nodes still to hash
+    while head < len(stack) and stack[head] > 0:
+        j = stack[head]
+        head += 1
+        sibling = j + 1 if j % 2 else j - 1
+        if head < len(stack) and stack[head] == sibling:
+            flags.append(True)
+            head += 1
+        else:
+            flags.append(False)
+            proof.append(tree[sibling])
+        stack.append((j - 1) // 2)
+    return proof, flags
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:

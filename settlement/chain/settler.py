@@ -126,35 +126,23 @@ class Settler:
             self.ledger.mark_mined(batch_id, **done)
             return
         chain = self.chain
-        assert chain.account is not None
         settlement = chain.contract("Settlement")
-        data = settlement.encode_abi(
-            "commitBatch",
-            args=[
-                batch.batch_id,
-                batch.trades_root,
-                batch.trade_count,
-                batch.energy_wh,
-                [Web3.to_checksum_address(a) for a in batch.accounts],
-                batch.net_amounts,
-            ],
-        )
+        args = [
+            batch.batch_id,
+            batch.trades_root,
+            batch.trade_count,
+            batch.energy_wh,
+            [Web3.to_checksum_address(a) for a in batch.accounts],
+            batch.net_amounts,
+        ]
+        gas = 150_000 + 40_000 * len(batch.accounts)
         nonce = self._node(lambda: chain.next_nonce())
-        gas_price = self._node(chain.gas_price)
-        signed = chain.account.sign_transaction(
-            {
-                "to": settlement.address,
-                "data": data,
-                "gas": 150_000 + 40_000 * len(batch.accounts),
-                "gasPrice": gas_price,
-                "nonce": nonce,
-                "chainId": chain.chain_id,
-                "value": 0,
-            }
+        signed = self._node(
+            lambda: chain.sign(settlement, "commitBatch", args, gas=gas, nonce=nonce)
         )
         tx_hash = HexBytes(signed.hash).to_0x_hex()
         self.ledger.mark_sent(batch_id, tx_hash, nonce)
-        self._node(lambda: chain.w3.eth.send_raw_transaction(signed.raw_transaction))
+        self._node(lambda: chain.send_signed(signed))
         _fault("after_send", batch_id)
 
     def confirm(self, batch_id: int) -> Batch:

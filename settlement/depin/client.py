@@ -9,17 +9,17 @@ Three contracts (``settlement/chain/contracts/src``), deployed on first use by t
 - ``DeviceRegistry``: one ERC-721 NFT per device, with its signer, kind and capacity [W]; the
   NFT's current owner earns the device's rewards (a transfer moves every future reward). A
   revoked device stays an NFT but is no longer active. A device signs each upload of its
-  readings with EIP-712 (:func:`upload_typed_data`); ``verifyUpload`` checks one on-chain.
+  readings with EIP-712 (:mod:`settlement.depin.uploads`); ``verifyUpload`` checks one on-chain.
 - ``Rewards``: per epoch, (a) ``distribute``: one batch mint to each device's owner (cheapest,
-  up to about 600 devices a block), or (b) ``commit_epoch`` of a Merkle root of the rewards,
-  then ``claim`` per device or ``claim_many`` (one multiproof a chunk, any fleet size;
+  up to about 600 devices a block), or (b) ``commit_epoch`` of a Merkle root of the rewards
+  (:func:`settlement.depin.rewards.reward_leaves`), then ``claim`` per device or ``claim_many``
+  (one :func:`~settlement.chain.merkle.multiproof` a chunk, any fleet size;
   ``commit_and_claim`` does both).
 
-Reward leaves follow OpenZeppelin's StandardMerkleTree (as :mod:`settlement.chain.merkle`):
-``keccak256(keccak256(abi.encode(uint256 epoch, uint256 deviceId, uint256 amount)))``. Amounts
-are integers [token base units]. Transactions go through the chain's sending path (a locally
-held operator key works); a revert raises
-:class:`~settlement.chain.connection.TransactionRevertedError`.
+Amounts are integers [token base units]. The contracts are deployed, called and sent to through
+the chain's public API only (:class:`~settlement.chain.node.Node`: one sending and signing path,
+a locally held operator key works); a revert raises
+:class:`~settlement.chain.errors.TransactionRevertedError`.
 """
 
 from __future__ import annotations
@@ -28,27 +28,22 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from eth_account import Account
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from settlement.chain.connection import Chain, ChainError, _error_selectors, load_artifact
-from settlement.chain.merkle import keccak256, merkle_tree
+from settlement.chain.artifacts import load_artifact
+from settlement.chain.connection import Chain
+from settlement.chain.errors import ChainError
+from settlement.chain.merkle import merkle_tree, multiproof
+from settlement.depin.rewards import reward_leaves
+from settlement.units import TokenUnits
 
 DEPIN_CONTRACTS = ("RewardToken", "DeviceRegistry", "Rewards")
 """The contracts :meth:`DepinContracts.deploy` deploys, in order."""
 
 REWARD_DECIMALS = 6
 """``RewardToken.decimals()``: one token is 10**6 base units."""
-
-UPLOAD_DOMAIN_NAME = "gridtwin DeviceRegistry"
-UPLOAD_DOMAIN_VERSION = "1"
-_UPLOAD = [("deviceId", "uint256"), ("period", "uint64"), ("readingsRoot", "bytes32")]
-UPLOAD_TYPES = {"Upload": [{"name": n, "type": t} for n, t in [*_UPLOAD, ("nonce", "uint64")]]}
-"""The EIP-712 struct a device signs per upload: ``Upload(uint256 deviceId,uint64 period,
-bytes32 readingsRoot,uint64 nonce)`` (``DeviceRegistry.UPLOAD_TYPEHASH``)."""
 
 _DEPLOY_GAS = 6_000_000
 # Gas bounds per call (base + per item), measured on eth-tester with room to spare.
@@ -69,117 +64,6 @@ class EpochRecord(NamedTuple):
     committed_block: int
 
 
-def upload_typed_data(
-    chain_id: int,
-    registry: str,
-    device_id: int,
-    period: int,
-    readings_root: bytes,
-    nonce: int,
-) -> dict[str, Any]:
-    """The EIP-712 message of one upload, for ``eth_account``'s ``full_message=`` argument.
-
-    Parameters
-    ----------
-    chain_id : int
-        The chain's id (EIP-155): a signature for another chain does not verify.
-    registry : str
-        The DeviceRegistry's address (the domain's ``verifyingContract``).
-    device_id, period, nonce : int
-        The device (its NFT's token id), the upload period's index and the device's upload
-        counter; period and nonce in ``[0, 2**64)``.
-    readings_root : bytes
-        32-byte Merkle root of the period's readings.
-
-    Returns
-    -------
-    dict
-        ``types``, ``primaryType``, ``domain`` and ``message`` of the typed data.
-    """
-    fields = [("name", "string"), ("version", "string"), ("chainId", "uint256")]
-    fields.append(("verifyingContract", "address"))
-    domain_type = [{"name": name, "type": kind} for name, kind in fields]
-    return {
-        "types": {"EIP712Domain": domain_type, **UPLOAD_TYPES},
-        "primaryType": "Upload",
-        "domain": {
-            "name": UPLOAD_DOMAIN_NAME,
-            "version": UPLOAD_DOMAIN_VERSION,
-            "chainId": int(chain_id),
-            "verifyingContract": Web3.to_checksum_address(registry),
-        },
-        "message": {
-            "deviceId": int(device_id),
-            "period": int(period),
-            "readingsRoot": bytes(readings_root),
-            "nonce": int(nonce),
-        },
-    }
-
-
-def reward_leaves(epoch: int, device_ids: Sequence[int], amounts: Sequence[int]) -> list[bytes]:
-    """The Merkle leaves of an epoch's rewards, as ``Rewards.rewardLeaf`` computes them.
-
-    Parameters
-    ----------
-    epoch : int
-        The epoch.
-    device_ids, amounts : sequence of int
-        One device and its reward [token base units] per leaf; all integers in ``[0, 2**256)``.
-
-    Returns
-    -------
-    list of bytes
-        One 32-byte leaf per device, in the order given.
-    """
-    if len(device_ids) != len(amounts):
-        raise ValueError(f"{len(device_ids)} device ids but {len(amounts)} amounts")
-    head = int(epoch).to_bytes(32, "big")
-    return [
-        keccak256(keccak256(head + int(d).to_bytes(32, "big") + int(a).to_bytes(32, "big")))
-        for d, a in zip(device_ids, amounts, strict=True)
-    ]
-
-
-def multiproof(tree: Sequence[bytes], indices: Sequence[int]) -> tuple[list[bytes], list[bool]]:
-    """A multiproof of leaves ``indices`` in ``tree``, as OpenZeppelin's ``getMultiProof``.
-
-    Parameters
-    ----------
-    tree : sequence of bytes
-        The flat tree of :func:`settlement.chain.merkle.merkle_tree`.
-    indices : sequence of int
-        Distinct leaf positions; ``MerkleProof.multiProofVerify`` then takes their leaves in
-        ascending position order.
-
-    Returns
-    -------
-    proof, proof_flags : list of bytes, list of bool
-        The sibling hashes the leaves do not provide; per hashing step, True to take the next
-        hash from the leaves and computed hashes, False to take it from ``proof``.
-    """
-    n = (len(tree) + 1) // 2
-    if not indices or len(set(indices)) != len(indices):
-        raise ValueError("a multiproof needs distinct leaf indices, at least one")
-    if not all(0 <= i < n for i in indices):
-        raise IndexError(f"leaf index out of range for {n} leaves")
-    stack = sorted((len(tree) - 1 - i for i in indices), reverse=True)
-    proof, flags = list[bytes](), list[bool]()
-    head = 0  # a queue: stack[head:] are the nodes still to hash
-    while head < len(stack) and stack[head] > 0:
-        j = stack[head]
-        head += 1
-        sibling = j + 1 if j % 2 else j - 1
-        if head < len(stack) and stack[head] == sibling:
-            flags.append(True)
-            head += 1
-        else:
-            flags.append(False)
-            proof.append(tree[sibling])
-        stack.append((j - 1) // 2)
-    return proof, flags
-
-
 class DepinContracts:
     """RewardToken, DeviceRegistry and Rewards on ``chain``, deployed on first use.
 
@@ -195,26 +79,26 @@ class DepinContracts:
     def __init__(self, chain: Chain, addresses: Mapping[str, str] | None = None) -> None:
         self.chain = chain
         self._artifacts = {name: load_artifact(name) for name in DEPIN_CONTRACTS}
-        # Chain decodes revert payloads from a selector table that knows only its own
-        # contracts; teach it ours (and OpenZeppelin's errors that they inherit).
-        chain._errors.update(_error_selectors(list(self._artifacts.values())))
         self._contracts: dict[str, Contract] = {}
         if addresses is not None:
             if missing := set(DEPIN_CONTRACTS) - set(addresses):
                 raise ChainError(f"addresses lack {sorted(missing)}")
-            self._contracts = {name: self._at(name, addresses[name]) for name in DEPIN_CONTRACTS}
+            self._contracts = {
+                name: chain.attach(self._artifacts[name], addresses[name])
+                for name in DEPIN_CONTRACTS
+            }
 
     def deploy(self) -> dict[str, str]:
         """Deploy the three contracts and grant Rewards the token's MINTER_ROLE, once."""
         if not self._contracts:
-            operator = self.chain.operator
-            token = self._deploy("RewardToken", operator)
-            registry = self._deploy("DeviceRegistry", operator)
-            rewards = self._deploy("Rewards", token, registry, operator)
-            contracts = {"RewardToken": token, "DeviceRegistry": registry, "Rewards": rewards}
-            self._contracts = {name: self._at(name, a) for name, a in contracts.items()}
-            role = self._contracts["RewardToken"].functions.MINTER_ROLE().call()
-            self._transact("RewardToken", "grantRole", [role, rewards], gas=_SIMPLE_GAS)
+            chain, artifacts, operator = self.chain, self._artifacts, self.chain.operator
+            token = chain.deploy_contract(artifacts["RewardToken"], operator, gas=_DEPLOY_GAS)
+            registry = chain.deploy_contract(artifacts["DeviceRegistry"], operator, gas=_DEPLOY_GAS)
+            args = (token.address, registry.address, operator)
+            rewards = chain.deploy_contract(artifacts["Rewards"], *args, gas=_DEPLOY_GAS)
+            self._contracts = {"RewardToken": token, "DeviceRegistry": registry, "Rewards": rewards}
+            role = chain.call(token, "MINTER_ROLE")
+            self._transact("RewardToken", "grantRole", [role, rewards.address], gas=_SIMPLE_GAS)
         return {name: str(c.address) for name, c in self._contracts.items()}
 
     @property
@@ -234,7 +118,7 @@ class DepinContracts:
     @cached_property
     def block_gas_limit(self) -> int:
         """The latest block's gas limit: no transaction's gas bound exceeds it."""
-        return int(self.chain.w3.eth.get_block("latest")["gasLimit"])
+        return self.chain.block_gas_limit()
 
     def register_devices(
         self,
@@ -300,21 +184,16 @@ class DepinContracts:
         ``owner_key`` (the owner's account must hold ether for gas), else sent from ``sender``
         (default: the owner), an unlocked account of the node.
         """
-        registry = self.contract("DeviceRegistry")
         owner = self.owner_of(device_id)
         args = [owner, Web3.to_checksum_address(to), int(device_id)]
-        data = registry.encode_abi("transferFrom", args=args)
-        if owner_key is None:
-            source = owner if sender is None else sender
-            tx_hash = self.chain._send(registry.address, data, gas=_SIMPLE_GAS, sender=source)
-            return self.chain.wait_receipt(tx_hash)
-        account, w3 = Account.from_key(owner_key), self.chain.w3
-        tx: dict[str, Any] = {"to": registry.address, "data": data, "gas": _SIMPLE_GAS}
-        tx |= {"gasPrice": self.chain.gas_price(), "chainId": self.chain.chain_id, "value": 0}
-        tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
-        signed = account.sign_transaction(tx)
-        tx_hash = HexBytes(w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
-        return self.chain.wait_receipt(tx_hash)
+        if owner_key is not None:
+            return self._transact(
+                "DeviceRegistry", "transferFrom", args, gas=_SIMPLE_GAS, key=owner_key
+            )
+        source = owner if sender is None else sender
+        return self._transact(
+            "DeviceRegistry", "transferFrom", args, gas=_SIMPLE_GAS, sender=source
+        )
 
     def signer_of(self, device_id: int) -> str:
         """The signer of ``device_id`` (the zero address if it is not registered)."""
@@ -355,19 +234,19 @@ class DepinContracts:
         epoch: int,
         readings_root: bytes,
         device_ids: Sequence[int],
-        amounts: Sequence[int],
+        amounts_token_units: Sequence[TokenUnits],
         *,
         sender: str | None = None,
     ) -> TxReceipt:
         """(a) Pay epoch ``epoch`` in one batch mint (DISTRIBUTOR_ROLE); once per epoch.
 
-        Each device's ``amounts[i]`` [base units] goes to its NFT's current owner; sent sorted
-        by id, as the contract takes each device once, ascending. Leave out devices that earn
+        Each device's ``amounts_token_units[i]`` goes to its NFT's current owner; sent sorted by
+        id, as the contract takes each device once, ascending. Leave out devices that earn
         nothing (each costs gas). About 11,500 gas a device whose owner holds tokens already,
         29,000 for a first-time holder: past about 600 devices the block gas limit calls for
         :meth:`commit_and_claim`.
         """
-        pairs = sorted(zip(map(int, device_ids), map(int, amounts), strict=True))
+        pairs = sorted(zip(map(int, device_ids), map(int, amounts_token_units), strict=True))
         args = [int(epoch), bytes(readings_root), [d for d, _ in pairs], [a for _, a in pairs]]
         gas = self._gas(_DISTRIBUTE_GAS, len(device_ids))
         return self._transact("Rewards", "distribute", args, gas=gas, sender=sender)
@@ -389,13 +268,13 @@ class DepinContracts:
         self,
         epoch: int,
         device_id: int,
-        amount: int,
+        amount_token_units: TokenUnits,
         proof: Sequence[bytes],
         *,
         sender: str | None = None,
     ) -> TxReceipt:
         """(b) Pay one device's reward of a committed epoch to its owner (anyone may send)."""
-        args = [int(epoch), int(device_id), int(amount), [bytes(p) for p in proof]]
+        args = [int(epoch), int(device_id), int(amount_token_units), [bytes(p) for p in proof]]
         gas = self._gas(_CLAIM_GAS, len(proof))
         return self._transact("Rewards", "claim", args, gas=gas, sender=sender)
 
@@ -403,14 +282,18 @@ class DepinContracts:
         self,
         epoch: int,
         device_ids: Sequence[int],
-        amounts: Sequence[int],
+        amounts_token_units: Sequence[TokenUnits],
         proof: Sequence[bytes],
         proof_flags: Sequence[bool],
         *,
         sender: str | None = None,
     ) -> TxReceipt:
         """(b) Pay many devices of a committed epoch, one :func:`multiproof` (leaves ascending)."""
-        args: list[Any] = [int(epoch), [int(d) for d in device_ids], [int(a) for a in amounts]]
+        args: list[Any] = [
+            int(epoch),
+            [int(d) for d in device_ids],
+            [int(a) for a in amounts_token_units],
+        ]
         args += [[bytes(p) for p in proof], [bool(f) for f in proof_flags]]
         gas = self._gas(_CLAIM_MANY_GAS, len(device_ids))
         return self._transact("Rewards", "claimMany", args, gas=gas, sender=sender)
@@ -420,7 +303,7 @@ class DepinContracts:
         epoch: int,
         readings_root: bytes,
         device_ids: Sequence[int],
-        amounts: Sequence[int],
+        amounts_token_units: Sequence[TokenUnits],
         *,
         chunk: int = 400,
     ) -> list[TxReceipt]:
@@ -430,8 +313,8 @@ class DepinContracts:
         multiproof) and of neighbouring bitmap bits; 400 (up to ~12.5 M gas) stay below half a
         30 M block. Returns the commit's receipt, then one receipt per chunk.
         """
-        pairs = sorted(zip(map(int, device_ids), map(int, amounts), strict=True))
-        ids, values = [d for d, _ in pairs], [a for _, a in pairs]
+        pairs = sorted(zip(map(int, device_ids), map(int, amounts_token_units), strict=True))
+        ids, values = [d for d, _ in pairs], [TokenUnits(a) for _, a in pairs]
         tree = merkle_tree(reward_leaves(epoch, ids, values))
         if not tree:
             raise ValueError("no device to reward")
@@ -475,27 +358,17 @@ class DepinContracts:
         return min(base + per_item * items, self.block_gas_limit)
 
     def _call(self, name: str, function: str, *args: Any) -> Any:
-        return self.contract(name).get_function_by_name(function)(*args).call()
+        return self.chain.call(self.contract(name), function, *args)
 
     def _transact(
-        self, name: str, function: str, args: list[Any], *, gas: int, sender: str | None = None
+        self,
+        name: str,
+        function: str,
+        args: list[Any],
+        *,
+        gas: int,
+        sender: str | None = None,
+        key: bytes | str | None = None,
     ) -> TxReceipt:
         contract = self.contract(name)
-        data = contract.encode_abi(function, args=args)
-        return self.chain.wait_receipt(
-            self.chain._send(contract.address, data, gas=gas, sender=sender)
-        )
-
-    def _at(self, name: str, address: str) -> Contract:
-        abi = self._artifacts[name].abi
-        return self.chain.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
-
-    def _deploy(self, name: str, *args: Any) -> str:
-        artifact = self._artifacts[name]
-        factory = self.chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        data = factory.constructor(*args).data_in_transaction
-        receipt = self.chain.wait_receipt(self.chain._send(None, data, gas=_DEPLOY_GAS))
-        address = receipt["contractAddress"]
-        if address is None:  # pragma: no cover - a successful creation always has one
-            raise ChainError(f"deploying {name} gave no contract address")
-        return str(address)
+        return self.chain.transact(contract, function, args, gas=gas, sender=sender, key=key)

@@ -27,13 +27,20 @@ energy [Wh] (a battery's discharge; never negative):
 
 Rewards are integers (token base units); their sum is at most ``pool`` (the remainder of the
 floors is not minted), so the token's supply equals the rewards computed.
+
+On chain, an epoch's rewards are the leaves of a Merkle tree (:func:`reward_leaves`), following
+OpenZeppelin's StandardMerkleTree as :mod:`settlement.chain.merkle` does:
+``keccak256(keccak256(abi.encode(uint256 epoch, uint256 deviceId, uint256 amount)))``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from settlement.chain.merkle import keccak256
 
 
 @dataclass(frozen=True)
@@ -118,3 +125,27 @@ def epoch_rewards(
         order = np.argsort(-scaled, kind="stable")[:overshoot]
         scaled[order] -= 1
     return np.maximum(scaled, 0), score
+
+
+def reward_leaves(epoch: int, device_ids: Sequence[int], amounts: Sequence[int]) -> list[bytes]:
+    """The Merkle leaves of an epoch's rewards, as ``Rewards.rewardLeaf`` computes them.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch.
+    device_ids, amounts : sequence of int
+        One device and its reward [token base units] per leaf; all integers in ``[0, 2**256)``.
+
+    Returns
+    -------
+    list of bytes
+        One 32-byte leaf per device, in the order given.
+    """
+    if len(device_ids) != len(amounts):
+        raise ValueError(f"{len(device_ids)} device ids but {len(amounts)} amounts")
+    head = int(epoch).to_bytes(32, "big")
+    return [
+        keccak256(keccak256(head + int(d).to_bytes(32, "big") + int(a).to_bytes(32, "big")))
+        for d, a in zip(device_ids, amounts, strict=True)
+    ]

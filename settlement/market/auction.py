@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from settlement.market.bills import net_payments
+
 MECHANISMS = ("uniform", "pay_as_bid")
 STRATEGIES = ("truthful", "zero_intelligence", "markup")
 
@@ -383,6 +385,8 @@ def net_energy_wh(clearing: Clearing, n_participants: int) -> np.ndarray:
 def net_payments_micro_eur(clearing: Clearing, n_participants: int) -> np.ndarray:
     """Money each participant paid minus received in the market [micro-EUR].
 
+    The interval's view of :func:`settlement.market.bills.net_payments` (no grid fee).
+
     Parameters
     ----------
     clearing : Clearing
@@ -395,4 +399,9 @@ def net_payments_micro_eur(clearing: Clearing, n_participants: int) -> np.ndarra
     ndarray of int64
         Net payment per participant [micro-EUR]; sums to exactly 0.
     """
-    return _net(clearing, n_participants, clearing.payment_micro_eur)
+    _check_indices(clearing, n_participants)
+    pay = clearing.payment_micro_eur
+    received = net_payments(
+        clearing.buyer, clearing.seller, pay, np.zeros_like(pay), n_participants
+    )
+    return -received[0, :n_participants]

@@ -22,11 +22,12 @@ import pyarrow as pa
 import simpy
 
 from settlement.chain.batches import plan_batch
-from settlement.chain.connection import ChainError, participant_addresses
 from settlement.chain.embedded import save_embedded
+from settlement.chain.errors import ChainError
 from settlement.chain.ledger import Batch, Ledger
 from settlement.chain.operator import connect
 from settlement.chain.outages import outage_end, outage_windows
+from settlement.chain.participants import participant_addresses
 from settlement.chain.settler import Settler
 from settlement.units import MICRO_EUR_PER_EUR, eur_to_micro_eur
 from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns

@@ -1,0 +1,284 @@
+"""One connection to a chain node, and the one path that signs and sends transactions.
+
+A :class:`Node` wraps a web3.py connection (eth-tester in-process, or any JSON-RPC URL) and an
+operator account. Every contract's deployment, state-changing call and view goes through its
+small public API (:meth:`Node.deploy_contract`, :meth:`Node.attach`, :meth:`Node.send`,
+:meth:`Node.transact`, :meth:`Node.sign`, :meth:`Node.call`), whatever the contract:
+:class:`~settlement.chain.connection.Chain` for gridtwin's settlement contracts,
+:class:`~settlement.depin.client.DepinContracts` for the DePIN ones.
+
+A transaction is signed here when its key is held (the operator's, or one given for the call),
+else by the node (an unlocked account). Sending and waiting are separate, so a journal can
+record a hash before its receipt exists; a reverted transaction raises
+:class:`~settlement.chain.errors.TransactionRevertedError` with the contract's decoded error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, Literal, cast
+
+from eth_account import Account
+from eth_account.datastructures import SignedTransaction
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
+from web3.types import BlockIdentifier, TxParams, TxReceipt
+
+from settlement.chain.artifacts import Artifact, error_selectors
+from settlement.chain.errors import (
+    ChainError,
+    TransactionRevertedError,
+    decode_revert,
+    revert_data,
+)
+
+
+class Node:
+    """A connection to a chain node with an operator account.
+
+    Parameters
+    ----------
+    w3 : Web3
+        The connection.
+    kind : {"embedded", "rpc"}
+        eth-tester in-process, or a JSON-RPC node.
+    operator : str
+        The account that sends by default.
+    account : LocalAccount, optional
+        The operator's key: transactions are signed here, else by the node (unlocked account).
+    rpc_url : str, optional
+        The node's URL ("rpc" only).
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        kind: Literal["embedded", "rpc"],
+        operator: str,
+        account: LocalAccount | None = None,
+        rpc_url: str | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.kind = kind
+        self.operator = Web3.to_checksum_address(operator)
+        self.rpc_url = rpc_url
+        #: The operator's key, when transactions are signed here.
+        self.account = account
+        self._errors = error_selectors([])
+
+    @cached_property
+    def chain_id(self) -> int:
+        """The chain id (EIP-155)."""
+        return int(self.w3.eth.chain_id)
+
+    def gas_price(self) -> int:
+        """A legacy gas price the next block accepts: the node's, at least twice the base fee."""
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+        return max(int(self.w3.eth.gas_price), 2 * int(base))
+
+    def next_nonce(self, sender: str | None = None) -> int:
+        """The nonce the next transaction of ``sender`` (default: the operator) will use."""
+        return int(self.w3.eth.get_transaction_count(self._sender(sender), "pending"))
+
+    def block_number(self) -> int:
+        """The latest block's number (for counting confirmations)."""
+        return int(self.w3.eth.block_number)
+
+    def block_gas_limit(self) -> int:
+        """The latest block's gas limit: no transaction's gas bound may exceed it."""
+        return int(self.w3.eth.get_block("latest")["gasLimit"])
+
+    def attach(self, artifact: Artifact, address: str) -> Contract:
+        """The contract of ``artifact`` at ``address``; reverts decode with its errors."""
+        self._errors.update(error_selectors([artifact]))
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+
+    def deploy_contract(self, artifact: Artifact, *args: Any, gas: int) -> Contract:
+        """Deploy ``artifact`` with constructor ``args`` from the operator, wait, attach."""
+        self._errors.update(error_selectors([artifact]))
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        data = factory.constructor(*args).data_in_transaction
+        receipt = self.wait_receipt(self._send(None, data, gas=gas))
+        address = receipt["contractAddress"]
+        if address is None:  # pragma: no cover - a successful creation always has one
+            raise ChainError(f"deploying {artifact.name} gave no contract address")
+        return self.attach(artifact, str(address))
+
+    def call(self, contract: Contract, function: str, *args: Any) -> Any:
+        """The result of the view ``function(*args)`` of ``contract`` on the latest state."""
+        return contract.get_function_by_name(function)(*args).call()
+
+    def send(
+        self,
+        contract: Contract,
+        function: str,
+        args: Sequence[Any],
+        *,
+        gas: int,
+        nonce: int | None = None,
+        sender: str | None = None,
+        key: bytes | str | None = None,
+    ) -> str:
+        """Send ``function(*args)`` of ``contract`` and return its hash at once (no receipt).
+
+        Parameters
+        ----------
+        contract : Contract
+            The contract (:meth:`attach`, :meth:`deploy_contract`).
+        function : str
+            The function's name.
+        args : sequence
+            Its arguments, ABI-encodable.
+        gas : int
+            Gas limit.
+        nonce : int, optional
+            The nonce to use (e.g. one journaled before a crash); default: the next one.
+        sender : str, optional
+            Another unlocked account of the node to send from (default: the operator).
+        key : bytes or str, optional
+            A private key to sign with here instead: its account sends (it pays the gas).
+
+        Returns
+        -------
+        str
+            The transaction hash, ``0x``-prefixed hex.
+        """
+        data = contract.encode_abi(function, args=list(args))
+        return self._send(contract.address, data, gas=gas, nonce=nonce, sender=sender, key=key)
+
+    def transact(
+        self,
+        contract: Contract,
+        function: str,
+        args: Sequence[Any],
+        *,
+        gas: int,
+        sender: str | None = None,
+        key: bytes | str | None = None,
+    ) -> TxReceipt:
+        """:meth:`send`, then :meth:`wait_receipt`: the receipt of a transaction that succeeded."""
+        tx_hash = self.send(contract, function, args, gas=gas, sender=sender, key=key)
+        return self.wait_receipt(tx_hash)
+
+    def sign(
+        self,
+        contract: Contract,
+        function: str,
+        args: Sequence[Any],
+        *,
+        gas: int,
+        nonce: int | None = None,
+    ) -> SignedTransaction:
+        """Sign ``function(*args)`` of ``contract`` with the operator's key, without sending it.
+
+        Its hash (``.hash``) is known before any node has it (:meth:`send_signed` sends it). The
+        operator's key must be held here (:attr:`account`).
+        """
+        if self.account is None:
+            raise ChainError(f"the key of {self.operator} is not held here: cannot sign")
+        data = contract.encode_abi(function, args=list(args))
+        return self._sign(self.account, contract.address, data, gas=gas, nonce=nonce)
+
+    def send_signed(self, signed: SignedTransaction) -> str:
+        """Hand a transaction signed by :meth:`sign` to the node; its hash."""
+        return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
+
+    def wait_receipt(
+        self, tx_hash: str, *, timeout_s: float = 120.0, check: bool = True
+    ) -> TxReceipt:
+        """Wait up to ``timeout_s`` [s] for the receipt of ``tx_hash``.
+
+        With ``check``, a reverted transaction (status 0) raises
+        :class:`TransactionRevertedError` with the contract's decoded error.
+        """
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            HexBytes(tx_hash), timeout=timeout_s, poll_latency=0.02
+        )
+        if check and receipt["status"] != 1:
+            raise TransactionRevertedError(receipt, self._replay_error(receipt))
+        return receipt
+
+    def get_receipt(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt of ``tx_hash`` if mined, else None (no wait): for reconciling a journal."""
+        try:
+            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _sender(self, sender: str | None) -> ChecksumAddress:
+        return self.operator if sender is None else Web3.to_checksum_address(sender)
+
+    def _send(
+        self,
+        to: str | None,
+        data: str,
+        *,
+        gas: int,
+        nonce: int | None = None,
+        sender: str | None = None,
+        key: bytes | str | None = None,
+    ) -> str:
+        """Send a transaction: signed here with ``key`` or the operator's key, if held."""
+        source = self._sender(sender)
+        signer = self.account if source == self.operator else None
+        if key is not None:
+            if sender is not None:
+                raise ValueError("give a sender or a key, not both")
+            signer = Account.from_key(key)
+        if signer is not None:
+            return self.send_signed(self._sign(signer, to, data, gas=gas, nonce=nonce))
+        tx = self._unsigned(source, to, data, gas=gas)
+        if nonce is not None:
+            tx["nonce"] = nonce
+        return HexBytes(self.w3.eth.send_transaction(cast(TxParams, tx))).to_0x_hex()
+
+    def _sign(
+        self, signer: LocalAccount, to: str | None, data: str, *, gas: int, nonce: int | None
+    ) -> SignedTransaction:
+        tx = self._unsigned(signer.address, to, data, gas=gas)
+        if nonce is None:
+            nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
+        tx["nonce"] = nonce
+        tx["chainId"] = self.chain_id
+        return signer.sign_transaction(tx)
+
+    def _unsigned(self, source: str, to: str | None, data: str, *, gas: int) -> dict[str, Any]:
+        tx: dict[str, Any] = {"from": source, "data": data, "gas": gas, "value": 0}
+        tx["gasPrice"] = self.gas_price()
+        if to is not None:
+            tx["to"] = to
+        return tx
+
+    def _replay_error(self, receipt: TxReceipt) -> str:
+        """Why a mined transaction reverted: replay it as a call on the state before its block.
+
+        A node without that state (anvil with ``--prune-history``, a non-archive node) gets
+        the call on its latest state instead, which right after the receipt is the same state
+        for a reverted transaction alone in its block.
+        """
+        tx = self.w3.eth.get_transaction(receipt["transactionHash"])
+        call: dict[str, Any] = {"from": tx["from"], "data": tx["input"], "gas": tx["gas"]}
+        if tx.get("to"):
+            call["to"] = tx["to"]
+        first_error = ""
+        attempts: list[tuple[BlockIdentifier, str]] = [
+            (receipt["blockNumber"] - 1, ""),
+            ("latest", " (on the latest state)"),
+        ]
+        for block, note in attempts:
+            try:
+                self.w3.eth.call(cast(TxParams, call), block)
+            except Exception as exc:  # any node's flavour of revert or of missing state
+                data = revert_data(exc)
+                if data is not None:
+                    return decode_revert(data, self._errors) + note
+                first_error = first_error or str(exc)
+            else:
+                break
+        return first_error or f"out of gas, or the state changed (block {receipt['blockNumber']})"

@@ -1,0 +1,97 @@
+"""Meter readings as Merkle leaves: what a device signs the root of, and the journal rebuilds.
+
+A reading is ``(deviceId, interval, energyWh)`` with the Solidity types ``(uint256, uint64,
+int64)``; its leaf is OpenZeppelin ``StandardMerkleTree``'s:
+``keccak256(bytes.concat(keccak256(abi.encode(deviceId, interval, energyWh))))``, and an
+upload's readings form one tree of :mod:`settlement.chain.merkle` (readings in interval order).
+``energy_wh`` follows the device's own production convention, not the grid's load convention:
+solar and wind report energy produced (>= 0), a consumer meter energy consumed (>= 0), a
+battery energy discharged (> 0) or charged (< 0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from settlement.chain.merkle import RootMemo, keccak256, merkle_root
+
+_WORD = 32
+_LEAF_ROW = 3 * _WORD  # abi.encode(uint256, uint64, int64)
+
+IntArray = npt.NDArray[np.int64]
+
+
+try:  # pysha3 (comes with eth-tester[py-evm]): half the cost per leaf of merkle.keccak256
+    from sha3 import keccak_256 as _sha3_keccak
+except ImportError:  # pragma: no cover - depends on the environment
+    _sha3_keccak = None
+
+
+def _leaf_hashes(data: bytes, row: int) -> list[bytes]:
+    """keccak256(keccak256(r)) of each ``row``-byte row ``r`` of ``data``."""
+    k = _sha3_keccak
+    if k is None:  # pragma: no cover - depends on the environment
+        return [keccak256(keccak256(data[i : i + row])) for i in range(0, len(data), row)]
+    return [k(k(data[i : i + row]).digest()).digest() for i in range(0, len(data), row)]
+
+
+def int_column(name: str, values: Any, n: int | None = None) -> IntArray:
+    """``values`` as int64 (floats refused); ``n`` values if given."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+        raise TypeError(f"{name}: integers required, got {array.dtype}")
+    if array.dtype == np.uint64 and array.size and int(array.max()) >= 2**63:
+        raise ValueError(f"{name}: values must fit int64")
+    array = array.astype(np.int64)
+    if array.ndim != 1 or (n is not None and array.shape != (n,)):
+        raise ValueError(f"{name}: expected shape ({n},), got {array.shape}")
+    return array
+
+
+def _reading_words(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
+    """``abi.encode`` of each reading, concatenated (see :func:`reading_leaves`)."""
+    interval = int_column("intervals", intervals)
+    n = len(interval)
+    energy = int_column("energy_wh", energy_wh, n)
+    device = int_column("device_ids", np.broadcast_to(np.asarray(device_ids), (n,)), n)
+    if n and (int(interval.min()) < 0 or int(device.min()) < 0):
+        raise ValueError("device ids and intervals must be non-negative")
+    words = np.zeros((n, 3, _WORD), dtype=np.uint8)
+    for field_, column in ((0, device), (1, interval), (2, energy)):
+        words[:, field_, _WORD - 8 :] = column.astype(">i8").view(np.uint8).reshape(n, 8)
+    words[energy < 0, 2, : _WORD - 8] = 0xFF  # two's complement sign extension
+    return words.tobytes()
+
+
+def reading_leaves(device_ids: int | Any, intervals: Any, energy_wh: Any) -> list[bytes]:
+    """The OpenZeppelin ``StandardMerkleTree`` leaves of readings, one per reading.
+
+    ``abi.encode(uint256, uint64, int64)`` is three 32-byte big-endian words (the ``int64``
+    sign-extended); the words of all readings are laid out with NumPy at once, then each
+    96-byte row is hashed twice.
+
+    Parameters
+    ----------
+    device_ids : int or array_like of int
+        One device id for all readings, or one per reading, in ``[0, 2**63)``.
+    intervals : array_like of int
+        Interval index per reading, in ``[0, 2**63)``.
+    energy_wh : array_like of int
+        Energy per reading [Wh], int64, in the device's production convention.
+
+    Returns the 32-byte leaves, in the order given.
+    """
+    return _leaf_hashes(_reading_words(device_ids, intervals, energy_wh), _LEAF_ROW)
+
+
+_ROOTS = RootMemo()
+
+
+def readings_root(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
+    """Merkle root of one upload's readings (:data:`settlement.chain.merkle.EMPTY_ROOT` if none);
+    the device's and the journal's derivations of the same readings share one RootMemo."""
+    words = _reading_words(device_ids, intervals, energy_wh)
+    return _ROOTS.root(words, lambda data: merkle_root(_leaf_hashes(data, _LEAF_ROW)))
