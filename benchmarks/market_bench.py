@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from settlement.market.auction import MECHANISMS, Orders, clear, limit_prices, orders_from_positions
+from settlement.market.auction import MECHANISMS, Orders, clear
+from settlement.market.bidding import limit_prices, orders_from_positions
 
 SIZES = (10, 100, 1_000, 5_000)
 RETAIL_EUR_PER_MWH = 300.0

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grid.zones import voltage_zones
-from settlement.market.auction import Orders, clear, limit_prices, orders_from_positions
+from settlement.market.auction import Orders, clear
+from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.grid_fee import clear_with_grid_fee
 from twin.engine import run_scenario
 from twin.results import open_run

@@ -15,11 +15,10 @@ from settlement.market.auction import (
     Clearing,
     Orders,
     clear,
-    limit_prices,
     net_energy_wh,
     net_payments_micro_eur,
-    orders_from_positions,
 )
+from settlement.market.bidding import limit_prices, orders_from_positions
 
 RETAIL, FEED_IN = 300.0, 50.0
 

@@ -117,7 +117,7 @@ def _empty_clearing() -> Clearing:
     )
 
 
-def _check_tariffs(retail_eur_per_mwh: float, feed_in_eur_per_mwh: float) -> tuple[float, float]:
+def check_tariffs(retail_eur_per_mwh: float, feed_in_eur_per_mwh: float) -> tuple[float, float]:
     """The tariffs as floats, or a ValueError naming the bad one."""
     retail, feed_in = float(retail_eur_per_mwh), float(feed_in_eur_per_mwh)
     if not np.isfinite(retail):
@@ -131,7 +131,7 @@ def _check_tariffs(retail_eur_per_mwh: float, feed_in_eur_per_mwh: float) -> tup
     return retail, feed_in
 
 
-def _int_column(name: str, values: object, size: int | None) -> np.ndarray:
+def int_column(name: str, values: object, size: int | None) -> np.ndarray:
     """``values`` as a 1-D int64 array of ``size`` rows, or a ValueError naming ``name``."""
     arr = np.asarray(values)
     if arr.ndim != 1:
@@ -145,10 +145,10 @@ def _int_column(name: str, values: object, size: int | None) -> np.ndarray:
 
 def _validated(orders: Orders) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The order columns as (participant, is_bid, energy_wh, limit), checked."""
-    participant = _int_column("participant", orders.participant, None)
+    participant = int_column("participant", orders.participant, None)
     n = participant.shape[0]
-    side = _int_column("side", orders.side, n)
-    energy = _int_column("energy_wh", orders.energy_wh, n)
+    side = int_column("side", orders.side, n)
+    energy = int_column("energy_wh", orders.energy_wh, n)
     limit = np.asarray(orders.limit_eur_per_mwh, dtype=np.float64)
     if limit.shape != (n,):
         raise ValueError(
@@ -203,7 +203,7 @@ def clear(
     """
     if mechanism not in MECHANISMS:
         raise ValueError(f"mechanism must be one of {MECHANISMS}, got {mechanism!r}")
-    retail, feed_in = _check_tariffs(retail_eur_per_mwh, feed_in_eur_per_mwh)
+    retail, feed_in = check_tariffs(retail_eur_per_mwh, feed_in_eur_per_mwh)
     participant, is_bid, energy, limit = _validated(orders)
     bids = np.flatnonzero(is_bid)
     asks = np.flatnonzero(~is_bid)
@@ -256,96 +256,6 @@ def clear(
         payment_micro_eur=np.rint(trade_wh * price).astype(np.int64),
         clearing_price_eur_per_mwh=clearing_price,
     )
-
-
-def orders_from_positions(
-    position_wh: np.ndarray, limits_buy: np.ndarray, limits_sell: np.ndarray
-) -> Orders:
-    """Turn each participant's position into at most one order.
-
-    Parameters
-    ----------
-    position_wh : ndarray of int
-        Per participant [Wh]: > 0 wants to buy that much, < 0 wants to sell, 0 places no order.
-    limits_buy, limits_sell : ndarray of float or float
-        Per participant (or one for all) limit of a bid and of an ask [EUR/MWh]; only the
-        entries of participants that place an order on that side are read.
-
-    Returns
-    -------
-    Orders
-        Ordered by participant index.
-    """
-    position = _int_column("position_wh", position_wh, None)
-    buy = np.broadcast_to(np.asarray(limits_buy, dtype=np.float64), position.shape)
-    sell = np.broadcast_to(np.asarray(limits_sell, dtype=np.float64), position.shape)
-    who = np.flatnonzero(position)
-    pos = position[who]
-    is_bid = pos > 0
-    return Orders(
-        participant=who.astype(np.int64),
-        side=np.where(is_bid, 1, -1).astype(np.int8),
-        energy_wh=np.abs(pos),
-        limit_eur_per_mwh=np.where(is_bid, buy[who], sell[who]),
-    )
-
-
-def limit_prices(
-    position_wh: np.ndarray,
-    strategy: str,
-    retail_eur_per_mwh: float,
-    feed_in_eur_per_mwh: float,
-    rng: np.random.Generator,
-    markup: float = 0.5,
-) -> np.ndarray:
-    """Each participant's limit price under a bidding strategy.
-
-    Let ``s = retail - feed_in`` be the spread between the outside options.
-
-    ``truthful``
-        Buyers bid retail, sellers ask feed-in: their outside options.
-    ``zero_intelligence``
-        Budget-constrained zero intelligence (ZI-C, Gode & Sunder 1993): uniform random in
-        ``[feed_in, retail]`` for buyers and sellers alike, drawn from ``rng``.
-    ``markup``
-        Each side shades its outside option by ``markup`` times the spread: buyers bid
-        ``retail - markup * s``, sellers ask ``feed_in + markup * s``. ``markup = 0`` is
-        truthful; at ``0.5`` every limit is the mid-spread price; above ``0.5`` nothing trades.
-
-    Parameters
-    ----------
-    position_wh : ndarray of int
-        Per participant [Wh]: > 0 buys, < 0 sells, 0 places no order.
-    strategy : {"truthful", "zero_intelligence", "markup"}
-        The bidding strategy.
-    retail_eur_per_mwh, feed_in_eur_per_mwh : float
-        The utility's import and export price [EUR/MWh].
-    rng : numpy.random.Generator
-        Randomness of ``zero_intelligence``; it draws one number per participant (with or
-        without a position), so the stream consumed does not depend on the positions.
-    markup : float
-        Shading of ``markup``, in ``[0, 1]`` [fraction of the spread].
-
-    Returns
-    -------
-    ndarray of float64
-        Limit price per participant [EUR/MWh]; NaN where the position is 0 (no order).
-    """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-    retail, feed_in = _check_tariffs(retail_eur_per_mwh, feed_in_eur_per_mwh)
-    if not 0.0 <= markup <= 1.0:
-        raise ValueError(f"markup must be in [0, 1], got {markup}")
-    position = _int_column("position_wh", position_wh, None)
-    spread = retail - feed_in
-    limit: np.ndarray
-    if strategy == "zero_intelligence":
-        limit = np.asarray(rng.uniform(feed_in, retail, size=position.shape[0]), dtype=np.float64)
-    else:
-        shade = markup * spread if strategy == "markup" else 0.0
-        limit = np.where(position > 0, retail - shade, feed_in + shade)
-    limit[position == 0] = np.nan
-    return limit
 
 
 def _check_indices(clearing: Clearing, n_participants: int) -> None:

@@ -30,7 +30,8 @@ import simpy
 from grid.curtailment import Sensitivities, curtail, violated
 from grid.zones import voltage_zones
 from settlement.chain.batches import batch_of
-from settlement.market.auction import Clearing, Orders, limit_prices, orders_from_positions
+from settlement.market.auction import Clearing, Orders
+from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
 from settlement.market.grid_fee import clear_with_grid_fee
 from settlement.market.tariff import tariff_prices
