@@ -37,11 +37,12 @@ contracts: $(NODE_DEPS)
 run: $(VENV)/.installed
 	$(BIN)/gridtwin run $(SCENARIO) $(ARGS)
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the import layers (import-linter contracts in pyproject.toml)
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## test: lint, then the whole test suite (slow, anvil and browser tests included; CI=1 makes
 ## a missing anvil or browser a failure, not a skip)

@@ -24,10 +24,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from forecasting.solar import clear_sky_ceiling_w_per_m2
 from settlement.depin.devices import Device, make_devices, registry_of
 from settlement.depin.keys import recover_signer, sign_digest
 from settlement.depin.leaves import reading_leaves
-from settlement.depin.plausibility import clear_sky_ceiling_w_per_m2
 from settlement.depin.readings import verify_uploads
 from settlement.depin.uploads import DEFAULT_PERIOD_INTERVALS, sign_period
 from settlement.depin.verifier_state import VerifierState
@@ -82,9 +82,7 @@ def year(days: int, seed: int = 0) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     readings = [day_readings(d, p_max, rng) for d in range(days)]
     started = time.perf_counter()
-    ceiling = clear_sky_ceiling_w_per_m2(
-        START, days * DEFAULT_PERIOD_INTERVALS, INTERVAL_S, latitude_deg=52.5, longitude_deg=10.5
-    )
+    ceiling = clear_sky_ceiling_w_per_m2(START, days * DEFAULT_PERIOD_INTERVALS, INTERVAL_S)
     ceiling_s = time.perf_counter() - started
     started = time.perf_counter()
     uploads = [

@@ -13,18 +13,10 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from forecasting.calendar_features import calendar_features
 from forecasting.design import PooledDesign
-from forecasting.features import (
-    ALTITUDE_M,
-    DEFAULT_TZ,
-    GHI_STC_W_PER_M2,
-    LATITUDE_DEG,
-    LONGITUDE_DEG,
-    balanced_training_rows,
-    best_shift_steps,
-    calendar_features,
-    clear_sky_ghi,
-)
+from forecasting.features import balanced_training_rows
+from forecasting.horizons import horizon_groups, predict_by_horizon
 from forecasting.models import (
     DAY_STEPS,
     WEEK_STEPS,
@@ -32,35 +24,25 @@ from forecasting.models import (
     _check_request,
     limit_threads,
 )
+from forecasting.scaling import series_scales, to_modelled, to_power
+from forecasting.solar import DEFAULT_SITE, GHI_STC_W_PER_M2, Site, best_shift_steps, clear_sky
 
 
 class GlobalGBForecaster(BaseEstimator):
     """One gradient-boosting model pooled over many series, direct multi-horizon.
 
     Each training row is one (series, origin, horizon) triple sampled from the history. Each
-    series is normalised by a scale of its own, so households, the feeder aggregate and
-    generators share one model, ``kind`` being a one-hot feature (a kind may carry a class, e.g.
-    ``consumer:H0-B`` for a SimBench household profile):
+    series is normalised by a scale of its own (:mod:`forecasting.scaling`), so households, the
+    feeder aggregate and generators share one model, ``kind`` being a one-hot feature (a kind
+    may carry a class, e.g. ``consumer:H0-B`` for a SimBench household profile). PV series
+    (``kind`` in ``solar_kinds``) are forecast as their clear-sky index: the clear-sky GHI from
+    pvlib at the site (:func:`forecasting.solar.clear_sky`), its curve shifted in time to match
+    the data (fitted, ``clearsky_shift_steps_``); the power is ``index * p_clear``, 0 at night.
 
-    * other series: ``z = p / scale``, ``scale`` the series' training mean of ``|p|``
-      (signed, so generation is positive too) or the given ``scale_mw``;
-    * PV series (``kind`` in ``solar_kinds``): the clear-sky index ``z = p / p_clear``,
-      ``p_clear = peak * GHI_clear(t) / 1000 W/m^2`` from pvlib at the site, the clear-sky
-      curve shifted in time to match the data (fitted, ``clearsky_shift_steps_``) and
-      ``peak`` a high quantile of ``p / (GHI_clear / 1000)`` in sunny hours; the index is
-      forecast, the power is ``index * p_clear``, 0 at night.
-
-    Features of a row, target row ``t = origin + h`` (``feature_names_``): the kind; the
-    horizon ``h``; lags back from the issue time (``lags``); seasonal lags back from the
-    target time (``seasonal_lags``), their differences to the last value and the change over
-    the same stretch one season earlier; the last change; the last value minus the value a
-    day earlier; means over the last hour and the last day; the typical profile of the target's
-    time of day over ``profile_days`` days; calendar features of the target time on the local
-    clock; the clear-sky GHI at the target time. Only rows ``<= origin`` are read.
-
-    Horizons are split into groups at ``horizon_edges`` (default 1 | 2-4 | 5-16 | 17-96
-    steps), one model per group with the horizon as a feature inside it: the 15-minute model
-    is not diluted by day-ahead rows. With ``target="delta"`` the trees learn ``z[t] -
+    A row's features (``feature_names_``) read rows ``<= origin`` only
+    (:class:`forecasting.design.PooledDesign`). Horizons are split into groups at
+    ``horizon_edges`` (default 1 | 2-4 | 5-16 | 17-96 steps), one model per group
+    (:mod:`forecasting.horizons`). With ``target="delta"`` the trees learn ``z[t] -
     z[origin]`` (a correction to persistence), with ``"level"`` ``z[t]``.
 
     Parameters
@@ -151,14 +133,14 @@ class GlobalGBForecaster(BaseEstimator):
         l2_regularization: float = 0.0,
         loss: str = "absolute_error",
         solar_kinds: tuple[str, ...] = ("solar", "pv"),
-        latitude_deg: float = LATITUDE_DEG,
-        longitude_deg: float = LONGITUDE_DEG,
-        altitude_m: float = ALTITUDE_M,
+        latitude_deg: float = DEFAULT_SITE.latitude_deg,
+        longitude_deg: float = DEFAULT_SITE.longitude_deg,
+        altitude_m: float = DEFAULT_SITE.altitude_m,
         clearsky_model: str = "ineichen",
         clearsky_shift_steps: int | None = None,
         min_clear_sky_ghi_w_per_m2: float = 10.0,
         max_clear_sky_index: float = 2.0,
-        tz: str = DEFAULT_TZ,
+        tz: str = DEFAULT_SITE.timezone,
         annual_features: bool = False,
         n_threads: int | None = 1,
         random_state: int | np.random.RandomState | None = None,
@@ -198,21 +180,18 @@ class GlobalGBForecaster(BaseEstimator):
         """Clear-sky GHI / 1000 W/m^2 of ``n_rows`` intervals from ``start``, shifted [-]."""
         step = pd.Timedelta(seconds=self.interval_s_)
         grid = pd.date_range(start + shift_steps * step, periods=n_rows, freq=step)
-        ghi = clear_sky_ghi(
-            grid, self.latitude_deg, self.longitude_deg, self.altitude_m, self.clearsky_model
-        )
-        return ghi / GHI_STC_W_PER_M2
+        site = Site(self.latitude_deg, self.longitude_deg, self.altitude_m, self.tz)
+        return clear_sky(grid, site, self.clearsky_model).ghi_w_per_m2 / GHI_STC_W_PER_M2
+
+    def _night_g(self) -> float:
+        """Clear-sky GHI / 1000 W/m^2 below which a PV interval is night [-]."""
+        return self.min_clear_sky_ghi_w_per_m2 / GHI_STC_W_PER_M2
 
     def _normalise(self, y: np.ndarray, g: np.ndarray) -> np.ndarray:
         """Power [MW] to the modelled quantity ``z`` (rows of ``g`` match rows of ``y``)."""
-        z = y / self.scale_mw_
-        if self.solar_.any():
-            night = g < self.min_clear_sky_ghi_w_per_m2 / GHI_STC_W_PER_M2
-            with np.errstate(invalid="ignore", divide="ignore"):
-                index = y[:, self.solar_] / (self.scale_mw_[self.solar_] * g[:, None])
-            index = np.clip(index, 0.0, self.max_clear_sky_index)
-            z[:, self.solar_] = np.where(night[:, None], np.nan, index)
-        return z
+        return to_modelled(
+            y, g, self.scale_mw_, self.solar_, self._night_g(), self.max_clear_sky_index
+        )
 
     def _pooled_design(self) -> PooledDesign:
         return PooledDesign(
@@ -270,18 +249,7 @@ class GlobalGBForecaster(BaseEstimator):
         self.clearsky_shift_steps_ = int(shift)
         g = g0 if shift == 0 else self._clear_sky(index[0], n_rows, self.clearsky_shift_steps_)
 
-        abs_mean = np.nanmean(np.abs(y), axis=0)
-        sign = np.where(np.nanmean(y, axis=0) < 0, -1.0, 1.0)
-        scale = np.where(abs_mean > 0, abs_mean, 1.0) if scale_mw is None else np.abs(scale_mw)
-        scale = sign * np.where(np.asarray(scale, dtype=float) > 0, scale, 1.0)
-        if self.solar_.any():
-            sunny = g > 0.2
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = np.abs(y[sunny][:, self.solar_]) / g[sunny, None]
-            peak = np.nanquantile(ratio, 0.98, axis=0) if sunny.any() else np.ones(1)
-            peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0)
-            scale[self.solar_] = sign[self.solar_] * peak
-        self.scale_mw_ = scale
+        self.scale_mw_ = series_scales(y, g, self.solar_, scale_mw)
         self.feature_names_ = self._pooled_design().names()
 
         z = self._normalise(y, g)
@@ -325,13 +293,7 @@ class GlobalGBForecaster(BaseEstimator):
 
     def _horizon_bounds(self) -> list[tuple[int, int]]:
         """First and last horizon [steps] of each horizon group."""
-        max_h = int(self.max_horizon_steps)
-        if max_h < 1:
-            raise ValueError("max_horizon_steps must be >= 1")
-        edges = sorted({int(e) for e in self.horizon_edges if 1 <= int(e) < max_h})
-        uppers = [*edges, max_h]
-        lowers = [1, *(e + 1 for e in edges)]
-        return list(zip(lowers, uppers, strict=True))
+        return horizon_groups(self.max_horizon_steps, self.horizon_edges)
 
     def predict(
         self,
@@ -416,24 +378,18 @@ class GlobalGBForecaster(BaseEstimator):
         X, baseline = self._pooled_design().rows(  # noqa: N806
             z, g, calendar, self.kind_codes_, o_grid, s_grid, h_grid, first
         )
-        group = np.minimum(
-            np.searchsorted(self.horizon_upper_steps_, h_grid), len(self.models_) - 1
+        flat = predict_by_horizon(
+            self.models_, self.horizon_upper_steps_, X, h_grid, self.n_threads
         )
-        flat = np.empty(len(h_grid))
-        with limit_threads(self.n_threads):
-            for k, model in enumerate(self.models_):
-                rows = group == k
-                if rows.any():
-                    flat[rows] = model.predict(X[rows])
         if self.target == "delta":
             flat = flat + baseline
         pred = flat.reshape(n_o, n_s, n_h)
-        scale, solar = self.scale_mw_[cols], self.solar_[cols]
-        out = pred * scale[None, :, None]
-        if solar.any():
-            g_target = g[(local[:, None] + horizons[None, :])]  # (n_o, n_h)
-            index_hat = np.clip(pred[:, solar, :], 0.0, self.max_clear_sky_index)
-            power = index_hat * scale[None, solar, None] * g_target[:, None, :]
-            night = g_target < self.min_clear_sky_ghi_w_per_m2 / GHI_STC_W_PER_M2
-            out[:, solar, :] = np.where(night[:, None, :], 0.0, power)
-        return out
+        g_target = g[(local[:, None] + horizons[None, :])]  # (n_o, n_h)
+        return to_power(
+            pred,
+            g_target,
+            self.scale_mw_[cols],
+            self.solar_[cols],
+            self._night_g(),
+            self.max_clear_sky_index,
+        )

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecasting.calendar_features import CALENDAR_COLUMNS
 from forecasting.features import (
-    CALENDAR_COLUMNS,
     daily_profile,
     lag_features,
     lag_names,
@@ -23,6 +23,14 @@ from forecasting.models import DAY_STEPS
 @dataclass(frozen=True)
 class PooledDesign:
     """Which features a pooled forecaster's rows carry.
+
+    Features of a row, target row ``t = origin + h``: the kind (one-hot); the horizon ``h``;
+    lags back from the issue time (``lags``); seasonal lags back from the target time
+    (``seasonal_lags``), their differences to the last value and the change over the same
+    stretch one season earlier; the last change; the last value minus the value a day earlier;
+    means over the last hour and the last day; the typical profile of the target's time of day
+    over ``profile_days`` days; calendar features of the target time on the local clock; the
+    clear-sky GHI at the target time. Only rows ``<= origin`` are read.
 
     Attributes
     ----------

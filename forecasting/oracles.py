@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from forecasting.solar import DEFAULT_SITE, Site
+
 
 class SeriesForecaster(Protocol):
     """What the policy needs of a forecaster (the ``fit`` / ``predict`` part of
@@ -130,6 +132,7 @@ def make_forecaster(
     learning_rate: float = 0.2,
     perfect_kinds: Sequence[str] = (),
     kinds: np.ndarray | None = None,
+    site: Site = DEFAULT_SITE,
 ) -> SeriesForecaster:
     """The forecaster named in ``forecasting.model``.
 
@@ -151,12 +154,16 @@ def make_forecaster(
         Node kinds forecast perfectly (:class:`PartlyPerfect`); needs ``actual`` and ``kinds``.
     kinds : ndarray of str, optional
         Forecasting kind of each series (:func:`node_kinds`).
+    site : Site
+        Where the community is (``gb``: its clear sky and its local clock).
     """
     if perfect_kinds and model != "perfect":
         if actual is None or kinds is None:
             raise ValueError("perfect_kinds needs the actual series and their kinds")
         base = np.char.partition(np.asarray(kinds, dtype=str), ":")[:, 0]
-        inner = make_forecaster(model, None, times, seed, training_samples, trees, learning_rate)
+        inner = make_forecaster(
+            model, None, times, seed, training_samples, trees, learning_rate, site=site
+        )
         return PartlyPerfect(
             inner, PerfectForesight(actual, times), np.isin(base, list(perfect_kinds))
         )
@@ -174,6 +181,10 @@ def make_forecaster(
             max_samples=training_samples,
             max_iter=trees,
             learning_rate=learning_rate,
+            latitude_deg=site.latitude_deg,
+            longitude_deg=site.longitude_deg,
+            altitude_m=site.altitude_m,
+            tz=site.timezone,
             random_state=seed % 2**32,
         )
         return gb

@@ -42,7 +42,7 @@ from power_grid_model import (
 )
 
 from grid.placement import NodeSet
-from grid.powerflow import GridLayout, PowerFlowBatch
+from grid.solver import GridLayout, PowerFlowBatch
 
 #: Short-circuit power of an external grid's source [VA]: stiff, as pandapower's ideal slack.
 SOURCE_SK_VA = 1e14

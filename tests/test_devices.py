@@ -19,6 +19,7 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forecasting.solar import Site, clear_sky_ceiling_w_per_m2
 from settlement.chain.merkle import merkle_root, merkle_tree, tree_proof, verify_proof
 from settlement.chain.participants import participant_private_key
 from settlement.depin import devices as dv
@@ -27,7 +28,6 @@ from settlement.depin.keys import key_address, recover_signer, sign_digest
 from settlement.depin.leaves import reading_leaves, readings_root
 from settlement.depin.plausibility import (
     Plausibility,
-    clear_sky_ceiling_w_per_m2,
     flag_names,
     median_of_others,
     plausibility_flags,
@@ -101,9 +101,8 @@ def pv5() -> pd.Series:
 @pytest.fixture(scope="module")
 def ceiling() -> np.ndarray:
     """Clear-sky ceiling of every interval of 2016 at the default site, interval 0 = Jan 1."""
-    return clear_sky_ceiling_w_per_m2(
-        YEAR, 366 * P, INTERVAL_S, latitude_deg=52.5, longitude_deg=10.5, altitude_m=100.0
-    )
+    site = Site(latitude_deg=52.5, longitude_deg=10.5, altitude_m=100.0)
+    return clear_sky_ceiling_w_per_m2(YEAR, 366 * P, INTERVAL_S, site)
 
 
 def pv_day(profile: pd.Series, day: int, rng: np.random.Generator) -> np.ndarray:

@@ -59,8 +59,14 @@ def run_with(spy_nan: bool, tmp_path: Path) -> tuple[Spy, Path]:
     return spy, writer.finish({})
 
 
-def test_forecaster_never_sees_the_interval_it_plans(tmp_path: Path) -> None:
-    spy, path = run_with(False, tmp_path)
+@pytest.fixture(scope="module")
+def spied_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Spy, Path]:
+    """The 2-day run whose forecaster is spied on (honest forecasts), shared by the tests."""
+    return run_with(False, tmp_path_factory.mktemp("spied"))
+
+
+def test_forecaster_never_sees_the_interval_it_plans(spied_run: tuple[Spy, Path]) -> None:
+    spy, path = spied_run
     issues = pd.read_parquet(path / "forecasts.parquet")["issued"].drop_duplicates()
     assert len(spy.seen) == len(issues) == 2 * 96 // 4
     for last_seen, issued in zip(spy.seen, issues, strict=True):
@@ -69,8 +75,8 @@ def test_forecaster_never_sees_the_interval_it_plans(tmp_path: Path) -> None:
     assert spy.fits[0] < issues.iloc[0]
 
 
-def test_forecast_table_and_imbalances(tmp_path: Path) -> None:
-    _, path = run_with(False, tmp_path)
+def test_forecast_table_and_imbalances(spied_run: tuple[Spy, Path]) -> None:
+    _, path = spied_run
     fc = pd.read_parquet(path / "forecasts.parquet")
     assert set(fc["horizon_steps"]) <= {1, 4, 96}
     lead = fc["time"] - fc["issued"]
@@ -84,10 +90,10 @@ def test_forecast_table_and_imbalances(tmp_path: Path) -> None:
     assert (wh.astype(np.int64) == imb["imbalance_wh"]).all()
 
 
-def test_forecast_errors_never_make_a_battery_export(tmp_path: Path) -> None:
+def test_forecast_errors_never_make_a_battery_export(spied_run: tuple[Spy, Path]) -> None:
     # the real-time rule moves forecast errors between battery and grid, inside the guards:
     # a discharging battery never pushes its home into export
-    _, path = run_with(False, tmp_path)
+    _, path = spied_run
     nodes = pd.read_parquet(path / "nodes.parquet")
     power = pd.read_parquet(path / "node_power.parquet").merge(nodes, on="node_id")
     power = power[power["owner"].isin(nodes.loc[nodes["kind"] == "battery", "owner"])]
@@ -141,6 +147,15 @@ def test_split_forecast_gives_the_same_forecasts_and_plans(
     pd.testing.assert_frame_equal(tables[False][0], tables[True][0])
     pd.testing.assert_frame_equal(tables[False][1], tables[True][1])
     assert tables[False][2] == tables[True][2]
+
+
+def test_the_scenario_site_reaches_the_forecaster() -> None:
+    site = ("site.latitude_deg=40.4", "site.longitude_deg=-3.7", 'site.timezone="Europe/Madrid"')
+    policy = build(scenario("run.days=1", "chain.enabled=false", *site)).forecast_policy
+    assert policy is not None
+    params = policy.forecaster.get_params()  # type: ignore[attr-defined]
+    assert (params["latitude_deg"], params["longitude_deg"]) == (40.4, -3.7)
+    assert params["tz"] == "Europe/Madrid"
 
 
 def test_perfect_kinds_forecast_one_source_exactly(tmp_path: Path) -> None:

@@ -12,16 +12,16 @@ from sklearn.utils import estimator_checks
 from threadpoolctl import threadpool_info
 
 from forecasting.boosting import GlobalGBForecaster
-from forecasting.features import (
+from forecasting.calendar_features import (
     CALENDAR_COLUMNS,
     CalendarFeatures,
-    balanced_training_rows,
-    best_shift_steps,
     calendar_features,
-    clear_sky_ghi,
-    daily_profile,
     easter_sunday,
     german_public_holidays,
+)
+from forecasting.features import (
+    balanced_training_rows,
+    daily_profile,
     lag_features,
     seasonal_rows,
     window_mean,
@@ -33,6 +33,14 @@ from forecasting.models import (
     Persistence,
     SeasonalNaive,
     limit_threads,
+)
+from forecasting.oracles import make_forecaster
+from forecasting.solar import (
+    DEFAULT_SITE,
+    Site,
+    best_shift_steps,
+    clear_sky,
+    clear_sky_ceiling_w_per_m2,
 )
 
 START = pd.Timestamp("2016-04-04T00:00:00Z")  # a Monday
@@ -60,7 +68,7 @@ def synthetic_panel(
     load *= 1.0 + 0.02 * rng.standard_normal(len(times))
     wind = -0.01 * np.clip(1 + np.cumsum(0.02 * rng.standard_normal(len(times))), 0, 3)
     cloud = np.repeat(rng.uniform(0.4, 1.0, n_days), DAY_STEPS)
-    pv = -0.006 * clear_sky_ghi(times) / 1000.0 * cloud
+    pv = -0.006 * clear_sky(times).ghi_w_per_m2 / 1000.0 * cloud
     return np.column_stack([load, wind, pv]), times, ["consumer", "wind", "solar"]
 
 
@@ -112,16 +120,65 @@ def test_calendar_transformer_is_a_sklearn_transformer() -> None:
 
 def test_clear_sky_night_noon_and_shift() -> None:
     times = grid(DAY_STEPS * 3, pd.Timestamp("2016-06-20T00:00Z"))
-    ghi = clear_sky_ghi(times)
+    ghi = clear_sky(times).ghi_w_per_m2
     assert ghi[0] == 0.0  # midnight UTC
     noon = int(np.argmax(ghi[:DAY_STEPS]))
     assert 10.5 <= noon / 4 <= 11.5  # solar noon at 10.5 deg E is about 11:20 UTC
     assert 700 < ghi.max() < 1100
-    haurwitz = clear_sky_ghi(times, model="haurwitz")
+    haurwitz = clear_sky(times, model="haurwitz").ghi_w_per_m2
     assert np.corrcoef(ghi, haurwitz)[0, 1] > 0.99
     shifted = np.roll(ghi, 4)  # a series lagging the sun by an hour
     assert best_shift_steps(shifted, ghi, 8) == -4
     assert best_shift_steps(ghi, ghi, 8) == 0
+
+
+def test_clear_sky_is_pvlib_at_interval_middles_on_any_grid() -> None:
+    from pvlib.location import Location
+
+    site = Site(40.0, -3.7, 650.0, "Europe/Madrid")
+    times = grid(DAY_STEPS, pd.Timestamp("2016-03-20T00:00Z"))
+    sky = clear_sky(times, site)
+    where = Location(40.0, -3.7, tz="UTC", altitude=650.0)
+    frame = where.get_clearsky(times + pd.Timedelta(minutes=7.5), model="ineichen")
+    np.testing.assert_array_equal(sky.ghi_w_per_m2, frame["ghi"].to_numpy())
+    np.testing.assert_array_equal(sky.dni_w_per_m2, frame["dni"].to_numpy())
+    # a grid off the cached one (30 min from :15) is computed directly, same values
+    off = pd.date_range("2016-03-20T00:15Z", periods=48, freq="30min")
+    direct = where.get_clearsky(off + pd.Timedelta(minutes=15), model="ineichen")
+    np.testing.assert_array_equal(clear_sky(off, site).dhi_w_per_m2, direct["dhi"].to_numpy())
+    assert np.isnan(clear_sky(times, site, model="haurwitz").dni_w_per_m2).all()
+
+
+def test_clear_sky_ceiling_is_the_windowed_tracking_plane() -> None:
+    # the DePIN ceiling: max over +-3 h of dni + dhi + 0.25 ghi at each interval's middle
+    from pvlib.location import Location
+
+    start, n, step = pd.Timestamp("2016-06-06T00:00Z"), 96, pd.Timedelta(minutes=15)
+    ceiling = clear_sky_ceiling_w_per_m2(start, n, 900)
+    times = pd.date_range(start - 12 * step, periods=n + 24, freq=step)
+    site = Location(52.5, 10.5, tz="UTC", altitude=100.0)
+    sky = site.get_clearsky(times + step / 2, model="ineichen")
+    plane = (sky["dni"] + sky["dhi"] + 0.25 * sky["ghi"]).to_numpy()
+    expected = np.lib.stride_tricks.sliding_window_view(plane, 25).max(axis=1)
+    np.testing.assert_array_equal(ceiling, expected)
+    ghi = clear_sky(times[12:-12]).ghi_w_per_m2
+    assert (ceiling >= ghi).all()
+    assert ceiling.max() > 1.1 * ghi.max()  # a tracking plane sees more than the horizontal
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clear_sky_ceiling_w_per_m2(pd.Timestamp("2016-06-06"), n, 900)
+
+
+def test_make_forecaster_takes_the_site() -> None:
+    times = grid(10)
+    site = Site(45.0, 7.0, 300.0, "Europe/Rome")
+    gb = make_forecaster("gb", None, times, seed=1, site=site)
+    assert isinstance(gb, GlobalGBForecaster)
+    params = gb.get_params()
+    assert (params["latitude_deg"], params["longitude_deg"]) == (45.0, 7.0)
+    assert (params["altitude_m"], params["tz"]) == (300.0, "Europe/Rome")
+    default = make_forecaster("gb", None, times, seed=1).get_params()  # type: ignore[attr-defined]
+    assert default["latitude_deg"] == DEFAULT_SITE.latitude_deg
+    assert default["tz"] == GlobalGBForecaster().tz
 
 
 def test_lag_features_read_the_documented_rows() -> None:
@@ -213,7 +270,7 @@ def test_gb_pv_is_zero_at_night_and_follows_clear_sky(
 ) -> None:
     Y, times, _ = panel
     pred = fitted_gb.predict(Y[: 25 * DAY_STEPS], times[: 25 * DAY_STEPS], DAY_STEPS)
-    ghi = clear_sky_ghi(times[25 * DAY_STEPS : 26 * DAY_STEPS])
+    ghi = clear_sky(times[25 * DAY_STEPS : 26 * DAY_STEPS]).ghi_w_per_m2
     assert (pred[2][ghi < 10] == 0).all()
     assert (pred[2] <= 0).all()  # generation, load convention
     assert pred[2].min() < -0.002
@@ -221,7 +278,7 @@ def test_gb_pv_is_zero_at_night_and_follows_clear_sky(
 
 def test_gb_fits_the_clear_sky_shift() -> None:
     times = grid(21 * DAY_STEPS)
-    ghi = clear_sky_ghi(times)
+    ghi = clear_sky(times).ghi_w_per_m2
     pv = -0.006 * np.roll(ghi, -4) / 1000.0  # produces an hour before the sun at 10.5 deg E
     model = small_gb(max_samples=3_000, max_iter=5).fit(pv[:, None], times, kind=["solar"])
     assert model.clearsky_shift_steps_ == 4

@@ -74,6 +74,66 @@ def test_bad_file_names_file_key_and_reason(
     assert reason in message
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        # a 2 h interval with hourly batches: no interval would close a batch
+        ("[run]\ninterval_s = 7200\n[chain]\nbatch_hours = 1\n", "chain.batch_hours", "1 h"),
+        # 45 min intervals with hourly batches: batches of 45 min, silently
+        ("[run]\ninterval_s = 2700\n[chain]\nbatch_hours = 1\n", "chain.batch_hours", "2700"),
+        # 75 min intervals: neither a week of batches nor a week of rewards is whole
+        ("[run]\ninterval_s = 4500\n[chain]\nbatch_hours = 24\n", "chain.batch_hours", "24 h"),
+        (
+            "[run]\ninterval_s = 4500\n[chain]\nbatch_hours = 120\n[devices]\nepoch_days = 7\n",
+            "devices.epoch_days",
+            "7 d",
+        ),
+        # 4-day upload periods (96 hourly intervals) straddle the 7-day reward epochs
+        ("[run]\ninterval_s = 3600\n", "devices.upload_intervals", "7 d reward epoch"),
+        ("[devices]\nupload_intervals = 5\n", "devices.upload_intervals", "1.25 h"),
+    ],
+)
+def test_periods_must_be_whole_intervals(tmp_path: Path, text: str, key: str, reason: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: {key}: ")
+    assert reason in message
+
+
+def test_periods_that_fit_are_accepted() -> None:
+    for overrides in (
+        ["run.interval_s=3600", "chain.batch_hours=1", "devices.upload_intervals=24"],
+        ["run.interval_s=1800", "chain.batch_hours=12", "devices.upload_intervals=48"],
+        ["run.interval_s=2700", "chain.batch_hours=3", "devices.upload_intervals=32"],
+        ["devices.upload_intervals=7"],  # 105 min periods: 96 of them make the 7 d epoch
+        # devices that do not run are not checked
+        ["run.interval_s=3600", "devices.enabled=false"],
+        ["run.interval_s=3600", "chain.enabled=false"],
+    ):
+        sc = load_scenario(DEFAULT, overrides)
+        assert sc.chain.batch_hours * 3600 % sc.run.interval_s == 0
+
+
+def test_site_defaults_and_validation(tmp_path: Path) -> None:
+    from forecasting.solar import DEFAULT_SITE
+
+    assert load_scenario(write(tmp_path, "")).site.as_site() == DEFAULT_SITE
+    assert load_scenario(DEFAULT).site.as_site() == DEFAULT_SITE
+    sc = load_scenario(DEFAULT, ["site.latitude_deg=40.4", 'site.timezone="Europe/Madrid"'])
+    assert sc.site.as_site().latitude_deg == 40.4
+    assert sc.site.as_site().timezone == "Europe/Madrid"
+    for text, key in (
+        ("[site]\nlatitude_deg = 91.0\n", "site.latitude_deg"),
+        ("[site]\nlongitude_deg = nan\n", "site.longitude_deg"),
+        ('[site]\ntimezone = "Mars/Olympus_Mons"\n', "site.timezone"),
+        ("[site]\nelevation_m = 3.0\n", "site.elevation_m"),
+    ):
+        with pytest.raises(ScenarioError, match=key.replace(".", r"\.")):
+            load_scenario(write(tmp_path, text))
+
+
 def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="no such scenario file"):
         load_scenario(tmp_path / "nope.toml")

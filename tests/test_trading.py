@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from settlement.market.bills import cut_trades
 from settlement.market.tariff import tariff_prices
 from tests.conftest import ROOT, scenario
 from twin.engine import run_scenario
-from settlement.market.bills import cut_trades
 from twin.results import RunFolder, open_run
 from twin.scenario import load_scenario
 

@@ -283,6 +283,7 @@ def _forecast_policy(
             fc.learning_rate,
             perfect_kinds=fc.perfect_kinds,
             kinds=kinds,
+            site=sc.site.as_site(),
         ),
         kinds=kinds,
         dispatcher=BatteryDispatcher(spec, horizon, run.interval_s),

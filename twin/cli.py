@@ -187,7 +187,7 @@ def backtest(
 
 @app.command()
 def sweep(
-    sweep_file: Annotated[Path, typer.Argument(help="Sweep TOML file (see twin/sweep.py).")],
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep TOML file (see twin/sweep/spec.py).")],
     scheduler: Annotated[
         str | None,
         typer.Option(help="Address of a running dask scheduler, e.g. tcp://10.0.0.5:8786."),

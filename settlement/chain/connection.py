@@ -24,14 +24,10 @@ from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from settlement.chain.artifacts import ARTIFACTS_DIR as ARTIFACTS_DIR
-from settlement.chain.artifacts import Artifact as Artifact
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.errors import ChainError
-from settlement.chain.errors import TransactionRevertedError as TransactionRevertedError
 from settlement.chain.node import Node
 from settlement.chain.participants import participant_addresses
-from settlement.chain.participants import participant_private_key as participant_private_key
 from settlement.units import MicroEur
 
 CONTRACTS = ("EnergyCredit", "Settlement")

@@ -25,11 +25,6 @@ import numpy.typing as npt
 from settlement.chain.merkle import keccak256
 from settlement.depin.keys import SECP256K1_N, key_address
 
-# Kept importable from here, where callers have always found them.
-from settlement.depin.leaves import reading_leaves as reading_leaves
-from settlement.depin.uploads import Upload as Upload
-from settlement.depin.uploads import sign_upload as sign_upload
-
 #: Device kinds, as the node kinds of the nodes table.
 DEVICE_KINDS = ("consumer", "solar", "wind", "battery")
 #: Device ids lie in ``[1, MAX_DEVICE_ID)``.

@@ -28,12 +28,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from settlement.depin.devices import Device, device_private_key
-
-# Kept importable from here, where callers have always found them.
-from settlement.depin.plausibility import Plausibility as Plausibility
-from settlement.depin.plausibility import (
-    clear_sky_ceiling_w_per_m2 as clear_sky_ceiling_w_per_m2,
-)
 from settlement.depin.uploads import DEFAULT_PERIOD_INTERVALS, Upload, sign_upload
 
 ATTACKS = ("none", "inflate", "replay", "forge", "wrong_chain")

@@ -8,7 +8,8 @@ inflated readings (:mod:`settlement.depin.fraud`) is caught here, or not at all.
 - ``nameplate`` (solar, wind, battery): ``|energy_wh| > p_max * interval * (1 + tol) + slack``;
 - ``negative`` (solar, wind): a generation reading below zero;
 - ``clear_sky`` (solar): above ``p_max * G / 1000 * (1 + margin) * interval + slack``, ``G``
-  the interval's clear-sky ceiling irradiance (:func:`clear_sky_ceiling_w_per_m2`);
+  the interval's clear-sky ceiling irradiance (the caller computes it; the run uses
+  ``forecasting.solar.clear_sky_ceiling_w_per_m2``);
 - ``peer`` (solar): specific yield (energy / nameplate energy) above the median specific yield of
   the *other* PV devices in that interval times ``1 + peer_tolerance``, plus ``slack``;
 - ``peer_period`` (solar): the upload's energy above the peers' median energy over the same
@@ -34,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from settlement.depin.devices import DEVICE_KINDS
 from settlement.depin.uploads import DEFAULT_PERIOD_INTERVALS
@@ -54,67 +54,6 @@ BatteryBook = dict[int, tuple[int, float]]
 
 _SOLAR, _WIND, _BATTERY = (DEVICE_KINDS.index(k) for k in ("solar", "wind", "battery"))
 FloatArray = npt.NDArray[np.float64]
-
-
-def clear_sky_ceiling_w_per_m2(
-    start: pd.Timestamp | str,
-    n_intervals: int,
-    interval_s: int,
-    *,
-    latitude_deg: float,
-    longitude_deg: float,
-    altitude_m: float = 0.0,
-    window_s: int = 3 * 3600,
-    albedo: float = 0.25,
-) -> FloatArray:
-    """Most irradiance any PV module can see in each interval under a clear sky [W/m^2].
-
-    pvlib's Ineichen clear sky at each interval's middle, on a sun-tracking plane
-    (``dni + dhi + albedo * ghi``: no fixed orientation sees more), then the maximum over
-    ``+- window_s``. Clear-sky GHI alone is no ceiling for tilted roofs: SimBench's PV5
-    profile exceeds ``p_max * ghi / 1000`` in ~2,300 intervals of 2016 (winter, low sun);
-    and measured PV profiles run up to 2 h off the site's solar time (SimBench's do), which
-    the window absorbs. All eight SimBench PV profiles of 2016 stay below 0.7 x this ceiling.
-
-    Call once per run and index the result by interval number (``k`` is the interval that
-    starts at ``start + k * interval_s``), as :func:`plausibility_flags` does.
-
-    Parameters
-    ----------
-    start : Timestamp or str
-        Start of interval 0 (timezone-aware, UTC).
-    n_intervals : int
-        Number of intervals.
-    interval_s : int
-        Interval length [s].
-    latitude_deg, longitude_deg : float
-        Site [deg].
-    altitude_m : float
-        Site altitude [m].
-    window_s : int
-        Half-width of the window the maximum is taken over [s].
-    albedo : float
-        Ground reflectance counted on top [-].
-
-    Returns
-    -------
-    ndarray, shape (n_intervals,)
-        Ceiling irradiance [W/m^2], >= 0.
-    """
-    from pvlib.location import Location
-
-    first = pd.Timestamp(start)
-    if first.tzinfo is None:
-        raise ValueError("start must be timezone-aware (UTC)")
-    step = pd.Timedelta(seconds=interval_s)
-    pad = -(-int(window_s) // int(interval_s))
-    times = pd.date_range(first - pad * step, periods=n_intervals + 2 * pad, freq=step)
-    site = Location(latitude_deg, longitude_deg, tz="UTC", altitude=altitude_m)
-    sky = site.get_clearsky(times + step / 2, model="ineichen")
-    plane = sky["dni"].to_numpy() + sky["dhi"].to_numpy() + albedo * sky["ghi"].to_numpy()
-    plane = np.nan_to_num(plane, nan=0.0).clip(min=0.0)
-    windows = np.lib.stride_tricks.sliding_window_view(plane, 2 * pad + 1)
-    return np.asarray(windows.max(axis=1), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -203,8 +142,8 @@ def plausibility_flags(
     period_intervals : int
         Upload period [intervals] (peers are compared one period at a time).
     clear_sky_w_per_m2 : ndarray, optional
-        Ceiling irradiance per interval number [W/m^2] (:func:`clear_sky_ceiling_w_per_m2`);
-        None skips the clear-sky check.
+        Ceiling irradiance per interval number [W/m^2] (the run's comes from
+        ``forecasting.solar.clear_sky_ceiling_w_per_m2``); None skips the clear-sky check.
     limits : Plausibility, optional
         Thresholds; the defaults if None.
     battery_book : mapping, optional

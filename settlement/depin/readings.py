@@ -59,9 +59,7 @@ from settlement.depin.verdict import (
     WRONG_CHAIN,
     Verification,
 )
-from settlement.depin.verdict import STATUSES as STATUSES
-from settlement.depin.verifier_state import VerifierState as VerifierState
-from settlement.depin.verifier_state import first_occurrence, pair_keys
+from settlement.depin.verifier_state import VerifierState, first_occurrence, pair_keys
 
 _PENDING = -1
 
@@ -98,7 +96,8 @@ def verify_uploads(
         Upload period [intervals].
     clear_sky_w_per_m2 : ndarray, optional
         Clear-sky ceiling irradiance per interval number [W/m^2]
-        (:func:`settlement.depin.plausibility.clear_sky_ceiling_w_per_m2`); None skips that check.
+        (``forecasting.solar.clear_sky_ceiling_w_per_m2``, computed by the caller); None skips
+        that check.
     limits : Plausibility, optional
         Physics thresholds.
 

@@ -30,7 +30,7 @@ from settlement.chain.outages import outage_end, outage_windows
 from settlement.chain.participants import participant_addresses
 from settlement.chain.settler import Settler
 from settlement.units import MICRO_EUR_PER_EUR, eur_to_micro_eur
-from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns
+from twin.layers.base import Chunk, Columns, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 
 #: The participant that receives grid fees.
@@ -226,7 +226,7 @@ class ChainLayer:
             },
         )
 
-    def _batches_table(self, batches: list[Batch]) -> dict[str, object]:
+    def _batches_table(self, batches: list[Batch]) -> Columns:
         start = self.stamps[0].astype("datetime64[us]")
 
         def when(seconds: list[float]) -> pa.Array:

@@ -21,18 +21,18 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
-from forecasting.features import ALTITUDE_M, LATITUDE_DEG, LONGITUDE_DEG
+from forecasting.solar import clear_sky_ceiling_w_per_m2
 from settlement.chain.merkle import merkle_root
 from settlement.depin.client import REWARD_DECIMALS, DepinContracts
-from settlement.depin.devices import DEVICE_KINDS, Upload, make_devices, reading_leaves, registry_of
-from settlement.depin.fraud import (
-    Plausibility,
-    SentUpload,
-    attack_uploads,
-    clear_sky_ceiling_w_per_m2,
-)
-from settlement.depin.readings import STATUSES, VerifierState, verify_uploads
+from settlement.depin.devices import DEVICE_KINDS, make_devices, registry_of
+from settlement.depin.fraud import SentUpload, attack_uploads
+from settlement.depin.leaves import reading_leaves
+from settlement.depin.plausibility import Plausibility
+from settlement.depin.readings import verify_uploads
 from settlement.depin.rewards import RewardWeights, epoch_rewards, location_weight
+from settlement.depin.uploads import Upload
+from settlement.depin.verdict import STATUSES
+from settlement.depin.verifier_state import VerifierState
 from settlement.units import mw_to_wh
 from twin.layers.base import Chunk, LayerOutput, Process
 from twin.layers.chain import ChainLayer
@@ -125,13 +125,9 @@ class DeviceLayer:
         self.active = ~np.isin(self.ids, revoked)
         self.eligible = np.isin(self.kinds, REWARDED) & self.active
         n_run = len(times)
+        # the clear-sky ceiling of PV readings, at the scenario's site (once per run)
         self.clear_sky = clear_sky_ceiling_w_per_m2(
-            times[0],
-            n_run,
-            self.interval_s,
-            latitude_deg=LATITUDE_DEG,
-            longitude_deg=LONGITUDE_DEG,
-            altitude_m=ALTITUDE_M,
+            times[0], n_run, self.interval_s, scenario.site.as_site()
         )
         bat = scenario.nodes
         self.limits = Plausibility(

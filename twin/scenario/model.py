@@ -1,0 +1,79 @@
+"""A whole scenario: its sections, and the checks that span sections (periods that must be a
+whole number of market intervals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from twin.scenario.base import Section
+from twin.scenario.settlement import ChainConfig, DevicesConfig, MarketConfig, TariffsConfig
+from twin.scenario.world import (
+    DEFAULT_CODE,
+    ForecastingConfig,
+    GridConfig,
+    NodesConfig,
+    RunConfig,
+    SiteConfig,
+)
+
+#: Error type of a period that does not fit the market interval (its context names the key).
+MISFIT = "interval_misfit"
+
+
+class Scenario(Section):
+    """A whole scenario: one run's configuration."""
+
+    name: str = "scenario"
+    run: RunConfig = Field(default_factory=RunConfig)
+    site: SiteConfig = Field(default_factory=SiteConfig)
+    grid: GridConfig = Field(default_factory=lambda: GridConfig(simbench_code=DEFAULT_CODE))
+    nodes: NodesConfig = Field(default_factory=NodesConfig)
+    tariffs: TariffsConfig = Field(default_factory=TariffsConfig)
+    forecasting: ForecastingConfig = Field(default_factory=ForecastingConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)
+    chain: ChainConfig = Field(default_factory=ChainConfig)
+    devices: DevicesConfig = Field(default_factory=DevicesConfig)
+
+    @model_validator(mode="after")
+    def _periods_fit_the_interval(self) -> Self:
+        for key, reason in interval_misfits(self):
+            raise PydanticCustomError(MISFIT, "{key}: {reason}", {"key": key, "reason": reason})
+        return self
+
+
+def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """Periods of ``scenario`` that are not a positive whole number of market intervals.
+
+    A settlement batch (``chain.batch_hours``, always: the run plans its batches even without
+    a chain) and, where devices run, a reward epoch (``devices.epoch_days``) must be whole
+    multiples of ``run.interval_s``, and an epoch a whole number of upload periods
+    (``devices.upload_intervals``): else batches are empty or cut short, and readings of an
+    upload period that straddles two epochs are never rewarded.
+
+    Yields
+    ------
+    key, reason : str
+        The dotted key that does not fit and why.
+    """
+    interval_s = scenario.run.interval_s
+    where = f"run.interval_s = {interval_s} s"
+    batch_h = scenario.chain.batch_hours
+    if (batch_h * 3600) % interval_s:
+        yield "chain.batch_hours", f"{batch_h} h is not a positive whole multiple of {where}"
+    devices = scenario.devices
+    if not (scenario.chain.enabled and devices.enabled):
+        return
+    epoch_s = devices.epoch_days * 86_400
+    period_s = devices.upload_intervals * interval_s
+    if epoch_s % interval_s:
+        yield "devices.epoch_days", f"{devices.epoch_days} d is not a whole multiple of {where}"
+    elif epoch_s % period_s:
+        yield (
+            "devices.upload_intervals",
+            f"upload periods of {devices.upload_intervals} intervals ({period_s / 3600:g} h at "
+            f"{where}) do not divide the {devices.epoch_days} d reward epoch",
+        )

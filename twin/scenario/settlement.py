@@ -1,0 +1,143 @@
+"""The scenario sections of how energy becomes money: the utility's tariffs, the P2P market,
+on-chain settlement and the DePIN devices (``[tariffs]``, ``[market]``, ``[chain]``,
+``[devices]``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from twin.scenario.base import NonNegativeFloat, PositiveFloat, Section, Share
+
+HourSpan = tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]]
+
+
+class TariffsConfig(Section):
+    """``[tariffs]``: the utility's time-of-use retail price and its feed-in price.
+
+    Retail is ``peak_eur_per_mwh`` in ``peak_hours_utc`` ``[start, end)``,
+    ``offpeak_eur_per_mwh`` in ``offpeak_hours_utc``, ``retail_eur_per_mwh`` otherwise; give
+    an empty span (``[0, 0]``) to drop a band.
+    """
+
+    retail_eur_per_mwh: NonNegativeFloat = 320.0
+    peak_eur_per_mwh: NonNegativeFloat = 420.0
+    peak_hours_utc: HourSpan = (16, 20)
+    offpeak_eur_per_mwh: NonNegativeFloat = 220.0
+    offpeak_hours_utc: HourSpan = (0, 5)
+    feed_in_eur_per_mwh: NonNegativeFloat = 80.0
+
+    @model_validator(mode="after")
+    def _order(self) -> Self:
+        for name in ("retail_eur_per_mwh", "peak_eur_per_mwh", "offpeak_eur_per_mwh"):
+            if self.feed_in_eur_per_mwh > getattr(self, name):
+                raise ValueError(f"feed_in_eur_per_mwh must not exceed {name}")
+        for name in ("peak_hours_utc", "offpeak_hours_utc"):
+            start, end = getattr(self, name)
+            if start > end:
+                raise ValueError(f"{name}: start hour after end hour")
+        (a, b), (c, d) = self.peak_hours_utc, self.offpeak_hours_utc
+        if max(a, c) < min(b, d):
+            raise ValueError("peak_hours_utc and offpeak_hours_utc overlap")
+        return self
+
+
+class MarketConfig(Section):
+    """``[market]``: the peer-to-peer market cleared every interval, and its grid check.
+
+    ``mechanism``: ``uniform`` (k = 0.5 double auction: one price, the middle of the range of
+    prices that clear the market) or ``pay_as_bid`` (each trade at its buyer's bid). ``strategy``
+    sets the limit prices: ``truthful`` (buyers bid the retail price, sellers ask the feed-in
+    price: their outside options), ``zero_intelligence`` (seeded uniform draws between the
+    two) or ``markup`` (a share ``markup`` of the spread kept by each side).
+    ``grid_fee_eur_per_mwh_per_level``: a trade pays this for every transformer between its
+    seller's and buyer's voltage zone (orders clear inside each zone first, then across zones;
+    :mod:`settlement.market.grid_fee`).
+    ``network_aware``: after the market clears, the interval's AC power flow is checked and
+    the generation behind the violations is curtailed, with its trades, until the voltage band
+    and loading limit of ``[grid]`` hold; ``false`` lets violations happen and counts them.
+    ``positions``: what each owner orders: ``forecast`` (its nodes' forecasts in force and its
+    batteries' plans; a node without a forecast orders its last metered power) or
+    ``last_metered`` (every node's power of the interval before, a one-step persistence
+    forecast).
+    """
+
+    enabled: bool = True
+    mechanism: Literal["uniform", "pay_as_bid"] = "uniform"
+    strategy: Literal["truthful", "zero_intelligence", "markup"] = "truthful"
+    markup: Share = 0.5
+    grid_fee_eur_per_mwh_per_level: NonNegativeFloat = 0.0
+    network_aware: bool = True
+    curtailment_rounds: Annotated[int, Field(ge=1, le=50)] = 12
+    positions: Literal["forecast", "last_metered"] = "forecast"
+
+
+class ChainOutageConfig(Section):
+    """One scheduled outage of the chain (no batch is sent during it)."""
+
+    start_h: NonNegativeFloat
+    duration_h: PositiveFloat
+
+
+class ChainConfig(Section):
+    """``[chain]``: on-chain settlement of the market's trades.
+
+    ``rpc_url`` unset: the embedded chain (eth-tester + py-evm, in-process, saved with the
+    run); else any JSON-RPC node (anvil, a testnet), its operator key read from the
+    environment variable named by ``private_key_env`` (on anvil, chain id 31337, anvil's
+    first public development key is the default). Every ``batch_hours`` the batch's trades
+    are journaled and committed as one Merkle root plus net payments (a batch is a whole
+    number of ``run.interval_s`` intervals, checked by the scenario); a batch is final after
+    ``confirmations`` blocks of ``block_time_s``. Outages (scheduled, or random at
+    ``outage_rate_per_day``) hold batches back; they are sent when the chain returns.
+    """
+
+    enabled: bool = True
+    rpc_url: str | None = None
+    private_key_env: str = "GRIDTWIN_CHAIN_KEY"
+    batch_hours: Annotated[int, Field(ge=1, le=168)] = 168
+    confirmations: Annotated[int, Field(ge=0, le=64)] = 2
+    block_time_s: PositiveFloat = 12.0
+    credits_eur: NonNegativeFloat = 10_000.0
+    outage_rate_per_day: NonNegativeFloat = 0.0
+    outage_mean_duration_h: PositiveFloat = 2.0
+    outages: list[ChainOutageConfig] = Field(default_factory=list)
+
+    @field_validator("batch_hours")
+    @classmethod
+    def _fits_days(cls, v: int) -> int:
+        if 24 % v and v % 24:
+            raise ValueError("must divide 24 or be a whole number of days")
+        return v
+
+
+class AttackConfig(Section):
+    """A device under attack: what it, or someone posing as it, sends."""
+
+    node_id: str
+    kind: Literal["inflate", "replay", "forge", "wrong_chain"]
+
+
+class DevicesConfig(Section):
+    """``[devices]``: DePIN devices, signed meter readings and rewards (needs ``[chain]``).
+
+    Every node is a device with its own key, registered as an NFT. Every
+    ``upload_intervals`` each device uploads its readings with one EIP-712 signature; the
+    journal verifies them (signature, chain, replay, registry, physics). Every
+    ``epoch_days`` ``reward_tokens_per_epoch`` RewardTokens are shared by verified delivered
+    energy, location and availability (:mod:`settlement.depin.rewards`). ``attacks`` and
+    ``revoked`` name nodes that attack the network or whose device is revoked. An epoch must
+    be a whole number of upload periods (checked against ``run.interval_s`` by the scenario).
+    """
+
+    enabled: bool = True
+    upload_intervals: Annotated[int, Field(ge=1, le=96)] = 96
+    epoch_days: Annotated[int, Field(ge=1, le=31)] = 7
+    reward_tokens_per_epoch: NonNegativeFloat = 1_000.0
+    voltage_support: NonNegativeFloat = 1.0
+    congestion_relief: NonNegativeFloat = 1.0
+    voltage_stress: NonNegativeFloat = 1.0
+    inflate_factor: Annotated[float, Field(gt=1.0, le=100.0)] = 1.3
+    attacks: list[AttackConfig] = Field(default_factory=list)
+    revoked: list[str] = Field(default_factory=list)
