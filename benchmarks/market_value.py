@@ -23,14 +23,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scenarios" / "default.toml"
 STRESSED = ROOT / "scenarios" / "stressed.toml"
+AUCTION = 'market.rule="ex_ante_auction"'
 VARIANTS = [
-    ("uniform, truthful (default)", []),
-    ("uniform, zero intelligence", ["market.strategy=zero_intelligence"]),
-    ("uniform, markup 0.5 (mid-spread)", ["market.strategy=markup"]),
-    ("uniform, truthful, orders of the last metered power", ['market.positions="last_metered"']),
+    ("mid-market rate (default)", []),
+    ("ex-ante uniform, truthful", [AUCTION]),
+    ("ex-ante uniform, zero intelligence", [AUCTION, "market.strategy=zero_intelligence"]),
+    ("ex-ante uniform, markup 0.5 (mid-spread)", [AUCTION, "market.strategy=markup"]),
     (
-        "pay as bid, zero intelligence",
-        ["market.mechanism=pay_as_bid", "market.strategy=zero_intelligence"],
+        "ex-ante uniform, truthful, orders of the last metered power",
+        [AUCTION, 'market.positions="last_metered"'],
+    ),
+    (
+        "ex-ante pay as bid, zero intelligence",
+        [AUCTION, "market.mechanism=pay_as_bid", "market.strategy=zero_intelligence"],
     ),
     ("market off", ["market.enabled=false"]),
 ]

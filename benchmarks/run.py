@@ -10,7 +10,7 @@ Prints markdown tables and writes them, with the machine described, to
    peak memory and each layer's share;
 4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
 5. the value of forecasting (``forecast_value``) and of the P2P market (``market_bench``,
-   ``market_value``).
+   ``market_value``), and who gains and loses under each market rule (``market_fairness``).
 
 Every engine run is its own process (``engine_bench``), so peak memory is its own.
 Run: ``.venv/bin/python benchmarks/run.py [--quick]``.
@@ -36,6 +36,7 @@ import devices_bench  # noqa: E402
 import engine_bench  # noqa: E402
 import forecast_value  # noqa: E402
 import market_bench  # noqa: E402
+import market_fairness  # noqa: E402
 import market_value  # noqa: E402
 import powerflow_bench  # noqa: E402
 import settlement_bench  # noqa: E402
@@ -205,6 +206,7 @@ def main() -> None:
     clearing = market_bench.market_table()
     market = market_value.value_table(fv_days)
     stressed = market_value.stressed_table(7)
+    fairness = market_fairness.fairness_table(fv_days)
     print("measuring settlement ...", flush=True)
     settlement = settlement_bench.settlement_table(7)
     print("measuring devices and rewards ...", flush=True)
@@ -249,6 +251,9 @@ def main() -> None:
         market,
         "Network-aware clearing on the stressed feeder.",
         stressed,
+        "Who gains and who loses, by market rule and season (`benchmarks/market_fairness.py`): "
+        "the ex-ante auction against the rules that settle on metered energy (`market.rule`).",
+        fairness,
         "## On-chain settlement",
         "Embedded chain (eth-tester + py-evm); `benchmarks/settlement_bench.py`.",
         settlement,

@@ -1,10 +1,9 @@
 """Figure and table builders for the dashboard's overview: pure functions of run data.
 
-Every builder here and in the ``twin.figures_*`` modules takes DataFrames (or plain
+Every builder here and in the other ``figures`` modules takes DataFrames (or plain
 mappings) of the results store and returns a plotly ``Figure`` or rows for a table; none
-reads run files and none changes its inputs (the dashboard caches the frames it passes in).
-The one exception is :func:`figures.geometry.network_geometry`, which rebuilds a run's
-net from its scenario to place the map's buses.
+reads run files, none rebuilds the net (the map reads the static ``buses`` and ``branches``
+tables) and none changes its inputs (the dashboard caches the frames it passes in).
 
 The other pages' builders live beside this module: :mod:`figures.grid` (network map),
 :mod:`figures.forecasts`, :mod:`figures.market`, :mod:`figures.settlement`
@@ -22,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import Patch
 
+from figures.tokens import TOKEN_UNIT, format_tokens, token_sum
 from twin.results import RunFolder
 
 #: KPIs shown in the run list, with their column labels.
@@ -42,6 +42,9 @@ HEADLINE_KPIS: dict[str, tuple[str, str, float, int]] = {
     "peak_import_mw": ("peak import", "kW", 1000.0, 1),
     "violations": ("limit violations", "", 1.0, 0),
 }
+
+#: The card of the batch commits' gas per settled trade (not all of the run's gas).
+COMMIT_GAS_LABEL = "commit gas per trade"
 
 #: Colours of the node kinds, shared by every page.
 KIND_COLOURS = {
@@ -116,9 +119,11 @@ def headline_kpis(
     kpis : mapping
         The run's KPIs ``{name: value}``.
     batches : DataFrame, optional
-        The ``batches`` table (``gas_used``, ``trade_count``); adds gas per trade.
+        The ``batches`` table (``gas_used``, ``trade_count``); adds the batch commits' gas
+        per settled trade when the KPIs lack it.
     rewards : DataFrame, optional
-        The ``rewards`` table (``amount`` [token base units]); adds the rewards paid.
+        The ``rewards`` table (``amount`` [token base units]); adds the rewards paid
+        [tokens].
 
     Returns
     -------
@@ -131,17 +136,15 @@ def headline_kpis(
             cards.append(
                 {"label": label, "value": format_value(kpis[name] * scale, decimals), "unit": unit}
             )
-    gas = kpis.get("gas_per_trade")
+    gas = kpis.get("commit_gas_per_trade", kpis.get("gas_per_trade"))  # older runs: gas_per_trade
     if gas is None and batches is not None and {"gas_used", "trade_count"} <= set(batches):
         trades = float(batches["trade_count"].sum())
         gas = float(batches["gas_used"].sum()) / trades if trades else math.nan
     if gas is not None:
-        cards.append({"label": "gas per trade", "value": format_value(gas, 0), "unit": "gas"})
+        cards.append({"label": COMMIT_GAS_LABEL, "value": format_value(gas, 0), "unit": "gas"})
     if rewards is not None and "amount" in rewards:
-        total = float(pd.to_numeric(rewards["amount"], errors="coerce").sum())
-        cards.append(
-            {"label": "rewards paid", "value": format_value(total, 0), "unit": "token units"}
-        )
+        total = token_sum(rewards["amount"])
+        cards.append({"label": "rewards paid", "value": format_tokens(total), "unit": TOKEN_UNIT})
     return cards
 
 

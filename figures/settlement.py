@@ -2,12 +2,12 @@
 
 They read the ``batches``, ``readings`` and ``rewards`` tables (README, results store) and
 take whatever of their documented columns a run has. Token amounts are integers in token
-base units and may exceed 64 bits: they are summed as Python integers and shown as text.
+base units in the tables and may exceed 64 bits: they are summed as Python integers and
+shown in tokens with the token's decimals (:mod:`figures.tokens`).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from figures.common import MARGIN, frame_rows
+from figures.tokens import TOKEN_UNIT, format_tokens, token_sum, tokens_float
 
 #: The settlement tables, in the order the page shows them.
 SETTLEMENT_TABLES = ("batches", "readings", "rewards")
@@ -32,14 +33,12 @@ BATCH_COLUMNS = (
     "state",
 )
 
-#: State colours of batches.
+#: Colours of the batch states (``settlement.chain.ledger.STATES``).
 STATE_COLOURS = {
-    "final": "#54a24b",
-    "confirmed": "#54a24b",
+    "planned": "#9d9d9d",
     "sent": "#f58518",
-    "pending": "#f58518",
-    "queued": "#9d9d9d",
-    "failed": "#e45756",
+    "mined": "#4c78a8",
+    "final": "#54a24b",
 }
 
 
@@ -98,19 +97,16 @@ def reading_status_rows(readings: pd.DataFrame) -> list[dict[str, Any]]:
     return [{"status": str(k), "readings": int(v)} for k, v in counts.items()]
 
 
-def token_sum(values: pd.Series) -> int:
-    """Exact sum of token amounts (ints, numeric strings or decimals); unreadable ones skipped."""
-    total = 0
-    for value in values:
-        try:
-            total += int(Decimal(str(value)))
-        except (InvalidOperation, ValueError):
-            continue
-    return total
+#: The column of :func:`reward_rows` with each device's rewards.
+REWARD_COLUMN = f"rewards [{TOKEN_UNIT}]"
 
 
 def reward_rows(rewards: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rewards summed by device (and its owner) [token base units], largest first."""
+    """Rewards summed by device (and its owner), largest first.
+
+    The sum is exact and shown in tokens with the token's decimals, as text
+    (:data:`REWARD_COLUMN`).
+    """
     keys = [k for k in ("device_address", "owner") if k in rewards]
     if not keys or "amount" not in rewards:
         return frame_rows(rewards)
@@ -119,18 +115,18 @@ def reward_rows(rewards: pd.DataFrame) -> list[dict[str, Any]]:
         values = key if isinstance(key, tuple) else (key,)
         row: dict[str, Any] = {k: str(v) for k, v in zip(keys, values, strict=True)}
         row["epochs"] = int(group["epoch"].nunique()) if "epoch" in group else len(group)
-        row["amount"] = token_sum(group["amount"])
+        row[REWARD_COLUMN] = token_sum(group["amount"])
         rows.append(row)
-    rows.sort(key=lambda r: -r["amount"])
+    rows.sort(key=lambda r: -r[REWARD_COLUMN])
     for row in rows:
-        row["amount"] = str(row["amount"])
+        row[REWARD_COLUMN] = format_tokens(row[REWARD_COLUMN])
     return rows
 
 
 def rewards_figure(rewards: pd.DataFrame) -> go.Figure:
-    """Rewards by owner [token base units], stacked by epoch."""
+    """Rewards by owner [tokens], stacked by epoch."""
     owner = rewards["owner"] if "owner" in rewards else rewards.get("device_address")
-    amount = pd.to_numeric(rewards["amount"], errors="coerce").astype(float)
+    amount = tokens_float(rewards["amount"])
     epoch = rewards["epoch"] if "epoch" in rewards else pd.Series(0, index=rewards.index)
     frame = pd.DataFrame(
         {"owner": np.asarray(owner, dtype=str), "epoch": epoch.to_numpy(), "amount": amount}
@@ -145,7 +141,7 @@ def rewards_figure(rewards: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title="DePIN rewards by owner",
         barmode="stack",
-        yaxis_title="amount [token base units]",
+        yaxis_title=f"rewards [{TOKEN_UNIT}]",
         margin=MARGIN,
         legend={"orientation": "h", "y": -0.25},
     )

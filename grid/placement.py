@@ -15,6 +15,7 @@ battery    ``storage`` charging > 0, discharging < 0 (as ``storage.p_mw``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,10 @@ import pandas as pd
 
 KINDS = ("consumer", "solar", "wind", "battery")
 ELEMENT_OF_KIND = {"consumer": "load", "solar": "sgen", "wind": "sgen", "battery": "storage"}
+
+
+class PinError(ValueError):
+    """A pinned home or bus the net does not have; the message starts with the pin's key."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,52 @@ class NodeSet:
         return int(hits[0])
 
 
-def _choose(rng: np.random.Generator, pool: np.ndarray, share: float, total: int) -> np.ndarray:
-    count = min(round(share * total), len(pool))
+def _choose(rng: np.random.Generator, pool: np.ndarray, count: int) -> np.ndarray:
+    """``count`` of ``pool`` drawn without replacement (at most all of it), sorted."""
+    count = min(count, len(pool))
     return np.sort(rng.choice(pool, size=count, replace=False)) if count else pool[:0]
+
+
+def home_positions(net: pp.pandapowerNet, homes: Sequence[str], key: str) -> np.ndarray:
+    """Positions (in ``net.load`` order) of the homes named in ``homes``, sorted.
+
+    A home is named by its consumer node id ``load-<i>`` (``i``: its pandapower load index,
+    which the seed does not change) or by its load's name (``net.load.name``, e.g. SimBench's
+    ``LV4.101 Load 31``).
+
+    Raises
+    ------
+    PinError
+        A name that matches no load, or several; a home named twice. The message starts with
+        ``key``.
+    """
+    by_id = {f"load-{i}": pos for pos, i in enumerate(net.load.index)}
+    by_name: dict[str, list[int]] = {}
+    if "name" in net.load.columns:
+        for pos, name in enumerate(net.load["name"]):
+            if isinstance(name, str) and name:
+                by_name.setdefault(name, []).append(pos)
+    found = []
+    for home in homes:
+        if home in by_id:
+            found.append(by_id[home])
+        elif len(by_name.get(home, ())) == 1:
+            found.append(by_name[home][0])
+        elif home in by_name:
+            raise PinError(
+                f"{key}: {home!r} names {len(by_name[home])} loads; name the home by its "
+                "consumer node id load-<i> instead"
+            )
+        else:
+            ids = f": {next(iter(by_id))} .. {next(reversed(by_id))}" if by_id else ""
+            raise PinError(
+                f"{key}: no home {home!r} (name a home by its consumer node id load-<i>, "
+                f"i its pandapower load index{ids}, or by its load name in net.load.name)"
+            )
+    positions = np.array(found, dtype=np.int64)
+    if len(np.unique(positions)) < len(positions):
+        raise PinError(f"{key}: a home is named twice (by node id and by load name)")
+    return np.sort(positions)
 
 
 def feeder_distance_km(net: pp.pandapowerNet, buses: np.ndarray) -> np.ndarray:
@@ -83,6 +131,9 @@ def place_nodes(
     load_scale: float,
     rng: np.random.Generator,
     pv_placement: str = "random",
+    pv_homes: Sequence[str] = (),
+    battery_homes: Sequence[str] = (),
+    wind_buses: Sequence[int] = (),
 ) -> NodeSet:
     """Place the nodes on a prepared net and create their pandapower elements (in place).
 
@@ -104,6 +155,21 @@ def place_nodes(
     pv_placement : {"random", "feeder_end"}
         PV on randomly chosen homes, or on the homes farthest (by line length) from the
         external grid.
+    pv_homes, battery_homes : sequence of str
+        Homes that get PV / a battery whatever the seed (:func:`home_positions`); the shares
+        add seeded (or, for PV, ``feeder_end``) homes while fewer than ``share`` x consumers
+        are pinned.
+    wind_buses : sequence of int
+        Buses (pandapower index) of the first turbines whatever the seed; seeded buses for
+        the rest, while fewer than ``wind_turbines``.
+
+    Notes
+    -----
+    ``rng`` draws only what the pins leave open, in the order PV, batteries, turbines;
+    without pins it is drawn from exactly as it always was, so unpinned scenarios place the
+    same nodes for the same seed. The ids of PV and battery nodes derive from their home's
+    load index (``pv-<i>``, ``bat-<i>``) and turbines are numbered (``wind-<t>``), pinned
+    ones first: a pinned node keeps its id under any seed.
     """
     load_idx = net.load.index.to_numpy()
     n = len(load_idx)
@@ -123,22 +189,40 @@ def place_nodes(
         }
     )
     positions = np.arange(n)
+    pv_pinned = home_positions(net, pv_homes, "pv_homes")
+    bat_pinned = home_positions(net, battery_homes, "battery_homes")
+    wind_pinned = np.array(wind_buses, dtype=np.int64)
+    unknown = sorted(set(wind_pinned.tolist()) - set(net.bus.index.tolist()))
+    if unknown:
+        raise PinError(
+            f"wind_buses: no bus {unknown[0]} (a pandapower bus index: {net.bus.index.min()} "
+            f".. {net.bus.index.max()}, the nodes table's bus column)"
+        )
+    # homes the shares add to the pinned ones (none pinned: the whole draw, as always)
+    pv_free = positions[~np.isin(positions, pv_pinned)]
+    pv_extra = max(min(round(pv_share * n), n) - len(pv_pinned), 0)
     if pv_placement == "feeder_end":
         far = np.argsort(-feeder_distance_km(net, load_bus), kind="stable")
-        pv_hosts = np.sort(far[: min(round(pv_share * n), n)])
+        pv_drawn = far[~np.isin(far, pv_pinned)][:pv_extra]
     elif pv_placement == "random":
-        pv_hosts = _choose(rng, positions, pv_share, n)
+        pv_drawn = _choose(rng, pv_free, pv_extra)
     else:
         raise ValueError(f"unknown pv_placement {pv_placement!r}")
-    k_bat = min(round(battery_share * n), n)
-    if k_bat <= len(pv_hosts):
-        bat_hosts = np.sort(rng.choice(pv_hosts, size=k_bat, replace=False))
+    pv_hosts = np.sort(np.concatenate([pv_pinned, pv_drawn]))
+    bat_extra = max(min(round(battery_share * n), n) - len(bat_pinned), 0)
+    pv_first = pv_hosts[~np.isin(pv_hosts, bat_pinned)]  # batteries go to PV homes first
+    if bat_extra <= len(pv_first):
+        bat_drawn = rng.choice(pv_first, size=bat_extra, replace=False)
     else:
-        rest = np.setdiff1d(positions, pv_hosts)
-        extra = rng.choice(rest, size=k_bat - len(pv_hosts), replace=False)
-        bat_hosts = np.sort(np.concatenate([pv_hosts, extra]))
+        rest = np.setdiff1d(positions, np.union1d(pv_hosts, bat_pinned))
+        extra = rng.choice(rest, size=bat_extra - len(pv_first), replace=False)
+        bat_drawn = np.concatenate([pv_first, extra])
+    bat_hosts = np.sort(np.concatenate([bat_pinned, bat_drawn]))
     buses = np.unique(load_bus)
-    wind_bus = rng.choice(buses, size=wind_turbines) if wind_turbines else buses[:0]
+    wind_extra = max(wind_turbines - len(wind_pinned), 0)
+    wind_drawn = rng.choice(buses, size=wind_extra) if wind_extra else buses[:0]
+    wind_bus = np.concatenate([wind_pinned, wind_drawn])
+    wind_turbines = len(wind_bus)
 
     solar = _attached(consumers, pv_hosts, "solar", "pv", pv_p_max_kw, 0.0, "sgen", pv_profile)
     solar["element_index"] = _create(pp.create_sgens, net, solar, p_mw=solar["p_max_mw"].to_numpy())

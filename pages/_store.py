@@ -22,7 +22,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from figures.common import as_utc
-from figures.geometry import NetworkGeometry, loading_matrix, network_geometry, voltage_matrix
+from figures.geometry import (
+    GEOMETRY_TABLES,
+    NetworkGeometry,
+    loading_matrix,
+    network_geometry,
+    voltage_matrix,
+)
 from twin.results import RunFolder, list_runs, open_run
 
 #: The environment variable ``app.create_app`` sets to the results folder.
@@ -152,26 +158,17 @@ def node_powers(key: RunKey) -> pd.DataFrame | None:
     )
 
 
-@lru_cache(maxsize=8)
-def _geometry(grid_config: str, seed: int) -> NetworkGeometry:
-    import json
+@lru_cache(maxsize=16)
+def geometry(key: RunKey) -> NetworkGeometry | None:
+    """Where to draw the run's net, from its ``buses`` and ``branches`` tables.
 
-    return network_geometry(json.loads(grid_config), seed)
-
-
-def geometry(key: RunKey) -> NetworkGeometry:
-    """The geometry of the run's net (cached per grid configuration).
-
-    Raises
-    ------
-    Exception
-        Whatever building the net raises (e.g. a ``grid.file`` that is gone).
+    None when the run has not both (a run folder written before the results store kept
+    them): the grid page says so instead of drawing a map.
     """
-    import json
-
-    config = manifest(key).get("config") or {}
-    grid = json.dumps(config.get("grid") or {}, sort_keys=True)
-    return _geometry(grid, int(manifest(key).get("seed") or 0))
+    buses, branches = (table(key, name) for name in GEOMETRY_TABLES)
+    if buses is None or branches is None:
+        return None
+    return network_geometry(buses, branches)
 
 
 @lru_cache(maxsize=16)
@@ -216,7 +213,7 @@ def clear_caches() -> None:
         voltages,
         loadings,
         node_powers,
-        _geometry,
+        geometry,
         _orders_sorted,
         forecasts_by_node,
     ):

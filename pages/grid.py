@@ -20,6 +20,13 @@ dash.register_page(__name__, path="/grid", name="Grid", order=1)
 #: Milliseconds between two frames while playing.
 PLAY_INTERVAL_MS = 700
 
+#: The notice of a run folder without the static grid tables (written before they existed).
+NO_GEOMETRY = (
+    "This run has no buses / branches tables (it was written before the results store kept "
+    "the grid's geometry), so there is no map; its voltage and loading timeline is below. "
+    "Run the scenario again to see the map."
+)
+
 
 def layout(**_query: Any) -> html.Div:
     """Map, slider, play button, bus panel and the run's voltage / loading timeline."""
@@ -92,7 +99,8 @@ def setup(run: str | None) -> tuple[Any, ...]:
         vm_band=(float(grid.get("vm_min_pu", 0.95)), float(grid.get("vm_max_pu", 1.05))),
         max_loading_percent=float(grid.get("max_loading_percent", 100.0)),
     )
-    return len(vm) - 1, time_marks(pd.DatetimeIndex(vm.index)), start, None, figure, None
+    no_map = None if _store.geometry(key) is not None else notice(NO_GEOMETRY, "warning")
+    return len(vm) - 1, time_marks(pd.DatetimeIndex(vm.index)), start, None, figure, no_map
 
 
 @callback(
@@ -111,10 +119,9 @@ def draw(position: int | None, bus: int | None, run: str | None) -> tuple[go.Fig
     loading = _store.loadings(key) if key else None
     if key is None or vm is None or loading is None or vm.empty:
         return empty_figure("no power-flow results in this run"), "", dash.no_update
-    try:
-        geometry = _store.geometry(key)
-    except Exception as err:  # the net cannot be rebuilt (e.g. its grid.file is gone)
-        return empty_figure(f"cannot rebuild this run's network: {err}"), "", dash.no_update
+    geometry = _store.geometry(key)
+    if geometry is None:
+        return empty_figure("no map: this run has no buses / branches tables"), "", dash.no_update
     i = min(max(int(position or 0), 0), len(vm) - 1)
     time = vm.index[i]
     grid = (_store.manifest(key).get("config") or {}).get("grid") or {}

@@ -13,7 +13,7 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from figures.common import empty_figure, headline_kpis
+from figures.common import COMMIT_GAS_LABEL, empty_figure, headline_kpis
 from figures.settlement import (
     SETTLEMENT_TABLES,
     batch_rows,
@@ -115,7 +115,7 @@ def show(run: str | None) -> tuple[Any, ...]:
     settlement_cards = [
         c
         for c in headline_kpis(kpis, batches, rewards)
-        if c["label"] in ("gas per trade", "rewards paid")
+        if c["label"] in (COMMIT_GAS_LABEL, "rewards paid")
     ]
     batch_data = batch_rows(batches) if batches is not None else []
     reading_data = reading_status_rows(readings) if readings is not None else []

@@ -1,8 +1,11 @@
-"""Data for the dashboard's tests: results folders made from a run, settlement tables.
+"""Data for the dashboard's tests: results folders made from real short runs.
 
-The settlement layer (batches, readings, rewards) is not in the engine yet; these tables
-follow the documented columns (README, results store) so the Settlement page and its
-builders can be tested before it lands.
+Every table the dashboard tests read was written by the engine: the session's default day
+run (``tests.conftest.day_run``: chain and devices on, every reading accepted, one batch) and
+one day of ``scenarios/fraud.toml`` (devices under attack: rejected and flagged readings, no
+rewards for the attacks). So the tests can only assert values a run can produce: batch
+states of ``settlement.chain.ledger.STATES``, reading statuses of
+``settlement.depin.verdict.STATUSES``, integer token amounts in base units.
 """
 
 from __future__ import annotations
@@ -10,60 +13,44 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pandas as pd
+import pytest
 
-from twin.results import RunFolder
+from twin.engine import run_scenario
+from twin.results import RunFolder, open_run
+from twin.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAUD = ROOT / "scenarios" / "fraud.toml"
 
 #: Files of the settlement layer in a run folder.
 SETTLEMENT_FILES = ("batches.parquet", "readings.parquet", "rewards.parquet")
-
-#: A reward larger than 2**64 token base units: summed exactly, shown as text.
-BIG_REWARD = 3 * 10**19
-
-
-def settlement_tables() -> dict[str, pd.DataFrame]:
-    """Small ``batches``, ``readings`` and ``rewards`` tables of the documented shape."""
-    t0 = pd.Timestamp("2016-06-06T00:00:00Z")
-    hour = pd.Timedelta(hours=1)
-    batches = pd.DataFrame(
-        {
-            "batch_id": [0, 1, 2],
-            "first_time": [t0, t0 + hour, t0 + 2 * hour],
-            "last_time": [t0 + hour * 0.75, t0 + hour * 1.75, t0 + hour * 2.75],
-            "trades_root": ["0x" + "ab" * 32, "0x" + "cd" * 32, "0x" + "ef" * 32],
-            "trade_count": [10, 30, 0],
-            "tx_hash": ["0x" + "01" * 32, "0x" + "02" * 32, None],
-            "block": [5, 6, None],
-            "gas_used": [100_000, 300_000, None],
-            "state": ["confirmed", "confirmed", "pending"],
-        }
-    )
-    readings = pd.DataFrame(
-        {
-            "time": [t0, t0, t0 + hour],
-            "device_address": ["0xaa", "0xbb", "0xaa"],
-            "energy_wh": [100, -50, 120],
-            "signature": ["0x01", "0x02", "0x03"],
-            "status": ["verified", "verified", "rejected"],
-        }
-    )
-    rewards = pd.DataFrame(
-        {
-            "epoch": [0, 0, 1],
-            "device_address": ["0xaa", "0xbb", "0xaa"],
-            "owner": ["member-0000", "member-0001", "member-0000"],
-            "amount": [str(BIG_REWARD), "5", "7"],
-        }
-    )
-    return {"batches": batches, "readings": readings, "rewards": rewards}
+#: Files of the static grid tables (older run folders lack them).
+GRID_FILES = ("buses.parquet", "branches.parquet")
 
 
-def results_folder(run: RunFolder, root: Path) -> Path:
-    """A results folder with three copies of ``run``.
+def fraud_run(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    """One day of ``scenarios/fraud.toml``, run once a session (later calls reuse it)."""
+    out = tmp_path_factory.getbasetemp() / "fraud-run" / "fraud"
+    if not (out / "manifest.json").is_file():
+        run_scenario(load_scenario(FRAUD, ["run.days=1"]), out)
+    return open_run(out)
 
-    ``day`` as the engine wrote it; ``plain`` without settlement tables (a run made before
-    settlement, or with the chain off); ``settled`` with the known tables of
-    :func:`settlement_tables`.
+
+def copy_run(run: RunFolder, dest: Path, *, grid_tables: bool = True) -> RunFolder:
+    """A copy of ``run`` at ``dest``, with (or without) its static grid tables."""
+    shutil.copytree(run.path, dest)
+    if not grid_tables:
+        for name in GRID_FILES:
+            (dest / name).unlink(missing_ok=True)
+    return open_run(dest)
+
+
+def results_folder(day: RunFolder, fraud: RunFolder, root: Path) -> Path:
+    """A results folder of three runs.
+
+    ``day``: the default day run; ``fraud``: the fraud day run; ``plain``: the day run as a
+    run folder written before on-chain settlement and before the static grid tables (no
+    batches, readings, rewards, buses or branches table).
 
     Returns
     -------
@@ -71,13 +58,9 @@ def results_folder(run: RunFolder, root: Path) -> Path:
         ``root``.
     """
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(run.path, root / "day")
-    plain = root / "plain"
-    shutil.copytree(run.path, plain)
+    copy_run(day, root / "day")
+    copy_run(fraud, root / "fraud")
+    plain = copy_run(day, root / "plain", grid_tables=False)
     for name in SETTLEMENT_FILES:
-        (plain / name).unlink(missing_ok=True)
-    settled = root / "settled"
-    shutil.copytree(run.path, settled)
-    for name, frame in settlement_tables().items():
-        frame.to_parquet(settled / f"{name}.parquet", index=False)
+        (plain.path / name).unlink()
     return root

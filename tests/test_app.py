@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import dash
+import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 from dash import Dash
 from plotly.utils import PlotlyJSONEncoder
 
 import app as app_module
 from app import create_app
-from tests.dashboard_fixtures import results_folder
-from twin.results import RunFolder
+from figures.settlement import REWARD_COLUMN
+from settlement.chain.ledger import STATES
+from settlement.depin.client import REWARD_DECIMALS
+from settlement.depin.verdict import STATUSES
+from tests.dashboard_fixtures import fraud_run, results_folder
+from twin.results import RunFolder, open_run
 
 
 @pytest.fixture(scope="module")
 def results(day_run: RunFolder, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A results folder of the day run: ``day``, ``plain`` (no settlement), ``settled``."""
-    return results_folder(day_run, tmp_path_factory.mktemp("results"))
+    """A results folder of real runs: ``day``, ``fraud`` and ``plain`` (an older run)."""
+    return results_folder(day_run, fraud_run(tmp_path_factory), tmp_path_factory.mktemp("results"))
+
+
+def tokens(text: str) -> int:
+    """A token amount as a page shows it (``1,234.567890``) in base units, exactly."""
+    return int(Decimal(text.replace(",", "")).scaleb(REWARD_DECIMALS))
 
 
 @pytest.fixture(scope="module")
@@ -54,70 +65,119 @@ def test_every_page_is_served(dash_app: Dash) -> None:
 
 def test_header_lists_runs_newest_first(dash_app: Dash, results: Path) -> None:
     options, value = app_module.refresh_runs("/", None)
-    assert {o["value"] for o in options} == {"day", "plain", "settled"}
-    assert value == options[0]["value"]
-    assert app_module.refresh_runs("/", "day")[1] is not None  # kept: no_update
+    names = [o["value"] for o in options]
+    assert sorted(names) == ["day", "fraud", "plain"]
+    started = [open_run(results / n).manifest["started"] for n in names]
+    assert started == sorted(started, reverse=True)  # newest first
+    assert value == names[0]
+    assert app_module.refresh_runs("/", "day")[1] is dash.no_update  # the chosen run kept
+    assert app_module.refresh_runs("/", "gone")[1] == names[0]
     assert "day" in _json(app_module.serve_layout())
 
 
-def test_overview(dash_app: Dash) -> None:
+def _cards(component: list[Any]) -> dict[str, tuple[str, str]]:
+    """The KPI cards of a page: label -> (value, unit)."""
+    out = {}
+    for card in component:
+        label, (value, unit) = card.children[0].children, card.children[1].children
+        out[str(label)] = (str(value), str(unit.children).strip())
+    return out
+
+
+def test_overview(dash_app: Dash, results: Path) -> None:
     from pages.overview import layout, mark_run, pick_run, show_run
 
-    assert "settled" in _json(layout())
+    assert "fraud" in _json(layout())
     cards, fig, kpis = show_run("plain")
-    labels = _json(cards)
-    assert "self-sufficiency" in labels
-    assert "rewards paid" not in labels
-    assert any(r["name"] == "community_cost_eur" for r in kpis)
+    shown = _cards(cards)
+    assert "rewards paid" not in shown  # no rewards table
+    table = open_run(results / "plain").table("kpis")
+    assert [r["name"] for r in kpis] == list(table["name"])
+    ss = open_run(results / "plain").kpis()["self_sufficiency"]
+    assert shown["self-sufficiency"] == (f"{ss * 100:.1f}", "%")
     assert {t.name for t in fig.data} >= {"consumer", "solar", "grid import"}
-    settled, _, _ = show_run("settled")
-    assert "gas per trade" in _json(settled)
-    assert "rewards paid" in _json(settled)
-    assert pick_run({"row": 1}, [{"run": "day"}, {"run": "settled"}]) == "settled"
-    assert "settled" in mark_run("settled")[0]["if"]["filter_query"]
+    np.testing.assert_allclose(
+        np.asarray(fig.data[-1].y), open_run(results / "plain").table("grid_exchange")["import_mw"]
+    )
+    fraud, _, _ = show_run("fraud")
+    shown = _cards(fraud)
+    gas = float(open_run(results / "fraud").kpis()["commit_gas_per_trade"])
+    assert shown["commit gas per trade"] == (f"{gas:,.0f}", "gas")
+    value, unit = shown["rewards paid"]
+    assert unit == "tokens"
+    assert tokens(value) == int(open_run(results / "fraud").table("rewards")["amount"].sum())
+    assert pick_run({"row": 1}, [{"run": "day"}, {"run": "fraud"}]) == "fraud"
+    assert pick_run({"row": 2}, [{"run": "day"}]) is dash.no_update
+    assert "fraud" in mark_run("fraud")[0]["if"]["filter_query"]
     cards, fig, kpis = show_run("no-such-run")
     assert kpis == []
     assert "Choose a run" in _json(cards)
 
 
-def test_grid_page(dash_app: Dash, day_run: RunFolder) -> None:
+def test_grid_page(dash_app: Dash, results: Path) -> None:
     from pages.grid import draw, pick_bus, pick_time, play, setup, show_bus, step
 
+    run = open_run(results / "day")
     last, marks, start, _bus, timeline, message = setup("day")
     assert last == 95
     assert marks[0] == "00:00"
     assert 0 <= start <= last
     assert message is None
-    assert len(timeline.data) == 3
+    assert [t.name for t in timeline.data] == ["max vm", "min vm", "max loading"]
     fig_a, label_a, patch = draw(start, None, "day")
     fig_b, label_b, _ = draw((start + 1) % 96, None, "day")
     assert label_a != label_b
-    colours = [next(t for t in f.data if t.name == "buses").marker.color for f in (fig_a, fig_b)]
-    assert list(colours[0]) != list(colours[1])  # the map moves with the slider
+    assert "(schematic layout" not in fig_a.layout.title.text  # SimBench nets carry geodata
+    buses = run.table("buses")
+    vm = run.table("bus_voltage")
+    times = sorted(vm["time"].unique())
+    for fig, i in ((fig_a, start), (fig_b, (start + 1) % 96)):
+        trace = next(t for t in fig.data if t.name == "buses")
+        assert list(trace.customdata) == list(buses["bus"])
+        np.testing.assert_allclose(np.asarray(trace.x), buses["x"])
+        at = vm[vm["time"] == times[i]].set_index("bus")["vm_pu"]
+        np.testing.assert_allclose(np.asarray(trace.marker.color), at[buses["bus"]])
     assert "shapes" in json.dumps(patch.to_plotly_json())
-    nodes = day_run.table("nodes")
+    nodes = run.table("nodes")
     solar_bus = int(nodes.loc[nodes["kind"] == "solar", "bus"].iloc[0])
     clicked = pick_bus({"points": [{"curveNumber": 9, "customdata": solar_bus}]})
     assert clicked == solar_bus
-    assert pick_bus({"points": [{"curveNumber": 1}]}) is not None  # no_update
+    assert pick_bus({"points": [{"curveNumber": 1}]}) is dash.no_update  # not a bus
+    assert pick_bus(None) is dash.no_update
     title, rows, columns, fig = show_bus(solar_bus, start, "day")
-    assert f"Bus {solar_bus}" in title
-    assert any(r["kind"] == "solar" for r in rows)
+    assert title.startswith(f"Bus {solar_bus}: {len(rows)} node(s)")
+    here = nodes[nodes["bus"] == solar_bus]
+    assert sorted(r["node"] for r in rows) == sorted(here["node_id"])
     assert {c["id"] for c in columns} >= {"node", "p now [kW]"}
     assert len(fig.data) == len(rows)
     assert play(1, True) == (False, "⏸ pause")
     assert play(2, False) == (True, "▶ play")
     assert step(3, 95, 95) == 0
+    assert step(3, 10, 95) == 11
     assert pick_time({"points": [{"x": "2016-06-06 12:00"}]}, "day") == 48
+    assert pick_time(None, "day") is dash.no_update
     empty = setup("no-such-run")
-    assert empty[-1] is not None
+    assert "Choose a run" in _json(empty[-1])
+
+
+def test_grid_page_of_a_run_without_grid_tables(dash_app: Dash) -> None:
+    from pages.grid import NO_GEOMETRY, draw, setup
+
+    last, _marks, start, _bus, timeline, message = setup("plain")
+    assert last == 95
+    assert len(timeline.data) == 3  # the timeline needs no geometry
+    assert message.children == NO_GEOMETRY
+    fig, label, patch = draw(start, None, "plain")
+    assert "no buses / branches tables" in fig.layout.annotations[0].text
+    assert not fig.data
+    assert label == ""
+    assert patch is dash.no_update
 
 
 def test_forecasts_page(dash_app: Dash) -> None:
     from pages.forecasts import setup, show_backtest, show_node
 
     _options, node, errors_fig, rows, _columns, message = setup("day")
-    assert node is not None
     assert node.startswith("pv-")
     assert message is None
     assert {r["kind"] for r in rows} == {"consumer", "solar", "wind"}
@@ -148,24 +208,31 @@ def test_forecasts_page_shows_a_saved_backtest(dash_app: Dash, results: Path) ->
             "skill": [0.5],
         }
     )
-    frame.to_parquet(results / "settled" / "backtest.parquet")
+    frame.to_parquet(results / "fraud" / "backtest.parquet")
     try:
-        data, _, status = show_backtest("settled", None)
+        data, _, status = show_backtest("fraud", None)
     finally:
-        (results / "settled" / "backtest.parquet").unlink()
+        (results / "fraud" / "backtest.parquet").unlink()
         _store.clear_caches()
     assert data == [{"series": "pv", "model": "gb", "nMAE 1 h": 0.2, "skill 1 h": 0.5}]
     assert "backtest.parquet" in status
 
 
-def test_market_page(dash_app: Dash) -> None:
+def test_market_page(dash_app: Dash, results: Path) -> None:
     from pages.market import pick_time, setup, show_interval
 
+    run = open_run(results / "day")
     cards, last, _marks, start, price, savings, _purchases, _message = setup("day")
     assert last == 95
-    assert "P2P share" in _json(cards)
-    assert isinstance(price, go.Figure)
-    assert len(savings.data[0].x) > 0
+    share = run.kpis()["p2p_share"]
+    assert _cards(cards)["P2P share of purchases"] == (f"{share * 100:.1f}", "%")
+    intervals = run.table("intervals")
+    assert start == int(intervals["traded_wh"].to_numpy().argmax())
+    np.testing.assert_allclose(
+        np.asarray(price.data[0].y, dtype=float), intervals["clearing_price_eur_per_mwh"]
+    )
+    np.testing.assert_allclose(np.asarray(price.data[1].y), intervals["traded_wh"] / 1000)
+    assert len(savings.data[0].x) == len(run.table("bills"))
     _patch, book, label = show_interval(start, "day")
     assert "Order book at" in book.layout.title.text
     assert {t.name.split(":")[0] for t in book.data} <= {"supply (asks)", "demand (bids)"}
@@ -173,21 +240,53 @@ def test_market_page(dash_app: Dash) -> None:
     assert pick_time({"points": [{"x": "2016-06-06 00:15"}]}, "day") == 1
 
 
-def test_settlement_page(dash_app: Dash) -> None:
+def test_settlement_page(dash_app: Dash, results: Path) -> None:
     from pages.settlement import NO_SETTLEMENT, show
 
     out = show("plain")
-    assert NO_SETTLEMENT in _json(out[0])
-    assert out[2] is True  # batches section hidden
-    assert out[6] is True
-    assert out[9] is True
-    show("day")  # whatever the engine writes now renders
-    out = show("settled")
-    assert out[0] is None
-    assert out[2] is False
-    assert len(out[4]) == 3  # batches
-    assert out[7][0]["status"] == "rejected"
-    assert out[11][0]["amount"].isdigit()
+    assert out[0].children == NO_SETTLEMENT
+    assert (out[2], out[6], out[9]) == (True, True, True)  # every section hidden
+    assert out[4] == out[7] == out[11] == []
+    for name in ("day", "fraud"):
+        run = open_run(results / name)
+        batches, readings, rewards = (run.table(t) for t in ("batches", "readings", "rewards"))
+        out = show(name)
+        assert out[0] is None
+        assert (out[2], out[6], out[9]) == (False, False, False)
+        assert [r["batch_id"] for r in out[4]] == list(batches["batch_id"])
+        assert {r["state"] for r in out[4]} <= set(STATES)
+        gas = out[3]
+        assert sum(sum(t.y) for t in gas.data) == batches["gas_used"].sum()
+        assert {t.name for t in gas.data} == set(batches["state"])
+        counts = readings["status"].astype(str).value_counts()
+        assert {r["status"]: r["readings"] for r in out[7]} == counts.to_dict()
+        assert set(counts.index) <= set(STATUSES)
+        shown = out[11]
+        assert "amount" not in shown[0]  # no base units on the page
+        assert sum(tokens(r[REWARD_COLUMN]) for r in shown) == rewards["amount"].sum()
+        assert len(shown) == rewards["device_address"].nunique()
+        figure_total = sum(sum(t.y) for t in out[10].data)
+        assert figure_total == pytest.approx(rewards["amount"].sum() / 10**REWARD_DECIMALS)
+    day = show("day")
+    assert [r["status"] for r in day[7]] == ["accepted"]
+    fraud = {r["status"] for r in show("fraud")[7]}
+    assert {"accepted", "rejected_replayed", "rejected_tampered"} <= fraud
+
+
+def test_no_page_shows_token_base_units(dash_app: Dash, results: Path) -> None:
+    from pages.overview import show_run
+    from pages.settlement import show
+
+    rewards = open_run(results / "fraud").table("rewards")
+    by_device = rewards.groupby("device_address")["amount"].sum()
+    page = _json(show_run("fraud")) + _json(show("fraud"))
+    assert "token units" not in page
+    assert "base units" not in page
+    amounts = [int(rewards["amount"].sum()), *by_device.astype(int)]
+    assert max(amounts) > 10**REWARD_DECIMALS  # tokens and base units read differently
+    for amount in (a for a in amounts if a >= 10**REWARD_DECIMALS):
+        assert f'"{amount}"' not in page
+        assert f"{amount:,}" not in page
 
 
 def test_scenarios_page(dash_app: Dash) -> None:
@@ -217,12 +316,14 @@ def test_scenarios_page(dash_app: Dash) -> None:
     ]
     options_a, _options_b, a, b = compare_choices(None, "day")
     assert a == "day"
-    assert b in ("plain", "settled")
-    assert set(options_a) == {"day", "plain", "settled"}
-    assert compare_choices("day", "settled")[3] == "day"
-    fig, rows, _columns = compare("day", "settled")
-    assert len(fig.data) == 4
+    assert b == next(n for n in options_a if n != "day")  # the newest other run
+    assert sorted(options_a) == ["day", "fraud", "plain"]
+    assert compare_choices("day", "fraud")[2:] == ("fraud", "day")
+    assert compare_choices("plain", "day")[2:] == ("day", "plain")  # B: the run just made
+    fig, rows, _columns = compare("day", "plain")
+    assert [t.name for t in fig.data] == ["A: day", "A: day", "B: plain", "B: plain"]
     assert all(r["B - A"] in (0, None) for r in rows)  # a copy of the same run
+    assert compare("day", None)[1] == []
 
 
 def test_store_caches_per_run_folder(dash_app: Dash, results: Path) -> None:
@@ -234,6 +335,15 @@ def test_store_caches_per_run_folder(dash_app: Dash, results: Path) -> None:
     assert list(_store.table(key, "intervals", ["time", "nope"]).columns) == ["time"]
     assert _store.table(key, "no_such_table") is None
     assert _store.voltages(key) is _store.voltages(key)
+    geometry = _store.geometry(key)
+    assert geometry is _store.geometry(key)
+    assert geometry is not None
+    voltages = _store.voltages(key)
+    assert voltages is not None
+    assert list(geometry.buses.index) == list(voltages.columns)
+    plain = _store.run_key("plain")
+    assert plain is not None
+    assert _store.geometry(plain) is None  # an older run: no buses / branches tables
     for bad in ("../day", "", None, ".dashboard-cache", "missing"):
         assert _store.run_key(bad) is None
 

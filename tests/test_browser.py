@@ -1,9 +1,10 @@
 """The dashboard in headless Chromium (dash[testing]; Debian's chromium and chromium-driver).
 
-One app and one browser for the module, on a results folder made from the session's day
-run. Every page must load with no SEVERE browser console entry; a screenshot of each is
-saved under ``test-output/browser/`` (gitignored). Skipped, with the reason, where
-chromedriver or dash[testing] is missing.
+One app and one browser for the module, on a results folder of real runs (the session's
+day run, a day of the fraud scenario, and the day run as an older run folder). Every page
+must load with no SEVERE browser console entry; a screenshot of each is saved under
+``test-output/browser/`` (gitignored). Skipped, with the reason, where chromedriver or
+dash[testing] is missing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.browser_support import (
     visit,
     wait_loaded,
 )
-from tests.dashboard_fixtures import results_folder
+from tests.dashboard_fixtures import fraud_run, results_folder
 from twin.results import RunFolder, open_run
 
 # `make test` installs Chromium and ChromeDriver and sets CI: there a missing browser fails
@@ -38,8 +39,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def results(day_run: RunFolder, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three copies of the day run: ``day``, ``plain`` (no settlement), ``settled``."""
-    return results_folder(day_run, tmp_path_factory.mktemp("browser-results"))
+    """``day``, ``fraud`` and ``plain`` (no settlement or grid tables)."""
+    fraud = fraud_run(tmp_path_factory)
+    return results_folder(day_run, fraud, tmp_path_factory.mktemp("browser-results"))
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +95,21 @@ def test_every_page_loads_without_console_errors(dc: Any) -> None:
         name = path.strip("/") or "overview"
         assert screenshot(dc, name).stat().st_size > 10_000, name
         assert severe_logs(dc) == [], path
-    for run, name in (("settled", "settlement-with-rewards"), ("plain", "settlement-none")):
+    choose_run(dc, "plain")
+    visit(dc, "/grid")
+    assert "no buses / branches tables" in dc.find_element("#grid-notice").text
+    screenshot(dc, "grid-no-geometry")
+    assert severe_logs(dc) == [], "grid of an older run"
+    for run, name in (("fraud", "settlement-with-rewards"), ("plain", "settlement-none")):
         choose_run(dc, run)
         visit(dc, "/settlement")
         text = dc.find_element("main").text
-        assert ("Rewards" in text) if run == "settled" else ("no settlement data" in text)
+        if run == "fraud":
+            assert "rewards [tokens]" in text
+            assert "rejected_replayed" in text
+            assert "token units" not in text
+        else:
+            assert "no settlement data" in text
         screenshot(dc, name)
         assert severe_logs(dc) == [], run
     choose_run(dc, "day")

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import ROOT
 from twin.engine import run_scenario
 from twin.results import RunFolder, open_run
-from twin.scenario import load_scenario
+from twin.scenario import ScenarioError, load_scenario
 from twin.verify import verify_run
 
 FRAUD = ROOT / "scenarios" / "fraud.toml"
@@ -54,7 +54,13 @@ def test_honest_devices_are_paid_and_the_counts_add_up(fraud_run: RunFolder) -> 
         & (nodes["attack"] != "inflate")
         & (nodes["node_id"] != "pv-40")
     ]
-    assert set(honest["node_id"]) <= set(rewards["node_id"])
+    # storage earns for the energy it adds over the epoch, net of what it took in
+    ok_readings = readings[readings["status"].astype(str) == "accepted"]
+    net = ok_readings.groupby("node_id", observed=True)["energy_wh"].sum()
+    battery = honest["kind"] == "battery"
+    adds = honest["node_id"].map(net).fillna(0) > 0
+    assert set(honest.loc[~battery | adds, "node_id"]) <= set(rewards["node_id"])
+    assert not set(honest.loc[battery & ~adds, "node_id"]) & set(rewards["node_id"])
     assert (rewards["amount"] > 0).all()
     kpis = fraud_run.kpis()
     counted = sum(
@@ -102,3 +108,33 @@ def test_verify_catches_a_tampered_reading(fraud_run: RunFolder, tmp_path: Path)
     readings.to_parquet(copy / "readings.parquet")
     failed = [c.name for c in verify_run(copy) if not c.ok]
     assert any("readings root" in name for name in failed)
+
+
+def test_every_attack_is_in_place_under_another_seed(tmp_path: Path) -> None:
+    # fraud.toml pins its placement: the nodes it attacks and revokes exist under any seed
+    sc = load_scenario(FRAUD, ["run.seed=4", "forecasting.battery_control=self_consumption"])
+    run_scenario(sc, tmp_path / "run")
+    run = open_run(tmp_path / "run")
+    readings = run.table("readings")
+    attack = readings[readings["attack"].astype(str) != "none"]
+    by_node = attack.groupby(attack["node_id"].astype(str))["attack"].first().astype(str)
+    assert by_node.to_dict() == {a.node_id: a.kind for a in sc.devices.attacks}
+    revoked = readings[readings["node_id"].astype(str) == "pv-40"]
+    assert set(revoked["status"].astype(str)) == {"rejected_unregistered"}
+    assert run.kpis()["attack_readings_rewarded"] == 0
+
+
+def test_an_attack_on_a_missing_node_names_the_file_the_key_and_the_pins(tmp_path: Path) -> None:
+    sc = load_scenario(
+        FRAUD,
+        [
+            "forecasting.battery_control=idle",
+            'devices.revoked=["pv-40", "pv-4"]',
+        ],
+    )
+    with pytest.raises(ScenarioError) as err:
+        run_scenario(sc, tmp_path / "run", scenario_file=str(FRAUD))
+    text = str(err.value)
+    assert text.startswith(f"{FRAUD}: devices.revoked[1]: no node 'pv-4' at seed 42")
+    assert "nodes.pv_homes, nodes.battery_homes, nodes.wind_buses" in text
+    assert not (tmp_path / "run").exists()

@@ -1,12 +1,15 @@
-"""The dashboard's figure builders: pure functions of results-store frames, no browser."""
+"""The dashboard's figure builders: pure functions of results-store frames, no browser.
+
+The grid page's map and its static tables: ``tests/test_grid_map.py``.
+"""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 from figures.common import (
@@ -28,21 +31,6 @@ from figures.forecasts import (
     forecast_figure,
     horizon_label,
 )
-from figures.geometry import (
-    NetworkGeometry,
-    interesting_interval,
-    loading_matrix,
-    network_geometry,
-    node_counts,
-    voltage_matrix,
-)
-from figures.grid import (
-    LOADING_CLASSES,
-    bus_node_rows,
-    bus_power_figure,
-    grid_timeline,
-    network_map,
-)
 from figures.market import (
     busiest_interval,
     market_cards,
@@ -52,14 +40,19 @@ from figures.market import (
     savings_figure,
 )
 from figures.settlement import (
+    REWARD_COLUMN,
+    STATE_COLOURS,
     batch_rows,
     gas_figure,
     reading_status_rows,
     reward_rows,
     rewards_figure,
-    token_sum,
 )
-from tests.dashboard_fixtures import BIG_REWARD, settlement_tables
+from figures.tokens import format_tokens, token_sum, tokens
+from settlement.chain.ledger import STATES
+from settlement.depin.client import REWARD_DECIMALS
+from settlement.depin.verdict import STATUSES
+from tests.dashboard_fixtures import fraud_run
 from twin.results import RunFolder
 
 T0 = pd.Timestamp("2016-06-06T00:00:00Z")
@@ -90,7 +83,13 @@ def test_run_rows_and_kpi_tables(day_run: RunFolder) -> None:
     assert {"self_sufficiency", "peak_import_mw", "violations"} <= names
 
 
-def test_headline_kpis_add_gas_and_rewards_when_present() -> None:
+@pytest.fixture(scope="module")
+def fraud(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
+    """One day of the fraud scenario: batches, readings of every verdict, rewards."""
+    return fraud_run(tmp_path_factory)
+
+
+def test_headline_kpis_add_gas_and_rewards_when_present(fraud: RunFolder) -> None:
     kpis = {"self_sufficiency": 0.25, "peak_import_mw": 0.05, "violations": 0.0}
     plain = headline_kpis(kpis)
     assert [c["label"] for c in plain] == ["self-sufficiency", "peak import", "limit violations"]
@@ -98,10 +97,28 @@ def test_headline_kpis_add_gas_and_rewards_when_present() -> None:
     assert plain[0]["unit"] == "%"
     assert plain[1]["value"] == "50.0"
     assert plain[1]["unit"] == "kW"
-    tables = settlement_tables()
-    cards = {c["label"]: c for c in headline_kpis(kpis, tables["batches"], tables["rewards"])}
-    assert cards["gas per trade"]["value"] == "10,000"  # 400,000 gas / 40 trades
-    assert cards["rewards paid"]["unit"] == "token units"
+    batches, rewards = fraud.table("batches"), fraud.table("rewards")
+    cards = {c["label"]: c for c in headline_kpis(kpis, batches, rewards)}
+    gas = batches["gas_used"].sum() / batches["trade_count"].sum()
+    assert cards["commit gas per trade"]["value"] == f"{gas:,.0f}"  # from the batches
+    assert cards["rewards paid"]["unit"] == "tokens"
+    paid = Decimal(cards["rewards paid"]["value"].replace(",", ""))
+    assert paid.scaleb(REWARD_DECIMALS) == int(rewards["amount"].sum())  # exact: every decimal
+    assert cards["rewards paid"]["value"] == format_tokens(int(rewards["amount"].sum()))
+    run_kpi = {**kpis, "commit_gas_per_trade": 187.6}
+    cards = {c["label"]: c for c in headline_kpis(run_kpi, batches)}
+    assert cards["commit gas per trade"]["value"] == "188"  # the run's KPI first
+    older = {c["label"]: c for c in headline_kpis({**kpis, "gas_per_trade": 12.4})}
+    assert older["commit gas per trade"]["value"] == "12"
+
+
+def test_token_amounts_are_shown_in_tokens() -> None:
+    assert REWARD_DECIMALS == 6
+    assert format_tokens(4_999_999_933) == "4,999.999933"
+    assert format_tokens(1) == "0.000001"
+    assert format_tokens(0) == "0.000000"
+    assert tokens(3 * 10**19 + 7) == Decimal("30000000000000.000007")  # exact beyond 2**64
+    assert token_sum(pd.Series([2**70, "3", None, "x"])) == 2**70 + 3
 
 
 def test_time_marks_and_times() -> None:
@@ -124,93 +141,12 @@ def test_frame_rows_are_json() -> None:
     )
     rows = frame_rows(frame)
     assert rows == [{"time": "2016-06-06 00:00", "x": None, "k": "a", "n": 3}]
-    json.dumps(rows)
+    assert json.loads(json.dumps(rows)) == rows
 
 
 def test_empty_figure_says_why() -> None:
     fig = empty_figure("nothing here")
     assert fig.layout.annotations[0].text == "nothing here"
-
-
-@pytest.fixture(scope="module")
-def geometry(day_run: RunFolder) -> NetworkGeometry:
-    return network_geometry(day_run.manifest["config"]["grid"])
-
-
-def test_network_geometry_matches_the_power_flow_tables(
-    day_run: RunFolder, geometry: NetworkGeometry
-) -> None:
-    buses = set(day_run.table("bus_voltage")["bus"].unique())
-    assert set(geometry.buses.index) == buses
-    loading = day_run.table("branch_loading")
-    reported = set(zip(loading["kind"].astype(str), loading["branch"], strict=True))
-    assert set(zip(geometry.branches["kind"], geometry.branches["branch"], strict=True)) == reported
-    assert geometry.geographic  # SimBench nets carry bus geodata
-    assert np.isfinite(geometry.buses[["x", "y"]].to_numpy()).all()
-    assert len(geometry.slack_buses) == 1
-
-
-def test_network_geometry_lays_out_a_net_without_geodata() -> None:
-    geometry = network_geometry({"example": "kerber_landnetz_kabel_1"})
-    assert not geometry.geographic
-    xy = geometry.buses[["x", "y"]].to_numpy()
-    assert np.isfinite(xy).all()
-    assert len(np.unique(xy.round(6), axis=0)) == len(xy)  # no two buses on one spot
-
-
-def test_network_map_colours_buses_and_branches(
-    day_run: RunFolder, geometry: NetworkGeometry
-) -> None:
-    vm = voltage_matrix(day_run.table("bus_voltage"))
-    loading = loading_matrix(day_run.table("branch_loading"))
-    assert vm.shape == (96, len(geometry.buses))
-    i = interesting_interval(vm)
-    assert np.nanmax((vm.iloc[i] - 1).abs()) == pytest.approx(np.nanmax((vm - 1).abs().to_numpy()))
-    at = loading.iloc[i]
-    fig = network_map(geometry, vm.iloc[i], at, node_counts={0: 2}, selected_bus=0)
-    buses = next(t for t in fig.data if t.name == "buses")
-    np.testing.assert_allclose(np.asarray(buses.marker.color), vm.iloc[i][geometry.buses.index])
-    assert list(buses.customdata) == list(geometry.buses.index)
-    drawn = 0
-    lower = -np.inf
-    for upper, label, _ in LOADING_CLASSES:
-        trace = next(t for t in fig.data if t.name == label)
-        n = int(((at >= lower) & (at < upper)).sum())
-        assert len(trace.x) == 3 * n  # from, to, gap per branch
-        drawn += n
-        lower = upper
-    assert drawn == len(geometry.branches)
-    assert any(t.name == "selected" for t in fig.data)
-
-
-def test_network_map_shows_missing_results_grey(geometry: NetworkGeometry) -> None:
-    fig = network_map(geometry, pd.Series(dtype=float), pd.Series(dtype=float))
-    missing = next(t for t in fig.data if t.name == "no result")
-    assert len(missing.x) == 3 * len(geometry.branches)
-
-
-def test_grid_timeline_marks_the_interval_first(day_run: RunFolder) -> None:
-    vm = voltage_matrix(day_run.table("bus_voltage"))
-    loading = loading_matrix(day_run.table("branch_loading"))
-    fig = grid_timeline(vm, loading, vm.index[10])
-    assert pd.Timestamp(fig.layout.shapes[0].x0) == vm.index[10]  # pages patch shapes[0]
-    np.testing.assert_allclose(np.asarray(fig.data[0].y), vm.max(axis=1))
-
-
-def test_bus_nodes_and_their_power(day_run: RunFolder) -> None:
-    nodes = day_run.table("nodes")
-    power = day_run.table("node_power").assign(node_id=lambda f: f["node_id"].astype(str))
-    wide = power.pivot(index="time", columns="node_id", values="p_mw")
-    bus = int(nodes.loc[nodes["kind"] == "solar", "bus"].iloc[0])
-    time = wide.index[48]
-    rows = bus_node_rows(nodes, wide, bus, time)
-    here = nodes[nodes["bus"] == bus]
-    assert {r["node"] for r in rows} == set(here["node_id"])
-    for row in rows:
-        assert row["p now [kW]"] == pytest.approx(wide.at[time, row["node"]] * 1000, abs=1e-3)
-    fig = bus_power_figure(nodes, wide, bus, time)
-    assert {t.name for t in fig.data} == set(here["node_id"])
-    assert node_counts(nodes)[bus] == len(here)
 
 
 def _forecasts(error_kw: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -333,25 +269,37 @@ def test_compare_two_runs(day_run: RunFolder) -> None:
     assert curve[0] == pytest.approx(exchange["import_mw"].max() * 1000)
 
 
-def test_settlement_builders() -> None:
-    tables = settlement_tables()
-    rows = batch_rows(tables["batches"])
+def test_settlement_builders(fraud: RunFolder) -> None:
+    batches, readings, rewards = (fraud.table(t) for t in ("batches", "readings", "rewards"))
+    assert set(STATE_COLOURS) == set(STATES)
+    rows = batch_rows(batches)
     assert list(rows[0])[:4] == ["batch_id", "first_time", "last_time", "trade_count"]
-    json.dumps(rows)
-    assert isinstance(gas_figure(tables["batches"]), go.Figure)
-    gas = gas_figure(tables["batches"])
-    assert {t.name for t in gas.data} == {"confirmed", "pending"}
-    assert list(gas.data[0].x) == ["#0 06-06 00:00", "#1 06-06 01:00"]  # one bar a batch
-    assert reading_status_rows(tables["readings"]) == [
-        {"status": "rejected", "readings": 1},
-        {"status": "verified", "readings": 2},
-    ]
-    rewards = reward_rows(tables["rewards"])
-    assert rewards[0] == {
-        "device_address": "0xaa",
-        "owner": "member-0000",
-        "epochs": 2,
-        "amount": str(BIG_REWARD + 7),  # exact beyond 2**64
-    }
-    assert token_sum(pd.Series([2**70, "3", None, "x"])) == 2**70 + 3
-    assert len(rewards_figure(tables["rewards"]).data) == 2  # one trace an epoch
+    assert json.loads(json.dumps(rows)) == rows
+    assert [r["trade_count"] for r in rows] == list(batches["trade_count"])
+    gas = gas_figure(batches)
+    assert {t.name for t in gas.data} == set(batches["state"]) <= set(STATES)
+    assert sum(sum(t.y) for t in gas.data) == batches["gas_used"].sum()
+    assert sum(len(t.x) for t in gas.data) == len(batches)  # one bar a batch
+    assert gas.data[0].x[0].startswith(f"#{batches['batch_id'].iloc[0]} ")
+    statuses = reading_status_rows(readings)
+    assert sum(r["readings"] for r in statuses) == len(readings)
+    assert {r["status"] for r in statuses} <= set(STATUSES)
+    assert len(statuses) > 1  # the journal rejects the attacks
+    shown = reward_rows(rewards)
+    by_device = rewards.groupby("device_address")["amount"].sum()
+    assert len(shown) == len(by_device)
+    for row in shown:
+        amount = by_device[row["device_address"]]
+        assert row[REWARD_COLUMN] == format_tokens(int(amount))
+        assert (
+            row["epochs"]
+            == rewards.loc[rewards["device_address"] == row["device_address"], "epoch"].nunique()
+        )
+    paid = [Decimal(r[REWARD_COLUMN].replace(",", "")) for r in shown]
+    assert paid == sorted(paid, reverse=True)  # largest first
+    figure = rewards_figure(rewards)
+    assert len(figure.data) == rewards["epoch"].nunique()  # one trace an epoch
+    assert figure.layout.yaxis.title.text == "rewards [tokens]"
+    assert sum(sum(t.y) for t in figure.data) == pytest.approx(
+        rewards["amount"].sum() / 10**REWARD_DECIMALS
+    )

@@ -175,3 +175,29 @@ def test_energy_balance_of_a_layered_run(day_run) -> None:  # type: ignore[no-un
     bills = day_run.table("bills")
     assert int(bills["p2p_bought_wh"].sum()) == int(trades["energy_wh"].sum())
     assert isinstance(trades["time"].iloc[0], pd.Timestamp)
+
+
+def test_a_reverted_transaction_names_the_layer_and_the_call(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A revert inside the run (here: an epoch's rewards sent twice) ends it with the layer,
+    the call and the contract function named, and leaves no run folder (SimPy's re-raise
+    used to turn such an error into an unrelated TypeError)."""
+    from settlement.depin.client import DepinContracts
+
+    send = DepinContracts.distribute
+
+    def twice(self: DepinContracts, *args: object, **kwargs: object) -> object:
+        send(self, *args, **kwargs)  # type: ignore[arg-type]
+        return send(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DepinContracts, "distribute", twice)
+    out = tmp_path / "results" / "run"
+    with pytest.raises(twin.engine.LayerError) as info:
+        twin.engine.run_scenario(scenario("run.days=1", "devices.epoch_days=1"), out)
+    message = str(info.value)
+    assert "layer 'devices' failed in add" in message
+    assert "TransactionRevertedError" in message
+    assert "distribute" in message
+    assert not out.exists()
+    assert list((tmp_path / "results").iterdir()) == []

@@ -181,5 +181,7 @@ def test_cli_unknown_outage_node(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2
-    assert "pv-99999" in result.output
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert f"{DEFAULT}: nodes.outages[0].node_id: no node 'pv-99999'" in output
+    assert "nodes.pv_homes, nodes.battery_homes, nodes.wind_buses" in output
     assert not (tmp_path / "results").exists()

@@ -138,6 +138,7 @@ def test_last_metered_positions_order_the_interval_before(tmp_path: Path) -> Non
         "run.days=1",
         "chain.enabled=false",
         "devices.enabled=false",
+        'market.rule="ex_ante_auction"',
         'market.positions="last_metered"',
     )
     run = open_run(run_scenario(sc, tmp_path / "run").path)

@@ -18,11 +18,12 @@ from forecasting.oracles import make_forecaster
 from forecasting.policy import ForecastDispatchPolicy
 from grid.network import build_net, simbench_scenario
 from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, outage_events
-from grid.placement import NodeSet, place_nodes
+from grid.placement import NodeSet, PinError, place_nodes
 from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
 from settlement.market.tariff import tariff_prices
 from twin.scenario import Scenario, ScenarioError
+from twin.scenario.world import NodesConfig, unknown_node
 
 #: Named random streams of a run, in spawn order (append only).
 STREAMS = (
@@ -140,21 +141,10 @@ def build(scenario: Scenario) -> Twin:
         simbench_code=grid.simbench_code, example=grid.example, file=grid.file, rng=rng["network"]
     )
     q_ref = net.load["q_mvar"].to_numpy() * cfg.load_scale
-    nodes = place_nodes(
-        net,
-        pv_share=cfg.pv_share,
-        pv_p_max_kw=cfg.pv_p_max_kw,
-        pv_profile=cfg.pv_profile,
-        battery_share=cfg.battery_share,
-        battery_capacity_kwh=cfg.battery_capacity_kwh,
-        battery_p_max_kw=cfg.battery_p_max_kw,
-        wind_turbines=cfg.wind_turbines,
-        wind_p_max_kw=cfg.wind_p_max_kw,
-        wind_profile=cfg.wind_profile,
-        load_scale=cfg.load_scale,
-        rng=rng["placement"],
-        pv_placement=cfg.pv_placement,
-    )
+    try:
+        nodes = scenario_nodes(net, cfg, rng["placement"])
+    except PinError as err:  # a pin that names no home or bus of the net
+        raise ScenarioError(f"nodes.{err}") from None
     library = profile_library(simbench_scenario(grid.simbench_code))
     start = pd.Timestamp(run.start)
     consumers, generators = profile_fleets(
@@ -186,14 +176,13 @@ def build(scenario: Scenario) -> Twin:
         interval_s=run.interval_s,
     )
     scheduled = []
-    for outage in cfg.outages:
+    node_ids = table["node_id"].tolist()
+    for k, outage in enumerate(cfg.outages):
         try:
             row = nodes.position(outage.node_id)
         except KeyError:
-            raise ScenarioError(
-                f"nodes.outages: no node {outage.node_id!r} (node ids: load-<i>, pv-<i>, "
-                f"wind-<i>, bat-<i>)"
-            ) from None
+            key = f"nodes.outages[{k}].node_id"
+            raise ScenarioError(unknown_node(key, outage.node_id, node_ids, run.seed)) from None
         scheduled.append((row, outage.start_h, outage.duration_h))
     outages = outage_events(
         scheduled,
@@ -217,6 +206,34 @@ def build(scenario: Scenario) -> Twin:
         twin.forecast_policy = _forecast_policy(twin, library, q_ref, rng["history"])
         batteries.policy = twin.forecast_policy
     return twin
+
+
+def scenario_nodes(net: pp.pandapowerNet, cfg: NodesConfig, rng: np.random.Generator) -> NodeSet:
+    """The scenario's nodes on ``net``: pinned where ``[nodes]`` pins them, else drawn.
+
+    Raises
+    ------
+    grid.placement.PinError
+        A pinned home or bus that ``net`` does not have.
+    """
+    return place_nodes(
+        net,
+        pv_share=cfg.pv_share,
+        pv_p_max_kw=cfg.pv_p_max_kw,
+        pv_profile=cfg.pv_profile,
+        battery_share=cfg.battery_share,
+        battery_capacity_kwh=cfg.battery_capacity_kwh,
+        battery_p_max_kw=cfg.battery_p_max_kw,
+        wind_turbines=cfg.wind_turbines,
+        wind_p_max_kw=cfg.wind_p_max_kw,
+        wind_profile=cfg.wind_profile,
+        load_scale=cfg.load_scale,
+        rng=rng,
+        pv_placement=cfg.pv_placement,
+        pv_homes=cfg.pv_homes,
+        battery_homes=cfg.battery_homes,
+        wind_buses=cfg.wind_buses,
+    )
 
 
 def _forecast_policy(

@@ -50,12 +50,23 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         ("violations before curtailment", "violations_uncurtailed"),
         ("curtailed", "curtailed_wh"),
         ("P2P traded", "p2p_traded_mwh"),
+        ("P2P delivered (covered by the seller's metered export)", "p2p_delivered_mwh"),
         ("P2P share of purchases", "p2p_share"),
         ("mean P2P price", "price_mean_eur_per_mwh"),
         ("community cost (P2P market)", "community_cost_eur"),
         ("community cost (utility only)", "baseline_cost_eur"),
+        ("members gaining", "participants_gaining"),
+        ("members losing", "participants_losing"),
+        ("worst-off member's saving", "savings_min_eur"),
+        ("spread of savings (Gini)", "savings_gini"),
         ("settlement batches", "batches"),
-        ("gas per settled trade", "gas_per_trade"),
+        ("transactions sent", "transactions"),
+        ("gas, all transactions", "gas_all"),
+        ("  of which one-off (deploy, roles, mint, register)", "gas_one_off"),
+        ("gas per settled trade, all transactions", "gas_all_per_trade"),
+        ("gas per settled trade, batch commits only", "commit_gas_per_trade"),
+        ("settlement cost at the L1 gas price", "settlement_cost_l1_eur_per_mwh"),
+        ("settlement cost at the L2 gas price", "settlement_cost_l2_eur_per_mwh"),
         ("readings accepted", "readings_accepted"),
         ("readings refused or flagged", "readings_refused"),
         ("attack readings", "attack_readings"),
@@ -113,7 +124,7 @@ def run(
         console.print(f"[red]error:[/red] {out}: run folder exists already", highlight=False)
         raise typer.Exit(2)
 
-    from twin.engine import run_scenario
+    from twin.engine import LayerError, run_scenario
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -135,6 +146,9 @@ def run(
         except ScenarioError as err:
             console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except LayerError as err:  # a layer failed; its run folder was not written
+            console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
     solver = sc.grid.solver
     console.print(_summary(result.kpis, result.path, result.wall_time_s, solver))
 

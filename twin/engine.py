@@ -39,7 +39,8 @@ from twin.layers.context import LayerContext
 from twin.layers.registry import layer_factories, run_order
 from twin.manifest import manifest_base
 from twin.results import RunWriter
-from twin.scenario import Scenario
+from twin.scenario import Scenario, ScenarioError
+from twin.static_tables import write_grid_tables
 from twin.tables import write_chunk, write_nodes
 
 Progress = Callable[[int, int], None]
@@ -66,6 +67,15 @@ class _Meters:
         self.nodes_out = np.zeros(size, dtype=np.int64)
         self.available = np.ones((size, n_nodes), dtype=bool)
         self.fill = 0
+
+
+class LayerError(RuntimeError):
+    """A layer failed: the message names the layer, the call and the cause.
+
+    Raised from the original exception (``__cause__``). It takes one message argument, so it
+    survives SimPy's re-raise, which rebuilds an exception as ``type(exc)(*exc.args)`` and
+    turns any exception with another constructor into an unrelated ``TypeError``.
+    """
 
 
 def merge_manifest(into: dict[str, JsonValue], entries: dict[str, JsonValue]) -> None:
@@ -108,10 +118,16 @@ class Engine:
         self.manifest: dict[str, JsonValue] = {}
 
     def _timed(self, name: str, call: Callable[..., T], *args: object) -> T:
-        """``call(*args)``, its wall time added to ``name``'s."""
+        """``call(*args)``, its wall time added to ``name``'s; a failure becomes a
+        :class:`LayerError` naming the layer and the call."""
         t0 = time.perf_counter()
         try:
             return call(*args)
+        except LayerError:
+            raise
+        except Exception as exc:
+            what = getattr(call, "__name__", "call")
+            raise LayerError(f"layer {name!r} failed in {what}: {_cause(exc)}") from exc
         finally:
             self.timings_s[name] += time.perf_counter() - t0
 
@@ -126,6 +142,10 @@ class Engine:
                 event = process.throw(error) if error is not None else process.send(value)
             except StopIteration:
                 return
+            except LayerError:
+                raise
+            except Exception as exc:
+                raise LayerError(f"layer {name!r} failed in its process: {_cause(exc)}") from exc
             finally:
                 self.timings_s[name] += clock() - t0
             error = None
@@ -151,7 +171,13 @@ class Engine:
         env.process(self._intervals(env, meters, soc_log))
         before = sum(self.timings_s.values())
         t0 = time.perf_counter()
-        env.run()
+        try:
+            env.run()
+        except LayerError as copy:  # SimPy raises a copy; the layer's own error is its cause
+            original = copy.__cause__
+            if isinstance(original, LayerError):
+                raise original from original.__cause__
+            raise
         inside = sum(self.timings_s.values()) - before
         self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 
@@ -226,6 +252,7 @@ class Engine:
                 self.timings_s[key] = self.timings_s.get(key, 0.0) + seconds
                 self.timings_s["nodes"] -= seconds
         write_nodes(self.writer, self.twin.nodes.table, node_columns)
+        write_grid_tables(self.writer, self.twin.net, self.twin.solver.layout)
         for out in outputs:
             for name, columns in out.tables.items():
                 self.writer.append(name, columns)
@@ -268,7 +295,10 @@ def run_scenario(
     """
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    twin = build(scenario)
+    try:
+        twin = build(scenario)
+    except ScenarioError as err:  # e.g. a node it names that the run does not have
+        raise _in_file(err, scenario_file) from None
     build_s = time.perf_counter() - t0
     writer = RunWriter(out or default_out(scenario))
     try:
@@ -294,7 +324,20 @@ def run_scenario(
         )
         merge_manifest(manifest, engine.manifest)
         path = writer.finish(manifest)
+    except ScenarioError as err:
+        writer.abort()
+        raise _in_file(err, scenario_file) from None
     except BaseException:
         writer.abort()
         raise
     return RunResult(path, kpis, wall, timings)
+
+
+def _cause(exc: BaseException) -> str:
+    """``Type: message`` of an exception, for an error message."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _in_file(err: ScenarioError, scenario_file: str | None) -> ScenarioError:
+    """``err``, naming the scenario file it comes from where that is known."""
+    return ScenarioError(f"{scenario_file}: {err}") if scenario_file else err

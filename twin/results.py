@@ -1,9 +1,8 @@
 """The results store: a run folder of ``manifest.json`` and Parquet tables.
 
-This is the contract between the engine and every face (CLI, dashboard, notebooks). Each
-table has a declared schema below, with units in the column names. A run folder is written
-into a hidden temporary folder beside its destination and renamed into place when complete,
-so a reader never sees a half-written run; a crash leaves only the hidden folder.
+The contract between the engine and every face (CLI, dashboard, notebooks): every table has
+a declared schema below, units in the column names. A run is written into a hidden folder
+renamed into place when complete: a reader never sees half a run, a crash leaves the hidden one.
 """
 
 from __future__ import annotations
@@ -40,6 +39,31 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
             ]
         ),
         "static, one row a node",
+    ),
+    "buses": (
+        pa.schema(
+            [
+                ("bus", pa.int64()),
+                ("name", pa.string()),
+                ("vn_kv", pa.float64()),
+                ("slack", pa.bool_()),
+                ("x", pa.float64()),
+                ("y", pa.float64()),
+                ("geodata", pa.bool_()),
+            ]
+        ),
+        "static, one row a bus of bus_voltage, map coordinates (twin/static_tables.py)",
+    ),
+    "branches": (
+        pa.schema(
+            [
+                ("branch", pa.int64()),
+                ("kind", pa.string()),
+                ("from_bus", pa.int64()),
+                ("to_bus", pa.int64()),
+            ]
+        ),
+        "static, one row a branch of branch_loading, then bus-bus switches (kind switch)",
     ),
     "node_power": (
         pa.schema(
@@ -235,6 +259,23 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
     "participants": (
         pa.schema([("owner", pa.string()), ("address", pa.string())]),
         "each market participant's chain address (grid-operator receives grid fees)",
+    ),
+    "transactions": (
+        pa.schema(
+            [
+                ("block", pa.int64()),
+                ("tx_hash", pa.string()),
+                ("sender", pa.string()),
+                ("to", pa.string()),
+                ("function", pa.string()),
+                ("kind", pa.string()),
+                ("one_off", pa.bool_()),
+                ("gas_used", pa.int64()),
+                ("gas_price_wei", pa.int64()),
+            ]
+        ),
+        "every transaction the run sent, read back from the chain: kind (deploy, role, mint, "
+        "register, commit, reward, transfer, revoke, ...), who paid (sender), gas used",
     ),
     "bills": (
         pa.schema(

@@ -25,8 +25,10 @@ from hexbytes import HexBytes
 from settlement.chain.connection import Chain
 from settlement.chain.embedded import open_embedded
 from settlement.chain.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
+from settlement.chain.transactions import scan_transactions
 from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
+from settlement.market.bills import net_payments
 from twin.results import RunFolder, open_run
 
 
@@ -74,7 +76,8 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     batches = run.table("batches")
     participants = run.table("participants")
     address = dict(zip(participants["owner"], participants["address"], strict=True))
-    operator_name = participants["owner"].iloc[-1]
+    addresses = participants["address"].astype(str).tolist()
+    index = {str(owner): i for i, owner in enumerate(participants["owner"])}
     settlement = chain.contract("Settlement")
     checks: list[Check] = []
     net_total: dict[str, int] = dict.fromkeys(participants["address"], 0)
@@ -82,20 +85,17 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     for row in batches.itertuples():
         b = int(str(row.batch_id))
         t = by_batch.get(b, trades.iloc[:0])
-        leaves, sellers, buyers = _batch_leaves(b, t, address)
+        leaves, _sellers, _buyers = _batch_leaves(b, t, address)
         root = merkle_root(leaves)
         on_chain = chain.batch(b)
-        net: dict[str, int] = {}
-        pay = t["payment_micro_eur"].to_numpy(dtype=np.int64)
-        fee = t["grid_fee_micro_eur"].to_numpy(dtype=np.int64)
-        for who, amount in zip(buyers, -pay, strict=True):
-            net[who] = net.get(who, 0) + int(amount)
-        for who, amount in zip(sellers, pay - fee, strict=True):
-            net[who] = net.get(who, 0) + int(amount)
-        if fee.sum():
-            key = address[operator_name]
-            net[key] = net.get(key, 0) + int(fee.sum())
-        net = {k: v for k, v in net.items() if v}
+        received = net_payments(
+            t["buyer"].astype(str).map(index).to_numpy(dtype=np.int64),
+            t["seller"].astype(str).map(index).to_numpy(dtype=np.int64),
+            t["payment_micro_eur"].to_numpy(dtype=np.int64),
+            t["grid_fee_micro_eur"].to_numpy(dtype=np.int64),
+            len(participants) - 1,
+        )[0]
+        net = {addresses[i]: int(v) for i, v in enumerate(received) if v}
         tx_hash, block, gas_used = str(row.tx_hash), int(str(row.block)), int(str(row.gas_used))
         tx = chain.w3.eth.get_transaction(HexBytes(tx_hash))
         _, args = settlement.decode_function_input(tx["input"])
@@ -134,8 +134,53 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             f"{supply:,} base units",
         )
     )
+    if (run.path / "transactions.parquet").is_file():
+        checks += _verify_transactions(run, chain)
     if (run.path / "rewards.parquet").is_file():
         checks += _verify_devices(run, chain)
+    return checks
+
+
+def _verify_transactions(run: RunFolder, chain: Chain) -> list[Check]:
+    """The ``transactions`` table against the chain, row by row; on the embedded chain (only
+    the run sends there) every block's gas is in it."""
+    table = run.table("transactions")
+    info = run.manifest["chain"]
+    contracts = [str(a) for a in info["addresses"].values()]
+    scanned = scan_transactions(chain, int(info["first_block"]), [chain.operator], contracts)
+    expected = pd.DataFrame(
+        {
+            "tx_hash": scanned.tx_hash,
+            "kind": scanned.kind,
+            "gas_used": scanned.gas_used,
+        }
+    )
+    got = table[["tx_hash", "kind", "gas_used"]].reset_index(drop=True)
+    same = len(got) == len(expected)
+    detail = f"{len(got)} rows, chain {len(expected)}"
+    if same:
+        diff = (got.astype(str) != expected.astype(str)).any(axis=1)
+        if diff.any():
+            row = int(np.flatnonzero(diff.to_numpy())[0])
+            same, detail = (
+                False,
+                f"row {row}: {got.iloc[row].to_dict()} != chain {expected.iloc[row].to_dict()}",
+            )
+    checks = [Check("transactions table = the chain's transactions", same, detail)]
+    if info["kind"] == "embedded":
+        eth = chain.w3.eth
+        block_gas = sum(
+            int(eth.get_block(n)["gasUsed"])
+            for n in range(int(info["first_block"]), eth.block_number + 1)
+        )
+        total = int(table["gas_used"].sum())
+        checks.append(
+            Check(
+                "transactions gas = every block's gas",
+                block_gas == total,
+                f"{total:,} gas in the table, {block_gas:,} in the blocks",
+            )
+        )
     return checks
 
 

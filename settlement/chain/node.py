@@ -11,6 +11,10 @@ A transaction is signed here when its key is held (the operator's, or one given 
 else by the node (an unlocked account). Sending and waiting are separate, so a journal can
 record a hash before its receipt exists; a reverted transaction raises
 :class:`~settlement.chain.errors.TransactionRevertedError` with the contract's decoded error.
+
+On a dev chain (eth-tester or anvil) :meth:`Node.mine_blocks` and :meth:`Node.advance_time`
+move the chain's clocks (block number, timestamp), e.g. past a governor's voting period and a
+timelock's delay; :meth:`Node.send_ether` gives an account the ether for its own transaction.
 """
 
 from __future__ import annotations
@@ -94,6 +98,46 @@ class Node:
         """The latest block's gas limit: no transaction's gas bound may exceed it."""
         return int(self.w3.eth.get_block("latest")["gasLimit"])
 
+    def block_timestamp(self) -> int:
+        """The latest block's timestamp [s since the Unix epoch]: the chain's clock."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def mine_blocks(self, count: int) -> int:
+        """Mine ``count`` empty blocks (a dev chain only: eth-tester or anvil); the new head.
+
+        For contracts whose clock is the block number (a governor's voting delay and period).
+        """
+        if count <= 0:
+            return self.block_number()
+        if self.kind == "embedded":
+            self._tester().mine_blocks(count)
+        else:
+            self._dev_rpc("anvil_mine", [hex(count)])
+        return self.block_number()
+
+    def advance_time(self, seconds: int) -> int:
+        """Move the chain's clock ``seconds`` [s] forward and mine one block there (a dev chain
+        only: eth-tester or anvil); the new head's timestamp [s].
+
+        For contracts whose clock is the block timestamp (a timelock's delay).
+        """
+        if seconds < 0:
+            raise ValueError(f"cannot move a chain's clock back ({seconds} s)")
+        if self.kind == "embedded":
+            tester = self._tester()
+            tester.time_travel(self.block_timestamp() + int(seconds))
+            tester.mine_blocks(1)
+        else:
+            self._dev_rpc("evm_increaseTime", [int(seconds)])
+            self._dev_rpc("evm_mine", [])
+        return self.block_timestamp()
+
+    def send_ether(self, to: str, amount_wei: int) -> TxReceipt:
+        """Send ``amount_wei`` [wei] from the operator to ``to`` (e.g. gas for a member's own
+        transaction) and wait for the receipt."""
+        to_ = Web3.to_checksum_address(to)
+        return self.wait_receipt(self._send(to_, "0x", gas=21_000, value=int(amount_wei)))
+
     def attach(self, artifact: Artifact, address: str) -> Contract:
         """The contract of ``artifact`` at ``address``; reverts decode with its errors."""
         self._errors.update(error_selectors([artifact]))
@@ -164,7 +208,10 @@ class Node:
     ) -> TxReceipt:
         """:meth:`send`, then :meth:`wait_receipt`: the receipt of a transaction that succeeded."""
         tx_hash = self.send(contract, function, args, gas=gas, sender=sender, key=key)
-        return self.wait_receipt(tx_hash)
+        try:
+            return self.wait_receipt(tx_hash)
+        except TransactionRevertedError as err:  # name what reverted
+            raise TransactionRevertedError(err.receipt, f"{function}: {err.error}") from None
 
     def sign(
         self,
@@ -223,6 +270,7 @@ class Node:
         nonce: int | None = None,
         sender: str | None = None,
         key: bytes | str | None = None,
+        value: int = 0,
     ) -> str:
         """Send a transaction: signed here with ``key`` or the operator's key, if held."""
         source = self._sender(sender)
@@ -232,28 +280,51 @@ class Node:
                 raise ValueError("give a sender or a key, not both")
             signer = Account.from_key(key)
         if signer is not None:
-            return self.send_signed(self._sign(signer, to, data, gas=gas, nonce=nonce))
-        tx = self._unsigned(source, to, data, gas=gas)
+            signed = self._sign(signer, to, data, gas=gas, nonce=nonce, value=value)
+            return self.send_signed(signed)
+        tx = self._unsigned(source, to, data, gas=gas, value=value)
         if nonce is not None:
             tx["nonce"] = nonce
         return HexBytes(self.w3.eth.send_transaction(cast(TxParams, tx))).to_0x_hex()
 
     def _sign(
-        self, signer: LocalAccount, to: str | None, data: str, *, gas: int, nonce: int | None
+        self,
+        signer: LocalAccount,
+        to: str | None,
+        data: str,
+        *,
+        gas: int,
+        nonce: int | None,
+        value: int = 0,
     ) -> SignedTransaction:
-        tx = self._unsigned(signer.address, to, data, gas=gas)
+        tx = self._unsigned(signer.address, to, data, gas=gas, value=value)
         if nonce is None:
             nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
         tx["nonce"] = nonce
         tx["chainId"] = self.chain_id
         return signer.sign_transaction(tx)
 
-    def _unsigned(self, source: str, to: str | None, data: str, *, gas: int) -> dict[str, Any]:
-        tx: dict[str, Any] = {"from": source, "data": data, "gas": gas, "value": 0}
+    def _unsigned(
+        self, source: str, to: str | None, data: str, *, gas: int, value: int = 0
+    ) -> dict[str, Any]:
+        tx: dict[str, Any] = {"from": source, "data": data, "gas": gas, "value": value}
         tx["gasPrice"] = self.gas_price()
         if to is not None:
             tx["to"] = to
         return tx
+
+    def _tester(self) -> Any:
+        """The eth-tester behind an embedded chain."""
+        tester = getattr(self.w3.provider, "ethereum_tester", None)
+        if tester is None:
+            raise ChainError("this embedded chain has no eth-tester")
+        return tester
+
+    def _dev_rpc(self, method: str, params: list[Any]) -> None:
+        """Call a dev node's own RPC method (anvil's); an error names the method."""
+        response = self.w3.provider.make_request(cast(Any, method), params)
+        if response.get("error"):
+            raise ChainError(f"{method} failed on {self.rpc_url}: {response['error']}")
 
     def _replay_error(self, receipt: TxReceipt) -> str:
         """Why a mined transaction reverted: replay it as a call on the state before its block.

@@ -102,8 +102,10 @@ class SettledBlock:
     ``grid_fee_micro_eur``, ``curtailed_wh``. Per interval and owner (shape (interval,
     owner)): ``bought_wh``, ``sold_wh``, ``paid_micro_eur`` (P2P payments net of receipts),
     ``import_wh`` / ``export_wh`` / ``utility_micro_eur`` (the imbalance settled with the
-    utility), ``baseline_micro_eur`` (utility alone) and ``planned_micro_eur`` (the ordered
-    imbalance at tariff).
+    utility), ``baseline_micro_eur`` (utility alone), ``planned_micro_eur`` (the ordered
+    imbalance at tariff), ``delivered_wh`` (what the owner sold that its metered export covers:
+    ``min(sold, export)``, the P2P energy physically delivered) and ``beyond_deficit_wh`` (what
+    it bought beyond its metered import: ``max(bought - import, 0)``, sold back at feed-in).
     """
 
     energy_wh: WhArray
@@ -118,6 +120,8 @@ class SettledBlock:
     utility_micro_eur: MicroEurArray
     baseline_micro_eur: MicroEurArray
     planned_micro_eur: MicroEurArray
+    delivered_wh: WhArray
+    beyond_deficit_wh: WhArray
 
     @property
     def cost_micro_eur(self) -> MicroEurArray:
@@ -192,4 +196,6 @@ def settle_block(
         utility_micro_eur=MicroEurArray(utility),
         baseline_micro_eur=MicroEurArray(baseline),
         planned_micro_eur=MicroEurArray(planned),
+        delivered_wh=WhArray(np.minimum(sold, np.maximum(-actual_wh, 0))),
+        beyond_deficit_wh=WhArray(np.maximum(bought - np.maximum(actual_wh, 0), 0)),
     )

@@ -2,6 +2,17 @@
 
 Money and energy are summed as integers (micro-euro, Wh) and turned into EUR and MWh only
 for the KPIs.
+
+Energy traded and energy delivered: ``p2p_traded_mwh`` is what the trades say;
+``p2p_delivered_mwh`` the part of it its seller's metered export in that interval covers
+(``min(sold, export)`` per seller and interval), and ``p2p_bought_beyond_deficit_mwh`` what
+buyers bought beyond their metered import (it went back to the utility at feed-in). An
+ex-ante market on forecasts sells energy that was not there (delivered < traded); a rule on
+metered energy cannot (delivered = traded, nothing beyond deficit).
+
+Who gains: ``participants_gaining`` / ``participants_losing`` count owners whose savings
+(utility-only cost minus cost) are positive / negative; ``savings_min_eur`` is the worst-off
+owner's saving and ``savings_gini`` the spread of savings (:func:`gini`).
 """
 
 from __future__ import annotations
@@ -28,6 +39,36 @@ OWNER_SUMS = (
 Kpis = dict[str, tuple[float, str]]
 
 
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of values that may be negative (savings), in ``[0, 1]``.
+
+    The mean absolute difference over twice the mean *absolute* value (Raffinetti, Siletti &
+    Vernizzi 2015, "On the Gini coefficient with negative attributes"):
+
+    ``G = sum_i sum_j |x_i - x_j| / (2 n^2 mean(|x|))``
+
+    For values >= 0 it is the usual Gini; with negative values the usual one can exceed 1 (or
+    divide by a mean of 0), this one cannot, since ``|x_i - x_j| <= |x_i| + |x_j|``. 0: every
+    owner saves the same; near 1: one owner takes all, or gains are offset by others' losses.
+    0 when every value is 0 (and NaN for no values).
+
+    Parameters
+    ----------
+    values : ndarray of int
+        One value per owner (savings [micro-euro]); summed exactly as Python integers.
+    """
+    x = sorted(int(v) for v in np.asarray(values).ravel())
+    n = len(x)
+    if not n:
+        return float("nan")
+    scale = sum(abs(v) for v in x)
+    if not scale:
+        return 0.0
+    # sum_i sum_j |x_i - x_j| of sorted values = 2 sum_i (2 i - n + 1) x_i (i from 0)
+    spread = 2 * sum((2 * i - n + 1) * v for i, v in enumerate(x))
+    return spread / (2 * n * scale)
+
+
 @dataclass
 class MarketTotals:
     """Run totals of the market, per owner and over all trades.
@@ -41,6 +82,8 @@ class MarketTotals:
     n_owners: int
     trades: int = 0
     traded_wh: int = 0
+    delivered_wh: int = 0
+    beyond_deficit_wh: int = 0
     grid_fees_micro_eur: int = 0
     curtailed_trade_wh: int = 0
     price_energy: float = 0.0  # sum of price * energy, for the volume-weighted mean
@@ -69,6 +112,8 @@ class MarketTotals:
         live = energy > 0
         self.trades += int(live.sum())
         self.traded_wh += int(energy.sum())
+        self.delivered_wh += int(block.delivered_wh.sum())
+        self.beyond_deficit_wh += int(block.beyond_deficit_wh.sum())
         self.grid_fees_micro_eur += int(block.grid_fee_micro_eur.sum())
         self.curtailed_trade_wh += int(block.curtailed_wh.sum())
         self.price_energy += float(price_sum.sum())
@@ -90,6 +135,8 @@ class MarketTotals:
             "savings_eur": (float(savings.sum()) / eur, "EUR"),
             "p2p_share": (bought / demand if demand else float("nan"), "-"),
             "p2p_traded_mwh": (self.traded_wh / 1e6, "MWh"),
+            "p2p_delivered_mwh": (self.delivered_wh / 1e6, "MWh"),
+            "p2p_bought_beyond_deficit_mwh": (self.beyond_deficit_wh / 1e6, "MWh"),
             "grid_fees_eur": (self.grid_fees_micro_eur / eur, "EUR"),
             "trades": (float(self.trades), "count"),
             "curtailed_trade_wh": (float(self.curtailed_trade_wh), "Wh"),
@@ -101,6 +148,11 @@ class MarketTotals:
             "price_max_eur_per_mwh": (self.price_max if self.trades else float("nan"), "EUR/MWh"),
             "participants_gaining": (float((savings > 0).sum()), "count"),
             "participants_losing": (float((savings < 0).sum()), "count"),
+            "savings_min_eur": (
+                float(savings.min()) / eur if len(savings) else float("nan"),
+                "EUR",
+            ),
+            "savings_gini": (gini(savings), "-"),
             "forecast_error_cost_eur": (
                 float(s["forecast_error_cost_micro_eur"].sum()) / eur,
                 "EUR",

@@ -29,8 +29,9 @@ from settlement.chain.operator import connect
 from settlement.chain.outages import outage_end, outage_windows
 from settlement.chain.participants import participant_addresses
 from settlement.chain.settler import Settler
+from settlement.chain.transactions import ONE_OFF, scan_transactions
 from settlement.units import MICRO_EUR_PER_EUR, eur_to_micro_eur
-from twin.layers.base import Chunk, Columns, LayerOutput, Process, TradeColumns
+from twin.layers.base import Chunk, Columns, Kpis, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 
 #: The participant that receives grid fees.
@@ -76,6 +77,7 @@ class ChainLayer:
         self.names = [*map(str, ctx.owners), GRID_OPERATOR]
         self.addresses = participant_addresses(self.names, run.seed)
         self.chain = connect(config.rpc_url, config.private_key_env)
+        self.first_block = self.chain.block_number() + 1  # the run's transactions start here
         self.workdir = ctx.writer.tmp
         self.ledger = Ledger(self.workdir / "ledger.sqlite")
         self.settler = Settler(self.ledger, self.chain, config.confirmations)
@@ -197,15 +199,38 @@ class ChainLayer:
             chain_file = "chain.sqlite"
             save_embedded(self.chain, self.workdir / chain_file)
         self.ledger.close()
+        txs = scan_transactions(
+            self.chain, self.first_block, [self.chain.operator], self.chain.addresses.values()
+        )
         gas = sum(b.gas_used or 0 for b in batches)
         trades = sum(b.trade_count for b in batches)
+        energy_mwh = sum(b.energy_wh for b in batches) / 1e6
+        gas_all = sum(txs.gas_used)
+        one_off = txs.gas_of(ONE_OFF)
+        eur_per_gas = {
+            "l1": self.config.gas_price_l1_gwei * 1e-9 * self.config.eth_eur,
+            "l2": self.config.gas_price_l2_gwei * 1e-9 * self.config.eth_eur,
+        }
+        costs: Kpis = {}
+        for profile, price in eur_per_gas.items():
+            costs[f"gas_cost_{profile}_eur"] = (gas_all * price, "EUR")
+            costs[f"settlement_cost_{profile}_eur_per_mwh"] = (
+                gas_all * price / energy_mwh if energy_mwh else float("nan"),
+                "EUR/MWh",
+            )
         delays = [self.times[b.batch_id].final_s - self.times[b.batch_id].closed_s for b in batches]
         return LayerOutput(
             kpis={
                 "batches": (float(len(batches)), "count"),
                 "settled_trades": (float(trades), "count"),
-                "gas_used": (float(gas), "gas"),
-                "gas_per_trade": (gas / trades if trades else float("nan"), "gas"),
+                "commit_gas": (float(gas), "gas"),
+                "commit_gas_per_trade": (gas / trades if trades else float("nan"), "gas"),
+                "transactions": (float(len(txs.gas_used)), "count"),
+                "gas_all": (float(gas_all), "gas"),
+                "gas_one_off": (float(one_off), "gas"),
+                "gas_recurring": (float(gas_all - one_off), "gas"),
+                "gas_all_per_trade": (gas_all / trades if trades else float("nan"), "gas"),
+                **costs,
                 "batch_delay_max_h": (max(delays, default=0.0) / 3600.0, "h"),
                 "batches_queued": (
                     float(sum(t.sent_s > t.closed_s for t in self.times.values())),
@@ -214,6 +239,17 @@ class ChainLayer:
                 "credits_minted_eur": (self.minted / MICRO_EUR_PER_EUR, "EUR"),
             },
             tables={
+                "transactions": {
+                    "block": txs.block,
+                    "tx_hash": txs.tx_hash,
+                    "sender": txs.sender,
+                    "to": txs.to,
+                    "function": txs.function,
+                    "kind": txs.kind,
+                    "one_off": [k in ONE_OFF for k in txs.kind],
+                    "gas_used": txs.gas_used,
+                    "gas_price_wei": txs.gas_price_wei,
+                },
                 "batches": self._batches_table(batches),
                 "participants": {"owner": self.names, "address": self.addresses},
             },
@@ -222,6 +258,7 @@ class ChainLayer:
                     **self.chain.manifest(),
                     "file": chain_file,
                     "operator": self.chain.operator,
+                    "first_block": self.first_block,
                 }
             },
         )

@@ -29,7 +29,7 @@ from settlement.depin.fraud import SentUpload, attack_uploads
 from settlement.depin.leaves import reading_leaves
 from settlement.depin.plausibility import Plausibility
 from settlement.depin.readings import verify_uploads
-from settlement.depin.rewards import RewardWeights, epoch_rewards, location_weight
+from settlement.depin.rewards import RewardWeights, epoch_pool, epoch_rewards, location_weight
 from settlement.depin.uploads import Upload
 from settlement.depin.verdict import STATUSES
 from settlement.depin.verifier_state import VerifierState
@@ -39,6 +39,7 @@ from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
 from twin.results import RunWriter
 from twin.scenario import ScenarioError
+from twin.scenario.world import unknown_node
 
 REWARDED = ("solar", "wind", "battery")
 
@@ -52,6 +53,7 @@ class _Epoch:
     accepted: list[np.ndarray] = field(default_factory=list)
     available: list[np.ndarray] = field(default_factory=list)
     vm: list[np.ndarray] = field(default_factory=list)
+    vm_ref: list[np.ndarray] = field(default_factory=list)
     loading: list[np.ndarray] = field(default_factory=list)
     importing: list[np.ndarray] = field(default_factory=list)
     attack_ok: list[np.ndarray] = field(default_factory=list)
@@ -96,14 +98,15 @@ class DeviceLayer:
         self.ids = np.array([d.device_id for d in self.devices], dtype=np.int64)
         self.addresses = np.array([d.address for d in self.devices])
         position = {node: i for i, node in enumerate(self.node_ids)}
+        named = [(f"devices.attacks[{k}].node_id", a.node_id) for k, a in enumerate(cfg.attacks)]
+        named += [(f"devices.revoked[{k}]", node) for k, node in enumerate(cfg.revoked)]
+        for key, node in named:
+            if node not in position:
+                ids = self.node_ids.tolist()
+                raise ScenarioError(unknown_node(key, node, ids, self.seed))
         self.attack = np.full(len(self.devices), "none", dtype=object)
         for a in cfg.attacks:
-            if a.node_id not in position:
-                raise ScenarioError(f"devices.attacks: no node {a.node_id!r}")
             self.attack[position[a.node_id]] = a.kind
-        for node in cfg.revoked:
-            if node not in position:
-                raise ScenarioError(f"devices.revoked: no node {node!r}")
         revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
         self.owner = np.array(table["owner"].to_numpy().astype(str))
         self.owner_address = owner_address
@@ -124,6 +127,10 @@ class DeviceLayer:
         self.registry = registry_of(self.devices, revoked=revoked)
         self.active = ~np.isin(self.ids, revoked)
         self.eligible = np.isin(self.kinds, REWARDED) & self.active
+        #: Devices rewarded for the energy they add net over an epoch (storage).
+        self.storage = self.kinds == "battery"
+        self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
+        self.pool_total = 0  # the pools of the epochs run [base units]
         n_run = len(times)
         # the clear-sky ceiling of PV readings, at the scenario's site (once per run)
         self.clear_sky = clear_sky_ceiling_w_per_m2(
@@ -178,6 +185,10 @@ class DeviceLayer:
         e = self.epoch
         e.available.append(available)
         e.vm.append(flow.vm_pu[:, self.vm_col])
+        finite = np.isfinite(flow.vm_pu).any(axis=1)
+        ref = np.full(len(p_mw), np.nan)
+        ref[finite] = np.nanmedian(flow.vm_pu[finite], axis=1)
+        e.vm_ref.append(ref)
         e.loading.append(
             np.nanmax(flow.loading_percent, axis=1, initial=0.0)
             if flow.loading_percent.shape[1]
@@ -294,10 +305,17 @@ class DeviceLayer:
         available = np.concatenate(e.available)[:n]
         vm = np.concatenate(e.vm)[:n]
         weight = location_weight(
-            vm, np.concatenate(e.loading)[:n], np.concatenate(e.importing)[:n], self.weights
+            vm,
+            np.concatenate(e.loading)[:n],
+            np.concatenate(e.importing)[:n],
+            self.weights,
+            vm_ref_pu=np.concatenate(e.vm_ref)[:n],
         )
-        pool = round(self.cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
-        amount, score = epoch_rewards(energy, accepted, available, weight, self.eligible, pool)
+        pool = epoch_pool(self.pool_per_epoch, n, self.epoch_len)
+        self.pool_total += pool
+        amount, score = epoch_rewards(
+            energy, accepted, available, weight, self.eligible, pool, net_only=self.storage
+        )
         epoch = e.first // self.epoch_len
         rows, cols = np.nonzero(accepted)
         order = np.lexsort((rows, cols))
@@ -340,6 +358,7 @@ class DeviceLayer:
                 "attack_readings": (float(self.attack_readings), "count"),
                 "attack_readings_rewarded": (float(self.attack_rewarded), "count"),
                 "rewards_tokens": (total / 10**REWARD_DECIMALS, "token"),
+                "rewards_pool_tokens": (self.pool_total / 10**REWARD_DECIMALS, "token"),
                 "reward_gas_per_device": (
                     self.gas / self.rewarded_devices if self.rewarded_devices else float("nan"),
                     "gas",

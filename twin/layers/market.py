@@ -1,9 +1,16 @@
 """The market layer: orders every interval, the network-aware grid check, settlement per chunk.
 
 Participants are the node owners (each home, and the community for its wind turbine).
+``market.rule`` says when and how trades are formed: ``ex_ante_auction`` (below) orders and
+clears every interval before it is metered; the ex-post rules (``ex_post_auction``,
+``mid_market``, ``static_sharing``, ``dynamic_sharing``) order nothing in advance and form the
+trades of each interval in :meth:`MarketLayer.add`, after the grid check, from each owner's
+metered (and curtailed) net energy (:mod:`settlement.market.ex_post`,
+:mod:`settlement.market.sharing`); their ``orders`` rows are those metered positions, at the
+auction's limit prices or the pooled rule's community price.
 
-- **Orders** (every interval, before its meters are read): each owner's expected net position
-  is one order: a bid if it expects to import, an ask if it expects to export. With
+- **Orders** (ex ante: every interval, before its meters are read): each owner's expected net
+  position is one order: a bid if it expects to import, an ask if it expects to export. With
   ``market.positions = "forecast"`` the expected power is the dispatch layer's forecast in
   force and its batteries' plans (:meth:`twin.layers.dispatch.DispatchLayer.expected_mw`);
   where none is in force, a node's last metered power stands in for it (persistence). Limit
@@ -23,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 import simpy
@@ -33,7 +41,9 @@ from settlement.chain.batches import batch_of
 from settlement.market.auction import Clearing, Orders
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
-from settlement.market.grid_fee import clear_with_grid_fee
+from settlement.market.ex_post import mid_market, pooled_clearing
+from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee
+from settlement.market.sharing import allocate, community_price, key_parts
 from settlement.market.tariff import tariff_prices
 from settlement.market.totals import MarketTotals
 from settlement.units import WhArray, mw_to_wh
@@ -84,6 +94,8 @@ class MarketLayer:
         self.zone, self.levels = self._zones()
         self.rng = ctx.streams["market"]
         self.dispatch = dispatch if self.config.positions == "forecast" else None
+        self.ex_post = self.config.enabled and self.config.rule != "ex_ante_auction"
+        self.key_parts = self._static_key(twin.nodes.table) if self.ex_post else None
         self.last_p = np.zeros(nodes)
         self.books: list[_Book] = []
         self.totals = MarketTotals(len(self.owners))
@@ -103,6 +115,23 @@ class MarketLayer:
         first = np.unique(self.owner_idx, return_index=True)[1]
         return np.array([zone_of_bus[int(b)] for b in bus[first]], dtype=np.int64), levels
 
+    def _static_key(self, nodes: pd.DataFrame) -> np.ndarray | None:
+        """The static allocation key in integer parts per owner (``static_sharing`` only):
+        ``market.static_shares``, or equal shares among the owners of a consumer node."""
+        if self.config.rule != "static_sharing":
+            return None
+        shares = self.config.static_shares
+        unknown = sorted(set(shares) - set(self.owners))
+        if unknown:
+            raise ValueError(f"market.static_shares: unknown owners {unknown}")
+        if shares:
+            weights = np.array([shares.get(o, 0.0) for o in self.owners])
+        else:
+            consumers = np.unique(self.owner_idx[(nodes["kind"] == "consumer").to_numpy()])
+            weights = np.zeros(len(self.owners))
+            weights[consumers] = 1.0
+        return key_parts(weights)
+
     def owner_wh(self, p_mw: np.ndarray) -> WhArray:
         """Owners' net energy [Wh] (integer, import positive) from node powers (T, node)."""
         return mw_to_wh((self.owner_matrix @ np.atleast_2d(p_mw).T).T, self.interval_s)
@@ -112,8 +141,11 @@ class MarketLayer:
         return []
 
     def step(self, k: int, p_mw: np.ndarray) -> None:
-        """Place every owner's order for interval ``k`` and clear the market, then remember
-        the interval's meters (the next interval's persistence forecast)."""
+        """Ex ante: place every owner's order for interval ``k`` and clear the market, then
+        remember the interval's meters (the next interval's persistence forecast). Ex post:
+        nothing (the trades are formed when the interval is settled)."""
+        if self.ex_post:
+            return
         expected = self.last_p.copy()
         if self.dispatch is not None:
             expected = self.dispatch.expected_mw(expected)
@@ -124,6 +156,10 @@ class MarketLayer:
         """Clear interval ``k`` on each node's expected power ``predicted_mw`` [MW]."""
         position = self.owner_wh(predicted_mw)[0]
         bidding = position if self.config.enabled else np.zeros_like(position)
+        self.books.append(self._auction(k, position, bidding))
+
+    def _auction(self, k: int, position: np.ndarray, bidding: np.ndarray) -> _Book:
+        """Interval ``k``'s double auction of the orders of ``bidding`` [Wh]."""
         retail, feed_in = float(self.retail[k]), float(self.feed_in[k])
         limits = limit_prices(
             bidding, self.config.strategy, retail, feed_in, self.rng, markup=self.config.markup
@@ -138,7 +174,28 @@ class MarketLayer:
             feed_in,
             self.config.mechanism,
         )
-        self.books.append(_Book(position, orders, result.clearing, result.fee_eur_per_mwh))
+        return _Book(position, orders, result.clearing, result.fee_eur_per_mwh)
+
+    def _ex_post(self, k: int, metered: np.ndarray) -> _Book:
+        """Interval ``k``'s trades under an ex-post rule, from the metered net energy [Wh]."""
+        rule = self.config.rule
+        if rule == "ex_post_auction":
+            return self._auction(k, metered, metered)
+        retail, feed_in = float(self.retail[k]), float(self.feed_in[k])
+        fee = self.config.grid_fee_eur_per_mwh_per_level
+        result: FeeClearing
+        if rule == "mid_market":
+            price = community_price(retail, feed_in)
+            result = mid_market(metered, retail, feed_in, self.zone, self.levels, fee)
+        else:
+            price = community_price(retail, feed_in, self.config.community_price_eur_per_mwh)
+            key = "static" if rule == "static_sharing" else "dynamic"
+            zone = self.zone if fee else None
+            sold, bought = allocate(metered, key, self.key_parts, zone)
+            result = pooled_clearing(sold, bought, price, self.zone, self.levels, fee)
+        limit = np.full(metered.shape, price)
+        orders = orders_from_positions(metered, limit, limit)
+        return _Book(metered, orders, result.clearing, result.fee_eur_per_mwh)
 
     def add(self, chunk: Chunk) -> None:
         """Check the chunk's grid (curtailing in network-aware mode), then settle it."""
@@ -177,7 +234,14 @@ class MarketLayer:
         return self._sensitivities
 
     def _settle(self, chunk: Chunk) -> None:
-        books, self.books = self.books, []
+        actual = self.owner_wh(chunk.p_mw)
+        if self.ex_post:
+            # the trades of metered (curtailed) energy: nothing is left to cut
+            books = [self._ex_post(chunk.first + t, actual[t]) for t in range(chunk.size)]
+            curtailed = np.zeros_like(actual)
+        else:
+            books, self.books = self.books, []
+            curtailed = self.owner_wh(chunk.curtailed_mw)
         first, n_t = chunk.first, len(books)
         self.curtailed_wh += int(mw_to_wh(chunk.curtailed_mw.sum(axis=1), self.interval_s).sum())
         counts = np.array([len(b.clearing.energy_wh) for b in books], dtype=np.int64)
@@ -195,8 +259,8 @@ class MarketLayer:
             cleared,
             price,
             fee_rate,
-            actual_wh=self.owner_wh(chunk.p_mw),
-            curtailed_wh=self.owner_wh(chunk.curtailed_mw),
+            actual_wh=actual,
+            curtailed_wh=curtailed,
             position_wh=np.array([b.position_wh for b in books]).reshape(n_t, len(self.owners)),
             import_eur_per_mwh=self.retail[first : first + n_t, None],
             export_eur_per_mwh=self.feed_in[first : first + n_t, None],

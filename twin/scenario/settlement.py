@@ -44,26 +44,41 @@ class TariffsConfig(Section):
 
 
 class MarketConfig(Section):
-    """``[market]``: the peer-to-peer market cleared every interval, and its grid check.
+    """``[market]``: the peer-to-peer market of every interval, and its grid check.
 
-    ``mechanism``: ``uniform`` (k = 0.5 double auction: one price, the middle of the range of
-    prices that clear the market) or ``pay_as_bid`` (each trade at its buyer's bid). ``strategy``
-    sets the limit prices: ``truthful`` (buyers bid the retail price, sellers ask the feed-in
-    price: their outside options), ``zero_intelligence`` (seeded uniform draws between the
-    two) or ``markup`` (a share ``markup`` of the spread kept by each side).
+    ``rule``: ``ex_ante_auction`` (a double auction of the owners' expected positions, cleared
+    before the interval; ``positions`` says which), or a rule on the metered net energy of each
+    owner after the interval (:mod:`settlement.market.ex_post`), so that no energy is sold that
+    was not there: ``ex_post_auction`` (the same double auction, the metered positions as
+    orders), ``mid_market`` (one price halfway between retail and feed-in; the matched energy
+    ``min(surplus, deficit)`` shared pro rata on both sides), ``static_sharing`` (the surplus
+    allocated to consumers by the fixed key ``static_shares``: owner -> weight, empty: equal
+    shares among the owners of a consumer; capped at each one's deficit) or
+    ``dynamic_sharing`` (allocated pro rata to deficit) (:mod:`settlement.market.sharing`;
+    the sharing price is ``community_price_eur_per_mwh`` clipped into ``[feed_in, retail]``,
+    unset: the mid-market price).
+    ``mechanism`` (the auctions' clearing): ``uniform`` (k = 0.5 double auction: one price, the
+    middle of the range of prices that clear the market) or ``pay_as_bid`` (each trade at its
+    buyer's bid). ``strategy`` sets the auctions' limit prices: ``truthful`` (buyers bid the
+    retail price, sellers ask the feed-in price: their outside options), ``zero_intelligence``
+    (seeded uniform draws between the two) or ``markup`` (a share ``markup`` of the spread kept
+    by each side).
     ``grid_fee_eur_per_mwh_per_level``: a trade pays this for every transformer between its
     seller's and buyer's voltage zone (orders clear inside each zone first, then across zones;
     :mod:`settlement.market.grid_fee`).
     ``network_aware``: after the market clears, the interval's AC power flow is checked and
     the generation behind the violations is curtailed, with its trades, until the voltage band
     and loading limit of ``[grid]`` hold; ``false`` lets violations happen and counts them.
-    ``positions``: what each owner orders: ``forecast`` (its nodes' forecasts in force and its
-    batteries' plans; a node without a forecast orders its last metered power) or
-    ``last_metered`` (every node's power of the interval before, a one-step persistence
-    forecast).
+    ``positions`` (``ex_ante_auction`` only): what each owner orders: ``forecast`` (its nodes'
+    forecasts in force and its batteries' plans; a node without a forecast orders its last
+    metered power) or ``last_metered`` (every node's power of the interval before, a one-step
+    persistence forecast).
     """
 
     enabled: bool = True
+    rule: Literal[
+        "ex_ante_auction", "ex_post_auction", "mid_market", "static_sharing", "dynamic_sharing"
+    ] = "mid_market"
     mechanism: Literal["uniform", "pay_as_bid"] = "uniform"
     strategy: Literal["truthful", "zero_intelligence", "markup"] = "truthful"
     markup: Share = 0.5
@@ -71,6 +86,15 @@ class MarketConfig(Section):
     network_aware: bool = True
     curtailment_rounds: Annotated[int, Field(ge=1, le=50)] = 12
     positions: Literal["forecast", "last_metered"] = "forecast"
+    static_shares: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+    community_price_eur_per_mwh: NonNegativeFloat | None = None
+
+    @field_validator("static_shares")
+    @classmethod
+    def _some_share(cls, v: dict[str, float]) -> dict[str, float]:
+        if v and not sum(v.values()) > 0:
+            raise ValueError("the weights must not all be 0")
+        return v
 
 
 class ChainOutageConfig(Section):
@@ -91,6 +115,9 @@ class ChainConfig(Section):
     number of ``run.interval_s`` intervals, checked by the scenario); a batch is final after
     ``confirmations`` blocks of ``block_time_s``. Outages (scheduled, or random at
     ``outage_rate_per_day``) hold batches back; they are sent when the chain returns.
+    Every transaction's gas is counted (the ``transactions`` table) and priced, as an
+    assumption the scenario states, at a layer-1 and a layer-2 gas price ``gas_price_l1_gwei``,
+    ``gas_price_l2_gwei`` [gwei] and an ether price ``eth_eur`` [EUR/ETH].
     """
 
     enabled: bool = True
@@ -103,6 +130,9 @@ class ChainConfig(Section):
     outage_rate_per_day: NonNegativeFloat = 0.0
     outage_mean_duration_h: PositiveFloat = 2.0
     outages: list[ChainOutageConfig] = Field(default_factory=list)
+    gas_price_l1_gwei: PositiveFloat = 5.0
+    gas_price_l2_gwei: PositiveFloat = 0.01
+    eth_eur: PositiveFloat = 3000.0
 
     @field_validator("batch_hours")
     @classmethod

@@ -5,6 +5,7 @@ and how their batteries are forecast and dispatched (``[run]``, ``[site]``, ``[g
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -133,14 +134,30 @@ class OutageConfig(Section):
     duration_h: PositiveFloat
 
 
+#: The keys that pin placement: the nodes they place, and their ids, are the same under any seed.
+PIN_KEYS = ("nodes.pv_homes", "nodes.battery_homes", "nodes.wind_buses")
+
+
 class NodesConfig(Section):
-    """``[nodes]``: which homes get PV and batteries, the wind turbine, sizes, outages."""
+    """``[nodes]``: which homes get PV and batteries, the wind turbine, sizes, outages.
+
+    The seed draws which homes get PV and batteries and where turbines stand, unless pinned:
+    ``pv_homes`` and ``battery_homes`` name homes that get PV / a battery under any seed (by
+    consumer node id ``load-<i>`` or load name), ``wind_buses`` the buses [pandapower index]
+    of the first turbines. The shares (``pv_share``, ``battery_share``) and ``wind_turbines``
+    then add seeded homes and buses only while the pins fall short of them (0: exactly the
+    pinned ones). A pinned node's id (``pv-<i>``, ``bat-<i>``: ``i`` its home's load index;
+    ``wind-<t>``, pinned turbines first) is the same under any seed, so the nodes a scenario
+    names in ``outages``, ``devices.attacks`` and ``devices.revoked`` exist under any seed.
+    """
 
     pv_share: Share = 0.4
     pv_p_max_kw: PositiveFloat = 6.0
     pv_profile: str = "PV5"
     pv_placement: Literal["random", "feeder_end"] = "random"
+    pv_homes: list[str] = Field(default_factory=list)
     battery_share: Share = 0.2
+    battery_homes: list[str] = Field(default_factory=list)
     battery_capacity_kwh: PositiveFloat = 10.0
     battery_p_max_kw: PositiveFloat = 5.0
     battery_charge_efficiency: Efficiency = 0.95
@@ -151,11 +168,20 @@ class NodesConfig(Section):
     wind_turbines: Annotated[int, Field(ge=0, le=100)] = 1
     wind_p_max_kw: PositiveFloat = 30.0
     wind_profile: str = "WP4"
+    wind_buses: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
     load_scale: PositiveFloat = 1.0
     load_noise_std: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
     outage_rate_per_day: NonNegativeFloat = 0.0
     outage_mean_duration_h: PositiveFloat = 4.0
     outages: list[OutageConfig] = Field(default_factory=list)
+
+    @field_validator("pv_homes", "battery_homes")
+    @classmethod
+    def _named_once(cls, v: list[str]) -> list[str]:
+        twice = sorted({x for x in v if v.count(x) > 1})
+        if twice:
+            raise ValueError(f"named more than once: {', '.join(twice)}")
+        return v
 
     @model_validator(mode="after")
     def _soc_band(self) -> Self:
@@ -164,6 +190,31 @@ class NodesConfig(Section):
         if self.battery_soc_min >= self.battery_soc_max:
             raise ValueError("battery_soc_min must be below battery_soc_max")
         return self
+
+
+def unknown_node(key: str, node_id: str, node_ids: Sequence[str], seed: int) -> str:
+    """Why ``key`` cannot name ``node_id``: the nodes of its kind, and the keys that pin them.
+
+    Parameters
+    ----------
+    key : str
+        The dotted scenario key that names the node, e.g. ``devices.attacks[2].node_id``.
+    node_id : str
+        The node it names.
+    node_ids : sequence of str
+        The run's node ids.
+    seed : int
+        The run's seed (it drew the unpinned placement).
+    """
+    prefix = node_id.rpartition("-")[0]
+    kin = [n for n in node_ids if n.rpartition("-")[0] == prefix] if prefix else []
+    here = f" (at this seed there are {', '.join(kin)})" if kin else ""
+    return (
+        f"{key}: no node {node_id!r} at seed {seed}{here}. Node ids: load-<i> (i: the home's "
+        "pandapower load index), pv-<i> and bat-<i> (behind home load-<i>), wind-<t>. Which "
+        "homes get PV and batteries and where turbines stand is drawn from the seed unless "
+        f"{', '.join(PIN_KEYS)} pin them"
+    )
 
 
 class ForecastingConfig(Section):

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {ERC20Votes} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Votes.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+
+/// @title CommunityVotes: the energy community's voting token (OpenZeppelin ERC20Votes).
+/// @notice The whole supply is minted once, in the constructor, to the members the scenario
+/// names; nobody can mint or burn afterwards (there is no owner and no role). A balance counts
+/// as votes only once delegated (to oneself or another member); members delegate with an
+/// EIP-712 signature ({delegateBySig}) that anyone may submit, so a member needs no ether.
+/// @dev Clock: block numbers (ERC-6372 `clock()` = `block.number`, `CLOCK_MODE()` =
+/// "mode=blocknumber&from=default"), OpenZeppelin's default; the governor's voting delay and
+/// period are counted in blocks. One vote is one base unit (decimals = 0).
+contract CommunityVotes is ERC20, ERC20Permit, ERC20Votes {
+    /// @dev `members` and `amounts` differ in length.
+    error LengthMismatch(uint256 members, uint256 amounts);
+
+    /// @param members who receives votes, once.
+    /// @param amounts votes of each member [base units].
+    constructor(address[] memory members, uint256[] memory amounts)
+        ERC20("gridtwin CommunityVotes", "GCV")
+        ERC20Permit("gridtwin CommunityVotes")
+    {
+        uint256 n = members.length;
+        if (n != amounts.length) revert LengthMismatch(n, amounts.length);
+        for (uint256 i; i < n; ++i) {
+            _mint(members[i], amounts[i]);
+        }
+    }
+
+    /// @notice One vote is one base unit.
+    function decimals() public pure override returns (uint8) {
+        return 0;
+    }
+
+    function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Votes) {
+        super._update(from, to, value);
+    }
+
+    function nonces(address owner) public view override(ERC20Permit, Nonces) returns (uint256) {
+        return super.nonces(owner);
+    }
+}

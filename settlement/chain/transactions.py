@@ -1,0 +1,146 @@
+"""Every transaction a run sent, read back from the chain: its kind, who paid, its gas.
+
+A run's gas is not only its batch commits: deployments, role grants, device registration,
+credit minting and reward distribution cost gas too. :func:`scan_transactions` reads every
+block from the run's first to the chain's head and keeps each transaction sent by one of the
+run's accounts or to one of its contracts, with its receipt's gas. The kind comes from the
+called function (:data:`KINDS`); a transaction that creates a contract is a ``deploy``.
+
+One-off kinds (:data:`ONE_OFF`) set a community up; the rest recur while it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_utils import function_abi_to_4byte_selector
+from hexbytes import HexBytes
+from web3 import Web3
+
+from settlement.chain.artifacts import load_artifact
+from settlement.chain.node import Node
+
+#: Contracts whose functions a run calls.
+CONTRACTS = (
+    "EnergyCredit",
+    "Settlement",
+    "DeviceRegistry",
+    "Rewards",
+    "RewardToken",
+    "CommunityVotes",
+    "CommunityTimelock",
+    "CommunityGovernor",
+    "Treasury",
+    "AssetShares",
+)
+
+#: Transaction kind by called function.
+KINDS = {
+    "grantRole": "role",
+    "revokeRole": "role",
+    "renounceRole": "role",
+    "mint": "mint",
+    "mintBatch": "mint",
+    "register": "register",
+    "registerBatch": "register",
+    "revoke": "revoke",
+    "commitBatch": "commit",
+    "distribute": "reward",
+    "commitEpoch": "reward",
+    "claim": "reward",
+    "claimMany": "reward",
+    "transferFrom": "transfer",
+    "safeTransferFrom": "transfer",
+    "transfer": "transfer",
+    "pause": "admin",
+    "unpause": "admin",
+    # The economy (settlement/economy): DAO, treasury, asset shares.
+    "delegate": "delegate",
+    "delegateBySig": "delegate",
+    "propose": "propose",
+    "castVote": "vote",
+    "castVoteBySig": "vote",
+    "castVoteWithReason": "vote",
+    "queue": "queue",
+    "schedule": "queue",
+    "execute": "execute",
+    "cancel": "cancel",
+    "pay": "payout",
+    "approve": "consent",
+    "sell": "offering",
+    "closeOffering": "offering",
+    "distributeRevenue": "payout",
+}
+#: Kinds that set a community up once (the rest recur).
+ONE_OFF = frozenset({"deploy", "role", "register", "mint", "delegate", "offering"})
+
+
+def selectors(contracts: Iterable[str] = CONTRACTS) -> dict[bytes, str]:
+    """Function name by 4-byte selector, over the contracts' ABIs."""
+    out: dict[bytes, str] = {}
+    for name in contracts:
+        for item in load_artifact(name).abi:
+            if item.get("type") == "function":
+                out[bytes(function_abi_to_4byte_selector(cast(Any, item)))] = str(item["name"])
+    return out
+
+
+@dataclass(frozen=True)
+class Transactions:
+    """Columns of the ``transactions`` table, one row a transaction, in chain order."""
+
+    block: list[int]
+    tx_hash: list[str]
+    sender: list[str]
+    to: list[str | None]
+    function: list[str]
+    kind: list[str]
+    gas_used: list[int]
+    gas_price_wei: list[int]
+
+    def gas_of(self, kinds: Iterable[str]) -> int:
+        """Gas of the transactions of ``kinds``."""
+        wanted = set(kinds)
+        return sum(g for g, k in zip(self.gas_used, self.kind, strict=True) if k in wanted)
+
+
+def scan_transactions(
+    node: Node, first_block: int, accounts: Iterable[str], contracts: Iterable[str]
+) -> Transactions:
+    """Every transaction from ``first_block`` to the head sent by one of ``accounts`` or to
+    one of ``contracts`` (addresses), with its receipt's gas."""
+    senders = {Web3.to_checksum_address(a) for a in accounts}
+    targets = {Web3.to_checksum_address(a) for a in contracts}
+    names = selectors()
+    cols: dict[str, list[Any]] = {f: [] for f in Transactions.__dataclass_fields__}
+    eth = node.w3.eth
+    for number in range(first_block, eth.block_number + 1):
+        block = eth.get_block(number, full_transactions=True)
+        for tx in block["transactions"]:
+            assert not isinstance(tx, bytes)
+            sender = Web3.to_checksum_address(tx["from"])
+            to = tx.get("to")
+            to = Web3.to_checksum_address(to) if to else None
+            if sender not in senders and to not in targets:
+                continue
+            data = HexBytes(tx.get("input", tx.get("data", b"")))
+            if to is None:
+                function, kind = "constructor", "deploy"
+            else:
+                selector = bytes(data[:4])
+                function = names.get(selector, "0x" + selector.hex())
+                kind = KINDS.get(function, "other")
+            receipt = eth.get_transaction_receipt(tx["hash"])
+            cols["block"].append(int(number))
+            cols["tx_hash"].append("0x" + bytes(tx["hash"]).hex())
+            cols["sender"].append(sender)
+            cols["to"].append(to)
+            cols["function"].append(function)
+            cols["kind"].append(kind)
+            cols["gas_used"].append(int(receipt["gasUsed"]))
+            cols["gas_price_wei"].append(
+                int(receipt.get("effectiveGasPrice", tx.get("gasPrice", 0)))
+            )
+    return Transactions(**cols)
