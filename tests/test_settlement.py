@@ -46,7 +46,7 @@ def test_day_run_settles_every_batch_and_verifies(day_run: RunFolder) -> None:
     kpis = day_run.kpis()
     assert (batches["state"] == "final").all()
     assert batches["trade_count"].sum() == len(trades) == kpis["settled_trades"]
-    assert kpis["gas_per_trade"] <= 1_000
+    assert kpis["commit_gas_per_trade"] <= 1_000
     assert (batches["final"] > batches["closed"]).all()
     checks = verify_run(day_run.path)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
