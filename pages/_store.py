@@ -55,12 +55,12 @@ def run_names() -> list[str]:
 
 def run_key(name: str | None) -> RunKey | None:
     """The cache key of run ``name`` in the results folder, None if there is no such run."""
-    if not name or "/" in name or "\\" in name or name.startswith("."):
+    if not name or "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
         return None
     path = results_dir().resolve() / name
     try:
         stamp = (path / "manifest.json").stat().st_mtime_ns
-    except OSError:
+    except (OSError, ValueError):  # no such run, or a name no file system takes
         return None
     return str(path), stamp
 

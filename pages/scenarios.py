@@ -128,6 +128,19 @@ def layout(**_query: Any) -> html.Div:
     return html.Div([form, compare], className="row")
 
 
+def _scenario_path(name: str) -> Path:
+    """The file of scenario ``name``: only a file the page offers (under ``scenarios/``).
+
+    Raises
+    ------
+    ScenarioError
+        For any other name (a path, ``..``, a NUL byte, a file that is not offered).
+    """
+    if name not in scenario_files():
+        raise ScenarioError(f"{name!r}: not a scenario file in scenarios/")
+    return SCENARIOS_DIR / name
+
+
 @callback(
     Output("scn-days", "value"),
     Output("scn-pv", "value"),
@@ -143,7 +156,7 @@ def load_defaults(name: str | None) -> tuple[Any, ...]:
     if not name:
         return (dash.no_update,) * 6 + (notice("No scenario files in scenarios/."),)
     try:
-        sc = load_scenario(SCENARIOS_DIR / name)
+        sc = load_scenario(_scenario_path(name))
     except ScenarioError as err:
         return (dash.no_update,) * 6 + (notice(str(err), "warning"),)
     return (
@@ -200,7 +213,7 @@ def start_run(
         bool(aware),
     )
     try:
-        scenario = load_scenario(SCENARIOS_DIR / name, overrides)
+        scenario = load_scenario(_scenario_path(name), overrides)
     except ScenarioError as err:
         return dash.no_update, notice(str(err), "warning")
     set_progress((0, scenario.run.n_intervals))

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from tests.conftest import DEFAULT, scenario
 from twin.cli import app
 from twin.engine import run_scenario
-from twin.results import SCHEMAS, RunFolder, list_runs, open_run
+from twin.results import RunFolder, list_runs, open_run
+from twin.schemas import SCHEMAS
 
 CORE_TABLES = (
     "nodes",

@@ -27,7 +27,8 @@ from figures.grid import (
     network_map,
 )
 from tests.dashboard_fixtures import copy_run
-from twin.results import SCHEMAS, RunFolder
+from twin.results import RunFolder
+from twin.schemas import SCHEMAS
 
 
 @pytest.fixture(scope="module")

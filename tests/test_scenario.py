@@ -185,3 +185,43 @@ def test_cli_unknown_outage_node(tmp_path: Path) -> None:
     assert f"{DEFAULT}: nodes.outages[0].node_id: no node 'pv-99999'" in output
     assert "nodes.pv_homes, nodes.battery_homes, nodes.wind_buses" in output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ('nodes.pv_share="0.5"', "nodes.pv_share"),  # a string is no number
+        ("run.days=true", "run.days"),  # a boolean is no integer
+        ("market.enabled=1", "market.enabled"),  # an integer is no boolean
+        ('chain.batch_hours="24"', "chain.batch_hours"),
+    ],
+)
+def test_values_are_not_coerced(override: str, key: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(DEFAULT, [override])
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ('name="../escaped"', "name"),  # would write outside results/
+        ("devices.reward_tokens_per_epoch=1e30", "devices.reward_tokens_per_epoch"),
+        ("nodes.pv_p_max_kw=1e12", "nodes.pv_p_max_kw"),
+    ],
+)
+def test_values_physics_and_integers_cannot_carry_are_refused(override: str, key: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(DEFAULT, [override])
+    assert key in str(err.value)
+
+
+def test_out_under_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(
+        app, ["run", str(DEFAULT), "--days", "1", "--out", str(blocker / "run")]
+    )
+    assert result.exit_code == 2
+    assert "is a file" in result.output
+    assert "Traceback" not in result.output

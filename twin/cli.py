@@ -123,6 +123,12 @@ def run(
     if out is not None and out.exists():
         console.print(f"[red]error:[/red] {out}: run folder exists already", highlight=False)
         raise typer.Exit(2)
+    blocking = next(
+        (p for p in (out.parents if out else ()) if p.exists() and not p.is_dir()), None
+    )
+    if blocking is not None:
+        console.print(f"[red]error:[/red] --out {out}: {blocking} is a file", highlight=False)
+        raise typer.Exit(2)
 
     from twin.engine import LayerError, run_scenario
 

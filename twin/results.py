@@ -1,8 +1,9 @@
 """The results store: a run folder of ``manifest.json`` and Parquet tables.
 
 The contract between the engine and every face (CLI, dashboard, notebooks): every table has
-a declared schema below, units in the column names. A run is written into a hidden folder
-renamed into place when complete: a reader never sees half a run, a crash leaves the hidden one.
+a declared schema (:mod:`twin.schemas`), units in the column names. A run is written into a
+hidden folder renamed into place when complete: a reader never sees half a run, a crash
+leaves the hidden one.
 """
 
 from __future__ import annotations
@@ -20,287 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TIME = pa.timestamp("us", tz="UTC")
-
-#: Declared tables: name -> (schema, meaning). Columns carry their unit in their name.
-SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
-    "nodes": (
-        pa.schema(
-            [
-                ("node_id", pa.string()),
-                ("kind", pa.string()),
-                ("bus", pa.int64()),
-                ("p_max_mw", pa.float64()),
-                ("capacity_kwh", pa.float64()),
-                ("owner", pa.string()),
-                ("device_address", pa.string()),
-                ("device_id", pa.int64()),
-                ("attack", pa.string()),
-            ]
-        ),
-        "static, one row a node",
-    ),
-    "buses": (
-        pa.schema(
-            [
-                ("bus", pa.int64()),
-                ("name", pa.string()),
-                ("vn_kv", pa.float64()),
-                ("slack", pa.bool_()),
-                ("x", pa.float64()),
-                ("y", pa.float64()),
-                ("geodata", pa.bool_()),
-            ]
-        ),
-        "static, one row a bus of bus_voltage, map coordinates (twin/static_tables.py)",
-    ),
-    "branches": (
-        pa.schema(
-            [
-                ("branch", pa.int64()),
-                ("kind", pa.string()),
-                ("from_bus", pa.int64()),
-                ("to_bus", pa.int64()),
-            ]
-        ),
-        "static, one row a branch of branch_loading, then bus-bus switches (kind switch)",
-    ),
-    "node_power": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("node_id", pa.dictionary(pa.int32(), pa.string())),
-                ("p_mw", pa.float64()),
-            ]
-        ),
-        "actual power per node and interval, load convention",
-    ),
-    "battery_state": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("node_id", pa.dictionary(pa.int32(), pa.string())),
-                ("soc_kwh", pa.float64()),
-            ]
-        ),
-        "battery state of charge at the end of each interval",
-    ),
-    "bus_voltage": (
-        pa.schema([("time", TIME), ("bus", pa.int64()), ("vm_pu", pa.float64())]),
-        "power-flow bus voltage magnitude",
-    ),
-    "branch_loading": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("branch", pa.int64()),
-                ("kind", pa.dictionary(pa.int8(), pa.string())),
-                ("loading_percent", pa.float64()),
-            ]
-        ),
-        "power-flow line / transformer loading",
-    ),
-    "grid_exchange": (
-        pa.schema([("time", TIME), ("import_mw", pa.float64()), ("losses_mw", pa.float64())]),
-        "exchange at the slack (import positive) and grid losses",
-    ),
-    "intervals": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("converged", pa.bool_()),
-                ("violations", pa.int64()),
-                ("curtailed_wh", pa.int64()),
-                ("nodes_out", pa.int64()),
-                ("clearing_price_eur_per_mwh", pa.float64()),
-                ("traded_wh", pa.int64()),
-                ("flags", pa.string()),
-            ]
-        ),
-        "one row an interval",
-    ),
-    "forecasts": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("issued", TIME),
-                ("node_id", pa.dictionary(pa.int32(), pa.string())),
-                ("horizon_steps", pa.int64()),
-                ("predicted_mw", pa.float64()),
-                ("actual_mw", pa.float64()),
-            ]
-        ),
-        "forecasts of each node at a few horizons (time: the interval forecast)",
-    ),
-    "imbalances": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("node_id", pa.dictionary(pa.int32(), pa.string())),
-                ("forecast_mw", pa.float64()),
-                ("actual_mw", pa.float64()),
-                ("imbalance_wh", pa.int64()),
-            ]
-        ),
-        "each forecast node's actual - forecast power in every interval",
-    ),
-    "dispatch_plans": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("issued", TIME),
-                ("node_id", pa.dictionary(pa.int32(), pa.string())),
-                ("planned_p_mw", pa.float64()),
-                ("actual_p_mw", pa.float64()),
-            ]
-        ),
-        "each battery's plan in force in every interval (issued: when it was planned) and "
-        "what it did (it absorbs its home's forecast error); NaN: no plan (fallback)",
-    ),
-    "curtailments": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("node_id", pa.string()),
-                ("curtailed_wh", pa.int64()),
-            ]
-        ),
-        "generation curtailed by network-aware clearing, one row a node and interval",
-    ),
-    "orders": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("participant", pa.dictionary(pa.int32(), pa.string())),
-                ("side", pa.dictionary(pa.int8(), pa.string())),
-                ("energy_wh", pa.int64()),
-                ("limit_price_eur_per_mwh", pa.float64()),
-            ]
-        ),
-        "each owner's order in each interval: its forecast net position",
-    ),
-    "trades": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("trade_id", pa.int64()),
-                ("batch_id", pa.int64()),
-                ("seller", pa.dictionary(pa.int32(), pa.string())),
-                ("buyer", pa.dictionary(pa.int32(), pa.string())),
-                ("energy_wh", pa.int64()),
-                ("price_eur_per_mwh", pa.float64()),
-                ("payment_micro_eur", pa.int64()),
-                ("grid_fee_micro_eur", pa.int64()),
-                ("curtailed_wh", pa.int64()),
-            ]
-        ),
-        "settled P2P trades (energy after network-aware curtailment); the buyer pays "
-        "payment_micro_eur, the seller receives it less grid_fee_micro_eur",
-    ),
-    "batches": (
-        pa.schema(
-            [
-                ("batch_id", pa.int64()),
-                ("first_time", TIME),
-                ("last_time", TIME),
-                ("trades_root", pa.string()),
-                ("trade_count", pa.int64()),
-                ("energy_wh", pa.int64()),
-                ("accounts", pa.int64()),
-                ("tx_hash", pa.string()),
-                ("nonce", pa.int64()),
-                ("block", pa.int64()),
-                ("gas_used", pa.int64()),
-                ("state", pa.string()),
-                ("sends", pa.int64()),
-                ("closed", TIME),
-                ("sent", TIME),
-                ("final", TIME),
-            ]
-        ),
-        "settlement batches: Merkle root of the trades and net payments committed on-chain "
-        "(accounts: how many net payments); closed / sent / final in simulated time",
-    ),
-    "readings": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("device_address", pa.dictionary(pa.int32(), pa.string())),
-                ("node_id", pa.dictionary(pa.int32(), pa.string())),
-                ("energy_wh", pa.int64()),
-                ("signature", pa.dictionary(pa.int32(), pa.string())),
-                ("status", pa.dictionary(pa.int32(), pa.string())),
-                ("attack", pa.dictionary(pa.int32(), pa.string())),
-                ("device_id", pa.int64()),
-                ("flags", pa.int64()),
-            ]
-        ),
-        "every reading the journal received: the device's production convention "
-        "(generation and discharge positive), the upload's signature, the journal's verdict, "
-        "the attack it belongs to (none: honest) and the physics flags",
-    ),
-    "rewards": (
-        pa.schema(
-            [
-                ("epoch", pa.int64()),
-                ("device_address", pa.string()),
-                ("owner", pa.string()),
-                ("node_id", pa.string()),
-                ("device_id", pa.int64()),
-                ("amount", pa.int64()),
-                ("energy_wh", pa.int64()),
-                ("score", pa.float64()),
-                ("readings_root", pa.string()),
-            ]
-        ),
-        "DePIN rewards per epoch and device (amount in RewardToken base units, 6 decimals), "
-        "minted to the device NFT's owner; readings_root: the epoch's accepted readings",
-    ),
-    "participants": (
-        pa.schema([("owner", pa.string()), ("address", pa.string())]),
-        "each market participant's chain address (grid-operator receives grid fees)",
-    ),
-    "transactions": (
-        pa.schema(
-            [
-                ("block", pa.int64()),
-                ("tx_hash", pa.string()),
-                ("sender", pa.string()),
-                ("to", pa.string()),
-                ("function", pa.string()),
-                ("kind", pa.string()),
-                ("one_off", pa.bool_()),
-                ("gas_used", pa.int64()),
-                ("gas_price_wei", pa.int64()),
-            ]
-        ),
-        "every transaction the run sent, read back from the chain: kind (deploy, role, mint, "
-        "register, commit, reward, transfer, revoke, ...), who paid (sender), gas used",
-    ),
-    "bills": (
-        pa.schema(
-            [
-                ("owner", pa.string()),
-                ("cost_micro_eur", pa.int64()),
-                ("baseline_cost_micro_eur", pa.int64()),
-                ("import_wh", pa.int64()),
-                ("export_wh", pa.int64()),
-                ("p2p_bought_wh", pa.int64()),
-                ("p2p_sold_wh", pa.int64()),
-                ("p2p_paid_micro_eur", pa.int64()),
-                ("forecast_error_cost_micro_eur", pa.int64()),
-                ("savings_micro_eur", pa.int64()),
-            ]
-        ),
-        "each owner's money over the run: P2P payments plus the utility bill of its imbalance "
-        "(cost), the utility-only bill of the same energy (baseline), and what forecast error "
-        "cost it",
-    ),
-    "kpis": (
-        pa.schema([("name", pa.string()), ("value", pa.float64()), ("unit", pa.string())]),
-        "the run's summary",
-    ),
-}
+from twin.schemas import SCHEMAS
 
 
 def tiled_ids(ids: np.ndarray, times: int, index_type: pa.DataType | None = None) -> pa.Array:
@@ -383,17 +104,38 @@ def open_run(path: str | Path) -> RunFolder:
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{path}: not a run folder (no manifest.json)")
-    return RunFolder(path, json.loads(manifest_path.read_text(encoding="utf-8")))
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{manifest_path}: not a manifest (a JSON object)")
+    return RunFolder(path, manifest)
 
 
 def list_runs(results_dir: str | Path) -> list[RunFolder]:
-    """Finished runs under ``results_dir``, newest first (hidden partial folders skipped)."""
+    """Finished runs under ``results_dir``, newest first (hidden partial folders skipped; a
+    folder whose manifest cannot be read is left out: :func:`broken_runs` lists those)."""
     root = Path(results_dir)
     if not root.is_dir():
         return []
-    runs = [
-        open_run(p)
-        for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
-    ]
+    runs = []
+    for p in root.iterdir():
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file():
+            try:
+                runs.append(open_run(p))
+            except (OSError, ValueError):
+                continue
     return sorted(runs, key=lambda r: str(r.manifest.get("started", "")), reverse=True)
+
+
+def broken_runs(results_dir: str | Path) -> list[tuple[Path, str]]:
+    """Run folders under ``results_dir`` whose ``manifest.json`` cannot be read, with why."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    broken = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file():
+            try:
+                open_run(p)
+            except (OSError, ValueError) as err:
+                broken.append((p, f"{type(err).__name__}: {err}"))
+    return broken

@@ -19,4 +19,4 @@ class ScenarioError(ValueError):
 class Section(BaseModel):
     """A section of a scenario: unknown keys rejected, finite numbers only, frozen."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True, strict=True)

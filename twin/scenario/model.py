@@ -4,7 +4,7 @@ whole number of market intervals)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -27,7 +27,8 @@ MISFIT = "interval_misfit"
 class Scenario(Section):
     """A whole scenario: one run's configuration."""
 
-    name: str = "scenario"
+    #: Names the run folder ``results/<name>-<stamp>``: no path separators, no "..".
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")] = "scenario"
     run: RunConfig = Field(default_factory=RunConfig)
     site: SiteConfig = Field(default_factory=SiteConfig)
     grid: GridConfig = Field(default_factory=lambda: GridConfig(simbench_code=DEFAULT_CODE))

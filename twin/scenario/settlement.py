@@ -10,7 +10,14 @@ from pydantic import Field, field_validator, model_validator
 
 from twin.scenario.base import NonNegativeFloat, PositiveFloat, Section, Share
 
-HourSpan = tuple[Annotated[int, Field(ge=0, le=24)], Annotated[int, Field(ge=0, le=24)]]
+#: An hour band ``[start, end)`` [h UTC]; a TOML list becomes the tuple (the hours stay strict).
+HourSpan = Annotated[
+    tuple[
+        Annotated[int, Field(ge=0, le=24, strict=True)],
+        Annotated[int, Field(ge=0, le=24, strict=True)],
+    ],
+    Field(strict=False),
+]
 
 
 class TariffsConfig(Section):
@@ -164,7 +171,8 @@ class DevicesConfig(Section):
     enabled: bool = True
     upload_intervals: Annotated[int, Field(ge=1, le=96)] = 96
     epoch_days: Annotated[int, Field(ge=1, le=31)] = 7
-    reward_tokens_per_epoch: NonNegativeFloat = 1_000.0
+    # at most 1e12 tokens: an epoch's pool in base units (6 decimals) must fit an int64
+    reward_tokens_per_epoch: Annotated[float, Field(ge=0.0, le=1e12)] = 1_000.0
     voltage_support: NonNegativeFloat = 1.0
     congestion_relief: NonNegativeFloat = 1.0
     voltage_stress: NonNegativeFloat = 1.0

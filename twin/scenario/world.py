@@ -33,7 +33,7 @@ class RunConfig(Section):
     days: Annotated[int, Field(ge=1, le=366)] = 7
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 42
     interval_s: Annotated[int, Field(ge=PROFILE_STEP_S, le=86_400)] = PROFILE_STEP_S
-    start: AwareDatetime = datetime(2016, 6, 6, tzinfo=UTC)
+    start: Annotated[AwareDatetime, Field(strict=False)] = datetime(2016, 6, 6, tzinfo=UTC)
 
     @field_validator("interval_s")
     @classmethod
@@ -100,7 +100,7 @@ class GridConfig(Section):
 
     simbench_code: str | None = None
     example: Literal[EXAMPLES] | None = None  # type: ignore[valid-type]
-    file: Path | None = None
+    file: Annotated[Path, Field(strict=False)] | None = None  # a TOML string is a path
     solver: Literal["pandapower", "fast"] = "fast"
     vm_min_pu: PositiveFloat = 0.95
     vm_max_pu: PositiveFloat = 1.05
@@ -152,21 +152,21 @@ class NodesConfig(Section):
     """
 
     pv_share: Share = 0.4
-    pv_p_max_kw: PositiveFloat = 6.0
+    pv_p_max_kw: Annotated[float, Field(gt=0.0, le=10_000.0)] = 6.0  # up to 10 MW a roof
     pv_profile: str = "PV5"
     pv_placement: Literal["random", "feeder_end"] = "random"
     pv_homes: list[str] = Field(default_factory=list)
     battery_share: Share = 0.2
     battery_homes: list[str] = Field(default_factory=list)
-    battery_capacity_kwh: PositiveFloat = 10.0
-    battery_p_max_kw: PositiveFloat = 5.0
+    battery_capacity_kwh: Annotated[float, Field(gt=0.0, le=100_000.0)] = 10.0
+    battery_p_max_kw: Annotated[float, Field(gt=0.0, le=50_000.0)] = 5.0
     battery_charge_efficiency: Efficiency = 0.95
     battery_discharge_efficiency: Efficiency = 0.95
     battery_soc_min: Share = 0.05
     battery_soc_max: Share = 0.95
     battery_soc_initial: Share = 0.5
     wind_turbines: Annotated[int, Field(ge=0, le=100)] = 1
-    wind_p_max_kw: PositiveFloat = 30.0
+    wind_p_max_kw: Annotated[float, Field(gt=0.0, le=100_000.0)] = 30.0
     wind_profile: str = "WP4"
     wind_buses: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
     load_scale: PositiveFloat = 1.0
