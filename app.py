@@ -1,10 +1,10 @@
 """gridtwin dashboard: ``python app.py [--results DIR] [--host 127.0.0.1] [--port 8050]``.
 
 A Dash app with one page per view under ``pages/`` (Dash Pages): ``/`` overview, ``/grid``,
-``/forecasts``, ``/market``, ``/settlement``, ``/scenarios``. The header's run chooser is
-shared by every page. Callbacks read the results store (``pages/_store.py``, cached per run
-folder) or call ``twin``, build a figure with the ``figures.common*`` builders and return.
-Runs started from the Scenarios page execute as Dash background callbacks (diskcache
+``/forecasts``, ``/market``, ``/settlement``, ``/economy``, ``/scenarios``. The header's run
+chooser is shared by every page. Callbacks read the results store (``pages/_store.py``,
+cached per run folder) or call ``twin``, build a figure with the ``figures`` builders and
+return. Runs started from the Scenarios page execute as Dash background callbacks (diskcache
 manager, cache in ``DIR/.dashboard-cache``) and land in the results folder served.
 """
 
@@ -23,7 +23,7 @@ from dash import Dash, DiskcacheManager, Input, Output, State, dcc, html
 HERE = Path(__file__).resolve().parent
 
 #: Order of the pages in the navigation bar.
-NAV_ORDER = ("/", "/grid", "/forecasts", "/market", "/settlement", "/scenarios")
+NAV_ORDER = ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/scenarios")
 
 
 def create_app(results_dir: str | Path = "results") -> Dash:

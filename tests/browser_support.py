@@ -29,6 +29,7 @@ PAGES: dict[str, str] = {
     "/forecasts": "#forecast-node-figure .main-svg",
     "/market": "#market-book .main-svg",
     "/settlement": "#settlement-notice",
+    "/economy": "#economy-flows .sankey-node",
     "/scenarios": "#cmp-figure .main-svg",
 }
 

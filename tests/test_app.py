@@ -53,7 +53,7 @@ def _json(component: Any) -> str:
 
 def test_every_page_is_served(dash_app: Dash) -> None:
     client = dash_app.server.test_client()
-    for path in ("/", "/grid", "/forecasts", "/market", "/settlement", "/scenarios"):
+    for path in ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/scenarios"):
         assert client.get(path).status_code == 200, path
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
@@ -359,3 +359,35 @@ def test_cli_keeps_its_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("GRIDTWIN_RESULTS", str(tmp_path))  # restored afterwards
     app_module.main(["--results", str(tmp_path), "--host", "127.0.0.1", "--port", "8123"])
     assert calls == {"host": "127.0.0.1", "port": 8123, "debug": False}
+
+
+def test_economy_page(dash_app: Dash, results: Path) -> None:
+    from pages.economy import NO_PROPOSALS, NO_TREASURY, layout, show
+
+    assert "economy-flows" in _json(layout())
+    run = open_run(results / "day")
+    kpis, bills = run.kpis(), run.table("bills")
+    message, cards, flows, winners, t_notice, treasury, p_notice, rows, cols = show("day")
+    assert message is None
+    shown = _cards(cards)
+    assert shown["community saving vs utility only"] == (f"{kpis['savings_eur']:,.2f}", "EUR")
+    assert shown["members losing"] == ("0", "")  # mid_market, the default
+    assert shown["all gas at L1"] == (f"{kpis['gas_cost_l1_eur']:,.2f}", "EUR")
+    assert shown["all gas at L2"] == (f"{kpis['gas_cost_l2_eur']:,.2f}", "EUR")
+    sankey = flows.data[0]
+    labels = list(sankey.node.label)
+    into = {labels[t]: v for t, v in zip(sankey.link.target, sankey.link.value, strict=True)}
+    utility = (bills["cost_micro_eur"] - bills["p2p_paid_micro_eur"]).sum() / 1e6
+    assert into["utility (retail)"] == pytest.approx(utility)
+    assert into["P2P market"] == pytest.approx(run.table("trades")["payment_micro_eur"].sum() / 1e6)
+    worst = str(bills.loc[bills["savings_micro_eur"].idxmin(), "owner"])
+    assert f"worst off {worst}" in winners.layout.title.text
+    assert NO_TREASURY in _json(t_notice)
+    assert NO_PROPOSALS in _json(p_notice)
+    assert treasury.layout.annotations[0].text.startswith("this run has no treasury")
+    assert rows == []
+    assert cols == []
+    message, cards, flows, *_ = show("no-such-run")
+    assert "Choose a run" in _json(message)
+    assert cards == []
+    assert flows.layout.annotations[0].text == "no bills in this run"

@@ -115,6 +115,12 @@ def test_every_page_loads_without_console_errors(dc: Any) -> None:
     choose_run(dc, "day")
     wait_loaded(dc, "/settlement")
     assert "day" in dc.find_element("#run").text
+    visit(dc, "/economy")
+    nodes = dc.driver.find_elements("css selector", "#economy-flows .sankey-node")
+    assert {"members (pay)", "P2P market", "utility (retail)"} <= {n.text for n in nodes}
+    assert "no treasury table" in dc.find_element("main").text
+    screenshot(dc, "economy-day")
+    assert severe_logs(dc) == [], "economy"
     assert all(s < 30 for s in seconds.values()), seconds
     assert (OUTPUT / "grid.png").is_file()
 
