@@ -382,9 +382,11 @@ def test_economy_page(dash_app: Dash, results: Path) -> None:
     assert into["P2P market"] == pytest.approx(run.table("trades")["payment_micro_eur"].sum() / 1e6)
     worst = str(bills.loc[bills["savings_micro_eur"].idxmin(), "owner"])
     assert f"worst off {worst}" in winners.layout.title.text
-    assert NO_TREASURY in _json(t_notice)
+    assert NO_TREASURY not in _json(t_notice)  # the default charges a protocol fee
+    ledger = run.table("treasury")
+    assert list(treasury.data[0].y)[-1] == pytest.approx(ledger["amount_micro_eur"].sum() / 1e6)
+    assert shown["protocol fees to the treasury"][0] == f"{kpis['protocol_fees_eur']:,.2f}"
     assert NO_PROPOSALS in _json(p_notice)
-    assert treasury.layout.annotations[0].text.startswith("this run has no treasury")
     assert rows == []
     assert cols == []
     message, cards, flows, *_ = show("no-such-run")

@@ -62,8 +62,12 @@ def test_money_flows_conserve_money_and_match_the_tables(day_run: RunFolder) -> 
     )
     assert inflow["P2P market"] == pytest.approx(trades["payment_micro_eur"].sum() / EUR)
     fees = trades["grid_fee_micro_eur"].sum()
-    assert bills["p2p_paid_micro_eur"].sum() == fees  # the run's own conservation
+    protocol = trades["protocol_fee_micro_eur"].sum()
+    # the run's own conservation: members' net P2P payments are the fees they left behind
+    assert bills["p2p_paid_micro_eur"].sum() == fees + protocol
+    assert protocol > 0  # the default protocol fee
     assert inflow.get("grid operator (grid fees)", 0.0) == pytest.approx(fees / EUR)
+    assert inflow["treasury"] == pytest.approx(protocol / EUR)
     # gas: every transaction at the L1 assumption, by kind, adds up to the run's KPI
     gas = {n: v for n, v in inflow.items() if n.startswith("gas: ")}
     assert gas
@@ -75,7 +79,7 @@ def test_money_flows_conserve_money_and_match_the_tables(day_run: RunFolder) -> 
         assert gas[f"gas: {kind}"] == pytest.approx(expected, rel=1e-9)
     hub = next(n for n in balance if n.startswith("gas (L1 assumption"))
     assert f"{chain['gas_price_l1_gwei']:g} gwei" in hub
-    assert "treasury" not in balance  # no protocol fee in this run
+    assert balance["treasury"] == pytest.approx(protocol / EUR)  # a sink: fees stay there
     assert f"{kpis['savings_eur']:,.2f}" in fig.layout.title.text
 
 

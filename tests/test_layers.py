@@ -89,12 +89,12 @@ def test_engine_runs_a_layer_it_does_not_know(
 
 def test_run_order_is_the_registry_order() -> None:
     ctx_names = [name for name, _ in layer_factories(_ctx())]
-    assert ctx_names == ["dispatch", "market", "chain", "devices"]
-    fake = {name: object() for name in ("devices", "market", "chain", "dispatch")}
+    assert ctx_names == ["dispatch", "market", "chain", "devices", "economy"]
+    fake = {name: object() for name in ("devices", "economy", "market", "chain", "dispatch")}
     assert [list(fake).index(n) for n in RUN_ORDER]  # every name has a place
     assert run_order(fake) == [fake[n] for n in RUN_ORDER]  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="economy"):
-        run_order({**fake, "economy": object()})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="flex"):
+        run_order({**fake, "flex": object()})  # type: ignore[dict-item]
 
 
 def _ctx() -> LayerContext:

@@ -59,6 +59,10 @@ def test_day_run_settles_every_batch_and_verifies(day_run: RunFolder) -> None:
         "DeviceRegistry",
         "Rewards",
         "RewardToken",
+        "CommunityVotes",
+        "CommunityTimelock",
+        "CommunityGovernor",
+        "Treasury",
     }
     assert manifest["kind"] == "embedded"
 

@@ -181,10 +181,12 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("payment_micro_eur", pa.int64()),
                 ("grid_fee_micro_eur", pa.int64()),
                 ("curtailed_wh", pa.int64()),
+                ("protocol_fee_micro_eur", pa.int64()),
             ]
         ),
         "settled P2P trades (energy after network-aware curtailment); the buyer pays "
-        "payment_micro_eur, the seller receives it less grid_fee_micro_eur",
+        "payment_micro_eur, the seller receives it less grid_fee_micro_eur and "
+        "protocol_fee_micro_eur (to the treasury)",
     ),
     "batches": (
         pa.schema(
@@ -246,8 +248,23 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "minted to the device NFT's owner; readings_root: the epoch's accepted readings",
     ),
     "participants": (
-        pa.schema([("owner", pa.string()), ("address", pa.string())]),
-        "each market participant's chain address (grid-operator receives grid fees)",
+        pa.schema([("owner", pa.string()), ("address", pa.string()), ("role", pa.string())]),
+        "each participant's chain address and role: member, grid_operator (receives grid "
+        "fees), treasury (the Treasury contract: receives protocol fees, no minted credits)",
+    ),
+    "treasury": (
+        pa.schema(
+            [
+                ("batch_id", pa.int64()),
+                ("time", TIME),
+                ("kind", pa.string()),
+                ("amount_micro_eur", pa.int64()),
+                ("tx_hash", pa.string()),
+            ]
+        ),
+        "every movement of the community treasury: inflows positive (kind protocol_fees: a "
+        "batch's fees, time when the batch became final, its commit transaction), outflows "
+        "negative; the amounts sum to the Treasury's balance on chain",
     ),
     "transactions": (
         pa.schema(
@@ -278,12 +295,13 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("p2p_sold_wh", pa.int64()),
                 ("p2p_paid_micro_eur", pa.int64()),
                 ("forecast_error_cost_micro_eur", pa.int64()),
+                ("protocol_fee_micro_eur", pa.int64()),
                 ("savings_micro_eur", pa.int64()),
             ]
         ),
-        "each owner's money over the run: P2P payments plus the utility bill of its imbalance "
-        "(cost), the utility-only bill of the same energy (baseline), and what forecast error "
-        "cost it",
+        "each owner's money over the run: P2P payments (fees included) plus the utility bill of "
+        "its imbalance (cost), the utility-only bill of the same energy (baseline), what "
+        "forecast error cost it and the protocol fees it paid as a seller",
     ),
     "kpis": (
         pa.schema([("name", pa.string()), ("value", pa.float64()), ("unit", pa.string())]),

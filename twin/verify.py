@@ -28,6 +28,7 @@ from settlement.chain.merkle import merkle_root, merkle_tree, trade_leaves, tree
 from settlement.chain.transactions import scan_transactions
 from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
+from settlement.economy.dao import CommunityDao
 from settlement.market.bills import net_payments
 from twin.results import RunFolder, open_run
 
@@ -78,6 +79,13 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     address = dict(zip(participants["owner"], participants["address"], strict=True))
     addresses = participants["address"].astype(str).tolist()
     index = {str(owner): i for i, owner in enumerate(participants["owner"])}
+    roles = (
+        participants["role"].astype(str).tolist()
+        if "role" in participants
+        else ["member"] * (len(participants) - 1) + ["grid_operator"]
+    )
+    has_treasury = "treasury" in roles
+    members = roles.count("member")
     settlement = chain.contract("Settlement")
     checks: list[Check] = []
     net_total: dict[str, int] = dict.fromkeys(participants["address"], 0)
@@ -93,7 +101,10 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             t["seller"].astype(str).map(index).to_numpy(dtype=np.int64),
             t["payment_micro_eur"].to_numpy(dtype=np.int64),
             t["grid_fee_micro_eur"].to_numpy(dtype=np.int64),
-            len(participants) - 1,
+            members,
+            protocol_fee_micro_eur=(
+                t["protocol_fee_micro_eur"].to_numpy(dtype=np.int64) if has_treasury else None
+            ),
         )[0]
         net = {addresses[i]: int(v) for i, v in enumerate(received) if v}
         tx_hash, block, gas_used = str(row.tx_hash), int(str(row.block)), int(str(row.gas_used))
@@ -118,7 +129,8 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
         for who, amount in net.items():
             net_total[who] = net_total.get(who, 0) + amount
     credits = round(float(run.manifest["config"]["chain"]["credits_eur"]) * 1e6)
-    wrong = [a for a, total in net_total.items() if chain.balance_of(a) != credits + total]
+    minted = {a: 0 if r == "treasury" else credits for a, r in zip(addresses, roles, strict=True)}
+    wrong = [a for a, total in net_total.items() if chain.balance_of(a) != minted[a] + total]
     checks.append(
         Check(
             "balances = credits + net payments",
@@ -130,14 +142,61 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     checks.append(
         Check(
             "EnergyCredit supply = credits minted",
-            supply == credits * len(participants),
+            supply == sum(minted.values()),
             f"{supply:,} base units",
         )
     )
+    if has_treasury:
+        checks += _verify_treasury(run, chain, trades, batches)
     if (run.path / "transactions.parquet").is_file():
         checks += _verify_transactions(run, chain)
     if (run.path / "rewards.parquet").is_file():
         checks += _verify_devices(run, chain)
+    return checks
+
+
+def _verify_treasury(
+    run: RunFolder, chain: Chain, trades: pd.DataFrame, batches: pd.DataFrame
+) -> list[Check]:
+    """The ``treasury`` table against the chain and the trades: its sum is the Treasury's
+    balance, each batch's inflow its trades' protocol fees, sent in the batch's commit."""
+    table = run.table("treasury").reset_index(drop=True)
+    dao = CommunityDao(chain, run.manifest["chain"]["addresses"])
+    balance = int(dao.treasury_balance())
+    total = int(table["amount_micro_eur"].sum())
+    checks = [
+        Check(
+            "treasury balance (chain) = treasury table",
+            balance == total,
+            f"{balance:,} micro-euro on chain, {total:,} in {len(table)} rows",
+        )
+    ]
+    fees = trades.groupby("batch_id")["protocol_fee_micro_eur"].sum()
+    expected = {int(str(b)): int(f) for b, f in fees.items() if f}
+    tx_of = {int(str(r.batch_id)): str(r.tx_hash) for r in batches.itertuples()}
+    bad: list[str] = []
+    seen: set[int] = set()
+    for i, row in enumerate(table.itertuples()):
+        b = int(str(row.batch_id))
+        amount = int(str(row.amount_micro_eur))
+        if b in seen or amount != expected.get(b) or str(row.tx_hash) != tx_of.get(b):
+            bad.append(
+                f"treasury row {i} (batch {b}): {amount:,} micro-euro in {row.tx_hash}, "
+                f"its trades' fees {expected.get(b, 0):,} in {tx_of.get(b)}"
+            )
+        seen.add(b)
+    bad += [
+        f"batch {b}: fees {f:,} micro-euro without a treasury row"
+        for b, f in expected.items()
+        if b not in seen
+    ]
+    checks.append(
+        Check(
+            "treasury inflow of each batch = its trades' protocol fees",
+            not bad,
+            "; ".join(bad[:3]) if bad else f"{len(table)} rows, {len(expected)} batches with fees",
+        )
+    )
     return checks
 
 

@@ -3,7 +3,8 @@
 Every ``batch_hours`` of simulated time the settled trades become one batch. A batch commits
 the Merkle root of its trades (:func:`settlement.chain.merkle.trade_leaves`) and every
 participant's net payment (:func:`settlement.market.bills.net_payments`: buyers pay, sellers
-receive less the grid fee, the grid operator receives the fees; they sum to zero).
+receive less the grid fee and the protocol fee, the grid operator receives the grid fees and
+the treasury, a participant after the grid operator, the protocol fees; they sum to zero).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def plan_batch(
     payment_micro_eur: np.ndarray,
     grid_fee_micro_eur: np.ndarray,
     addresses: list[str],
+    protocol_fee_micro_eur: np.ndarray | None = None,
 ) -> BatchPlan:
     """The batch's root and net payments.
 
@@ -83,9 +85,20 @@ def plan_batch(
     trade_id, seller, buyer, energy_wh, payment_micro_eur, grid_fee_micro_eur : ndarray of int
         The batch's trades; sellers and buyers index ``addresses``.
     addresses : list of str
-        Every participant's address, the grid operator's last.
+        Every participant's address: the members', the grid operator's, then, with a protocol
+        fee, the treasury's last.
+    protocol_fee_micro_eur : ndarray of int, optional
+        Each trade's protocol fee, paid by its seller to the treasury; ``None``: no treasury.
     """
-    net = net_payments(buyer, seller, payment_micro_eur, grid_fee_micro_eur, len(addresses) - 1)[0]
+    members = len(addresses) - 1 - (protocol_fee_micro_eur is not None)
+    net = net_payments(
+        buyer,
+        seller,
+        payment_micro_eur,
+        grid_fee_micro_eur,
+        members,
+        protocol_fee_micro_eur=protocol_fee_micro_eur,
+    )[0]
     who = np.flatnonzero(net)
     addr = np.array(addresses)
     sellers = [str(a) for a in addr[seller]]

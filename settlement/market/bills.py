@@ -7,7 +7,9 @@ numerically a price in micro-euro per Wh.
   generation was curtailed, by the curtailed energy, first trades first;
 - :func:`net_payments`: what each participant receives, net, from a set of trades: each
   buyer pays the trade's payment, each seller receives it less the trade's grid fee, and the
-  grid operator (the last column) receives the fees, so every row sums to zero;
+  grid operator receives the fees; with a protocol fee (:mod:`settlement.economy.fees`) the
+  seller's receipt is less that fee too and the treasury (a column after the grid operator's)
+  receives it; every row sums to zero;
 - :func:`settle_block`: a block of cleared intervals settled on metered energy: the trades
   after curtailment, each owner's P2P energy and payments, and each owner's imbalance (actual
   minus traded energy) settled with the utility at tariff; ``baseline`` is what the same
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from settlement.economy.fees import protocol_fees
 from settlement.market.tariff import utility_bill
 from settlement.units import MicroEurArray, WhArray
 
@@ -61,6 +64,7 @@ def net_payments(
     n_participants: int,
     group: np.ndarray | None = None,
     n_groups: int = 1,
+    protocol_fee_micro_eur: np.ndarray | None = None,
 ) -> MicroEurArray:
     """What each participant receives, net, from trades [micro-euro].
 
@@ -75,22 +79,28 @@ def net_payments(
         Number of participants (the grid operator not counted).
     group, n_groups : ndarray of int and int, optional
         Each trade's group (an interval, say) and the number of groups; default one group.
+    protocol_fee_micro_eur : ndarray of int, optional
+        Each trade's protocol fee (kept from its seller's receipt, paid to the treasury)
+        [micro-euro]; ``None``: no treasury.
 
     Returns
     -------
-    ndarray of int64, shape (n_groups, n_participants + 1)
-        Net receipt per group and participant; the last column is the grid operator's.
-        Every row sums to exactly zero.
+    ndarray of int64, shape (n_groups, n_participants + 1), or + 2 with a protocol fee
+        Net receipt per group and participant; then the grid operator's column, then, with a
+        protocol fee, the treasury's. Every row sums to exactly zero.
     """
     for name, idx in (("buyer", buyer), ("seller", seller)):
         if len(idx) and (idx.min() < 0 or idx.max() >= n_participants):
             raise ValueError(f"{name} index outside 0..{n_participants - 1}")
-    width = n_participants + 1
+    width = n_participants + 1 + (protocol_fee_micro_eur is not None)
     row = np.zeros(len(buyer), dtype=np.int64) if group is None else np.asarray(group) * width
     out = np.zeros(n_groups * width, dtype=np.int64)
     np.subtract.at(out, row + buyer, payment_micro_eur)
     np.add.at(out, row + seller, payment_micro_eur - grid_fee_micro_eur)
     np.add.at(out, row + n_participants, grid_fee_micro_eur)
+    if protocol_fee_micro_eur is not None:
+        np.subtract.at(out, row + seller, protocol_fee_micro_eur)
+        np.add.at(out, row + n_participants + 1, protocol_fee_micro_eur)
     return MicroEurArray(out.reshape(n_groups, width))
 
 
@@ -99,13 +109,15 @@ class SettledBlock:
     """A block of intervals settled on metered energy; arrays of int64.
 
     Per trade: ``energy_wh`` (after curtailment), ``payment_micro_eur``,
-    ``grid_fee_micro_eur``, ``curtailed_wh``. Per interval and owner (shape (interval,
-    owner)): ``bought_wh``, ``sold_wh``, ``paid_micro_eur`` (P2P payments net of receipts),
+    ``grid_fee_micro_eur``, ``protocol_fee_micro_eur``, ``curtailed_wh``. Per interval and
+    owner (shape (interval, owner)): ``bought_wh``, ``sold_wh``, ``paid_micro_eur`` (P2P
+    payments net of receipts, fees included),
     ``import_wh`` / ``export_wh`` / ``utility_micro_eur`` (the imbalance settled with the
     utility), ``baseline_micro_eur`` (utility alone), ``planned_micro_eur`` (the ordered
     imbalance at tariff), ``delivered_wh`` (what the owner sold that its metered export covers:
-    ``min(sold, export)``, the P2P energy physically delivered) and ``beyond_deficit_wh`` (what
-    it bought beyond its metered import: ``max(bought - import, 0)``, sold back at feed-in).
+    ``min(sold, export)``, the P2P energy physically delivered), ``beyond_deficit_wh`` (what
+    it bought beyond its metered import: ``max(bought - import, 0)``, sold back at feed-in)
+    and ``fee_paid_micro_eur`` (protocol fees the owner paid as seller).
     """
 
     energy_wh: WhArray
@@ -122,6 +134,8 @@ class SettledBlock:
     planned_micro_eur: MicroEurArray
     delivered_wh: WhArray
     beyond_deficit_wh: WhArray
+    protocol_fee_micro_eur: MicroEurArray
+    fee_paid_micro_eur: MicroEurArray
 
     @property
     def cost_micro_eur(self) -> MicroEurArray:
@@ -147,6 +161,7 @@ def settle_block(
     position_wh: np.ndarray,
     import_eur_per_mwh: np.ndarray,
     export_eur_per_mwh: np.ndarray,
+    protocol_fee_bps: int = 0,
 ) -> SettledBlock:
     """Settle a block of cleared intervals on their metered energy.
 
@@ -163,6 +178,9 @@ def settle_block(
         [Wh], import positive.
     import_eur_per_mwh, export_eur_per_mwh : ndarray, shape (interval, 1)
         The tariff of each interval [EUR/MWh].
+    protocol_fee_bps : int
+        The protocol fee [basis points of each trade's payment], paid by the seller to the
+        treasury (:func:`settlement.economy.fees.protocol_fees`); 0: none.
     """
     n_t, n = actual_wh.shape
     sold0 = np.zeros(n_t * n, dtype=np.int64)
@@ -178,7 +196,8 @@ def settle_block(
         return out.reshape(n_t, n)
 
     bought, sold = per_owner(buyer, energy), per_owner(seller, energy)
-    paid = -net_payments(buyer, seller, pay, fee, n, interval, n_t)[:, :n]
+    protocol = protocol_fees(pay, protocol_fee_bps)
+    paid = -net_payments(buyer, seller, pay, fee, n, interval, n_t, protocol)[:, :n]
     traded = bought - sold
     imp, exp, utility = utility_bill(actual_wh - traded, import_eur_per_mwh, export_eur_per_mwh)
     baseline = utility_bill(actual_wh, import_eur_per_mwh, export_eur_per_mwh)[2]
@@ -198,4 +217,6 @@ def settle_block(
         planned_micro_eur=MicroEurArray(planned),
         delivered_wh=WhArray(np.minimum(sold, np.maximum(-actual_wh, 0))),
         beyond_deficit_wh=WhArray(np.maximum(bought - np.maximum(actual_wh, 0), 0)),
+        protocol_fee_micro_eur=protocol,
+        fee_paid_micro_eur=MicroEurArray(per_owner(seller, protocol)),
     )

@@ -34,6 +34,7 @@ OWNER_SUMS = (
     "p2p_sold_wh",
     "p2p_paid_micro_eur",
     "forecast_error_cost_micro_eur",
+    "protocol_fee_micro_eur",
 )
 
 Kpis = dict[str, tuple[float, str]]
@@ -85,6 +86,7 @@ class MarketTotals:
     delivered_wh: int = 0
     beyond_deficit_wh: int = 0
     grid_fees_micro_eur: int = 0
+    protocol_fees_micro_eur: int = 0
     curtailed_trade_wh: int = 0
     price_energy: float = 0.0  # sum of price * energy, for the volume-weighted mean
     price_min: float = float("inf")
@@ -106,6 +108,7 @@ class MarketTotals:
         s["p2p_sold_wh"] += block.sold_wh.sum(axis=0)
         s["p2p_paid_micro_eur"] += block.paid_micro_eur.sum(axis=0)
         s["forecast_error_cost_micro_eur"] += block.forecast_error_cost_micro_eur.sum(axis=0)
+        s["protocol_fee_micro_eur"] += block.fee_paid_micro_eur.sum(axis=0)
         energy = block.energy_wh
         price_sum = np.zeros(len(block.bought_wh))
         np.add.at(price_sum, interval, energy * price)
@@ -115,6 +118,7 @@ class MarketTotals:
         self.delivered_wh += int(block.delivered_wh.sum())
         self.beyond_deficit_wh += int(block.beyond_deficit_wh.sum())
         self.grid_fees_micro_eur += int(block.grid_fee_micro_eur.sum())
+        self.protocol_fees_micro_eur += int(block.protocol_fee_micro_eur.sum())
         self.curtailed_trade_wh += int(block.curtailed_wh.sum())
         self.price_energy += float(price_sum.sum())
         if live.any():

@@ -112,7 +112,8 @@ class TradeColumns:
     """A chunk's settled trades; integer arrays, participants as owner indices.
 
     ``interval`` is the trade's interval within the chunk; energy [Wh] and money
-    [micro-euro] are after curtailment.
+    [micro-euro] are after curtailment; ``protocol_fee_micro_eur`` is kept from the seller's
+    receipt for the treasury (zero without one).
     """
 
     interval: np.ndarray
@@ -123,6 +124,7 @@ class TradeColumns:
     price_eur_per_mwh: np.ndarray
     payment_micro_eur: np.ndarray
     grid_fee_micro_eur: np.ndarray
+    protocol_fee_micro_eur: np.ndarray
     curtailed_wh: np.ndarray
 
 

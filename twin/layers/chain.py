@@ -10,7 +10,10 @@ block_time_s`` of simulated time for it to be final. The sending is real: a tran
 embedded chain or on the node at ``chain.rpc_url``.
 
 At the start every participant (each owner, and the grid operator) gets an address derived
-from the run's seed and ``credits_eur`` of EnergyCredit, the token trades are paid in.
+from the run's seed and ``credits_eur`` of EnergyCredit, the token trades are paid in. A
+community treasury (the economy layer's, :meth:`ChainLayer.add_treasury`) joins as the last
+participant before the first batch closes: it receives each batch's protocol fees in the
+batch's net payments, and no minted credits.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from twin.layers.context import LayerContext
 
 #: The participant that receives grid fees.
 GRID_OPERATOR = "grid-operator"
+#: The participant that receives protocol fees (when there is a treasury).
+TREASURY = "treasury"
 
 
 @dataclass
@@ -97,6 +102,24 @@ class ChainLayer:
         self.queue: simpy.Store | None = None
         self.open = _Open(0)
         self.times: dict[int, BatchTimes] = {}
+        self.roles = ["member"] * len(ctx.owners) + ["grid_operator"]
+        self.treasury: str | None = None
+        self.settled: list[Batch] = []
+
+    def add_treasury(self, address: str) -> None:
+        """Pay protocol fees to ``address`` (a Treasury contract), the last participant.
+
+        Raises
+        ------
+        ValueError
+            When a batch has already closed (its fees would be lost) or a treasury is set.
+        """
+        if self.treasury is not None or self.open.index or self.open.parts:
+            raise ValueError("the treasury must join before the first batch, once")
+        self.treasury = address
+        self.names.append(TREASURY)
+        self.addresses.append(address)
+        self.roles.append("treasury")
 
     def start(self, env: simpy.Environment) -> list[Process]:
         """The process that settles closed batches in order."""
@@ -158,6 +181,7 @@ class ChainLayer:
             payment,
             col("grid_fee_micro_eur"),
             self.addresses,
+            col("protocol_fee_micro_eur") if self.treasury is not None else None,
         )
         first_k = b * self.batch_intervals
         last_k = min(first_k + self.batch_intervals, len(self.stamps)) - 1
@@ -191,6 +215,7 @@ class ChainLayer:
             self.settler.mine(self.config.confirmations)
             self.settler.finalize()
         batches = self.ledger.batches()
+        self.settled = batches
         not_final = [b.batch_id for b in batches if b.state != "final"]
         if not_final:
             raise ChainError(f"batches {not_final} did not become final")
@@ -251,17 +276,27 @@ class ChainLayer:
                     "gas_price_wei": txs.gas_price_wei,
                 },
                 "batches": self._batches_table(batches),
-                "participants": {"owner": self.names, "address": self.addresses},
+                "participants": {
+                    "owner": self.names,
+                    "address": self.addresses,
+                    "role": self.roles,
+                },
             },
             manifest={
                 "chain": {
                     **self.chain.manifest(),
+                    "addresses": dict(self.chain.addresses),  # a copy: later layers add theirs
                     "file": chain_file,
                     "operator": self.chain.operator,
                     "first_block": self.first_block,
                 }
             },
         )
+
+    def final_time(self, batch_id: int) -> np.datetime64:
+        """When batch ``batch_id`` became final (UTC, naive; after :meth:`finish`)."""
+        start = self.stamps[0].astype("datetime64[us]")
+        return start + np.timedelta64(round(self.times[batch_id].final_s * 1e6), "us")
 
     def _batches_table(self, batches: list[Batch]) -> Columns:
         start = self.stamps[0].astype("datetime64[us]")

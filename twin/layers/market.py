@@ -22,7 +22,9 @@ auction's limit prices or the pooled rule's community price.
   network-aware mode, the generation behind them is curtailed (:func:`grid.curtailment.curtail`)
   with its trades; the layers after this one see the curtailed powers and flow.
 - **Settlement** on metered energy: :func:`settlement.market.bills.settle_block`; the run's
-  totals in :class:`settlement.market.totals.MarketTotals`.
+  totals in :class:`settlement.market.totals.MarketTotals`. Where there is a treasury
+  (``[chain]`` and ``[economy]`` on) each trade's seller pays the protocol fee
+  (:attr:`twin.scenario.Scenario.protocol_fee_bps`) out of its receipt.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class MarketLayer:
     def __init__(self, ctx: LayerContext, dispatch: DispatchLayer | None) -> None:
         twin, sc = ctx.twin, ctx.scenario
         self.config = sc.market
+        self.protocol_fee_bps = sc.protocol_fee_bps
         self.grid = sc.grid
         self.twin = twin
         self.writer = ctx.writer
@@ -264,6 +267,7 @@ class MarketLayer:
             position_wh=np.array([b.position_wh for b in books]).reshape(n_t, len(self.owners)),
             import_eur_per_mwh=self.retail[first : first + n_t, None],
             export_eur_per_mwh=self.feed_in[first : first + n_t, None],
+            protocol_fee_bps=self.protocol_fee_bps,
         )
         self.totals.add(block, t_idx, price)
         energy = block.energy_wh
@@ -279,6 +283,7 @@ class MarketLayer:
             price_eur_per_mwh=price[live],
             payment_micro_eur=block.payment_micro_eur[live],
             grid_fee_micro_eur=block.grid_fee_micro_eur[live],
+            protocol_fee_micro_eur=block.protocol_fee_micro_eur[live],
             curtailed_wh=block.curtailed_wh[live],
         )
         chunk.trades = trades
@@ -323,6 +328,7 @@ class MarketLayer:
                 "payment_micro_eur": t.payment_micro_eur,
                 "grid_fee_micro_eur": t.grid_fee_micro_eur,
                 "curtailed_wh": t.curtailed_wh,
+                "protocol_fee_micro_eur": t.protocol_fee_micro_eur,
             },
         )
 

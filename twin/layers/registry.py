@@ -3,7 +3,9 @@
 Order matters twice: each interval every layer steps in this order, and each chunk is handed
 to every layer in this order, so a layer reads what the layers before it wrote into the chunk:
 the market's grid check curtails before anyone reads the metered powers, its trades go to the
-chain, and the devices' reward transactions follow the batch commits on the chain.
+chain, and the devices' reward transactions follow the batch commits on the chain. The economy
+layer, built after the chain layer, tells it the treasury before the first batch closes, and
+finishes after it (its ``treasury`` table reads the final batches).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
 from twin.layers.devices import DeviceLayer
 from twin.layers.dispatch import DispatchLayer
+from twin.layers.economy import EconomyLayer
 from twin.layers.market import MarketLayer
 
 #: Builds a layer from the run's context and the layers built before it (by name).
@@ -43,6 +46,12 @@ def _devices(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
     return DeviceLayer(ctx, chain)
 
 
+def _economy(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
+    chain = built["chain"]
+    assert isinstance(chain, ChainLayer)
+    return EconomyLayer(ctx, chain)
+
+
 def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
     """The layers a scenario runs, in order, as (name, factory).
 
@@ -58,11 +67,13 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
         factories.append(("chain", _chain))
         if sc.devices.enabled:
             factories.append(("devices", _devices))
+        if sc.economy.enabled:
+            factories.append(("economy", _economy))
     return factories
 
 
 #: The order layers step and take chunks in (names not built are skipped).
-RUN_ORDER = ("market", "dispatch", "chain", "devices")
+RUN_ORDER = ("market", "dispatch", "chain", "devices", "economy")
 
 
 def run_order(layers: Mapping[str, Layer]) -> list[Layer]:

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from twin.scenario.base import Section
+from twin.scenario.economy import EconomyConfig
 from twin.scenario.settlement import ChainConfig, DevicesConfig, MarketConfig, TariffsConfig
 from twin.scenario.world import (
     DEFAULT_CODE,
@@ -38,6 +39,15 @@ class Scenario(Section):
     market: MarketConfig = Field(default_factory=MarketConfig)
     chain: ChainConfig = Field(default_factory=ChainConfig)
     devices: DevicesConfig = Field(default_factory=DevicesConfig)
+    economy: EconomyConfig = Field(default_factory=EconomyConfig)
+
+    @property
+    def protocol_fee_bps(self) -> int:
+        """The protocol fee the market charges [bps]: ``economy.protocol_fee_bps`` where there
+        is a treasury to pay it into (``chain`` and ``economy`` enabled), else 0."""
+        if self.chain.enabled and self.economy.enabled:
+            return self.economy.protocol_fee_bps
+        return 0
 
     @model_validator(mode="after")
     def _periods_fit_the_interval(self) -> Self:
