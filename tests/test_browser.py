@@ -117,8 +117,12 @@ def test_every_page_loads_without_console_errors(dc: Any) -> None:
     assert "day" in dc.find_element("#run").text
     visit(dc, "/economy")
     nodes = dc.driver.find_elements("css selector", "#economy-flows .sankey-node")
-    assert {"members (pay)", "P2P market", "utility (retail)"} <= {n.text for n in nodes}
-    assert "no treasury table" in dc.find_element("main").text
+    assert {"members (pay)", "P2P market", "utility (retail)", "treasury"} <= {
+        n.text for n in nodes
+    }
+    main = dc.find_element("main").text
+    assert "no treasury table" not in main  # the default charges a protocol fee
+    assert "no proposals table" in main
     screenshot(dc, "economy-day")
     assert severe_logs(dc) == [], "economy"
     assert all(s < 30 for s in seconds.values()), seconds

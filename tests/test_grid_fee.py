@@ -107,5 +107,6 @@ def test_fees_are_paid_to_the_grid_operator_in_a_run(tmp_path: Path) -> None:
     trades, bills = run.table("trades"), run.table("bills")
     fees = trades["grid_fee_micro_eur"].sum()
     assert fees > 0
-    assert bills["p2p_paid_micro_eur"].sum() == fees
+    protocol = trades["protocol_fee_micro_eur"].sum()
+    assert bills["p2p_paid_micro_eur"].sum() == fees + protocol
     assert run.kpis()["grid_fees_eur"] * 1e6 == fees

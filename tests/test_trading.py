@@ -32,10 +32,15 @@ def test_payments_cancel_and_energy_traded_is_energy_bought(day_run: RunFolder) 
     bills = day_run.table("bills")
     trades = day_run.table("trades")
     assert len(trades) > 0
-    assert bills["p2p_paid_micro_eur"].sum() == 0
+    # members' net P2P payments are what the fees took: grid fees and the protocol fee
+    fees = trades["grid_fee_micro_eur"].sum() + trades["protocol_fee_micro_eur"].sum()
+    assert bills["p2p_paid_micro_eur"].sum() == fees
     assert bills["p2p_bought_wh"].sum() == bills["p2p_sold_wh"].sum() == trades["energy_wh"].sum()
     paid = trades.groupby("buyer", observed=True)["payment_micro_eur"].sum()
-    received = trades.groupby("seller", observed=True)["payment_micro_eur"].sum()
+    kept = trades["payment_micro_eur"] - trades["grid_fee_micro_eur"]
+    received = (
+        (kept - trades["protocol_fee_micro_eur"]).groupby(trades["seller"], observed=True).sum()
+    )
     net = paid.reindex(bills["owner"], fill_value=0) - received.reindex(
         bills["owner"], fill_value=0
     )

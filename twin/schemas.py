@@ -184,7 +184,8 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("protocol_fee_micro_eur", pa.int64()),
             ]
         ),
-        "settled P2P trades (energy after network-aware curtailment); the buyer pays "
+        "settled P2P trades (energy after network-aware curtailment; a trade curtailed to 0 Wh "
+        "stays, with its curtailed_wh); the buyer pays "
         "payment_micro_eur, the seller receives it less grid_fee_micro_eur and "
         "protocol_fee_micro_eur (to the treasury)",
     ),

@@ -273,7 +273,7 @@ class MarketLayer:
         energy = block.energy_wh
         ids = np.arange(self.next_trade_id, self.next_trade_id + len(energy), dtype=np.int64)
         self.next_trade_id += len(energy)
-        live = energy > 0
+        live = cleared > 0  # every cleared trade, a curtailed one with its 0 Wh left
         trades = TradeColumns(
             interval=t_idx[live],
             trade_id=ids[live],
