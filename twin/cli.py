@@ -334,5 +334,30 @@ def prove(
     console.print("[green]Settlement.verifyTrade: true[/green]")
 
 
+@app.command()
+def clean(
+    results: Annotated[Path, typer.Argument(help="Results folder.")] = Path("results"),
+    remove: Annotated[bool, typer.Option("--remove", help="Remove them (default: list).")] = False,
+) -> None:
+    """List the partial run folders a killed or failed run left behind; remove them on request."""
+    import shutil
+
+    from twin.results import broken_runs, partial_runs
+
+    partial = partial_runs(results)
+    for path in partial:
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        action = "removed" if remove else "partial"
+        if remove:
+            shutil.rmtree(path)
+        console.print(f"{action}  {path}  ({size / 1e6:,.1f} MB)", highlight=False, soft_wrap=True)
+    for path, reason in broken_runs(results):
+        console.print(f"broken   {path}  ({reason})", highlight=False, soft_wrap=True)
+    if not partial:
+        console.print(f"no partial run folders under {results}", highlight=False, soft_wrap=True)
+    elif not remove:
+        console.print("gridtwin clean --remove removes them", highlight=False, soft_wrap=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -139,3 +139,15 @@ def broken_runs(results_dir: str | Path) -> list[tuple[Path, str]]:
             except (OSError, ValueError) as err:
                 broken.append((p, f"{type(err).__name__}: {err}"))
     return broken
+
+
+def partial_runs(results_dir: str | Path) -> list[Path]:
+    """Hidden partial run folders under ``results_dir`` (``.<name>.partial-<id>``): runs that
+    were killed or failed before they were renamed into place, oldest first."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    found = [
+        p for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and ".partial-" in p.name
+    ]
+    return sorted(found, key=lambda p: p.stat().st_mtime)
