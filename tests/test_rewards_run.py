@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from twin.results import RunFolder
 
 
@@ -26,7 +24,6 @@ def test_batteries_that_store_more_than_they_give_back_earn_nothing(day_run: Run
     batteries = [n for n in net.index if nodes.loc[n, "kind"] == "battery"]
     assert batteries
     paid = set(day_run.table("rewards")["node_id"])
-    for node in batteries:
-        if net[node] <= 0:
-            assert node not in paid
-    assert np.isfinite(net.to_numpy(dtype=float)).all()
+    sinks = [node for node in batteries if net[node] <= 0]
+    assert sinks  # the check below bites: the day run has batteries that store more than they give
+    assert not set(sinks) & paid

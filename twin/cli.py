@@ -65,8 +65,14 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         ("  of which one-off (deploy, roles, mint, register)", "gas_one_off"),
         ("gas per settled trade, all transactions", "gas_all_per_trade"),
         ("gas per settled trade, batch commits only", "commit_gas_per_trade"),
-        ("settlement cost at the L1 gas price", "settlement_cost_l1_eur_per_mwh"),
-        ("settlement cost at the L2 gas price", "settlement_cost_l2_eur_per_mwh"),
+        (
+            "all gas (one-off included) at the L1 gas price, per MWh settled",
+            "settlement_cost_l1_eur_per_mwh",
+        ),
+        (
+            "all gas (one-off included) at the L2 gas price, per MWh settled",
+            "settlement_cost_l2_eur_per_mwh",
+        ),
         ("readings accepted", "readings_accepted"),
         ("readings refused or flagged", "readings_refused"),
         ("attack readings", "attack_readings"),

@@ -110,35 +110,33 @@ def open_run(path: str | Path) -> RunFolder:
     return RunFolder(path, manifest)
 
 
-def list_runs(results_dir: str | Path) -> list[RunFolder]:
-    """Finished runs under ``results_dir``, newest first (hidden partial folders skipped; a
-    folder whose manifest cannot be read is left out: :func:`broken_runs` lists those)."""
+def _scan_runs(results_dir: str | Path) -> tuple[list[RunFolder], list[tuple[Path, str]]]:
+    """The run folders under ``results_dir`` (hidden partial folders skipped): those whose
+    manifest opens, and those whose manifest cannot be read, with why (sorted by path)."""
     root = Path(results_dir)
+    runs: list[RunFolder] = []
+    broken: list[tuple[Path, str]] = []
     if not root.is_dir():
-        return []
-    runs = []
-    for p in root.iterdir():
+        return runs, broken
+    for p in sorted(root.iterdir()):
         if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file():
             try:
                 runs.append(open_run(p))
-            except (OSError, ValueError):
-                continue
+            except (OSError, ValueError) as err:
+                broken.append((p, f"{type(err).__name__}: {err}"))
+    return runs, broken
+
+
+def list_runs(results_dir: str | Path) -> list[RunFolder]:
+    """Finished runs under ``results_dir``, newest first (a folder whose manifest cannot be
+    read is left out: :func:`broken_runs` lists those)."""
+    runs = _scan_runs(results_dir)[0]
     return sorted(runs, key=lambda r: str(r.manifest.get("started", "")), reverse=True)
 
 
 def broken_runs(results_dir: str | Path) -> list[tuple[Path, str]]:
     """Run folders under ``results_dir`` whose ``manifest.json`` cannot be read, with why."""
-    root = Path(results_dir)
-    if not root.is_dir():
-        return []
-    broken = []
-    for p in sorted(root.iterdir()):
-        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file():
-            try:
-                open_run(p)
-            except (OSError, ValueError) as err:
-                broken.append((p, f"{type(err).__name__}: {err}"))
-    return broken
+    return _scan_runs(results_dir)[1]
 
 
 def partial_runs(results_dir: str | Path) -> list[Path]:

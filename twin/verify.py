@@ -30,6 +30,7 @@ from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
 from settlement.economy.dao import CommunityDao
 from settlement.market.bills import net_payments
+from settlement.units import eur_to_micro_eur
 from twin.results import RunFolder, open_run
 
 
@@ -53,12 +54,10 @@ def open_chain(run: RunFolder, rpc_url: str | None = None) -> Chain:
     return Chain.connect(url, addresses=info["addresses"])
 
 
-def _batch_leaves(
-    batch_id: int, trades: pd.DataFrame, address: dict[str, str]
-) -> tuple[list[bytes], list[str], list[str]]:
+def _batch_leaves(batch_id: int, trades: pd.DataFrame, address: dict[str, str]) -> list[bytes]:
     sellers = [address[s] for s in trades["seller"].astype(str)]
     buyers = [address[b] for b in trades["buyer"].astype(str)]
-    leaves = trade_leaves(
+    return trade_leaves(
         batch_id,
         trades["trade_id"].to_numpy(),
         sellers,
@@ -66,7 +65,6 @@ def _batch_leaves(
         trades["energy_wh"].to_numpy(),
         trades["payment_micro_eur"].to_numpy(),
     )
-    return leaves, sellers, buyers
 
 
 def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
@@ -93,7 +91,7 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     for row in batches.itertuples():
         b = int(str(row.batch_id))
         t = by_batch.get(b, trades.iloc[:0])
-        leaves, _sellers, _buyers = _batch_leaves(b, t, address)
+        leaves = _batch_leaves(b, t, address)
         root = merkle_root(leaves)
         on_chain = chain.batch(b)
         received = net_payments(
@@ -128,7 +126,7 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             checks.append(Check(f"batch {b}: {name}", bool(ok), f"{len(t)} trades"))
         for who, amount in net.items():
             net_total[who] = net_total.get(who, 0) + amount
-    credits = round(float(run.manifest["config"]["chain"]["credits_eur"]) * 1e6)
+    credits = eur_to_micro_eur(float(run.manifest["config"]["chain"]["credits_eur"]))
     minted = {a: 0 if r == "treasury" else credits for a, r in zip(addresses, roles, strict=True)}
     wrong = [a for a, total in net_total.items() if chain.balance_of(a) != minted[a] + total]
     checks.append(
@@ -315,7 +313,7 @@ def prove_trade(path: str | Path, trade_id: int, rpc_url: str | None = None) -> 
     participants = run.table("participants")
     address = dict(zip(participants["owner"], participants["address"], strict=True))
     batch = trades[trades["batch_id"] == b]
-    leaves, _, _ = _batch_leaves(b, batch, address)
+    leaves = _batch_leaves(b, batch, address)
     index = int(np.flatnonzero(batch["trade_id"].to_numpy() == trade_id)[0])
     tree = merkle_tree(leaves)
     proof = tree_proof(tree, index)
