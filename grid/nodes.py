@@ -229,6 +229,57 @@ class BatteryNodes:
             yield env.timeout(self.interval_s)
 
 
+@dataclass
+class SharedBatteries:
+    """Community batteries in front of the meters, each in service from its own interval on.
+
+    Each interval, after every other node (the home batteries included) has set its power, a
+    shared battery in service stores the community's surplus and covers its deficit, as
+    metered in that interval: it asks for minus the sum of every other node's power, within
+    its power and energy limits (the first battery in service takes what it can, the next the
+    rest). Before its interval of service its power is zero (it is not there yet).
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        The batteries' rows in the node table.
+    fleet : BatteryNodes
+        Their limits and state of charge (host rows unused: they sit behind no meter).
+    in_service_from : ndarray of int
+        First interval of each battery in the grid (``n_intervals`` or more: not yet).
+    """
+
+    rows: np.ndarray
+    fleet: BatteryNodes
+    in_service_from: np.ndarray
+
+    def commission(self, position: int, k: int) -> None:
+        """Battery ``position`` (in :attr:`rows`) is in the grid from interval ``k`` on."""
+        self.in_service_from[position] = k
+
+    def process(
+        self, env: simpy.Environment, meters: Meters, n_intervals: int, soc_log: np.ndarray
+    ) -> Process:
+        """Each interval: balance the community's metered net power; ``soc_log[k]`` receives
+        the state of charge at the end of interval ``k`` [kWh]."""
+        others = np.ones(len(meters.p_mw), dtype=bool)
+        others[self.rows] = False
+        fleet = self.fleet
+        for k in range(n_intervals):
+            net_mw = float(meters.p_mw[others].sum())
+            p = np.zeros(len(self.rows))
+            live = (self.in_service_from <= k) & meters.available[self.rows]
+            limit = fleet.limit(np.full(len(self.rows), -net_mw), live)
+            for i in np.flatnonzero(live):  # in node order, each takes what is left
+                p[i] = limit[i] if abs(limit[i]) <= abs(net_mw) else np.sign(limit[i]) * abs(net_mw)
+                net_mw += p[i]
+            meters.p_mw[self.rows] = p
+            meters.q_mvar[self.rows] = 0.0
+            fleet.apply(p)
+            soc_log[k] = fleet.soc_kwh
+            yield env.timeout(fleet.interval_s)
+
+
 def outage_process(
     env: simpy.Environment, meters: Meters, events: list[tuple[int, int, bool]]
 ) -> Process:

@@ -296,3 +296,60 @@ def _attached(
             "profile": profile,
         }
     )
+
+
+def add_shared_batteries(
+    net: pp.pandapowerNet, nodes: NodeSet, batteries: Sequence[tuple[str, int, float, float]]
+) -> NodeSet:
+    """``nodes`` with shared (community) batteries appended, each in front of the meters.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        The grid; each battery becomes a storage element at its bus.
+    nodes : NodeSet
+        The placed nodes.
+    batteries : sequence of (name, bus, p_max_kw, capacity_kwh)
+        Each battery's name (its node is ``asset-<name>``, owned by ``asset-<name>``), its
+        bus (pandapower index), rated power [kW] and usable capacity [kWh].
+
+    Raises
+    ------
+    PinError
+        A bus the net does not have (the message names the battery).
+    """
+    if not batteries:
+        return nodes
+    buses = set(net.bus.index.tolist())
+    for name, bus, _p, _e in batteries:
+        if bus not in buses:
+            raise PinError(
+                f"{name}: no bus {bus} (a pandapower bus index: {net.bus.index.min()} .. "
+                f"{net.bus.index.max()}, the nodes table's bus column)"
+            )
+    ids = [f"asset-{name}" for name, *_ in batteries]
+    shared = pd.DataFrame(
+        {
+            "node_id": ids,
+            "kind": "battery",
+            "bus": np.array([b for _, b, _, _ in batteries], dtype=np.int64),
+            "p_max_mw": [p / 1e3 for _, _, p, _ in batteries],
+            "capacity_kwh": [e for *_, e in batteries],
+            "owner": ids,
+            "element": "storage",
+            "host": -1,
+            "profile": "",
+        }
+    )
+    shared["element_index"] = _create(
+        pp.create_storages,
+        net,
+        shared,
+        p_mw=0.0,
+        max_e_mwh=shared["capacity_kwh"].to_numpy() / 1e3,
+    )
+    columns = list(nodes.table.columns)
+    table = pd.concat([nodes.table, shared[columns]], ignore_index=True)
+    for column in ("bus", "element_index", "host"):
+        table[column] = table[column].astype("int64")
+    return NodeSet(table)

@@ -17,8 +17,8 @@ from forecasting.dispatch import BatteryDispatcher, BatterySpec
 from forecasting.oracles import make_forecaster
 from forecasting.policy import ForecastDispatchPolicy
 from grid.network import build_net, simbench_scenario
-from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, outage_events
-from grid.placement import NodeSet, PinError, place_nodes
+from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, SharedBatteries, outage_events
+from grid.placement import NodeSet, PinError, add_shared_batteries, place_nodes
 from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
 from settlement.market.tariff import tariff_prices
@@ -60,6 +60,17 @@ class Twin:
     solver: PowerFlowSolver
     forecast_policy: ForecastDispatchPolicy | None = None
     series_rows: np.ndarray | None = None
+    shared: SharedBatteries | None = None
+
+    @property
+    def in_service_from(self) -> np.ndarray | None:
+        """First interval each node is in the grid, or None when every node is there from
+        the start (a community asset joins when its proposal executes)."""
+        if self.shared is None:
+            return None
+        start = np.zeros(len(self.nodes), dtype=np.int64)
+        start[self.shared.rows] = self.shared.in_service_from
+        return start
 
 
 def _profile_nodes(
@@ -145,6 +156,13 @@ def build(scenario: Scenario) -> Twin:
         nodes = scenario_nodes(net, cfg, rng["placement"])
     except PinError as err:  # a pin that names no home or bus of the net
         raise ScenarioError(f"nodes.{err}") from None
+    assets = scenario.economy.asset_configs()
+    try:
+        nodes = add_shared_batteries(
+            net, nodes, [(a.name, a.bus, a.p_max_kw, a.capacity_kwh) for a, _ in assets]
+        )
+    except PinError as err:  # an asset at a bus the net does not have
+        raise ScenarioError(f"economy.assets: {err}") from None
     library = profile_library(simbench_scenario(grid.simbench_code))
     start = pd.Timestamp(run.start)
     consumers, generators = profile_fleets(
@@ -158,7 +176,7 @@ def build(scenario: Scenario) -> Twin:
         rng["consumer_noise"],
     )
     table = nodes.table
-    bat = nodes.rows("battery")
+    bat = home_batteries(nodes)
     behind = np.flatnonzero((table["kind"].to_numpy() == "solar") & (table["host"].to_numpy() >= 0))
     capacity = table["capacity_kwh"].to_numpy()[bat]
     batteries = BatteryNodes(
@@ -198,6 +216,8 @@ def build(scenario: Scenario) -> Twin:
         start, periods=run.n_intervals, freq=pd.Timedelta(seconds=run.interval_s), name="time"
     )
     twin = Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
+    if assets:
+        twin.shared = _shared_batteries(nodes, cfg, assets, run.n_intervals, run.interval_s)
     control = scenario.forecasting.battery_control
     if control == "idle":
         batteries.policy = IdlePolicy()
@@ -268,7 +288,7 @@ def _forecast_policy(
     times = pd.date_range(start - warmup * step, periods=warmup + n + horizon, freq=step)
     prices = tariff_prices(times[warmup:].hour.to_numpy(), sc.tariffs)
     table = twin.nodes.table
-    bat = twin.nodes.rows("battery")
+    bat = twin.batteries.rows
     host = table["host"].to_numpy()
     # which series sit behind each battery's meter: its home's consumer and the home's PV
     position = np.full(len(table), -1)
@@ -315,6 +335,39 @@ def _forecast_policy(
         fit_intervals=warmup,
         record_horizons=list(fc.record_horizons),
     )
+
+
+def home_batteries(nodes: NodeSet) -> np.ndarray:
+    """Rows of the batteries behind a home's meter (not the community's shared ones)."""
+    table = nodes.table
+    return np.flatnonzero((table["kind"].to_numpy() == "battery") & (table["host"].to_numpy() >= 0))
+
+
+def _shared_batteries(
+    nodes: NodeSet, cfg: NodesConfig, assets: list, n_intervals: int, interval_s: int
+) -> SharedBatteries:
+    """The community's shared batteries: the ``economy.assets`` in service from the start,
+    the ``economy.proposals``' never, until a proposal executes."""
+    table = nodes.table
+    rows = np.array([nodes.position(f"asset-{a.name}") for a, _ in assets], dtype=np.int64)
+    capacity = table["capacity_kwh"].to_numpy()[rows]
+    fleet = BatteryNodes(
+        rows=rows,
+        host_rows=np.full(len(rows), -1),
+        behind_rows=np.zeros(0, np.int64),
+        behind_hosts=np.zeros(0, np.int64),
+        capacity_kwh=capacity,
+        p_max_mw=table["p_max_mw"].to_numpy()[rows],
+        eta_charge=cfg.battery_charge_efficiency,
+        eta_discharge=cfg.battery_discharge_efficiency,
+        soc_min=cfg.battery_soc_min,
+        soc_max=cfg.battery_soc_max,
+        soc_kwh=cfg.battery_soc_min * capacity,
+        interval_s=interval_s,
+    )
+    never = n_intervals + 1
+    start = np.array([0 if from_start else never for _, from_start in assets], dtype=np.int64)
+    return SharedBatteries(rows=rows, fleet=fleet, in_service_from=start)
 
 
 def profile_powers(twin: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:

@@ -102,6 +102,9 @@ class Engine:
         chunk_s = min(86_400, chain.batch_hours * 3600) if chain.enabled else 86_400
         self.chunk_size = max(1, chunk_s // run.interval_s)
         self.node_ids = twin.nodes.table["node_id"].to_numpy().astype(str)
+        shared_rows = twin.shared.rows if twin.shared is not None else np.zeros(0, np.int64)
+        #: Rows of every battery whose state of charge is logged: the homes', the shared.
+        self.bat_rows = np.concatenate([twin.batteries.rows, shared_rows])
         self.kpis = KpiAccumulator(twin.nodes)
         #: Wall time by part [s]: each layer by name, ``grid`` (the chunks' power flow),
         #: ``results`` (the physical tables), work layers report from inside node processes
@@ -159,12 +162,16 @@ class Engine:
         env = simpy.Environment()
         twin = self.twin
         meters = Meters(len(twin.nodes))
-        soc_log = np.zeros((self.n_intervals, len(twin.batteries.rows)))
+        n_home = len(twin.batteries.rows)
+        soc_log = np.zeros((self.n_intervals, len(self.bat_rows)))
         env.process(outage_process(env, meters, twin.outages))
         env.process(twin.consumers.process(env, meters, self.interval_s))
         for fleet in twin.generators:
             env.process(fleet.process(env, meters, self.interval_s))
-        env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log))
+        env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log[:, :n_home]))
+        if twin.shared is not None:  # after every other node: it balances what they metered
+            shared_log = soc_log[:, n_home:]
+            env.process(twin.shared.process(env, meters, self.n_intervals, shared_log))
         for layer in self.layers:
             for process in layer.start(env):
                 env.process(self._timed_process(layer.name, process))
@@ -231,8 +238,9 @@ class Engine:
             chunk,
             layout=twin.solver.layout,
             node_ids=self.node_ids,
-            bat_rows=twin.batteries.rows,
+            bat_rows=self.bat_rows,
             interval_s=self.interval_s,
+            in_service_from=twin.in_service_from,
         )
         self.kpis.add(chunk.p_mw, chunk.flow, chunk.violations, chunk.nodes_out, self.interval_s)
         self.timings_s["results"] += clock() - t1

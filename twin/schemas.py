@@ -259,13 +259,82 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("batch_id", pa.int64()),
                 ("time", TIME),
                 ("kind", pa.string()),
+                ("account", pa.string()),
                 ("amount_micro_eur", pa.int64()),
                 ("tx_hash", pa.string()),
             ]
         ),
-        "every movement of the community treasury: inflows positive (kind protocol_fees: a "
-        "batch's fees, time when the batch became final, its commit transaction), outflows "
-        "negative; the amounts sum to the Treasury's balance on chain",
+        "every movement of the community treasury: inflows positive (kind contribution: a "
+        "member's own transfer at the start, account the member's address; kind "
+        "protocol_fees: a batch's fees, time when the batch became final, its commit "
+        "transaction), outflows negative (kind asset_purchase: an executed proposal paying "
+        "the vendor, account its address, its execute transaction); the amounts sum to the "
+        "Treasury's balance on chain",
+    ),
+    "proposals": (
+        pa.schema(
+            [
+                ("proposal", pa.string()),
+                ("proposal_id", pa.string()),
+                ("description", pa.string()),
+                ("time", TIME),
+                ("cost_micro_eur", pa.int64()),
+                ("votes_for", pa.int64()),
+                ("votes_against", pa.int64()),
+                ("votes_abstain", pa.int64()),
+                ("quorum", pa.int64()),
+                ("state", pa.string()),
+                ("executed", TIME),
+                ("in_service_from", TIME),
+                ("tx_hash", pa.string()),
+                ("whatif_s", pa.float64()),
+            ]
+        ),
+        "each [[economy.proposals]] entry: when it was made, the votes cast (vote base units) "
+        "and the quorum, its outcome (executed, defeated, queued: delay past the run's end, "
+        "unfunded, not_reached), the execute transaction, the first interval its asset is in the "
+        "grid, and the wall time of the members' what-if (twin.whatif)",
+    ),
+    "ballots": (
+        pa.schema(
+            [
+                ("proposal", pa.string()),
+                ("member", pa.string()),
+                ("weight", pa.int64()),
+                ("support", pa.string()),
+                ("whatif_saving_micro_eur", pa.int64()),
+                ("projected_benefit_micro_eur", pa.int64()),
+            ]
+        ),
+        "every member's signed ballot: its weight, for/against, the bill saving its what-if "
+        "found over the window and its projected net benefit over the asset's life",
+    ),
+    "asset_shares": (
+        pa.schema(
+            [
+                ("asset", pa.string()),
+                ("holder", pa.string()),
+                ("shares", pa.int64()),
+                ("held_at_end", pa.int64()),
+                ("tx_hash", pa.string()),
+            ]
+        ),
+        "the shares of each community asset minted to its funders (one per euro contributed) "
+        "and what each holds at the end of the run",
+    ),
+    "asset_payouts": (
+        pa.schema(
+            [
+                ("asset", pa.string()),
+                ("batch_id", pa.int64()),
+                ("holder", pa.string()),
+                ("shares", pa.int64()),
+                ("amount_micro_eur", pa.int64()),
+                ("tx_hash", pa.string()),
+            ]
+        ),
+        "each asset's net receipt in a settlement batch paid to its holders pro rata (shares "
+        "held when paid), its distribute transaction",
     ),
     "transactions": (
         pa.schema(

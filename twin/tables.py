@@ -52,24 +52,35 @@ def write_chunk(
     node_ids: np.ndarray,
     bat_rows: np.ndarray,
     interval_s: int,
+    in_service_from: np.ndarray | None = None,
 ) -> None:
-    """Append a chunk to the physical tables and ``intervals``."""
+    """Append a chunk to the physical tables and ``intervals``.
+
+    ``in_service_from``: first interval of each node in the grid (None: all from the start);
+    a node's ``node_power`` and ``battery_state`` rows begin at it.
+    """
     n, times, p, flow = c.size, c.times, c.p_mw, c.flow
     bat_ids = node_ids[bat_rows]
     n_nodes, n_bus, n_branch, n_bat = p.shape[1], len(layout.bus), len(layout.branch), len(bat_rows)
-    w.append(
-        "node_power",
-        {"time": np.repeat(times, n_nodes), "node_id": tiled_ids(node_ids, n), "p_mw": p.ravel()},
-    )
+    node_power: Columns = {
+        "time": np.repeat(times, n_nodes),
+        "node_id": tiled_ids(node_ids, n),
+        "p_mw": p.ravel(),
+    }
+    battery_state: Columns = {
+        "time": np.repeat(times, n_bat),
+        "node_id": tiled_ids(bat_ids, n),
+        "soc_kwh": c.soc_kwh.ravel(),
+    }
+    if in_service_from is not None:
+        k = (c.first + np.arange(n))[:, None]
+        there = (k >= in_service_from[None, :]).ravel()
+        bat_there = (k >= in_service_from[bat_rows][None, :]).ravel()
+        node_power = {name: _take(col, there) for name, col in node_power.items()}
+        battery_state = {name: _take(col, bat_there) for name, col in battery_state.items()}
+    w.append("node_power", node_power)
     if n_bat:
-        w.append(
-            "battery_state",
-            {
-                "time": np.repeat(times, n_bat),
-                "node_id": tiled_ids(bat_ids, n),
-                "soc_kwh": c.soc_kwh.ravel(),
-            },
-        )
+        w.append("battery_state", battery_state)
     moved = np.abs(c.curtailed_mw) > 0
     if moved.any():
         t_i, node_i = np.nonzero(moved)
@@ -117,6 +128,13 @@ def write_chunk(
             ),
         },
     )
+
+
+def _take(column: object, mask: np.ndarray) -> object:
+    """The rows of a column (numpy array or Arrow array) where ``mask`` holds."""
+    if isinstance(column, pa.Array):
+        return column.filter(pa.array(mask))
+    return np.asarray(column)[mask]
 
 
 #: The ``nodes`` table's device columns of a run without devices.

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from hexbytes import HexBytes
+from web3.logs import DISCARD
 
 from settlement.chain.connection import Chain
 from settlement.chain.embedded import open_embedded
@@ -29,6 +30,7 @@ from settlement.chain.transactions import scan_transactions
 from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
 from settlement.economy.dao import CommunityDao
+from settlement.economy.shares import AssetShareToken
 from settlement.market.bills import net_payments
 from settlement.units import eur_to_micro_eur
 from twin.results import RunFolder, open_run
@@ -128,12 +130,27 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             net_total[who] = net_total.get(who, 0) + amount
     credits = eur_to_micro_eur(float(run.manifest["config"]["chain"]["credits_eur"]))
     minted = {a: 0 if r == "treasury" else credits for a, r in zip(addresses, roles, strict=True)}
-    wrong = [a for a, total in net_total.items() if chain.balance_of(a) != minted[a] + total]
+    flows = _economy_flows(run)
+    for who, amount in flows.items():
+        net_total[who] = net_total.get(who, 0) + amount
+        minted.setdefault(who, 0)
+    wrong = [
+        f"{a}: chain {chain.balance_of(a):,}, tables {minted[a] + total:,}"
+        for a, total in net_total.items()
+        if chain.balance_of(a) != minted[a] + total
+    ]
     checks.append(
         Check(
-            "balances = credits + net payments",
+            "balances = credits + net payments + treasury and asset flows",
             not wrong,
-            f"{len(net_total)} participants" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+            f"{len(net_total)} accounts" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    checks.append(
+        Check(
+            "money conserved: every movement in the tables has a payer and a receiver",
+            sum(net_total.values()) == 0 and sum(flows.values()) == 0,
+            f"net payments and flows sum to {sum(net_total.values()):,} micro-euro",
         )
     )
     supply = chain.total_supply()
@@ -146,11 +163,40 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     )
     if has_treasury:
         checks += _verify_treasury(run, chain, trades, batches)
+    if (run.path / "asset_payouts.parquet").is_file():
+        checks += _verify_payouts(run, chain)
     if (run.path / "transactions.parquet").is_file():
         checks += _verify_transactions(run, chain)
     if (run.path / "rewards.parquet").is_file():
         checks += _verify_devices(run, chain)
     return checks
+
+
+def _economy_flows(run: RunFolder) -> dict[str, int]:
+    """Credits moved outside the batches, from the tables: members' contributions into the
+    treasury, the treasury's payments for assets, assets' payouts to their holders
+    [micro-euro received, by address]; they sum to zero."""
+    flows: dict[str, int] = {}
+
+    def move(source: str, to: str, amount: int) -> None:
+        flows[source] = flows.get(source, 0) - amount
+        flows[to] = flows.get(to, 0) + amount
+
+    if (run.path / "treasury.parquet").is_file():
+        treasury = str(run.manifest["chain"]["addresses"]["Treasury"])
+        table = run.table("treasury")
+        if "account" in table:
+            for r in table.itertuples():
+                if r.kind == "contribution":
+                    move(str(r.account), treasury, int(str(r.amount_micro_eur)))
+                elif r.kind == "asset_purchase":
+                    move(treasury, str(r.account), -int(str(r.amount_micro_eur)))
+    if (run.path / "asset_payouts.parquet").is_file():
+        people = run.table("participants")
+        accounts = dict(zip(people["owner"], people["address"], strict=True))
+        for r in run.table("asset_payouts").itertuples():
+            move(str(accounts[f"asset-{r.asset}"]), str(r.holder), int(str(r.amount_micro_eur)))
+    return flows
 
 
 def _verify_treasury(
@@ -174,9 +220,30 @@ def _verify_treasury(
     tx_of = {int(str(r.batch_id)): str(r.tx_hash) for r in batches.itertuples()}
     bad: list[str] = []
     seen: set[int] = set()
+    credit = chain.contract("EnergyCredit")
+    treasury_contract = dao.contract("Treasury")
     for i, row in enumerate(table.itertuples()):
-        b = int(str(row.batch_id))
+        kind = str(getattr(row, "kind", "protocol_fees"))
         amount = int(str(row.amount_micro_eur))
+        if kind != "protocol_fees":
+            receipt = chain.get_receipt(str(row.tx_hash))
+            if kind == "contribution":
+                events = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
+                seen_on_chain = [
+                    (str(e.args["from"]), str(e.args.to), int(e.args.value)) for e in events
+                ]
+                want = (str(row.account), str(dao.addresses["Treasury"]), amount)
+            else:
+                events = treasury_contract.events.Paid().process_receipt(receipt, errors=DISCARD)
+                seen_on_chain = [("", str(e.args.to), -int(e.args.amount)) for e in events]
+                want = ("", str(row.account), amount)
+            if receipt is None or want not in seen_on_chain:
+                bad.append(
+                    f"treasury row {i} ({kind}): {amount:,} micro-euro, account {row.account}, "
+                    f"not what {row.tx_hash} moved on chain"
+                )
+            continue
+        b = int(float(str(row.batch_id)))
         if b in seen or amount != expected.get(b) or str(row.tx_hash) != tx_of.get(b):
             bad.append(
                 f"treasury row {i} (batch {b}): {amount:,} micro-euro in {row.tx_hash}, "
@@ -196,6 +263,38 @@ def _verify_treasury(
         )
     )
     return checks
+
+
+def _verify_payouts(run: RunFolder, chain: Chain) -> list[Check]:
+    """Every asset payout row against its distribution's events on chain, and pro rata: each
+    holder's payout is ``floor(distributed x shares / supply)`` (within 1 base unit of exact)."""
+    table = run.table("asset_payouts")
+    addresses = run.manifest["chain"]["addresses"]
+    bad: list[str] = []
+    for (asset, tx), rows in table.groupby(["asset", "tx_hash"], observed=True):
+        token = AssetShareToken(chain, str(addresses[f"AssetShares:{asset}"]))
+        receipt = chain.get_receipt(str(tx))
+        if receipt is None:
+            bad.append(f"asset {asset}: no transaction {tx} on chain")
+            continue
+        events = token.contract.events.Distributed().process_receipt(receipt, errors=DISCARD)
+        on_chain = token.payouts(receipt)
+        holders, amounts = rows["holder"].astype(str), rows["amount_micro_eur"].astype(int)
+        got = dict(zip(holders, amounts, strict=True))
+        if not events or got != {h: int(v) for h, v in on_chain.items()}:
+            bad.append(f"asset {asset}, {tx}: rows {len(rows)} differ from its Payout events")
+            continue
+        total, supply = int(events[0].args.amount), int(rows["shares"].sum())
+        for r in rows.itertuples():
+            if int(str(r.amount_micro_eur)) != total * int(str(r.shares)) // supply:
+                bad.append(f"asset {asset}, batch {r.batch_id}, holder {r.holder}: not pro rata")
+    return [
+        Check(
+            "asset payouts = Payout events, pro rata to shares",
+            not bad,
+            "; ".join(bad[:3]) if bad else f"{len(table)} payouts",
+        )
+    ]
 
 
 def _verify_transactions(run: RunFolder, chain: Chain) -> list[Check]:

@@ -67,3 +67,29 @@ def allowance(chain: Chain, owner: str, spender: str) -> MicroEur:
     credit = chain.contract("EnergyCredit")
     args = (Web3.to_checksum_address(owner), Web3.to_checksum_address(spender))
     return MicroEur(int(chain.call(credit, "allowance", *args)))
+
+
+#: Gas bound of one EnergyCredit ``transfer`` to an account that holds none yet.
+TRANSFER_GAS = 80_000
+
+
+def transfer_credits(
+    chain: Chain,
+    owner_key: bytes | str,
+    to: str,
+    amount_micro_eur: MicroEur,
+    *,
+    fund_gas: bool = False,
+) -> TxReceipt:
+    """The owner's own ``EnergyCredit.transfer(to, amount)``, signed with ``owner_key``: a
+    member paying into the treasury (its consent is its signature on exactly this payment).
+
+    ``fund_gas``: first send the owner the ether it lacks for this transaction, from the
+    operator (dev chains).
+    """
+    owner = Account.from_key(owner_key).address
+    if fund_gas and (shortfall_wei := gas_funding_wei(chain, owner, TRANSFER_GAS)):
+        chain.send_ether(owner, shortfall_wei)
+    args = [Web3.to_checksum_address(to), int(amount_micro_eur)]
+    credit = chain.contract("EnergyCredit")
+    return chain.transact(credit, "transfer", args, gas=TRANSFER_GAS, key=owner_key)

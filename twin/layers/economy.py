@@ -1,5 +1,5 @@
-"""The economy layer: the community's DAO and treasury on the run's chain, and the protocol
-fees that fill it.
+"""The economy layer: the community's DAO and treasury on the run's chain, the protocol fees
+that fill it, the members' contributions, the proposals they vote on and the assets they own.
 
 Built after the chain layer (and only with it), it deploys the DAO at the start
 (:meth:`settlement.economy.dao.CommunityDao.deploy`: CommunityVotes minted to the members as
@@ -7,30 +7,48 @@ Built after the chain layer (and only with it), it deploys the DAO at the start
 owns) and hands the Treasury's address to the chain layer
 (:meth:`twin.layers.chain.ChainLayer.add_treasury`) before any batch closes: from then on
 every batch's net payments carry the batch's protocol fees (kept by the market from the
-sellers' receipts) to the treasury, the last participant. No member's funds move by any new
-contract: the fee is a smaller receipt, not a debit, and only the timelock, after a passed
-proposal, can make the treasury pay.
+sellers' receipts) to the treasury, the last participant.
 
-At the end (after the chain layer's :meth:`~twin.layers.chain.ChainLayer.finish`: batches
-final) it returns the ``treasury`` table, one row a movement: an inflow per batch that paid
-fees (its batch, when it became final, the amount from the journaled net payments, the commit
-transaction), and outflows (none until a proposal executes); the KPIs ``protocol_fees_eur``
-(the trades' fees) and ``treasury_balance_eur`` (read on chain); and the DAO's addresses in
-the manifest's ``chain.addresses``.
+The members are the homes (the node owners but the ``community``'s turbine and the assets).
+Each pays ``economy.contribution_eur`` into the treasury at the start by its own signed
+transfer, and, when there are proposals, delegates its votes to itself by its own signed
+delegation (the operator submits it and pays the gas). Every ``[[economy.proposals]]`` is made
+on its day: each member's projected benefit comes from a what-if (:mod:`twin.whatif`), each
+votes by its own signed ballot, and a passed proposal is queued in the timelock and executed
+after its delay: the treasury pays the vendor, and the asset (a shared battery,
+:class:`grid.nodes.SharedBatteries`) is in the grid from the next interval on, with its shares
+minted to the funders (:mod:`twin.layers.assets`). A defeated proposal changes nothing. Every
+batch each asset's net receipt is paid to its share holders.
+
+At the end it returns the ``treasury`` table (every inflow and outflow), ``proposals`` and
+``ballots``, ``asset_shares`` and ``asset_payouts``; KPIs; the new contracts' addresses.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+
 import numpy as np
 import pyarrow as pa
 import simpy
+from hexbytes import HexBytes
 
 from settlement.chain.batches import batch_of
-from settlement.economy.dao import CommunityDao, DaoSettings
-from settlement.units import MICRO_EUR_PER_EUR, TokenUnits
-from twin.layers.base import Chunk, LayerOutput, Process
+from settlement.chain.participants import participant_addresses, participant_private_key
+from settlement.economy.ballots import Support
+from settlement.economy.consent import transfer_credits
+from settlement.economy.dao import CommunityDao, DaoSettings, Proposal, ProposalState
+from settlement.units import MICRO_EUR_PER_EUR, MicroEur, TokenUnits, eur_to_micro_eur
+from twin.layers.assets import AssetAccount, open_asset, pay_holders
+from twin.layers.base import Chunk, Columns, JsonValue, LayerOutput, Process
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
+from twin.scenario.economy import AssetConfig, ProposalConfig
+from twin.whatif import project
+
+#: The account that sells the community its assets (paid by the treasury).
+VENDOR = "asset-vendor"
 
 
 def member_votes(kind: str, owner_idx: np.ndarray, n_owners: int) -> list[TokenUnits]:
@@ -43,8 +61,28 @@ def member_votes(kind: str, owner_idx: np.ndarray, n_owners: int) -> list[TokenU
     raise ValueError(f"economy.votes: unknown distribution {kind!r}")
 
 
+def is_member(owner: str) -> bool:
+    """Whether an owner is a member (a home): not the community's turbine, not an asset."""
+    return owner != "community" and not owner.startswith("asset-")
+
+
+@dataclass
+class _ProposalRecord:
+    config: ProposalConfig
+    proposal_id: int = 0
+    time_s: float = 0.0
+    state: str = "not_reached"
+    votes: tuple[int, int, int] = (0, 0, 0)
+    quorum: int = 0
+    executed_s: float = float("nan")
+    in_service_from: int = -1
+    tx_hash: str | None = None
+    whatif_s: float = 0.0
+    ballots: list[tuple[str, int, int, int, int]] = field(default_factory=list)
+
+
 class EconomyLayer:
-    """The DAO and treasury of a run, and the ``treasury`` table.
+    """The DAO and treasury of a run, its proposals and assets; see the module docstring.
 
     Parameters
     ----------
@@ -58,73 +96,311 @@ class EconomyLayer:
 
     def __init__(self, ctx: LayerContext, chain: ChainLayer) -> None:
         config = ctx.scenario.economy
+        self.config = config
+        self.scenario = ctx.scenario
+        self.twin = ctx.twin
         self.chain_layer = chain
         self.batch_intervals = ctx.batch_intervals
-        n = len(ctx.owners)
-        members = chain.addresses[:n]
+        self.interval_s = ctx.scenario.run.interval_s
+        self.n_intervals = ctx.scenario.run.n_intervals
+        self.stamps = ctx.stamps
+        seed = ctx.scenario.run.seed
+        owners = [str(o) for o in ctx.owners]
+        self.member_pos = [i for i, o in enumerate(owners) if is_member(o)]
+        self.members = [owners[i] for i in self.member_pos]
+        self.member_addresses = [chain.addresses[i] for i in self.member_pos]
+        self.member_keys = [participant_private_key(o, seed) for o in self.members]
+        self.account_of = dict(zip(owners, chain.addresses, strict=False))
         settings = DaoSettings(
             voting_delay_blocks=config.voting_delay_blocks,
             voting_period_blocks=config.voting_period_blocks,
             quorum_percent=config.quorum_percent,
             timelock_delay_s=config.timelock_delay_s,
         )
-        votes = member_votes(config.votes, ctx.owner_idx, n)
-        self.dao = CommunityDao.deploy(chain.chain, members, votes, settings)
+        votes = member_votes(config.votes, ctx.owner_idx, len(owners))
+        self.votes = [votes[i] for i in self.member_pos]
+        cc = chain.chain
+        self.dao = CommunityDao.deploy(cc, self.member_addresses, self.votes, settings)
         self.treasury = self.dao.addresses["Treasury"]
+        self.timelock = self.dao.addresses["CommunityTimelock"]
         chain.add_treasury(self.treasury)
+        self.vendor = participant_addresses([VENDOR], seed)[0]
         self.fees_micro_eur: dict[int, int] = {}
+        #: Treasury movements other than batch fees: (time_s, kind, account, amount, tx).
+        self.movements: list[tuple[float, str, str, int, str]] = []
+        self.contributions = np.zeros(len(self.members), dtype=np.int64)
+        contribution = eur_to_micro_eur(config.contribution_eur)
+        if contribution:
+            for i, key in enumerate(self.member_keys):
+                receipt = transfer_credits(
+                    cc, key, self.treasury, MicroEur(contribution), fund_gas=True
+                )
+                tx = HexBytes(receipt["transactionHash"]).to_0x_hex()
+                self.movements.append(
+                    (0.0, "contribution", self.member_addresses[i], contribution, tx)
+                )
+                self.contributions[i] = contribution
+        if config.proposals:  # something to vote on: each member's own delegation to itself
+            for key in self.member_keys:
+                self.dao.delegate_by_sig(self.dao.sign_delegation(key))
+        self.assets: list[AssetAccount] = []
+        self.in_service: list[AssetConfig] = []
+        for asset in config.assets:
+            self._open(asset)
+        self.proposals = [_ProposalRecord(p) for p in config.proposals]
+        self.queued: dict[int, Proposal] = {}
+        self.closed_batches = 0
+
+    def _open(self, asset: AssetConfig) -> None:
+        name = f"asset-{asset.name}"
+        self.assets.append(
+            open_asset(
+                self.chain_layer.chain,
+                asset.name,
+                self.account_of[name],
+                self.scenario.run.seed,
+                self.member_addresses,
+                self.contributions,
+                admin=self.timelock,
+                proceeds=self.treasury,
+            )
+        )
+        self.in_service.append(asset)
 
     def start(self, env: simpy.Environment) -> list[Process]:
-        """No process of its own."""
-        return []
+        """The governance process, when there are proposals."""
+        return [self._governance(env)] if self.proposals else []
+
+    def _governance(self, env: simpy.Environment) -> Process:
+        end_s = self.n_intervals * self.interval_s
+        for record in sorted(self.proposals, key=lambda r: r.config.day):
+            at_s = int(record.config.day * 86_400) // self.interval_s * self.interval_s
+            if at_s >= end_s:
+                break
+            if at_s > env.now:
+                yield env.timeout(at_s - env.now)
+            record.time_s = env.now
+            passed = self._vote(record)
+            if not passed:
+                continue
+            delay = self.config.timelock_delay_s
+            if env.now + delay >= end_s:
+                record.state = "queued"
+                continue
+            yield env.timeout(delay)
+            self._execute(record, env.now)
+
+    def _vote(self, record: _ProposalRecord) -> bool:
+        """Project, propose, collect the members' signed ballots, close the vote; queue a
+        passed proposal. Whether it passed."""
+        p = record.config
+        share = (
+            self.contributions / self.contributions.sum()
+            if self.contributions.any()
+            else np.full(len(self.members), 1.0 / len(self.members))
+        )
+        projection = project(self.scenario, p, list(self.in_service), self.members, share)
+        record.whatif_s = projection.wall_s
+        cost = eur_to_micro_eur(p.cost_eur)
+        proposal = self.dao.treasury_payment(
+            self.vendor, MicroEur(cost), f"asset {p.asset.name}", p.description
+        )
+        self.dao.propose(proposal)
+        pid = self.dao.proposal_id(proposal)
+        record.proposal_id = pid
+        self.dao.advance_to_voting(pid)
+        for i, key in enumerate(self.member_keys):
+            benefit = int(projection.benefit_micro_eur[i])
+            support = Support.FOR if benefit > 0 else Support.AGAINST
+            self.dao.cast_vote_by_sig(self.dao.sign_ballot(key, pid, support))
+            saving = int(projection.saving_micro_eur[i])
+            record.ballots.append(
+                (self.members[i], int(self.votes[i]), int(support), saving, benefit)
+            )
+        self.dao.advance_past_voting(pid)
+        state = self.dao.state(pid)
+        record.votes = tuple(self.dao.proposal_votes(pid))  # type: ignore[assignment]
+        record.quorum = self.dao.quorum_votes(pid)
+        if state != ProposalState.SUCCEEDED:
+            record.state = state.name.lower()
+            return False
+        self.dao.queue(proposal)
+        record.state = "queued"
+        self.queued[pid] = proposal
+        return True
+
+    def _execute(self, record: _ProposalRecord, now_s: float) -> None:
+        pid = record.proposal_id
+        proposal = self.queued[pid]
+        cost = eur_to_micro_eur(record.config.cost_eur)
+        if int(self.dao.treasury_balance()) < cost:  # the timelock's call would revert
+            record.state = "unfunded"
+            return
+        self.dao.advance_past_timelock(pid)
+        receipt = self.dao.execute(proposal)
+        tx = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        record.state = "executed"
+        record.executed_s = now_s
+        record.tx_hash = tx
+        self.movements.append((now_s, "asset_purchase", self.vendor, -cost, tx))
+        # the interval running now has been metered: the asset is there from the next one
+        k = int(now_s // self.interval_s) + 1
+        record.in_service_from = k
+        shared = self.twin.shared
+        assert shared is not None
+        node = self.twin.nodes.position(f"asset-{record.config.asset.name}")
+        shared.commission(int(np.flatnonzero(shared.rows == node)[0]), k)
+        self._open(record.config.asset)
 
     def step(self, k: int, p_mw: np.ndarray) -> None:
         """Nothing happens between chunks."""
 
     def add(self, chunk: Chunk) -> None:
-        """Sum the chunk's protocol fees per batch."""
+        """Sum the chunk's protocol fees per batch; pay each asset's receipt in every batch
+        the chunk closed to its holders."""
         t = chunk.trades
-        if t is None or not len(t.trade_id):
-            return
-        batch = batch_of(chunk.first + t.interval, self.batch_intervals)
-        for b in np.unique(batch):
-            fee = int(t.protocol_fee_micro_eur[batch == b].sum())
-            self.fees_micro_eur[int(b)] = self.fees_micro_eur.get(int(b), 0) + fee
+        if t is not None and len(t.trade_id):
+            batch = batch_of(chunk.first + t.interval, self.batch_intervals)
+            for b in np.unique(batch):
+                fee = int(t.protocol_fee_micro_eur[batch == b].sum())
+                self.fees_micro_eur[int(b)] = self.fees_micro_eur.get(int(b), 0) + fee
+        closed = self.chain_layer.open.index
+        while self.closed_batches < closed:
+            b = self.closed_batches
+            self.closed_batches += 1
+            if not self.assets:
+                continue
+            plan = self.chain_layer.ledger.batch(b)
+            for asset in self.assets:
+                receipt = 0
+                if asset.address in plan.accounts:
+                    receipt = int(plan.net_amounts[plan.accounts.index(asset.address)])
+                pay_holders(self.chain_layer.chain, asset, b, receipt)
+
+    def _time(self, seconds: float) -> np.datetime64:
+        start = self.stamps[0].astype("datetime64[us]")
+        return start + np.timedelta64(round(seconds * 1e6), "us")
 
     def finish(self) -> LayerOutput:
-        """The ``treasury`` table, the fee and balance KPIs, the DAO's addresses."""
+        """The economy's tables, KPIs and the new contracts' addresses."""
         rows: dict[str, list[object]] = {
             "batch_id": [],
             "time": [],
             "kind": [],
+            "account": [],
             "amount_micro_eur": [],
             "tx_hash": [],
         }
+
+        def row(
+            batch: int | None, when: object, kind: str, account: str, amount: int, tx: object
+        ) -> None:
+            for name, value in zip(rows, (batch, when, kind, account, amount, tx), strict=True):
+                rows[name].append(value)
+
+        for when_s, kind, account, amount, tx in self.movements:
+            if when_s == 0.0:
+                row(None, self._time(0.0), kind, account, amount, tx)
         for batch in self.chain_layer.settled:
             if self.treasury not in batch.accounts:
                 continue
             amount = batch.net_amounts[batch.accounts.index(self.treasury)]
-            rows["batch_id"].append(batch.batch_id)
-            rows["time"].append(self.chain_layer.final_time(batch.batch_id))
-            rows["kind"].append("protocol_fees")
-            rows["amount_micro_eur"].append(int(amount))
-            rows["tx_hash"].append(batch.tx_hash)
+            final = self.chain_layer.final_time(batch.batch_id)
+            row(batch.batch_id, final, "protocol_fees", "", int(amount), batch.tx_hash)
+        for when_s, kind, account, amount, tx in self.movements:
+            if when_s != 0.0:
+                row(None, self._time(when_s), kind, account, amount, tx)
         fees = sum(self.fees_micro_eur.values())
         balance = int(self.dao.treasury_balance())
         eur = float(MICRO_EUR_PER_EUR)
+        paid = sum(p[3] for a in self.assets for p in a.payouts)
+        executed = sum(r.state == "executed" for r in self.proposals)
+        addresses: dict[str, JsonValue] = dict(self.dao.addresses)
+        for asset in self.assets:
+            addresses[f"AssetShares:{asset.name}"] = asset.shares.address
         return LayerOutput(
             kpis={
                 "protocol_fees_eur": (fees / eur, "EUR"),
                 "treasury_balance_eur": (balance / eur, "EUR"),
+                "contributions_eur": (float(self.contributions.sum()) / eur, "EUR"),
+                "proposals": (float(len(self.proposals)), "count"),
+                "proposals_executed": (float(executed), "count"),
+                "asset_payouts_eur": (paid / eur, "EUR"),
             },
             tables={
                 "treasury": {
                     "batch_id": pa.array(rows["batch_id"], pa.int64()),
                     "time": pa.array(rows["time"], pa.timestamp("us")),
                     "kind": pa.array(rows["kind"], pa.string()),
+                    "account": pa.array(rows["account"], pa.string()),
                     "amount_micro_eur": pa.array(rows["amount_micro_eur"], pa.int64()),
                     "tx_hash": pa.array(rows["tx_hash"], pa.string()),
-                }
+                },
+                **self._proposal_tables(),
+                **self._asset_tables(),
             },
-            manifest={"chain": {"addresses": dict(self.dao.addresses)}},
+            manifest={"chain": {"addresses": addresses}},
         )
+
+    def _proposal_tables(self) -> dict[str, Columns]:
+        if not self.proposals:
+            return {}
+        ps = self.proposals
+        proposals: Columns = {
+            "proposal": [r.config.asset.name for r in ps],
+            "proposal_id": [hex(r.proposal_id) for r in ps],
+            "description": [r.config.description for r in ps],
+            "time": pa.array([self._time(r.time_s) for r in ps], pa.timestamp("us")),
+            "cost_micro_eur": [eur_to_micro_eur(r.config.cost_eur) for r in ps],
+            "votes_for": [r.votes[1] for r in ps],
+            "votes_against": [r.votes[0] for r in ps],
+            "votes_abstain": [r.votes[2] for r in ps],
+            "quorum": [r.quorum for r in ps],
+            "state": [r.state for r in ps],
+            "executed": pa.array(
+                [None if math.isnan(r.executed_s) else self._time(r.executed_s) for r in ps],
+                pa.timestamp("us"),
+            ),
+            "in_service_from": pa.array(
+                [self.stamps[r.in_service_from] if r.in_service_from >= 0 else None for r in ps],
+                pa.timestamp("us"),
+            ),
+            "tx_hash": pa.array([r.tx_hash for r in ps], pa.string()),
+            "whatif_s": [round(r.whatif_s, 3) for r in ps],
+        }
+        b = [(r.config.asset.name, *ballot) for r in ps for ballot in r.ballots]
+        ballots: Columns = {
+            "proposal": [x[0] for x in b],
+            "member": [x[1] for x in b],
+            "weight": pa.array([x[2] for x in b], pa.int64()),
+            "support": [Support(x[3]).name.lower() for x in b],
+            "whatif_saving_micro_eur": pa.array([x[4] for x in b], pa.int64()),
+            "projected_benefit_micro_eur": pa.array([x[5] for x in b], pa.int64()),
+        }
+        return {"proposals": proposals, "ballots": ballots}
+
+    def _asset_tables(self) -> dict[str, Columns]:
+        if not self.assets:
+            return {}
+        shares = [(a.name, *m) for a in self.assets for m in a.minted]
+        payouts = [(a.name, *p) for a in self.assets for p in a.payouts]
+        return {
+            "asset_shares": {
+                "asset": [s[0] for s in shares],
+                "holder": [s[1] for s in shares],
+                "shares": pa.array([s[2] for s in shares], pa.int64()),
+                "held_at_end": pa.array(
+                    [int(a.shares.shares_of(h)) for a in self.assets for h, _, _ in a.minted],
+                    pa.int64(),
+                ),
+                "tx_hash": [s[3] for s in shares],
+            },
+            "asset_payouts": {
+                "asset": pa.array([p[0] for p in payouts], pa.string()),
+                "batch_id": pa.array([p[1] for p in payouts], pa.int64()),
+                "holder": pa.array([p[2] for p in payouts], pa.string()),
+                "shares": pa.array([p[3] for p in payouts], pa.int64()),
+                "amount_micro_eur": pa.array([p[4] for p in payouts], pa.int64()),
+                "tx_hash": pa.array([p[5] for p in payouts], pa.string()),
+            },
+        }
