@@ -15,10 +15,11 @@ device is the author) whose physics flag is a hard bound named in ``slash_on``: 
 registry), ``negative`` (a generator's negative output; re-checked on chain) and ``clear_sky``
 (PV above its clear-sky ceiling with a 25 % margin: no sky delivers that). Peer comparisons
 (``peer``, ``peer_period``) and the battery's booked state of charge are statistical or model
-estimates: they flag honest devices too (29 honest readings at ``scenarios/fraud.toml --seed
-4``) and withhold rewards, never stake. Forged uploads (not the device's key), replays and
-wrong-chain uploads are rejected and slash nothing: a forgery's victim is honest, and a
-replay claims nothing new. A device is slashed at most once a run (its first evidence); the
+estimates that a noisy honest device can trip: they withhold rewards, never stake (at
+``scenarios/fraud.toml --seed 4`` the 29 flagged readings whose ``attack`` is ``none`` are
+pv-5's 0 Wh night readings, flagged with the rest of its inflated uploads). Forged uploads
+(not the device's key), replays and wrong-chain uploads are rejected and slash nothing: a
+forgery's victim is honest, and a replay claims nothing new. A device is slashed at most once a run (its first evidence); the
 contract refuses the same signed upload twice in any case.
 
 :class:`TokenEconomy` keeps the ``token_economy`` table: per epoch the pool, the tokens
