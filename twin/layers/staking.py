@@ -19,8 +19,8 @@ estimates that a noisy honest device can trip: they withhold rewards, never stak
 ``scenarios/fraud.toml --seed 4`` the 29 flagged readings whose ``attack`` is ``none`` are
 pv-5's 0 Wh night readings, flagged with the rest of its inflated uploads). Forged uploads
 (not the device's key), replays and wrong-chain uploads are rejected and slash nothing: a
-forgery's victim is honest, and a replay claims nothing new. A device is slashed at most once a run (its first evidence); the
-contract refuses the same signed upload twice in any case.
+forgery's victim is honest, and a replay claims nothing new. A device is slashed at most once
+a run (its first evidence); the contract refuses the same signed upload twice in any case.
 
 :class:`TokenEconomy` keeps the ``token_economy`` table: per epoch the pool, the tokens
 emitted (rewards minted), genesis, slashed and burned, the stake and the token supply read on
