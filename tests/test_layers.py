@@ -89,7 +89,8 @@ def test_engine_runs_a_layer_it_does_not_know(
 
 def test_run_order_is_the_registry_order() -> None:
     ctx_names = [name for name, _ in layer_factories(_ctx())]
-    assert ctx_names == ["dispatch", "market", "chain", "devices", "economy"]
+    # built in this order (the devices slash to the economy's treasury), run in RUN_ORDER
+    assert ctx_names == ["dispatch", "market", "chain", "economy", "devices"]
     fake = {name: object() for name in ("devices", "economy", "market", "chain", "dispatch")}
     assert run_order(fake) == [fake[n] for n in RUN_ORDER]  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="flex"):

@@ -336,6 +336,54 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "each asset's net receipt in a settlement batch paid to its holders pro rata (shares "
         "held when paid), its distribute transaction",
     ),
+    "stakes": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("kind", pa.string()),
+                ("device_id", pa.int64()),
+                ("node_id", pa.string()),
+                ("owner_address", pa.string()),
+                ("amount_units", pa.int64()),
+                ("active_after_units", pa.int64()),
+                ("reason", pa.string()),
+                ("evidence_id", pa.string()),
+                ("burned_units", pa.int64()),
+                ("to_treasury_units", pa.int64()),
+                ("to_reporter_units", pa.int64()),
+                ("tx_hash", pa.string()),
+            ]
+        ),
+        "DeviceStaking's movements [RewardToken base units]: kind genesis (the one-off genesis "
+        "allocation minted to an owner, device_id 0), stake (an owner's permit-signed stake on "
+        "a device), slash (evidence_id: the device's signed upload's EIP-712 digest; reason: "
+        "the hard bound it broke; amount = burned + to_treasury + to_reporter)",
+    ),
+    "token_economy": (
+        pa.schema(
+            [
+                ("epoch", pa.int64()),
+                ("time", TIME),
+                ("intervals", pa.int64()),
+                ("pool_units", pa.int64()),
+                ("emitted_units", pa.int64()),
+                ("genesis_units", pa.int64()),
+                ("slashed_units", pa.int64()),
+                ("burned_units", pa.int64()),
+                ("staked_units", pa.int64()),
+                ("supply_units", pa.int64()),
+                ("circulating_units", pa.int64()),
+                ("protocol_revenue_micro_eur", pa.int64()),
+                ("break_even_eur_per_token", pa.float64()),
+            ]
+        ),
+        "one row a reward epoch [RewardToken base units]: the pool of the emission schedule "
+        "(pro-rated for a partial epoch), rewards minted (emitted), genesis allocation, slashed "
+        "and burned in the epoch; staked and supply read on chain at the epoch's end "
+        "(supply = cumulative genesis + emitted - burned), circulating = supply - staked; the "
+        "protocol fees of the batches starting in the epoch [micro-euro] and the token value "
+        "at which the epoch's rewards equal them [EUR/token]",
+    ),
     "transactions": (
         pa.schema(
             [

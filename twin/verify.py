@@ -29,6 +29,7 @@ from settlement.chain.merkle import merkle_root, merkle_tree, trade_leaves, tree
 from settlement.chain.transactions import scan_transactions
 from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
+from settlement.depin.staking import DeviceStaking
 from settlement.economy.dao import CommunityDao
 from settlement.economy.shares import AssetShareToken
 from settlement.market.bills import net_payments
@@ -372,18 +373,42 @@ def _verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
         )
     total = sum(int(x) for x in rewards["amount"])
     supply = depin.reward_supply()
-    checks.append(Check("RewardToken supply = rewards", supply == total, f"{supply:,} base units"))
-    participants = run.table("participants")
-    owners = dict(zip(participants["owner"], participants["address"], strict=True))
-    by_owner = rewards.groupby("owner")["amount"].sum()
-    wrong = [o for o, amount in by_owner.items() if depin.reward_balance(owners[o]) != int(amount)]
+    stakes = run.table("stakes") if (run.path / "stakes.parquet").is_file() else None
+    genesis = burned = 0
+    if stakes is not None:
+        genesis = int(stakes.loc[stakes["kind"] == "genesis", "amount_units"].sum())
+        burned = int(stakes["burned_units"].sum())
     checks.append(
         Check(
-            "reward balances = rewards of each owner's devices",
-            not wrong,
-            f"{len(by_owner)} owners" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+            "RewardToken supply = genesis + rewards - burned",
+            supply == genesis + total - burned,
+            f"{supply:,} base units (genesis {genesis:,}, rewards {total:,}, burned {burned:,})",
         )
     )
+    participants = run.table("participants")
+    owners = dict(zip(participants["owner"], participants["address"], strict=True))
+    expected = {owners[o]: int(a) for o, a in rewards.groupby("owner")["amount"].sum().items()}
+    if stakes is not None:
+        moved = stakes[stakes["kind"].isin(["genesis", "stake"])]
+        sign = np.where(moved["kind"] == "genesis", 1, -1)
+        for address, amount in zip(
+            moved["owner_address"], sign * moved["amount_units"], strict=True
+        ):
+            expected[str(address)] = expected.get(str(address), 0) + int(amount)
+    names = {a: o for o, a in owners.items()}
+    wrong = [names.get(a, a) for a, amount in expected.items() if depin.reward_balance(a) != amount]
+    checks.append(
+        Check(
+            "reward balances = genesis + rewards - stakes of each owner",
+            not wrong,
+            f"{len(expected)} owners" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    if stakes is not None:
+        address = run.manifest["chain"]["addresses"]["DeviceStaking"]
+        checks += _verify_stakes(DeviceStaking(depin, address=address), stakes)
+    if (run.path / "token_economy.parquet").is_file():
+        checks += _verify_token_economy(run.table("token_economy"), rewards, supply)
     revoked = set(config["devices"]["revoked"])
     bad = [
         str(n.node_id)
@@ -396,6 +421,93 @@ def _verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
             "registry: every device's signer and status",
             not bad,
             f"{len(nodes)} devices" + (f"; wrong: {bad[:3]}" if bad else ""),
+        )
+    )
+    return checks
+
+
+def _verify_stakes(staking: DeviceStaking, stakes: pd.DataFrame) -> list[Check]:
+    """Each device's stake, each slash's event and evidence, and the totals, against the chain."""
+    checks = []
+    per_device = stakes[stakes["kind"].isin(["stake", "slash"])]
+    signed = np.where(per_device["kind"] == "stake", 1, -1) * per_device["amount_units"]
+    held = signed.groupby(per_device["device_id"]).sum()
+    wrong = []
+    for device_id, amount in held.items():
+        record = staking.stake_of(int(device_id))
+        if record.active + record.unbonding != int(amount):
+            wrong.append(int(device_id))
+    checks.append(
+        Check(
+            "stakes: every device's stake (Parquet = DeviceStaking)",
+            not wrong,
+            f"{len(held)} devices" + (f"; wrong device ids: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    chain = staking.chain
+    for row in stakes[stakes["kind"] == "slash"].itertuples():
+        receipt = chain.get_receipt(str(row.tx_hash))
+        event = staking.slashed_event(receipt) if receipt is not None else {}
+        facts = (
+            event.get("deviceId") == int(str(row.device_id))
+            and "0x" + bytes(event.get("evidenceId", b"")).hex() == row.evidence_id
+            and event.get("amount") == int(str(row.amount_units))
+            and event.get("burnedAmount") == int(str(row.burned_units))
+            and event.get("toSink") == int(str(row.to_treasury_units))
+            and event.get("toReporter") == int(str(row.to_reporter_units))
+            and staking.evidence_used(bytes.fromhex(str(row.evidence_id)[2:]))
+        )
+        checks.append(
+            Check(
+                f"stakes row {row.Index}: slash of device {row.device_id} ({row.node_id}) "
+                "(Parquet = Slashed event, evidence used)",
+                bool(facts),
+                f"{row.amount_units:,} base units, reason {row.reason}",
+            )
+        )
+    total = int(held.sum())
+    burned = int(stakes["burned_units"].sum())
+    checks.append(
+        Check(
+            "DeviceStaking: total staked and burned (Parquet = contract)",
+            staking.total_staked() == total and staking.burned() == burned,
+            f"staked {total:,}, burned {burned:,} base units",
+        )
+    )
+    return checks
+
+
+def _verify_token_economy(economy: pd.DataFrame, rewards: pd.DataFrame, supply: int) -> list[Check]:
+    """Per epoch: emission = the epoch's rewards; supply = genesis + emitted - burned so far;
+    the last epoch's supply = the RewardToken's supply on chain."""
+    emitted = rewards.groupby("epoch")["amount"].sum()
+    derived = (
+        economy["genesis_units"] + economy["emitted_units"] - economy["burned_units"]
+    ).cumsum()
+    bad = [
+        int(e)
+        for e, em, s, d in zip(
+            economy["epoch"],
+            economy["emitted_units"],
+            economy["supply_units"],
+            derived,
+            strict=True,
+        )
+        if int(em) != int(emitted.get(e, 0)) or int(s) != int(d)
+    ]
+    checks = [
+        Check(
+            "token_economy: emitted = rewards, supply = genesis + emitted - burned, per epoch",
+            not bad,
+            f"{len(economy)} epochs" + (f"; wrong epochs: {bad[:3]}" if bad else ""),
+        )
+    ]
+    last = int(economy["supply_units"].iloc[-1]) if len(economy) else 0
+    checks.append(
+        Check(
+            "token_economy: last supply = RewardToken supply on chain",
+            last == supply,
+            f"{last:,} base units",
         )
     )
     return checks

@@ -34,6 +34,7 @@ CONTRACTS = (
     "CommunityGovernor",
     "Treasury",
     "AssetShares",
+    "DeviceStaking",
 )
 
 #: Transaction kind by called function.
@@ -72,9 +73,16 @@ KINDS = {
     "sell": "offering",
     "closeOffering": "offering",
     "distributeRevenue": "payout",
+    # Device staking (settlement/depin/staking.py).
+    "allocateGenesis": "mint",
+    "stakeWithPermit": "stake",
+    "stake": "stake",
+    "requestUnbond": "unstake",
+    "withdraw": "unstake",
+    "slash": "slash",
 }
 #: Kinds that set a community up once (the rest recur).
-ONE_OFF = frozenset({"deploy", "role", "register", "mint", "delegate", "offering"})
+ONE_OFF = frozenset({"deploy", "role", "register", "mint", "delegate", "offering", "stake"})
 
 
 def selectors(contracts: Iterable[str] = CONTRACTS) -> dict[bytes, str]:

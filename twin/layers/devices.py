@@ -25,6 +25,7 @@ from forecasting.solar import clear_sky_ceiling_w_per_m2
 from settlement.chain.merkle import merkle_root
 from settlement.depin.client import REWARD_DECIMALS, DepinContracts
 from settlement.depin.devices import DEVICE_KINDS, make_devices, registry_of
+from settlement.depin.emission import epoch_emission
 from settlement.depin.fraud import SentUpload, attack_uploads
 from settlement.depin.leaves import reading_leaves
 from settlement.depin.plausibility import Plausibility
@@ -34,9 +35,10 @@ from settlement.depin.uploads import Upload
 from settlement.depin.verdict import STATUSES
 from settlement.depin.verifier_state import VerifierState
 from settlement.units import mw_to_wh
-from twin.layers.base import Chunk, LayerOutput, Process
+from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
+from twin.layers.staking import StakingBook, TokenEconomy
 from twin.results import RunWriter
 from twin.scenario import ScenarioError
 from twin.scenario.world import unknown_node
@@ -69,11 +71,23 @@ class DeviceLayer:
         the solver's buses).
     chain : ChainLayer
         The run's settlement: its chain and the participants' addresses.
+    treasury : str, optional
+        The community Treasury's address (the economy layer's): slashes go there with
+        ``devices.staking.slash_to = "treasury"``.
+    fees_micro_eur : dict of int to int, optional
+        The economy layer's protocol fees per batch [micro-euro], filled as the run goes: the
+        ``token_economy`` table's protocol revenue.
     """
 
     name = "devices"
 
-    def __init__(self, ctx: LayerContext, chain_layer: ChainLayer) -> None:
+    def __init__(
+        self,
+        ctx: LayerContext,
+        chain_layer: ChainLayer,
+        treasury: str | None = None,
+        fees_micro_eur: dict[int, int] | None = None,
+    ) -> None:
         scenario = ctx.scenario
         nodes = ctx.twin.nodes
         layout = ctx.twin.solver.layout
@@ -100,13 +114,19 @@ class DeviceLayer:
         position = {node: i for i, node in enumerate(self.node_ids)}
         named = [(f"devices.attacks[{k}].node_id", a.node_id) for k, a in enumerate(cfg.attacks)]
         named += [(f"devices.revoked[{k}]", node) for k, node in enumerate(cfg.revoked)]
+        named += [
+            (f"devices.staking.unstaked[{k}]", node) for k, node in enumerate(cfg.staking.unstaked)
+        ]
         for key, node in named:
             if node not in position:
                 ids = self.node_ids.tolist()
                 raise ScenarioError(unknown_node(key, node, ids, self.seed))
         self.attack = np.full(len(self.devices), "none", dtype=object)
+        self.inflate_factor = np.full(len(self.devices), cfg.inflate_factor)
         for a in cfg.attacks:
             self.attack[position[a.node_id]] = a.kind
+            if a.inflate_factor is not None:
+                self.inflate_factor[position[a.node_id]] = a.inflate_factor
         revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
         self.owner = np.array(table["owner"].to_numpy().astype(str))
         self.owner_address = owner_address
@@ -130,6 +150,28 @@ class DeviceLayer:
         #: Devices rewarded for the energy they add net over an epoch (storage).
         self.storage = self.kinds == "battery"
         self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
+        self.batch_intervals = ctx.batch_intervals
+        self.fees_micro_eur = fees_micro_eur if fees_micro_eur is not None else {}
+        self.economy = TokenEconomy()
+        self.book: StakingBook | None = None
+        if cfg.staking.enabled:
+            unstaked = np.isin(self.node_ids, cfg.staking.unstaked)
+            self.book = StakingBook(
+                cfg.staking,
+                self.depin,
+                self.ids.tolist(),
+                self.node_ids.tolist(),
+                self.owner.tolist(),
+                owner_address,
+                np.clip(p_max_w, 0, 2**32 - 1).tolist(),
+                self.eligible & ~unstaked,
+                seed=self.seed,
+                interval_s=self.interval_s,
+                start=ctx.stamps[0],
+                sink=treasury if cfg.staking.slash_to == "treasury" else None,
+            )
+        self.slashed_burned = 0  # since the last epoch's row [base units]
+        self.slashed_total = 0
         self.pool_total = 0  # the pools of the epochs run [base units]
         n_run = len(times)
         # the clear-sky ceiling of PV readings, at the scenario's site (once per run)
@@ -223,7 +265,7 @@ class DeviceLayer:
                 chain_id=self.chain_id,
                 verifying_contract=self.contract,
                 period_intervals=self.period,
-                inflate_factor=self.cfg.inflate_factor,
+                inflate_factor=float(self.inflate_factor[i]),
                 previous=self.previous.get(i),
                 seed=self.seed,
             )
@@ -241,6 +283,8 @@ class DeviceLayer:
             limits=self.limits,
         )
         self.state.record(result)
+        if self.book is not None:
+            self.book.slash_proven(result, self.stamps_us)
         for s in sent:
             if s.attack == "none":
                 self.previous[s.upload.device_id - 1] = s.upload
@@ -311,12 +355,22 @@ class DeviceLayer:
             self.weights,
             vm_ref_pu=np.concatenate(e.vm_ref)[:n],
         )
-        pool = epoch_pool(self.pool_per_epoch, n, self.epoch_len)
-        self.pool_total += pool
-        amount, score = epoch_rewards(
-            energy, accepted, available, weight, self.eligible, pool, net_only=self.storage
-        )
         epoch = e.first // self.epoch_len
+        emission = self.cfg.emission
+        full_pool = epoch_emission(
+            self.pool_per_epoch,
+            epoch,
+            emission.schedule,
+            halving_epochs=emission.halving_epochs,
+            decay_per_epoch=emission.decay_per_epoch,
+        )
+        pool = epoch_pool(full_pool, n, self.epoch_len)
+        self.pool_total += pool
+        # only staked devices earn (read on chain at the epoch's end)
+        eligible = self.eligible & self.book.staked() if self.book else self.eligible
+        amount, score = epoch_rewards(
+            energy, accepted, available, weight, eligible, pool, net_only=self.storage
+        )
         rows, cols = np.nonzero(accepted)
         order = np.lexsort((rows, cols))
         root = merkle_root(
@@ -334,6 +388,23 @@ class DeviceLayer:
         delivered = attack_ok & accepted & (energy > 0)
         self.attack_rewarded += int(delivered[:, amount > 0].sum())
         self.rewards_total += int(amount[paid].sum())
+        book = self.book
+        slashed = book.slashed_units - self.slashed_total if book else 0
+        burned = book.burned_units - self.slashed_burned if book else 0
+        self.economy.add(
+            epoch,
+            self.stamps_us[e.first],
+            n,
+            pool=pool,
+            emitted=int(amount[paid].sum()),
+            genesis=book.genesis_units if book and not self.economy.epoch else 0,
+            slashed=slashed,
+            burned=burned,
+            staked=book.total_staked() if book else 0,
+            supply=self.depin.reward_supply(),
+        )
+        self.slashed_total += slashed
+        self.slashed_burned += burned
         writer.append(
             "rewards",
             {
@@ -365,12 +436,53 @@ class DeviceLayer:
                 ),
             }
         )
+        revenue = self._revenue_per_epoch()
+        units = float(10**REWARD_DECIMALS)
+        emitted = sum(self.economy.emitted)
+        tables = {"token_economy": self.economy.table(revenue)}
+        addresses: dict[str, JsonValue] = dict(self.depin.manifest())
+        book = self.book
+        kpis.update(
+            {
+                # the token value at which the run's rewards equal its protocol revenue
+                "break_even_eur_per_token": (
+                    sum(revenue) / 1e6 / (emitted / units) if emitted else float("nan"),
+                    "EUR/token",
+                ),
+                "genesis_tokens": ((book.genesis_units if book else 0) / units, "token"),
+                "reward_token_supply_tokens": (
+                    (self.economy.supply[-1] if self.economy.supply else 0) / units,
+                    "token",
+                ),
+            }
+        )
+        if book is not None:
+            tables["stakes"] = book.rows.table()
+            addresses.update(book.staking.manifest())
+            kpis.update(
+                {
+                    "staked_tokens": (book.total_staked() / units, "token"),
+                    "staked_devices": (float(book.staking_devices.sum()), "count"),
+                    "slashed_devices": (float(len(book.slashed)), "count"),
+                    "slashed_tokens": (book.slashed_units / units, "token"),
+                    "slashed_burned_tokens": (book.burned_units / units, "token"),
+                }
+            )
         return LayerOutput(
             kpis=kpis,
+            tables=tables,
             node_columns={
                 "device_address": self.addresses,
                 "device_id": self.ids,
                 "attack": self.attack,
             },
-            manifest={"chain": {"addresses": dict(self.depin.manifest())}},
+            manifest={"chain": {"addresses": addresses}},
         )
+
+    def _revenue_per_epoch(self) -> list[int]:
+        """Protocol fees [micro-euro] of the batches that start in each epoch of the table."""
+        by_epoch: dict[int, int] = {}
+        for batch, fee in self.fees_micro_eur.items():
+            epoch = batch * self.batch_intervals // self.epoch_len
+            by_epoch[epoch] = by_epoch.get(epoch, 0) + int(fee)
+        return [by_epoch.get(e, 0) for e in self.economy.epoch]

@@ -43,6 +43,9 @@ def _chain(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
 def _devices(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
     chain = built["chain"]
     assert isinstance(chain, ChainLayer)
+    economy = built.get("economy")
+    if isinstance(economy, EconomyLayer):
+        return DeviceLayer(ctx, chain, economy.treasury, economy.fees_micro_eur)
     return DeviceLayer(ctx, chain)
 
 
@@ -65,10 +68,10 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
     factories.append(("market", _market))
     if sc.chain.enabled:
         factories.append(("chain", _chain))
+        if sc.economy.enabled:  # built first: the devices slash to its treasury, count its fees
+            factories.append(("economy", _economy))
         if sc.devices.enabled:
             factories.append(("devices", _devices))
-        if sc.economy.enabled:
-            factories.append(("economy", _economy))
     return factories
 
 

@@ -154,6 +154,56 @@ class AttackConfig(Section):
 
     node_id: str
     kind: Literal["inflate", "replay", "forge", "wrong_chain"]
+    #: This attack's factor on its readings (``inflate``, ``forge``); None: the devices'.
+    inflate_factor: Annotated[float, Field(gt=1.0, le=100.0)] | None = None
+
+
+#: Physics checks that prove a signed reading fraudulent (hard bounds, not peer statistics).
+SlashReason = Literal["nameplate", "clear_sky", "negative"]
+_HARD_BOUNDS: tuple[SlashReason, ...] = ("nameplate", "clear_sky")
+
+
+class StakingConfig(Section):
+    """``[devices.staking]``: devices stake RewardTokens to earn; proven fraud is slashed.
+
+    Owners' first tokens are the token economy's genesis allocation: ``genesis_tokens_per_kw``
+    per kW of every device they stake for, minted once (``DeviceStaking.allocateGenesis``).
+    Every solar, wind and battery device not in ``unstaked`` then stakes
+    ``min_stake_tokens_per_kw`` per kW of its rated power, by its owner's permit; only staked
+    devices earn. Unbonding takes ``unbonding_days``. A device whose own signed reading breaks
+    a hard physical bound named in ``slash_on`` loses ``slash_share`` of its stake, once a
+    run: ``reporter_share`` of it to the reporter (the verifier), the rest burned or paid to
+    the treasury (``slash_to``; the treasury needs ``[economy]``).
+    """
+
+    enabled: bool = False
+    min_stake_tokens_per_kw: Annotated[float, Field(gt=0.0, le=1e6)] = 10.0
+    genesis_tokens_per_kw: Annotated[float, Field(ge=0.0, le=1e6)] = 10.0
+    unbonding_days: Annotated[float, Field(ge=0.0, le=365.0)] = 7.0
+    slash_share: Share = 0.5
+    slash_to: Literal["burn", "treasury"] = "burn"
+    reporter_share: Share = 0.0
+    slash_on: list[SlashReason] = Field(default_factory=lambda: list(_HARD_BOUNDS))
+    unstaked: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _genesis_covers_stake(self) -> Self:
+        if self.genesis_tokens_per_kw < self.min_stake_tokens_per_kw:
+            raise ValueError(
+                f"genesis_tokens_per_kw ({self.genesis_tokens_per_kw}) is below "
+                f"min_stake_tokens_per_kw ({self.min_stake_tokens_per_kw}): owners could not stake"
+            )
+        return self
+
+
+class EmissionConfig(Section):
+    """``[devices.emission]``: the reward pool per epoch (:mod:`settlement.depin.emission`):
+    ``constant`` (``reward_tokens_per_epoch`` every epoch), ``halving`` (halved every
+    ``halving_epochs``) or ``decay`` (``decay_per_epoch`` less each epoch)."""
+
+    schedule: Literal["constant", "halving", "decay"] = "constant"
+    halving_epochs: Annotated[int, Field(ge=1, le=10_000)] = 52
+    decay_per_epoch: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
 
 class DevicesConfig(Section):
@@ -179,3 +229,5 @@ class DevicesConfig(Section):
     inflate_factor: Annotated[float, Field(gt=1.0, le=100.0)] = 1.3
     attacks: list[AttackConfig] = Field(default_factory=list)
     revoked: list[str] = Field(default_factory=list)
+    staking: StakingConfig = Field(default_factory=StakingConfig)
+    emission: EmissionConfig = Field(default_factory=EmissionConfig)
