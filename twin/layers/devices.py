@@ -37,6 +37,7 @@ from settlement.units import mw_to_wh
 from twin.layers.base import Chunk, LayerOutput, Process
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
+from twin.layers.physics import PhysicsCheck
 from twin.results import RunWriter
 from twin.scenario import ScenarioError
 from twin.scenario.world import unknown_node
@@ -105,8 +106,10 @@ class DeviceLayer:
                 ids = self.node_ids.tolist()
                 raise ScenarioError(unknown_node(key, node, ids, self.seed))
         self.attack = np.full(len(self.devices), "none", dtype=object)
+        self.factor = np.full(len(self.devices), cfg.inflate_factor)
         for a in cfg.attacks:
             self.attack[position[a.node_id]] = a.kind
+            self.factor[position[a.node_id]] = a.factor or cfg.inflate_factor
         revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
         self.owner = np.array(table["owner"].to_numpy().astype(str))
         self.owner_address = owner_address
@@ -153,6 +156,9 @@ class DeviceLayer:
         self.vm_col = np.array([bus_col[int(b)] for b in table["bus"].to_numpy()])
         # production convention: consumers' meters count consumption, everything else output
         self.sign = np.where(self.kinds == "consumer", 1.0, -1.0)
+        self.physics = (
+            PhysicsCheck(ctx, self.eligible, self.sign) if cfg.physics_check.enabled else None
+        )
         self.stamps = times
         self.stamps_us = times.tz_localize(None).to_numpy().astype("datetime64[us]")
         self.state = VerifierState()
@@ -181,6 +187,8 @@ class DeviceLayer:
         """Take a chunk of metered intervals; upload, verify and reward what is complete."""
         first, p_mw, available, flow = chunk.first, chunk.p_mw, chunk.available, chunk.flow
         writer = self.writer
+        if self.physics is not None:
+            self.physics.observe(chunk)
         energy = mw_to_wh(self.sign * p_mw, self.interval_s)
         e = self.epoch
         e.available.append(available)
@@ -223,7 +231,7 @@ class DeviceLayer:
                 chain_id=self.chain_id,
                 verifying_contract=self.contract,
                 period_intervals=self.period,
-                inflate_factor=self.cfg.inflate_factor,
+                inflate_factor=float(self.factor[i]),
                 previous=self.previous.get(i),
                 seed=self.seed,
             )
@@ -240,6 +248,8 @@ class DeviceLayer:
             clear_sky_w_per_m2=self.clear_sky,
             limits=self.limits,
         )
+        if self.physics is not None:  # grid-side check: flags in place, before journaling
+            self.physics.flag(result, period * self.period, len(energy))
         self.state.record(result)
         for s in sent:
             if s.attack == "none":
@@ -357,6 +367,10 @@ class DeviceLayer:
             {
                 "attack_readings": (float(self.attack_readings), "count"),
                 "attack_readings_rewarded": (float(self.attack_rewarded), "count"),
+                "physics_flagged_periods": (
+                    float(self.physics.flagged_periods if self.physics else 0),
+                    "count",
+                ),
                 "rewards_tokens": (total / 10**REWARD_DECIMALS, "token"),
                 "rewards_pool_tokens": (self.pool_total / 10**REWARD_DECIMALS, "token"),
                 "reward_gas_per_device": (
