@@ -35,6 +35,7 @@ import depin_bench  # noqa: E402
 import devices_bench  # noqa: E402
 import engine_bench  # noqa: E402
 import forecast_value  # noqa: E402
+import fraud_detection  # noqa: E402
 import market_bench  # noqa: E402
 import market_fairness  # noqa: E402
 import market_value  # noqa: E402
@@ -212,6 +213,8 @@ def main() -> None:
     print("measuring devices and rewards ...", flush=True)
     depin = depin_bench.depin_table(14)
     signing = devices_bench.devices_table(365)
+    print("measuring the grid-side fraud check ...", flush=True)
+    fraud = fraud_detection.detection_table(1 if args.quick else 2)
     print("measuring sweeps on dask ...", flush=True)
     sweeps = sweep_bench.sweep_table()
     sections = [
@@ -263,6 +266,9 @@ def main() -> None:
         depin,
         "Signing and verifying readings alone (`benchmarks/devices_bench.py`):",
         signing,
+        "Physics as the fraud check (`benchmarks/fraud_detection.py`): "
+        + " ".join((fraud_detection.__doc__ or "").split("\n\n")[1].split()),
+        fraud,
         "## Sweeps on dask",
         sweeps,
     ]

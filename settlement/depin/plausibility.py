@@ -46,8 +46,12 @@ FLAGS = {
     "peer": 8,
     "peer_period": 16,
     "battery": 32,
+    "state_estimation": 64,
 }
-"""Bit of each physics check in a reading's ``flags``."""
+"""Bit of each physics check in a reading's ``flags``. ``state_estimation`` is set by the
+grid-side check (the run's state estimation against the substation meter and the smart
+meters' voltages, :mod:`grid.estimation`), not by :func:`plausibility_flags`: a reason code
+that slashing can read."""
 
 BatteryBook = dict[int, tuple[int, float]]
 """Battery bookkeeping: device id -> (last interval booked, stored energy at its end [Wh])."""

@@ -38,6 +38,7 @@ from settlement.units import mw_to_wh
 from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
+from twin.layers.physics import PhysicsCheck
 from twin.layers.staking import StakingBook, TokenEconomy
 from twin.results import RunWriter
 from twin.scenario import ScenarioError
@@ -195,6 +196,9 @@ class DeviceLayer:
         self.vm_col = np.array([bus_col[int(b)] for b in table["bus"].to_numpy()])
         # production convention: consumers' meters count consumption, everything else output
         self.sign = np.where(self.kinds == "consumer", 1.0, -1.0)
+        self.physics = (
+            PhysicsCheck(ctx, self.eligible, self.sign) if cfg.physics_check.enabled else None
+        )
         self.stamps = times
         self.stamps_us = times.tz_localize(None).to_numpy().astype("datetime64[us]")
         self.state = VerifierState()
@@ -223,6 +227,8 @@ class DeviceLayer:
         """Take a chunk of metered intervals; upload, verify and reward what is complete."""
         first, p_mw, available, flow = chunk.first, chunk.p_mw, chunk.available, chunk.flow
         writer = self.writer
+        if self.physics is not None:
+            self.physics.observe(chunk)
         energy = mw_to_wh(self.sign * p_mw, self.interval_s)
         e = self.epoch
         e.available.append(available)
@@ -282,6 +288,8 @@ class DeviceLayer:
             clear_sky_w_per_m2=self.clear_sky,
             limits=self.limits,
         )
+        if self.physics is not None:  # grid-side check: flags in place, before journaling
+            self.physics.flag(result, period * self.period, len(energy))
         self.state.record(result)
         if self.book is not None:
             self.book.slash_proven(result, self.stamps_us)
@@ -428,6 +436,10 @@ class DeviceLayer:
             {
                 "attack_readings": (float(self.attack_readings), "count"),
                 "attack_readings_rewarded": (float(self.attack_rewarded), "count"),
+                "physics_flagged_periods": (
+                    float(self.physics.flagged_periods if self.physics else 0),
+                    "count",
+                ),
                 "rewards_tokens": (total / 10**REWARD_DECIMALS, "token"),
                 "rewards_pool_tokens": (self.pool_total / 10**REWARD_DECIMALS, "token"),
                 "reward_gas_per_device": (

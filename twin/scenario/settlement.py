@@ -150,7 +150,11 @@ class ChainConfig(Section):
 
 
 class AttackConfig(Section):
-    """A device under attack: what it, or someone posing as it, sends."""
+    """A device under attack: what it, or someone posing as it, sends.
+
+    ``factor`` is the inflation of an ``inflate`` or ``forge`` attack (a subtle inflater:
+    ``factor = 1.1``); ``devices.inflate_factor`` when unset.
+    """
 
     node_id: str
     kind: Literal["inflate", "replay", "forge", "wrong_chain"]
@@ -206,6 +210,28 @@ class EmissionConfig(Section):
     decay_per_epoch: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
 
 
+class PhysicsCheckConfig(Section):
+    """``[devices.physics_check]``: state estimation against the devices' claims.
+
+    Every upload period the claimed readings are checked against the substation meter's
+    import and the smart meters' voltages by pandapower's state estimator
+    (:mod:`grid.estimation`): a bus whose signed normalized residuals, summed over the
+    period's generating intervals (/ sqrt(n)), exceed ``z_threshold`` and lead the next bus by
+    ``margin`` is localized, and its generating device that best explains the residuals has
+    the period's readings flagged (``flagged_implausible`` with the ``state_estimation``
+    flag): they earn nothing. Noise is one standard deviation of the meters; the defaults are
+    meter classes (0.5 % voltage, 1 % substation power). Slow: ~0.1-0.2 s per generating
+    interval (off by default).
+    """
+
+    enabled: bool = False
+    voltage_std_pu: Annotated[float, Field(gt=0.0, le=0.05)] = 0.005
+    power_std: Annotated[float, Field(gt=0.0, le=0.2)] = 0.01
+    power_floor_mw: Annotated[float, Field(gt=0.0, le=1.0)] = 0.0005
+    z_threshold: Annotated[float, Field(ge=1.0, le=100.0)] = 5.0
+    margin: Annotated[float, Field(ge=0.0, le=100.0)] = 2.0
+
+
 class DevicesConfig(Section):
     """``[devices]``: DePIN devices, signed meter readings and rewards (needs ``[chain]``).
 
@@ -231,3 +257,4 @@ class DevicesConfig(Section):
     revoked: list[str] = Field(default_factory=list)
     staking: StakingConfig = Field(default_factory=StakingConfig)
     emission: EmissionConfig = Field(default_factory=EmissionConfig)
+    physics_check: PhysicsCheckConfig = Field(default_factory=PhysicsCheckConfig)
