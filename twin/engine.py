@@ -164,6 +164,8 @@ class Engine:
         env.process(twin.consumers.process(env, meters, self.interval_s))
         for fleet in twin.generators:
             env.process(fleet.process(env, meters, self.interval_s))
+        if twin.flex is not None:  # after the consumers: overwrites the flexible loads' meters
+            env.process(twin.flex.process(env, meters, self.n_intervals))
         env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log))
         for layer in self.layers:
             for process in layer.start(env):
