@@ -325,12 +325,13 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("node_id", pa.string()),
                 ("p_mw", pa.float64()),
                 ("heat_kwh", pa.float64()),
+                ("demand_kwh", pa.float64()),
                 ("cop", pa.float64()),
                 ("indoor_c", pa.float64()),
             ]
         ),
-        "heat pumps per interval ([flex]): electric power, heat delivered, COP, indoor "
-        "temperature at the interval's end",
+        "heat pumps per interval ([flex]): electric power, heat delivered, the building's heat "
+        "demand, COP, indoor temperature at the interval's end",
     ),
     "ev_sessions": (
         pa.schema(

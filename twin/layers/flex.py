@@ -101,6 +101,7 @@ class FlexLayer:
                     "node_id": tiled_ids(self.hp_ids, n),
                     "p_mw": hp_p.ravel(),
                     "heat_kwh": heat.ravel(),
+                    "demand_kwh": (hp.heat_kw[rows] * self.dt_h).ravel(),
                     "cop": hp.cop[rows].ravel(),
                     "indoor_c": indoor.ravel(),
                 },

@@ -76,7 +76,7 @@ class HeatPumpConfig(Section):
     comfort_max_c: Annotated[float, Field(ge=10.0, le=30.0)] = 22.0
     initial_c: Annotated[float, Field(ge=10.0, le=30.0)] = 21.0
     supply_temperature_c: Annotated[float, Field(ge=25.0, le=65.0)] = 35.0
-    comfort_penalty_eur_per_kelvin_hour: Annotated[float, Field(ge=0.0, le=100.0)] = 1.0
+    comfort_penalty_eur_per_kelvin_hour: Annotated[float, Field(ge=0.0, le=1000.0)] = 20.0
 
     @model_validator(mode="after")
     def _band(self) -> Self:
