@@ -90,10 +90,12 @@ def test_engine_runs_a_layer_it_does_not_know(
 def test_run_order_is_the_registry_order() -> None:
     ctx_names = [name for name, _ in layer_factories(_ctx())]
     assert ctx_names == ["dispatch", "market", "chain", "devices", "economy"]
-    fake = {name: object() for name in ("devices", "economy", "market", "chain", "dispatch")}
+    fake = {
+        name: object() for name in ("devices", "economy", "market", "chain", "dispatch", "flex")
+    }
     assert run_order(fake) == [fake[n] for n in RUN_ORDER]  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="flex"):
-        run_order({**fake, "flex": object()})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="edge"):
+        run_order({**fake, "edge": object()})  # type: ignore[dict-item]
 
 
 def _ctx() -> LayerContext:
@@ -102,6 +104,7 @@ def _ctx() -> LayerContext:
 
         class twin:  # noqa: N801
             forecast_policy = object()
+            flex = None
 
     return _Stub()  # type: ignore[return-value]
 
