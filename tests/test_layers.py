@@ -91,10 +91,12 @@ def test_run_order_is_the_registry_order() -> None:
     ctx_names = [name for name, _ in layer_factories(_ctx())]
     # built in this order (the devices slash to the economy's treasury), run in RUN_ORDER
     assert ctx_names == ["dispatch", "market", "chain", "economy", "devices"]
-    fake = {name: object() for name in ("devices", "economy", "market", "chain", "dispatch")}
+    fake = {
+        name: object() for name in ("devices", "economy", "market", "chain", "dispatch", "flex")
+    }
     assert run_order(fake) == [fake[n] for n in RUN_ORDER]  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="flex"):
-        run_order({**fake, "flex": object()})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="edge"):
+        run_order({**fake, "edge": object()})  # type: ignore[dict-item]
 
 
 def _ctx() -> LayerContext:
@@ -103,6 +105,7 @@ def _ctx() -> LayerContext:
 
         class twin:  # noqa: N801
             forecast_policy = object()
+            flex = None
 
     return _Stub()  # type: ignore[return-value]
 

@@ -168,6 +168,8 @@ class Engine:
         env.process(twin.consumers.process(env, meters, self.interval_s))
         for fleet in twin.generators:
             env.process(fleet.process(env, meters, self.interval_s))
+        if twin.flex is not None:  # after the consumers: overwrites the flexible loads' meters
+            env.process(twin.flex.process(env, meters, self.n_intervals))
         env.process(twin.batteries.process(env, meters, self.n_intervals, soc_log[:, :n_home]))
         if twin.shared is not None:  # after every other node: it balances what they metered
             shared_log = soc_log[:, n_home:]

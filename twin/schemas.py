@@ -421,6 +421,50 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "its imbalance (cost), the utility-only bill of the same energy (baseline), what "
         "forecast error cost it and the protocol fees it paid as a seller",
     ),
+    "flex_ev": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.string()),
+                ("p_mw", pa.float64()),
+                ("plugged", pa.bool_()),
+                ("delivered_kwh", pa.float64()),
+                ("need_kwh", pa.float64()),
+            ]
+        ),
+        "EV chargers per interval ([flex]): power, whether a car is plugged in, energy charged "
+        "in its session by the interval's end and its need by departure (grid side)",
+    ),
+    "flex_heat_pumps": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.string()),
+                ("p_mw", pa.float64()),
+                ("heat_kwh", pa.float64()),
+                ("demand_kwh", pa.float64()),
+                ("cop", pa.float64()),
+                ("indoor_c", pa.float64()),
+            ]
+        ),
+        "heat pumps per interval ([flex]): electric power, heat delivered, the building's heat "
+        "demand, COP, indoor temperature at the interval's end",
+    ),
+    "ev_sessions": (
+        pa.schema(
+            [
+                ("node_id", pa.string()),
+                ("arrival", TIME),
+                ("departure", TIME),
+                ("need_kwh", pa.float64()),
+                ("delivered_kwh", pa.float64()),
+                ("shortfall_kwh", pa.float64()),
+                ("departed", pa.bool_()),
+            ]
+        ),
+        "one row an EV charging session ([flex]); departed False: still plugged in at the "
+        "run's end (its shortfall is then not final)",
+    ),
     "kpis": (
         pa.schema([("name", pa.string()), ("value", pa.float64()), ("unit", pa.string())]),
         "the run's summary",

@@ -18,6 +18,7 @@ from twin.layers.context import LayerContext
 from twin.layers.devices import DeviceLayer
 from twin.layers.dispatch import DispatchLayer
 from twin.layers.economy import EconomyLayer
+from twin.layers.flex import FlexLayer
 from twin.layers.market import MarketLayer
 
 #: Builds a layer from the run's context and the layers built before it (by name).
@@ -29,6 +30,11 @@ def _dispatch(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
     assert twin.forecast_policy is not None
     assert twin.series_rows is not None
     return DispatchLayer(ctx, twin.forecast_policy, twin.series_rows)
+
+
+def _flex(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
+    assert ctx.twin.flex is not None
+    return FlexLayer(ctx, ctx.twin.flex)
 
 
 def _market(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
@@ -66,6 +72,8 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
     if twin.forecast_policy is not None:
         factories.append(("dispatch", _dispatch))
     factories.append(("market", _market))
+    if twin.flex is not None:
+        factories.append(("flex", _flex))
     if sc.chain.enabled:
         factories.append(("chain", _chain))
         if sc.economy.enabled:  # built first: the devices slash to its treasury, count its fees
@@ -76,7 +84,7 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
 
 
 #: The order layers step and take chunks in (names not built are skipped).
-RUN_ORDER = ("market", "dispatch", "chain", "devices", "economy")
+RUN_ORDER = ("market", "dispatch", "flex", "chain", "devices", "economy")
 
 
 def run_order(layers: Mapping[str, Layer]) -> list[Layer]:

@@ -1,7 +1,8 @@
 """Scenario files: typed, validated configuration of one run.
 
 A scenario is a TOML file with the sections ``[run]``, ``[site]``, ``[grid]``, ``[nodes]``,
-``[tariffs]``, ``[forecasting]``, ``[market]``, ``[chain]``, ``[devices]`` and ``[economy]``.
+``[tariffs]``, ``[forecasting]``, ``[market]``, ``[chain]``, ``[devices]``, ``[economy]``
+and ``[flex]``.
 It is loaded once, validated by pydantic (finite numbers, ranges, units in keys, unknown keys
 rejected, periods that fit the market interval) and frozen. A bad file fails with
 :class:`ScenarioError`, which names the file, the key and the reason, before anything runs.
@@ -18,6 +19,7 @@ overrides).
 
 from twin.scenario.base import ScenarioError
 from twin.scenario.economy import EconomyConfig
+from twin.scenario.flex import EvConfig, FlexConfig, HeatPumpConfig
 from twin.scenario.loader import load_scenario, parse_override, scenario_from_dict
 from twin.scenario.model import Scenario, interval_misfits
 from twin.scenario.settlement import (
@@ -53,8 +55,11 @@ __all__ = [
     "ChainOutageConfig",
     "DevicesConfig",
     "EconomyConfig",
+    "EvConfig",
+    "FlexConfig",
     "ForecastingConfig",
     "GridConfig",
+    "HeatPumpConfig",
     "MarketConfig",
     "NodesConfig",
     "OutageConfig",

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from twin.scenario.base import Section
 from twin.scenario.economy import EconomyConfig
+from twin.scenario.flex import FlexConfig
 from twin.scenario.settlement import ChainConfig, DevicesConfig, MarketConfig, TariffsConfig
 from twin.scenario.world import (
     DEFAULT_CODE,
@@ -40,6 +41,7 @@ class Scenario(Section):
     chain: ChainConfig = Field(default_factory=ChainConfig)
     devices: DevicesConfig = Field(default_factory=DevicesConfig)
     economy: EconomyConfig = Field(default_factory=EconomyConfig)
+    flex: FlexConfig = Field(default_factory=FlexConfig)
 
     @property
     def protocol_fee_bps(self) -> int:

@@ -1,0 +1,286 @@
+"""Rolling-horizon dispatch of flexible loads: EV charging (V1G) and heat pumps, one LP.
+
+Over a horizon of ``H`` intervals at import prices ``pi[t]`` [EUR/MWh] the programme chooses
+each charger's power ``c[e, t]`` and each heat pump's electric power ``p[h, t]`` [MW]:
+
+.. math::
+
+    \\min \\sum_t \\Delta t \\, \\pi_t (\\sum_e c_{et} + \\sum_h p_{ht})
+          + \\lambda_{ev} \\sum_e u_e + \\lambda_{hp} \\sum_{h,t} \\Delta t (l_{ht} + o_{ht}) / C
+          - v \\sum_h E_{h,H}
+
+    \\sum_{t < \\min(D_e, H)} 1000 \\, \\Delta t \\, c_{et} + u_e \\ge N_e, \\quad
+    0 \\le c_{et} \\le \\bar c_e [t < D_e]
+
+    E_{ht} = E_{h,t-1} + \\Delta t (1000 \\, COP_{ht} \\, p_{ht} - q_{ht}), \\quad
+    -l_{ht} \\le E_{ht} \\le \\bar E + o_{ht}, \\quad 0 \\le p_{ht} \\le \\bar p_h
+
+``N_e`` is what the car plugged in still needs by the horizon's end: its remaining need less
+what the charger can still deliver after the horizon (``D_e`` intervals until it leaves);
+``u_e`` the shortfall [kWh] at ``lambda_ev`` [EUR/kWh]. ``E`` is the heat stored in the
+building above the comfort minimum [kWh_th], ``C`` its capacity [kWh_th/K], ``l`` and ``o``
+the heat below and above the band, penalised at ``lambda_hp`` [EUR/(K h)]; ``q`` the heat
+demand [kW_th]. ``v`` values the heat left at the horizon's end at the cheapest heat of the
+horizon (``min pi / COP``), so the plan neither drains the building at the end nor hoards.
+
+Only the sessions plugged in now are known (no look-ahead: a car's arrival, departure and
+need are known when it plugs in); the heat demand is forecast as the same interval a day
+before (day-ahead persistence: heat demand follows the weather and the daily routine, both
+close to yesterday's), the COP from the temperature model. Solved by HiGHS through
+:func:`scipy.optimize.linprog`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+#: A plan's preference for earlier charging at equal prices [EUR/MWh per interval].
+TIE_BREAK_EUR_PER_MWH = 0.01
+
+
+class FlexDispatcher:
+    """The flexible loads' LP; see the module docstring.
+
+    Parameters
+    ----------
+    horizon_steps : int
+        Intervals planned ahead.
+    interval_s : int
+        Interval length [s].
+    ev_p_max_mw, hp_p_max_mw : ndarray
+        Charger ratings and heat pumps' rated electric power [MW].
+    hp_store_max_kwh : float
+        Heat the building holds between the band's minimum and maximum [kWh_th].
+    hp_kwh_per_k : float
+        Thermal capacity [kWh_th/K].
+    shortfall_eur_per_kwh, comfort_eur_per_kelvin_hour : float
+        Penalties of a shortfall and of leaving the comfort band.
+    """
+
+    def __init__(
+        self,
+        *,
+        horizon_steps: int,
+        interval_s: int,
+        ev_p_max_mw: np.ndarray,
+        hp_p_max_mw: np.ndarray,
+        hp_store_max_kwh: float,
+        hp_kwh_per_k: float,
+        shortfall_eur_per_kwh: float,
+        comfort_eur_per_kelvin_hour: float,
+    ) -> None:
+        self.horizon_steps = horizon_steps
+        self.dt_h = interval_s / 3600.0
+        self.ev_p_max_mw = ev_p_max_mw
+        self.hp_p_max_mw = hp_p_max_mw
+        self.store_max_kwh = hp_store_max_kwh
+        self.kwh_per_k = hp_kwh_per_k
+        self.shortfall = shortfall_eur_per_kwh
+        self.comfort = comfort_eur_per_kelvin_hour
+
+    def plan(
+        self,
+        import_eur_per_mwh: np.ndarray,
+        ev_remaining_kwh: np.ndarray,
+        ev_steps_left: np.ndarray,
+        hp_store_kwh: np.ndarray,
+        hp_cop: np.ndarray,
+        hp_heat_kw: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Plan every charger and heat pump over the horizon.
+
+        Parameters
+        ----------
+        import_eur_per_mwh : ndarray, shape (H,)
+            Import price [EUR/MWh].
+        ev_remaining_kwh, ev_steps_left : ndarray, shape (ev,)
+            What the car plugged in still needs [kWh] and intervals until it leaves (0: none).
+        hp_store_kwh : ndarray, shape (hp,)
+            Heat stored above the comfort minimum now [kWh_th].
+        hp_cop, hp_heat_kw : ndarray, shape (hp, H)
+            Forecast COP [-] and heat demand [kW_th].
+
+        Returns
+        -------
+        (ndarray (ev, H), ndarray (hp, H)) or None
+            Planned powers [MW]; None without an optimal solution.
+        """
+        h, dt = self.horizon_steps, self.dt_h
+        n_ev, n_hp = len(self.ev_p_max_mw), len(self.hp_p_max_mw)
+        pi = np.asarray(import_eur_per_mwh, dtype=float)
+        e_kwh = 1e3 * dt  # kWh per MW over one interval
+        steps = np.arange(h)
+        # columns: ev power (ev*H), ev shortfall (ev), hp power, store, below, above (hp*H each)
+        n_evp, n_hpp = n_ev * h, n_hp * h
+        o_short, o_hpp = n_evp, n_evp + n_ev
+        o_store, o_low = o_hpp + n_hpp, o_hpp + 2 * n_hpp  # then the heat above the band
+        n_col = o_hpp + 4 * n_hpp
+        cost = np.zeros(n_col)
+        lower = np.zeros(n_col)
+        upper = np.full(n_col, np.inf)
+        price = (pi + TIE_BREAK_EUR_PER_MWH * steps) * dt
+        cost[:n_evp] = np.tile(price, n_ev)
+        plugged = steps[None, :] < ev_steps_left[:, None]
+        upper[:n_evp] = (plugged * self.ev_p_max_mw[:, None]).ravel()
+        cost[o_short:o_hpp] = self.shortfall
+        cost[o_hpp:o_store] = np.tile(pi * dt, n_hp)
+        lower[o_store:o_low] = -np.inf
+        upper[o_hpp:o_store] = np.repeat(self.hp_p_max_mw, h)
+        penalty = self.comfort * dt / self.kwh_per_k
+        cost[o_low:n_col] = penalty
+        if n_hp:
+            cheapest_heat = float(np.min(pi[None, :] / (1e3 * hp_cop)))  # EUR/kWh_th
+            cost[o_store + h - 1 : o_low : h] -= cheapest_heat
+        after = np.maximum(ev_steps_left - h, 0) * self.ev_p_max_mw * e_kwh
+        need = np.maximum(ev_remaining_kwh - after, 0.0)
+        # EV: -sum c e_kwh - u <= -need
+        ev_rows = sp.hstack(
+            [
+                sp.kron(sp.eye(n_ev), -e_kwh * np.ones((1, h))),
+                -sp.eye(n_ev),
+                sp.csr_matrix((n_ev, 4 * n_hpp)),
+            ]
+        )
+        # heat: E_t - E_{t-1} - e_kwh cop p_t = -q_t dt (+ E_0 at t = 0)
+        step = sp.eye(h) - sp.eye(h, k=-1)
+        heat_eq = sp.hstack(
+            [
+                sp.csr_matrix((n_hpp, n_evp + n_ev)),
+                -sp.diags(e_kwh * np.asarray(hp_cop, dtype=float).ravel()),
+                sp.kron(sp.eye(n_hp), step),
+                sp.csr_matrix((n_hpp, 2 * n_hpp)),
+            ]
+        )
+        b_eq = -np.asarray(hp_heat_kw, dtype=float).reshape(n_hp, h) * dt
+        b_eq[:, 0] += hp_store_kwh
+        eye = sp.eye(n_hpp)
+        zero = sp.csr_matrix((n_hpp, n_evp + n_ev + n_hpp))
+        band = sp.vstack(
+            [
+                sp.hstack([zero, -eye, -eye, sp.csr_matrix((n_hpp, n_hpp))]),
+                sp.hstack([zero, eye, sp.csr_matrix((n_hpp, n_hpp)), -eye]),
+            ]
+        )
+        a_ub = sp.vstack([ev_rows, band]).tocsc()
+        b_ub = np.concatenate([-need, np.zeros(n_hpp), np.full(n_hpp, self.store_max_kwh)])
+        if not all(np.isfinite(x).all() for x in (cost[np.isfinite(cost)], b_ub, b_eq)):
+            return None
+        result = linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=heat_eq.tocsc() if n_hp else None,
+            b_eq=b_eq.ravel() if n_hp else None,
+            bounds=np.column_stack([lower, upper]),
+            method="highs",
+        )
+        if result.status != 0:
+            return None
+        x = result.x
+        return x[:n_evp].reshape(n_ev, h), x[o_hpp:o_store].reshape(n_hp, h)
+
+
+class FlexDispatchPolicy:
+    """Chargers and heat pumps planned by :class:`FlexDispatcher` on a rolling horizon.
+
+    A plan is made every ``replan_intervals`` and whenever a car plugs in or leaves; between
+    plans each device follows its plan (the node model's limits then keep the need by
+    departure and the comfort band). A failed plan keeps the last one and is counted.
+
+    Parameters
+    ----------
+    dispatcher : FlexDispatcher
+    import_eur_per_mwh : ndarray, shape (run + horizon,)
+        Import price from the run's first interval on [EUR/MWh].
+    hp_cop : ndarray, shape (run + horizon, hp)
+        COP of the temperature model [-].
+    hp_heat_history_kw : ndarray, shape (day + run, hp)
+        Actual heat demand from one day before the run on [kW_th] (the forecast reads only
+        the past: the same interval a day before).
+    intervals_per_day : int
+    replan_intervals : int
+    smart_ev, flexible_hp : bool
+        Which devices follow the plan (the others: charge on arrival, fixed profile).
+    ev_p_max_mw : ndarray, shape (ev,)
+    hp_profile_mw : ndarray, shape (run, hp)
+        The heat pumps' fixed profiles [MW] (when not flexible).
+    """
+
+    def __init__(
+        self,
+        *,
+        dispatcher: FlexDispatcher,
+        import_eur_per_mwh: np.ndarray,
+        hp_cop: np.ndarray,
+        hp_heat_history_kw: np.ndarray,
+        intervals_per_day: int,
+        replan_intervals: int,
+        smart_ev: bool,
+        flexible_hp: bool,
+        ev_p_max_mw: np.ndarray,
+        hp_profile_mw: np.ndarray,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.price = import_eur_per_mwh
+        self.cop = hp_cop
+        self.heat_history = hp_heat_history_kw
+        self.per_day = intervals_per_day
+        self.replan = replan_intervals
+        self.smart_ev, self.flexible_hp = smart_ev, flexible_hp
+        self.ev_p_max_mw = ev_p_max_mw
+        self.hp_profile_mw = hp_profile_mw
+        self.horizon = dispatcher.horizon_steps
+        self._plan: tuple[np.ndarray, np.ndarray] | None = None
+        self._plan_k = 0
+        self._departures = np.full(len(ev_p_max_mw), -1, dtype=np.int64)
+        self.plans = 0
+        self.failed = 0
+        self.timings_s = {"flex_dispatch": 0.0}
+
+    def heat_forecast_kw(self, k: int) -> np.ndarray:
+        """Heat demand over the horizon from interval ``k``: the same interval a day before
+        [kW_th], shape (hp, H)."""
+        idx = k + np.arange(self.horizon) % self.per_day  # history row of step k + h, a day back
+        return self.heat_history[idx].T
+
+    def request(
+        self,
+        k: int,
+        ev_remaining_kwh: np.ndarray,
+        ev_steps_left: np.ndarray,
+        hp_store_kwh: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The plan's powers for interval ``k`` [MW]; see :class:`grid.flex.FlexPolicy`."""
+        departures = np.where(ev_steps_left > 0, k + ev_steps_left, -1)
+        changed = not np.array_equal(departures, self._departures)
+        self._departures = departures
+        j = k - self._plan_k
+        if self._plan is None or changed or k % self.replan == 0 or j >= self.horizon:
+            t0 = time.perf_counter()
+            plan = self.dispatcher.plan(
+                self.price[k : k + self.horizon],
+                ev_remaining_kwh,
+                ev_steps_left,
+                hp_store_kwh,
+                self.cop[k : k + self.horizon].T,
+                self.heat_forecast_kw(k),
+            )
+            self.timings_s["flex_dispatch"] += time.perf_counter() - t0
+            self.plans += 1
+            if plan is None:
+                self.failed += 1
+            else:
+                self._plan, self._plan_k = plan, k
+        j = k - self._plan_k
+        ev = self.ev_p_max_mw.copy()
+        hp = self.hp_profile_mw[k].copy()
+        if self._plan is not None and j < self.horizon:
+            if self.smart_ev:
+                ev = self._plan[0][:, j]
+            if self.flexible_hp:
+                hp = self._plan[1][:, j]
+        return ev, hp

@@ -1,0 +1,95 @@
+"""``[flex]``: flexible loads, electric vehicles and heat pumps (off by default).
+
+Which loads are flexible is read from the grid: SimBench names each load's profile, and a
+future-scenario grid such as ``1-LV-semiurb4--2-sw`` carries charging points (``HLS_*`` home
+charging, ``APLS_*`` other charging points, the rating in kW in the name) and heat pumps
+(``Air_*``, ``Soil_*``). With ``[flex]`` enabled, the consumers whose profile starts with one
+of ``ev.profiles`` become electric-vehicle chargers and those matching ``heat_pump.profiles``
+heat pumps (:mod:`grid.flex`); every other node is untouched, so its power is the same with
+flex on or off.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from twin.scenario.base import Section
+
+#: SimBench profile-name prefixes: at least one, none empty.
+Prefixes = Annotated[
+    tuple[Annotated[str, Field(min_length=1)], ...], Field(strict=False, min_length=1)
+]
+
+#: Charger ratings a scenario may name [kW] (single-phase 16 A, three-phase 16 A and 32 A).
+CHARGER_KW = (3.7, 11.0, 22.0)
+
+
+class EvConfig(Section):
+    """``[flex.ev]``: charging sessions and how they charge.
+
+    Sessions are derived from the SimBench charging profiles (see :func:`grid.flex.ev_sessions`):
+    each run of non-zero charging power is one session, arriving when it starts, needing the
+    energy the profile charged; the car stays plugged ``dwell_h`` after arrival (at least until
+    the profile's charging ends, at most until the next arrival).
+
+    ``mode``: ``uncontrolled`` (charge at the charger's power from arrival until the need is
+    met) or ``smart`` (V1G: the dispatch LP shifts the charging within the session to cheaper
+    intervals, the need by departure a constraint).
+    ``charger_kw``: the charger's rating, 3.7, 11 or 22 kW; unset: the rating in each profile's
+    name.
+    """
+
+    profiles: Prefixes = ("HLS", "APLS")
+    mode: Literal["uncontrolled", "smart"] = "smart"
+    charger_kw: float | None = None
+    dwell_h: Annotated[float, Field(ge=0.25, le=72.0)] = 10.0
+    shortfall_penalty_eur_per_kwh: Annotated[float, Field(ge=0.0, le=100.0)] = 2.0
+
+    @field_validator("charger_kw")
+    @classmethod
+    def _rating(cls, v: float | None) -> float | None:
+        if v is not None and not any(abs(v - r) < 1e-9 for r in CHARGER_KW):
+            raise ValueError(f"must be one of {', '.join(f'{r:g}' for r in CHARGER_KW)} kW")
+        return v
+
+
+class HeatPumpConfig(Section):
+    """``[flex.heat_pump]``: heat demand, thermal store, comfort band and control.
+
+    The heat demand is what the SimBench profile's fixed operation delivers: its electric power
+    times the COP at the outdoor temperature (:func:`grid.flex.outdoor_temperature_c`; COP from
+    hplib's generic air/water or brine/water heat pump at ``supply_temperature_c``). The
+    building's thermal mass is the store: ``store_kwh_per_k`` of heat per kelvin of indoor
+    temperature, kept within ``comfort_min_c`` .. ``comfort_max_c``, starting at
+    ``initial_c``.
+
+    ``mode``: ``fixed`` (the SimBench profile: the indoor temperature stays where it starts) or
+    ``flexible`` (the dispatch LP chooses the electric power within the comfort band).
+    """
+
+    profiles: Prefixes = ("Air", "Soil")
+    mode: Literal["fixed", "flexible"] = "flexible"
+    store_kwh_per_k: Annotated[float, Field(gt=0.0, le=200.0)] = 8.0
+    comfort_min_c: Annotated[float, Field(ge=10.0, le=30.0)] = 20.0
+    comfort_max_c: Annotated[float, Field(ge=10.0, le=30.0)] = 22.0
+    initial_c: Annotated[float, Field(ge=10.0, le=30.0)] = 21.0
+    supply_temperature_c: Annotated[float, Field(ge=25.0, le=65.0)] = 35.0
+    comfort_penalty_eur_per_kelvin_hour: Annotated[float, Field(ge=0.0, le=1000.0)] = 20.0
+
+    @model_validator(mode="after")
+    def _band(self) -> Self:
+        if self.comfort_min_c >= self.comfort_max_c:
+            raise ValueError("comfort_min_c must be below comfort_max_c")
+        if not self.comfort_min_c <= self.initial_c <= self.comfort_max_c:
+            raise ValueError("initial_c must lie within comfort_min_c .. comfort_max_c")
+        return self
+
+
+class FlexConfig(Section):
+    """``[flex]``: flexible loads; ``enabled = false`` (the default) leaves every load fixed."""
+
+    enabled: bool = False
+    ev: EvConfig = Field(default_factory=EvConfig)
+    heat_pump: HeatPumpConfig = Field(default_factory=HeatPumpConfig)
