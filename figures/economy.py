@@ -188,17 +188,22 @@ def money_flow_links(
         for source, target, micro in treasury_links(treasury, names, proposals, pays):
             add(source, target, micro, "treasury")
     if asset_payouts is not None and len(asset_payouts):
-        for (asset, holder), micro in (
-            asset_payouts.groupby(
-                [asset_payouts["asset"].astype(str), asset_payouts["holder"].astype(str)]
-            )["amount_micro_eur"]
+        paid = (
+            pd.DataFrame(
+                {
+                    "asset": asset_payouts["asset"].astype(str),
+                    "holder": asset_payouts["holder"].astype(str),
+                    "micro_eur": asset_payouts["amount_micro_eur"].astype(np.int64),
+                }
+            )
+            .groupby(["asset", "holder"], as_index=False)["micro_eur"]
             .sum()
-            .items()
-        ):
-            who = names.get(str(holder).lower())
+        )
+        for asset, holder, micro in paid.itertuples(index=False):
+            who = names.get(holder.lower())
             add(
                 gets(f"asset-{asset}"),
-                gets(who) if who else f"holder {_short(str(holder))}",
+                gets(who) if who else f"holder {_short(holder)}",
                 micro,
                 "asset",
             )
@@ -232,12 +237,12 @@ def money_flow_links(
     links = [Link(s, t, v / MICRO, p) for (s, t, p), v in flows.items() if v > 0]
     used = {n for link in links for n in (link.source, link.target)}
     sources, sinks = sources & used, sinks & used
-    for node, net in node_balance(MoneyFlows(links, frozenset(), frozenset())).items():
+    for node, surplus in node_balance(MoneyFlows(links, frozenset(), frozenset())).items():
         # holders not among the owners are sinks; an asset's account is whichever its
         # receipts and payouts make it (it keeps what it has not paid out yet)
-        if net > BALANCE_TOLERANCE_EUR and node not in sources:
+        if surplus > BALANCE_TOLERANCE_EUR and node not in sources:
             sinks.add(node)
-        elif net < -BALANCE_TOLERANCE_EUR and node not in sinks:
+        elif surplus < -BALANCE_TOLERANCE_EUR and node not in sinks:
             sources.add(node)
     return MoneyFlows(links, frozenset(sources), frozenset(sinks))
 
