@@ -40,9 +40,14 @@ PARTY_COLOURS = {
     "grid": "#b279a2",
     "treasury": "#f58518",
     "gas": "#9d755d",
+    "asset": "#72b7b2",
+    "vendor": "#79706e",
 }
 
 MICRO = 1_000_000
+
+#: A node whose inflow and outflow differ by less than this is a pass-through [EUR].
+BALANCE_TOLERANCE_EUR = 1e-9
 
 
 class Link(NamedTuple):
@@ -90,6 +95,8 @@ def money_flow_links(
     *,
     config: Mapping[str, Any] | None = None,
     participants: pd.DataFrame | None = None,
+    asset_payouts: pd.DataFrame | None = None,
+    proposals: pd.DataFrame | None = None,
 ) -> MoneyFlows:
     """The run's money flows [EUR] between members, utility, market, grid, treasury and gas.
 
@@ -103,23 +110,45 @@ def money_flow_links(
     transactions : DataFrame, optional
         ``sender``, ``kind``, ``gas_used``.
     treasury : DataFrame, optional
-        ``amount_micro_eur`` (inflows positive) and ``kind``.
+        ``amount_micro_eur`` (inflows positive), ``kind`` and ``account``: contributions
+        flow from the member whose address ``account`` is (``participants``) into the
+        treasury, an ``asset_purchase`` from the treasury to its vendor, other outflows to
+        ``treasury payout: <kind>``. ``protocol_fees`` rows are the trades' protocol fees,
+        drawn from ``trades``.
     config : mapping, optional
         The manifest's ``config``: ``tariffs.feed_in_eur_per_mwh`` (without it the utility
         flows are each member's net bill) and ``chain.gas_price_l1_gwei``, ``chain.eth_eur``
         (without them no gas is shown).
     participants : DataFrame, optional
-        ``owner``, ``address``: names the transaction senders that are participants.
+        ``owner``, ``address``: names the transaction senders, contributors and holders.
+    asset_payouts : DataFrame, optional
+        ``asset``, ``holder``, ``amount_micro_eur``: each asset's receipts paid to its
+        holders, drawn from the asset's account (``asset-<asset>``) to the holder.
+    proposals : DataFrame, optional
+        ``proposal``, ``tx_hash``: names the asset an ``asset_purchase`` paid for.
+
+    A community asset's account (owner ``asset-<name>``) is always shown on its own, apart
+    from the members, so its market receipts and its payouts to the holders can be followed.
     """
     config = config or {}
     per_member = len(bills) <= PER_MEMBER_MAX
     owners = bills["owner"].astype(str)
 
     def pays(owner: str) -> str:
-        return f"{owner} (pays)" if per_member else "members (pay)"
+        return f"{owner} (pays)" if per_member or is_asset(owner) else "members (pay)"
 
     def gets(owner: str) -> str:
-        return f"{owner} (receives)" if per_member else "members (receive)"
+        return f"{owner} (receives)" if per_member or is_asset(owner) else "members (receive)"
+
+    names: dict[str, str] = {}
+    if participants is not None:
+        names = dict(
+            zip(
+                participants["address"].astype(str).str.lower(),
+                participants["owner"].astype(str),
+                strict=True,
+            )
+        )
 
     flows: dict[tuple[str, str, str], float] = {}
 
@@ -153,16 +182,31 @@ def money_flow_links(
             add("P2P market", gets(str(seller)), micro, "market")
         add("P2P market", "grid operator (grid fees)", fee.sum(), "grid")
         add("P2P market", "treasury", protocol.sum(), "treasury")
-    payouts: set[str] = set()
-    if treasury is not None and {"amount_micro_eur"} <= set(treasury) and len(treasury):
-        amount = treasury["amount_micro_eur"].astype(np.int64)
-        kind = treasury["kind"].astype(str) if "kind" in treasury else pd.Series("", amount.index)
-        for purpose, micro in (-amount[amount < 0]).groupby(kind[amount < 0]).sum().items():
-            payout = f"treasury payout: {purpose or 'payments'}"
-            add("treasury", payout, micro, "treasury")
-            payouts.add(payout)
     sources = {"utility (feed-in)"}
-    sinks = {"utility (retail)", "grid operator (grid fees)", "treasury", *payouts}
+    sinks = {"utility (retail)", "grid operator (grid fees)", "treasury"}
+    if treasury is not None and {"amount_micro_eur"} <= set(treasury) and len(treasury):
+        for source, target, micro in treasury_links(treasury, names, proposals, pays):
+            add(source, target, micro, "treasury")
+    if asset_payouts is not None and len(asset_payouts):
+        paid = (
+            pd.DataFrame(
+                {
+                    "asset": asset_payouts["asset"].astype(str),
+                    "holder": asset_payouts["holder"].astype(str),
+                    "micro_eur": asset_payouts["amount_micro_eur"].astype(np.int64),
+                }
+            )
+            .groupby(["asset", "holder"], as_index=False)["micro_eur"]
+            .sum()
+        )
+        for asset, holder, micro in paid.itertuples(index=False):
+            who = names.get(holder.lower())
+            add(
+                gets(f"asset-{asset}"),
+                gets(who) if who else f"holder {_short(holder)}",
+                micro,
+                "asset",
+            )
     sources |= {pays(o) for o in owners}
     sinks |= {gets(o) for o in owners}
     if (
@@ -170,11 +214,6 @@ def money_flow_links(
         and len(transactions)
         and "gas_price_l1_gwei" in (config.get("chain") or {})
     ):
-        names: dict[str, str] = {}
-        if participants is not None:
-            names = dict(
-                zip(participants["address"].str.lower(), participants["owner"], strict=True)
-            )
         spent = (
             pd.DataFrame(
                 {
@@ -197,7 +236,68 @@ def money_flow_links(
             sinks.add(f"gas: {kind_}")
     links = [Link(s, t, v / MICRO, p) for (s, t, p), v in flows.items() if v > 0]
     used = {n for link in links for n in (link.source, link.target)}
-    return MoneyFlows(links, frozenset(sources & used), frozenset(sinks & used))
+    sources, sinks = sources & used, sinks & used
+    for node, surplus in node_balance(MoneyFlows(links, frozenset(), frozenset())).items():
+        # holders not among the owners are sinks; an asset's account is whichever its
+        # receipts and payouts make it (it keeps what it has not paid out yet)
+        if surplus > BALANCE_TOLERANCE_EUR and node not in sources:
+            sinks.add(node)
+        elif surplus < -BALANCE_TOLERANCE_EUR and node not in sinks:
+            sources.add(node)
+    return MoneyFlows(links, frozenset(sources), frozenset(sinks))
+
+
+def is_asset(owner: str) -> bool:
+    """Whether ``owner`` is a community asset's account (``asset-<name>``)."""
+    return owner.startswith("asset-")
+
+
+def treasury_links(
+    treasury: pd.DataFrame,
+    names: Mapping[str, str],
+    proposals: pd.DataFrame | None,
+    pays: Any,
+) -> list[tuple[str, str, int]]:
+    """The treasury's own flows ``(source, target, micro-EUR)`` beside its protocol fees.
+
+    Contributions come from ``pays(owner)`` of the contributing account (``contributions``
+    when the account is no participant), other inflows from ``treasury inflow: <kind>``; an
+    ``asset_purchase`` goes to ``vendor: <proposal>`` (the proposal whose execute
+    transaction paid it), other outflows to ``treasury payout: <kind>``. Protocol fee rows
+    (``protocol_fees``) are left out: the trades carry them.
+    """
+    amount = treasury["amount_micro_eur"].astype(np.int64)
+    kind = treasury["kind"].astype(str) if "kind" in treasury else pd.Series("", amount.index)
+    account = (
+        treasury["account"].astype(str).str.lower()
+        if "account" in treasury
+        else pd.Series("", amount.index)
+    )
+    paid_for: dict[str, str] = {}
+    if proposals is not None and {"tx_hash", "proposal"} <= set(proposals):
+        paid_for = {
+            str(tx): str(name)
+            for tx, name in zip(proposals["tx_hash"], proposals["proposal"], strict=True)
+            if tx
+        }
+    tx = treasury["tx_hash"].astype(str) if "tx_hash" in treasury else pd.Series("", amount.index)
+    out: dict[tuple[str, str], int] = {}
+    for micro, kind_, who, tx_ in zip(amount, kind, account, tx, strict=True):
+        if micro > 0 and kind_.startswith("protocol_fee"):
+            continue
+        if micro > 0 and kind_ == "contribution":
+            owner = names.get(who)
+            key = (pays(owner) if owner else "contributions", "treasury")
+        elif micro > 0:
+            key = (f"treasury inflow: {kind_ or 'payments'}", "treasury")
+        elif micro < 0 and kind_ == "asset_purchase":
+            key = ("treasury", f"vendor: {paid_for.get(tx_, 'asset purchase')}")
+        elif micro < 0:
+            key = ("treasury", f"treasury payout: {kind_ or 'payments'}")
+        else:
+            continue
+        out[key] = out.get(key, 0) + abs(int(micro))
+    return [(s, t, v) for (s, t), v in out.items()]
 
 
 def node_balance(flows: MoneyFlows) -> dict[str, float]:
@@ -218,6 +318,8 @@ def money_flows(
     *,
     config: Mapping[str, Any] | None = None,
     participants: pd.DataFrame | None = None,
+    asset_payouts: pd.DataFrame | None = None,
+    proposals: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Sankey of who pays whom over the run [EUR] (see :func:`money_flow_links`).
 
@@ -225,7 +327,14 @@ def money_flows(
     L1 (``gas_cost_l1_eur``).
     """
     flows = money_flow_links(
-        bills, trades, transactions, treasury, config=config, participants=participants
+        bills,
+        trades,
+        transactions,
+        treasury,
+        config=config,
+        participants=participants,
+        asset_payouts=asset_payouts,
+        proposals=proposals,
     )
     if not flows.links:
         return empty_figure("no money flows in this run")
@@ -237,6 +346,8 @@ def money_flows(
             ("utility", "utility"),
             ("market", "market"),
             ("grid", "grid"),
+            ("vendor", "vendor"),
+            ("asset-", "asset"),
             ("treasury", "treasury"),
             ("gas", "gas"),
             ("sender", "gas"),
@@ -357,33 +468,174 @@ def treasury_balance(treasury: pd.DataFrame) -> pd.Series:
     return frame["amount_micro_eur"].astype(np.int64).cumsum()
 
 
+def treasury_by_kind(treasury: pd.DataFrame) -> pd.DataFrame:
+    """The treasury's cumulative balance by kind of movement and in all [micro-EUR].
+
+    One row per distinct ``time`` (sorted), one column per ``kind`` (``contribution``,
+    ``protocol_fees``, ``asset_purchase``, ...: the running sum of its signed amounts) and
+    ``balance`` (their sum: the treasury's balance after that time's movements).
+    """
+    kind = treasury["kind"].astype(str) if "kind" in treasury else pd.Series("flow", treasury.index)
+    wide = (
+        pd.DataFrame(
+            {
+                "time": treasury["time"],
+                "kind": kind,
+                "amount": treasury["amount_micro_eur"].astype(np.int64),
+            }
+        )
+        .pivot_table(index="time", columns="kind", values="amount", aggfunc="sum", fill_value=0)
+        .sort_index()
+        .cumsum()
+        .astype(np.int64)
+    )
+    wide.columns = [str(c) for c in wide.columns]
+    wide["balance"] = wide.sum(axis=1)
+    return wide
+
+
 def treasury_over_time(treasury: pd.DataFrame | None) -> go.Figure:
-    """The treasury's balance over time [EUR], its inflows and outflows as bars."""
-    if treasury is None or treasury.empty or "time" not in treasury:
+    """The treasury's balance over time [EUR] and its cumulative sum by kind, as steps.
+
+    ``balance`` (the first trace) is the treasury's balance after each movement; each kind
+    (contributions in, protocol fees in, asset purchases out, ...) is the running sum of its
+    own movements, so the kinds' lines add up to the balance at every time.
+    """
+    if (
+        treasury is None
+        or treasury.empty
+        or not {"time", "amount_micro_eur"} <= set(treasury.columns)
+    ):
         return empty_figure("this run has no treasury (no protocol fee or DAO in its scenario)")
-    frame = treasury.sort_values("time", kind="stable")
+    wide = treasury_by_kind(treasury)
     fig = go.Figure()
-    if "amount_micro_eur" in frame:
-        kind = frame["kind"].astype(str) if "kind" in frame else pd.Series("flow", frame.index)
-        for name, rows in frame.groupby(kind, sort=True):
-            fig.add_trace(
-                go.Bar(x=rows["time"], y=rows["amount_micro_eur"] / MICRO, name=str(name))
-            )
     fig.add_trace(
         go.Scatter(
-            x=frame["time"],
-            y=treasury_balance(frame) / MICRO,
+            x=wide.index,
+            y=wide["balance"] / MICRO,
             name="balance",
-            mode="lines",
-            line={"shape": "hv", "color": PARTY_COLOURS["treasury"], "width": 2},
+            mode="lines+markers",
+            line={"shape": "hv", "color": PARTY_COLOURS["treasury"], "width": 3},
         )
     )
+    for kind in (c for c in wide.columns if c != "balance"):
+        fig.add_trace(
+            go.Scatter(
+                x=wide.index,
+                y=wide[kind] / MICRO,
+                name=kind,
+                mode="lines",
+                line={"shape": "hv", "width": 1.5, "dash": "dot"},
+            )
+        )
     fig.update_layout(
-        title="Treasury balance, inflows and outflows [EUR]",
+        title=(
+            f"Treasury balance {wide['balance'].iloc[-1] / MICRO:,.2f} EUR at the end, and "
+            "its movements by kind (cumulative) [EUR]"
+        ),
         yaxis_title="EUR",
         xaxis_title="time (UTC)",
         margin=MARGIN,
-        barmode="relative",
+        hovermode="x unified",
+    )
+    return fig
+
+
+def proposal_votes(proposals: pd.DataFrame | None) -> go.Figure:
+    """Each proposal's votes for, against (and abstaining) and its quorum [votes].
+
+    Votes are in the vote token's base units, as the ``proposals`` table counts them. The
+    quorum counts for + abstain votes; a proposal passes with quorum and more for than
+    against. Each bar's hover and the x labels give the proposal's outcome.
+    """
+    if proposals is None or proposals.empty:
+        return empty_figure("this run has no proposals")
+    names = [
+        f"{p} ({state})"
+        for p, state in zip(
+            proposals["proposal"].astype(str), proposals["state"].astype(str), strict=True
+        )
+    ]
+    fig = go.Figure()
+    for column, label, colour in (
+        ("votes_for", "for", "#54a24b"),
+        ("votes_against", "against", "#e45756"),
+        ("votes_abstain", "abstain", "#bab0ac"),
+    ):
+        if column not in proposals or (label == "abstain" and not proposals[column].any()):
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=proposals[column].astype(np.int64),
+                name=label,
+                marker_color=colour,
+                text=proposals[column].astype(np.int64),
+                textposition="auto",
+            )
+        )
+    if "quorum" in proposals:
+        fig.add_trace(
+            go.Scatter(
+                x=names,
+                y=proposals["quorum"].astype(np.int64),
+                name="quorum (for + abstain)",
+                mode="markers",
+                marker={"symbol": "line-ew-open", "size": 60, "line": {"width": 3}},
+                marker_color="#222222",
+            )
+        )
+    fig.update_layout(
+        title="Proposals: votes cast and quorum",
+        barmode="group",
+        yaxis_title="votes",
+        margin=MARGIN,
+    )
+    return fig
+
+
+def ballot_benefits(ballots: pd.DataFrame | None) -> go.Figure:
+    """Each member's projected net benefit of each proposal [EUR], as it voted.
+
+    One box (with every ballot as a point) per proposal and support (``for``,
+    ``against``): the projected benefit over the asset's life that the member's what-if
+    found, the ballot's reason. A community total is nothing without its spread: the
+    title gives, per proposal, how many members expect to gain and to lose.
+    """
+    if ballots is None or ballots.empty:
+        return empty_figure("this run has no ballots")
+    benefit = ballots["projected_benefit_micro_eur"].astype(np.int64) / MICRO
+    proposal = ballots["proposal"].astype(str)
+    support = ballots["support"].astype(str)
+    fig = go.Figure()
+    for side, colour in (("for", "#54a24b"), ("against", "#e45756"), ("abstain", "#bab0ac")):
+        mine = support == side
+        if not mine.any():
+            continue
+        fig.add_trace(
+            go.Box(
+                x=proposal[mine],
+                y=benefit[mine],
+                name=side,
+                marker_color=colour,
+                boxpoints="all",
+                jitter=0.5,
+                pointpos=0,
+                text=ballots.loc[mine, "member"].astype(str),
+                hovertemplate="%{text}: %{y:,.2f} EUR<extra>%{x}</extra>",
+            )
+        )
+    fig.add_hline(y=0, line={"color": "#888", "width": 1})
+    gaining = (benefit > 0).groupby(proposal, sort=False).sum()
+    counted = benefit.groupby(proposal, sort=False).size()
+    parts = [
+        f"{p}: {int(gaining[p])} gain, {int(counted[p] - gaining[p])} lose" for p in counted.index
+    ]
+    fig.update_layout(
+        title="Projected net benefit per member [EUR]; " + "; ".join(parts),
+        boxmode="group",
+        yaxis_title="projected net benefit over the asset's life [EUR]",
+        margin=MARGIN,
     )
     return fig
 

@@ -1,7 +1,8 @@
 """Economy: who pays whom, who gains and who loses, the treasury and the proposals.
 
 Reads the chosen run's ``bills``, ``trades``, ``transactions``, ``participants`` and, where
-the run has them, ``treasury`` and ``proposals``; every figure comes from
+the run has them, ``treasury``, ``proposals``, ``ballots`` and ``asset_payouts`` (runs made
+before them, or with the economy off, show why a part is empty); every figure comes from
 :mod:`figures.economy`.
 """
 
@@ -14,8 +15,10 @@ from dash import Input, Output, callback, html
 
 from figures.common import empty_figure
 from figures.economy import (
+    ballot_benefits,
     economy_cards,
     money_flows,
+    proposal_votes,
     proposals_rows,
     treasury_over_time,
     winners_losers,
@@ -45,7 +48,10 @@ def layout(**_query: Any) -> html.Div:
             graph("economy-treasury", 360),
             html.H3("Proposals"),
             html.Div(id="economy-proposals-notice"),
+            graph("economy-votes", 380),
             table("economy-proposals", page_size=10, columns=columns([{}])),
+            html.H3("Ballots: each member's projected benefit"),
+            graph("economy-ballots", 420),
         ]
     )
 
@@ -60,15 +66,20 @@ def layout(**_query: Any) -> html.Div:
     Output("economy-proposals-notice", "children"),
     Output("economy-proposals", "data"),
     Output("economy-proposals", "columns"),
+    Output("economy-votes", "figure"),
+    Output("economy-ballots", "figure"),
     Input("run", "value"),
 )
 def show(run: str | None) -> tuple[Any, ...]:
-    """The chosen run's money flows, savings, treasury and proposals, or why there are none."""
+    """The chosen run's money flows, savings, treasury, proposals and ballots, or why there
+    are none."""
     key = _store.run_key(run)
     bills = _store.table(key, "bills") if key else None
     treasury = _store.table(key, "treasury") if key else None
     proposals = _store.table(key, "proposals") if key else None
+    ballots = _store.table(key, "ballots") if key else None
     rows = proposals_rows(proposals)
+    governance = (proposal_votes(proposals), ballot_benefits(ballots))
     treasury_notice = notice(NO_TREASURY) if treasury is None else None
     proposals_notice = notice(NO_PROPOSALS) if proposals is None else None
     if key is None or bills is None or bills.empty:
@@ -84,6 +95,7 @@ def show(run: str | None) -> tuple[Any, ...]:
             proposals_notice,
             rows,
             columns(rows),
+            *governance,
         )
     kpis = _store.kpis(key)
     flows = money_flows(
@@ -94,6 +106,8 @@ def show(run: str | None) -> tuple[Any, ...]:
         treasury,
         config=_store.manifest(key).get("config") or {},
         participants=_store.table(key, "participants"),
+        asset_payouts=_store.table(key, "asset_payouts"),
+        proposals=proposals,
     )
     return (
         None,
@@ -105,4 +119,5 @@ def show(run: str | None) -> tuple[Any, ...]:
         proposals_notice,
         rows,
         columns(rows),
+        *governance,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -367,7 +368,9 @@ def test_economy_page(dash_app: Dash, results: Path) -> None:
     assert "economy-flows" in _json(layout())
     run = open_run(results / "day")
     kpis, bills = run.kpis(), run.table("bills")
-    message, cards, flows, winners, t_notice, treasury, p_notice, rows, cols = show("day")
+    shown_all = show("day")
+    message, cards, flows, winners, t_notice, treasury, p_notice, rows, cols = shown_all[:9]
+    votes, ballots = shown_all[9:]
     assert message is None
     shown = _cards(cards)
     assert shown["community saving vs utility only"] == (f"{kpis['savings_eur']:,.2f}", "EUR")
@@ -389,7 +392,46 @@ def test_economy_page(dash_app: Dash, results: Path) -> None:
     assert NO_PROPOSALS in _json(p_notice)
     assert rows == []
     assert cols == []
+    assert votes.layout.annotations[0].text == "this run has no proposals"
+    assert ballots.layout.annotations[0].text == "this run has no ballots"
     message, cards, flows, *_ = show("no-such-run")
     assert "Choose a run" in _json(message)
     assert cards == []
     assert flows.layout.annotations[0].text == "no bills in this run"
+
+
+@pytest.mark.slow
+def test_economy_page_with_proposals(
+    dash_app: Dash,
+    economy_run: RunFolder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shortened economy scenario: treasury by kind, votes, ballots and the Sankey's
+    contributions, purchase and payouts, all from the run's tables."""
+    from pages import _store
+    from pages.economy import NO_PROPOSALS, NO_TREASURY, show
+
+    shutil.copytree(economy_run.path, tmp_path / "economy")
+    monkeypatch.setenv(_store.RESULTS_ENV, str(tmp_path))
+    message, cards, flows, _, t_notice, treasury, p_notice, rows, cols, votes, ballots = show(
+        "economy"
+    )
+    assert message is None
+    assert NO_TREASURY not in _json(t_notice)
+    assert NO_PROPOSALS not in _json(p_notice)
+    ledger = economy_run.table("treasury")
+    assert _cards(cards)["treasury balance"][0] == f"{ledger['amount_micro_eur'].sum() / 1e6:,.2f}"
+    assert treasury.data[0].y[-1] == pytest.approx(ledger["amount_micro_eur"].sum() / 1e6)
+    assert {t.name for t in treasury.data[1:]} == set(ledger["kind"])
+    proposals = economy_run.table("proposals")
+    assert [r["state"] for r in rows] == proposals["state"].tolist()
+    assert {"state", "executed", "votes_for", "votes_against"} <= {c["id"] for c in cols}
+    bars = {t.name: list(t.y) for t in votes.data}
+    assert bars["for"] == proposals["votes_for"].tolist()
+    assert bars["against"] == proposals["votes_against"].tolist()
+    assert sum(len(t.y) for t in ballots.data) == len(economy_run.table("ballots"))
+    labels = list(flows.data[0].node.label)
+    assert {"treasury", "vendor: battery-substation", "asset-battery-substation (receives)"} <= set(
+        labels
+    )

@@ -1,4 +1,6 @@
-"""The economy page's builders on a real run (the session's default day run, mid_market)."""
+"""The economy page's builders on real runs: the session's default day run (mid_market) and
+the shortened ``scenarios/economy.toml`` (contributions, a passed and a defeated proposal, the
+funded battery's payouts to its holders)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,17 @@ from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from figures.economy import (
     PER_MEMBER_MAX,
+    MoneyFlows,
+    ballot_benefits,
     economy_cards,
     money_flow_links,
     money_flows,
+    proposal_votes,
     proposals_rows,
     treasury_over_time,
     winners_losers,
@@ -189,7 +195,145 @@ def test_treasury_and_proposals_and_their_empty_states() -> None:
     balance = next(t for t in fig.data if t.name == "balance")
     np.testing.assert_allclose(np.asarray(balance.y), [1.0, 4.0, 1.5])
     assert {t.name for t in fig.data} == {"balance", "protocol_fee", "payout"}
+    kinds = {t.name: list(t.y) for t in fig.data}  # the kinds' running sums, as steps
+    assert kinds["protocol_fee"] == [1.0, 4.0, 4.0]
+    assert kinds["payout"] == [0.0, 0.0, -2.5]
+    assert all(t.line.shape == "hv" for t in fig.data)
+    assert proposal_votes(None).layout.annotations[0].text == "this run has no proposals"
+    assert ballot_benefits(None).layout.annotations[0].text == "this run has no ballots"
     proposals = pd.DataFrame(
         {"proposal_id": [1], "votes_for": [10], "cost_micro_eur": [1_234_560_000]}
     )
     assert proposals_rows(proposals) == [{"proposal_id": 1, "votes_for": 10, "cost_eur": 1234.56}]
+
+
+def _economy_flows(run: RunFolder) -> tuple[go.Figure, MoneyFlows]:
+    """The run's Sankey and its flows, from every table the economy page passes."""
+    bills, trades, transactions = run.table("bills"), run.table("trades"), run.table("transactions")
+    treasury, config = run.table("treasury"), run.manifest["config"]
+    participants, payouts = run.table("participants"), run.table("asset_payouts")
+    proposals = run.table("proposals")
+    fig = money_flows(
+        bills,
+        trades,
+        transactions,
+        run.kpis(),
+        treasury,
+        config=config,
+        participants=participants,
+        asset_payouts=payouts,
+        proposals=proposals,
+    )
+    flows = money_flow_links(
+        bills,
+        trades,
+        transactions,
+        treasury,
+        config=config,
+        participants=participants,
+        asset_payouts=payouts,
+        proposals=proposals,
+    )
+    return fig, flows
+
+
+@pytest.mark.slow
+def test_money_flows_with_contributions_purchase_and_payouts(economy_run: RunFolder) -> None:
+    treasury = economy_run.table("treasury")
+    payouts = economy_run.table("asset_payouts")
+    proposals = economy_run.table("proposals").set_index("proposal")
+    fig, flows = _economy_flows(economy_run)
+    inflow, outflow, balance = sankey_balance(fig)
+    amount = treasury["amount_micro_eur"]
+    assert set(treasury["kind"]) == {"contribution", "protocol_fees", "asset_purchase"}
+    # every euro into the treasury in the Sankey is an inflow of its table, and back
+    assert inflow["treasury"] == pytest.approx(amount[amount > 0].sum() / EUR, abs=1e-6)
+    assert outflow["treasury"] == pytest.approx(-amount[amount < 0].sum() / EUR, abs=1e-6)
+    assert balance["treasury"] == pytest.approx(amount.sum() / EUR, abs=1e-6)
+    links = {(link.source, link.target): link.eur for link in flows.links}
+    contribution = treasury.loc[treasury["kind"] == "contribution", "amount_micro_eur"].sum()
+    assert links["members (pay)", "treasury"] == pytest.approx(contribution / EUR)
+    fees = treasury.loc[treasury["kind"] == "protocol_fees", "amount_micro_eur"].sum()
+    assert links["P2P market", "treasury"] == pytest.approx(fees / EUR)
+    # the purchase goes to the executed proposal's vendor, the defeated one buys nothing
+    assert proposals.loc["battery-substation", "state"] == "executed"
+    cost = proposals.loc["battery-substation", "cost_micro_eur"]
+    assert inflow["vendor: battery-substation"] == pytest.approx(cost / EUR)
+    assert not any("feeder-end" in n for n in balance)
+    # the battery's account is shown apart; its payouts reach the holders (the members)
+    asset = "asset-battery-substation (receives)"
+    assert outflow[asset] == pytest.approx(payouts["amount_micro_eur"].sum() / EUR)
+    assert links[asset, "members (receive)"] == pytest.approx(outflow[asset])
+    assert payouts["amount_micro_eur"].sum() > 0
+    assert "asset-battery-substation (pays)" in flows.sources
+    for node, net in balance.items():  # what enters a node leaves it, but sources and sinks
+        if node not in flows.sources | flows.sinks:
+            assert net == pytest.approx(0, abs=1e-9), node
+    assert all(balance[n] < 0 for n in flows.sources)
+    assert all(balance[n] > 0 for n in flows.sinks)
+
+
+@pytest.mark.slow
+def test_treasury_over_time_by_kind(economy_run: RunFolder) -> None:
+    treasury = economy_run.table("treasury")
+    fig = treasury_over_time(treasury)
+    lines = {t.name: t for t in fig.data}
+    assert fig.data[0].name == "balance"
+    assert set(lines) == {"balance", *treasury["kind"]}
+    balance = np.asarray(lines["balance"].y)
+    assert balance[-1] == pytest.approx(treasury["amount_micro_eur"].sum() / EUR)
+    assert (balance >= 0).all()
+    kinds = [np.asarray(t.y) for name, t in lines.items() if name != "balance"]
+    np.testing.assert_allclose(np.sum(kinds, axis=0), balance)
+    for kind, rows in treasury.groupby("kind"):
+        assert lines[str(kind)].y[-1] == pytest.approx(rows["amount_micro_eur"].sum() / EUR)
+    # the purchase steps the balance down at the proposal's execution, not before
+    executed = economy_run.table("proposals").set_index("proposal").loc["battery-substation"]
+    times = pd.DatetimeIndex(lines["asset_purchase"].x)
+    purchase = np.asarray(lines["asset_purchase"].y)
+    assert (purchase[times < executed["executed"]] == 0).all()
+    assert (purchase[times >= executed["executed"]] == -executed["cost_micro_eur"] / EUR).all()
+
+
+@pytest.mark.slow
+def test_proposal_votes_are_the_tables(economy_run: RunFolder) -> None:
+    proposals = economy_run.table("proposals")
+    ballots = economy_run.table("ballots")
+    fig = proposal_votes(proposals)
+    bars = {t.name: t for t in fig.data}
+    expected_x = [
+        f"{p} ({s})" for p, s in zip(proposals["proposal"], proposals["state"], strict=True)
+    ]
+    assert list(bars["for"].x) == expected_x
+    assert list(bars["for"].y) == proposals["votes_for"].tolist()
+    assert list(bars["against"].y) == proposals["votes_against"].tolist()
+    assert list(bars["quorum (for + abstain)"].y) == proposals["quorum"].tolist()
+    assert "abstain" not in bars  # nobody abstained
+    weights = ballots.pivot_table(
+        index="proposal", columns="support", values="weight", aggfunc="sum", fill_value=0
+    )
+    for name, row in proposals.set_index("proposal").iterrows():
+        assert row["votes_for"] == weights.loc[name, "for"]
+        assert row["votes_against"] == weights.loc[name, "against"]
+    assert expected_x == ["battery-substation (executed)", "battery-feeder-end (defeated)"]
+    rows = {r["proposal"]: r for r in proposals_rows(proposals)}
+    executed = proposals.set_index("proposal").loc["battery-substation", "executed"]
+    assert rows["battery-substation"]["executed"] == executed.strftime("%Y-%m-%d %H:%M")
+    assert rows["battery-feeder-end"]["executed"] is None
+    assert rows["battery-substation"]["cost_eur"] == 60_000.0
+
+
+@pytest.mark.slow
+def test_ballot_benefits_show_every_members_projection(economy_run: RunFolder) -> None:
+    ballots = economy_run.table("ballots")
+    fig = ballot_benefits(ballots)
+    shown = {(t.name, x, m): y for t in fig.data for x, y, m in zip(t.x, t.y, t.text, strict=True)}
+    assert len(shown) == len(ballots)
+    for row in ballots.itertuples():
+        benefit = shown[row.support, row.proposal, row.member]
+        assert benefit == pytest.approx(row.projected_benefit_micro_eur / EUR)
+        assert (benefit > 0) == (row.support == "for")  # a member votes by its projection
+    title = fig.layout.title.text
+    for name, rows in ballots.groupby("proposal"):
+        gain = int((rows["projected_benefit_micro_eur"] > 0).sum())
+        assert f"{name}: {gain} gain, {len(rows) - gain} lose" in title

@@ -24,6 +24,8 @@ SHORT: dict[str, Any] = {"days": 1}
 EXTRA: dict[str, dict[str, Any]] = {
     "03_forecasting": {"origin_every_steps": 96, "backtest_samples": 20_000},
     "05_sweeps": {"pv_shares": [0.2, 0.6], "battery_shares": [0.0, 0.4], "workers": 2},
+    # its proposals on days 3 and 6 need the shortened run's 10 days (two runs + verify, ~2 min)
+    "06_economy": {"days": 10, "proposal_days": [3.0, 6.0], "whatif_days": 3},
 }
 
 
@@ -61,7 +63,14 @@ def inject(nb: Any, values: dict[str, Any]) -> None:
 
 def test_notebooks_exist() -> None:
     names = {p.stem for p in NOTEBOOKS}
-    assert {"01_quickstart", "02_p2p_vs_utility", "03_forecasting", "05_sweeps"} <= names
+    assert {
+        "01_quickstart",
+        "02_p2p_vs_utility",
+        "03_forecasting",
+        "04_depin_rewards",
+        "05_sweeps",
+        "06_economy",
+    } <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
