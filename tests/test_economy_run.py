@@ -22,9 +22,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from settlement.economy.dao import CommunityDao
+from tests.conftest import economy_scenario
 from twin.engine import run_scenario
 from twin.results import RunFolder, open_run
-from twin.scenario import Scenario, load_scenario
 from twin.verify import open_chain, verify_run
 
 pytestmark = pytest.mark.slow
@@ -32,31 +32,15 @@ pytestmark = pytest.mark.slow
 ASSET = "asset-battery-substation"
 
 
-def _scenario(*overrides: str) -> Scenario:
-    sc = load_scenario("scenarios/economy.toml", list(overrides))
-    proposals = [
-        p.model_copy(update={"day": day, "whatif_days": 3})
-        for p, day in zip(sc.economy.proposals, (3.0, 6.0), strict=True)
-    ]
-    return sc.model_copy(
-        update={
-            "run": sc.run.model_copy(update={"days": 10}),
-            "economy": sc.economy.model_copy(update={"proposals": proposals}),
-        }
-    )
-
-
 @pytest.fixture(scope="module")
-def passed(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
-    out = tmp_path_factory.mktemp("economy") / "passed"
-    run_scenario(_scenario(), out)
-    return open_run(out)
+def passed(economy_run: RunFolder) -> RunFolder:
+    return economy_run
 
 
 @pytest.fixture(scope="module")
 def defeated(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
     out = tmp_path_factory.mktemp("economy") / "defeated"
-    run_scenario(_scenario("economy.quorum_percent=100"), out)
+    run_scenario(economy_scenario("economy.quorum_percent=100"), out)
     return open_run(out)
 
 
