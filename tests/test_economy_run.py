@@ -12,6 +12,7 @@ tampered treasury row.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from settlement.economy.dao import CommunityDao
+from tests.anvil import MISSING, AnvilNode, anvil_binary
 from tests.conftest import economy_scenario
 from twin.engine import run_scenario
 from twin.results import RunFolder, open_run
@@ -30,6 +32,9 @@ from twin.verify import open_chain, verify_run
 pytestmark = pytest.mark.slow
 
 ASSET = "asset-battery-substation"
+needs_anvil = pytest.mark.skipif(
+    anvil_binary() is None and not os.environ.get("CI"), reason=MISSING
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +143,31 @@ def test_money_is_conserved_and_verify_names_a_tampered_row(
     assert not bad.ok
     assert f"treasury row {row} (asset_purchase)" in bad.detail
     assert not tampered["treasury balance (chain) = treasury table"].ok
+
+
+@pytest.mark.anvil
+@needs_anvil
+def test_a_proposal_executes_on_anvil_and_verify_passes(tmp_path: Path) -> None:
+    binary = anvil_binary()
+    assert binary is not None, MISSING
+    with AnvilNode(binary) as node:
+        sc = economy_scenario(f'chain.rpc_url="{node.url}"', "chain.batch_hours=24")
+        proposals = [
+            p.model_copy(update={"day": day, "whatif_days": 2})
+            for p, day in zip(sc.economy.proposals, (2.0, 3.0), strict=True)
+        ]
+        sc = sc.model_copy(
+            update={
+                "run": sc.run.model_copy(update={"days": 5}),
+                "economy": sc.economy.model_copy(update={"proposals": proposals}),
+            }
+        )
+        run_scenario(sc, tmp_path / "run")
+        run = open_run(tmp_path / "run")
+        assert run.manifest["chain"]["kind"] == "rpc"
+        states = run.table("proposals").set_index("proposal")["state"]
+        assert states["battery-substation"] == "executed"
+        assert ASSET in set(run.table("node_power")["node_id"].astype(str))
+        checks = verify_run(run.path)
+        assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+        assert "asset payouts = Payout events, pro rata to shares" in {c.name for c in checks}
