@@ -128,12 +128,25 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             net_total[who] = net_total.get(who, 0) + amount
     credits = eur_to_micro_eur(float(run.manifest["config"]["chain"]["credits_eur"]))
     minted = {a: 0 if r == "treasury" else credits for a, r in zip(addresses, roles, strict=True)}
-    wrong = [a for a, total in net_total.items() if chain.balance_of(a) != minted[a] + total]
+    # a payer short of balance or consent paid less (its debt), its receivers got less (claims)
+    owed = {a: chain.debt_of(a) - chain.claim_of(a) for a in net_total}
+    wrong = [
+        a for a, total in net_total.items() if chain.balance_of(a) != minted[a] + total + owed[a]
+    ]
     checks.append(
         Check(
-            "balances = credits + net payments",
+            "balances = credits + net payments + debts - claims",
             not wrong,
             f"{len(net_total)} participants" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    debts = sum(chain.debt_of(a) for a in net_total)
+    claims = sum(chain.claim_of(a) for a in net_total)
+    checks.append(
+        Check(
+            "shortfalls: debts = claims",
+            debts == claims,
+            f"{debts:,} micro-euro owed, {claims:,} micro-euro due",
         )
     )
     supply = chain.total_supply()

@@ -69,12 +69,15 @@ KINDS = {
     "cancel": "cancel",
     "pay": "payout",
     "approve": "consent",
+    # Members' ERC-2612 permits for settlement, relayed at the start of a run.
+    "acceptPermits": "permit",
+    "permit": "permit",
     "sell": "offering",
     "closeOffering": "offering",
     "distributeRevenue": "payout",
 }
 #: Kinds that set a community up once (the rest recur).
-ONE_OFF = frozenset({"deploy", "role", "register", "mint", "delegate", "offering"})
+ONE_OFF = frozenset({"deploy", "role", "register", "mint", "permit", "delegate", "offering"})
 
 
 def selectors(contracts: Iterable[str] = CONTRACTS) -> dict[bytes, str]:

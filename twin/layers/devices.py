@@ -110,8 +110,10 @@ class DeviceLayer:
         revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
         self.owner = np.array(table["owner"].to_numpy().astype(str))
         self.owner_address = owner_address
-        self.depin = DepinContracts(chain)
+        self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
+        self.depin = DepinContracts(chain, epoch_cap=self.pool_per_epoch)
         self.depin.deploy()
+        chain_layer.hand_overs.append(self.depin.hand_over)
         self.contract = self.depin.addresses["DeviceRegistry"]
         self.chain_id = chain.chain_id
         p_max_w = np.rint(table["p_max_mw"].to_numpy() * 1e6).astype(np.int64)
@@ -129,7 +131,6 @@ class DeviceLayer:
         self.eligible = np.isin(self.kinds, REWARDED) & self.active
         #: Devices rewarded for the energy they add net over an epoch (storage).
         self.storage = self.kinds == "battery"
-        self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
         self.pool_total = 0  # the pools of the epochs run [base units]
         n_run = len(times)
         # the clear-sky ceiling of PV readings, at the scenario's site (once per run)

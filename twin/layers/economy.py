@@ -72,6 +72,7 @@ class EconomyLayer:
         self.dao = CommunityDao.deploy(chain.chain, members, votes, settings)
         self.treasury = self.dao.addresses["Treasury"]
         chain.add_treasury(self.treasury)
+        chain.admin = self.dao.addresses["CommunityTimelock"]  # the contracts' admin from start
         self.fees_micro_eur: dict[int, int] = {}
 
     def start(self, env: simpy.Environment) -> list[Process]:
