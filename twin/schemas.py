@@ -265,7 +265,8 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "every movement of the community treasury: inflows positive (kind protocol_fees: a "
         "batch's fees, time when the batch became final, its commit transaction), outflows "
-        "negative; the amounts sum to the Treasury's balance on chain",
+        "negative (kind shortfall: the part of a batch's fees not paid because payers fell "
+        "short, cut pro rata by Settlement); the amounts sum to the Treasury's balance on chain",
     ),
     "transactions": (
         pa.schema(

@@ -187,9 +187,20 @@ def _verify_treasury(
     tx_of = {int(str(r.batch_id)): str(r.tx_hash) for r in batches.itertuples()}
     bad: list[str] = []
     seen: set[int] = set()
+    cut_seen: set[int] = set()
+    first_block = int(run.manifest["chain"].get("first_block", 0))
+    cuts = chain.credit_cuts(dao.addresses["Treasury"], first_block)
     for i, row in enumerate(table.itertuples()):
         b = int(str(row.batch_id))
         amount = int(str(row.amount_micro_eur))
+        if str(row.kind) == "shortfall":
+            if b in cut_seen or amount != -cuts.get(b, 0) or str(row.tx_hash) != tx_of.get(b):
+                bad.append(
+                    f"treasury row {i} (batch {b}): shortfall {amount:,} micro-euro, "
+                    f"the chain's cut {cuts.get(b, 0):,}"
+                )
+            cut_seen.add(b)
+            continue
         if b in seen or amount != expected.get(b) or str(row.tx_hash) != tx_of.get(b):
             bad.append(
                 f"treasury row {i} (batch {b}): {amount:,} micro-euro in {row.tx_hash}, "
@@ -200,6 +211,11 @@ def _verify_treasury(
         f"batch {b}: fees {f:,} micro-euro without a treasury row"
         for b, f in expected.items()
         if b not in seen
+    ]
+    bad += [
+        f"batch {b}: cut {c:,} on chain without a treasury row"
+        for b, c in cuts.items()
+        if b not in cut_seen
     ]
     checks.append(
         Check(

@@ -263,7 +263,9 @@ class Chain(Node):
         settlement = self.contract("Settlement")
         receipts = []
         for start in range(0, len(keys), chunk):
-            permits = [self.sign_permit(k, allowance_micro_eur) for k in keys[start : start + chunk]]
+            permits = [
+                self.sign_permit(k, allowance_micro_eur) for k in keys[start : start + chunk]
+            ]
             gas = _PERMIT_GAS[0] + _PERMIT_GAS[1] * len(permits)
             receipts.append(self.transact(settlement, "acceptPermits", [permits], gas=gas))
         return receipts
@@ -277,6 +279,19 @@ class Chain(Node):
     def debt_of(self, account: str) -> int:
         """What ``account`` failed to pay in committed batches [micro-euro]."""
         return int(self._call("Settlement", "debtOf", Web3.to_checksum_address(account)))
+
+    def credit_cuts(self, account: str, from_block: int = 0) -> dict[int, int]:
+        """batch id -> what ``account`` was not paid in that batch because payers fell short
+        [micro-euro] (``CreditReduced`` events from ``from_block``)."""
+        event = self.contract("Settlement").events.CreditReduced()
+        logs = event.get_logs(
+            from_block=from_block, argument_filters={"account": Web3.to_checksum_address(account)}
+        )
+        cuts: dict[int, int] = {}
+        for log in logs:
+            batch_id = int(log["args"]["batchId"])
+            cuts[batch_id] = cuts.get(batch_id, 0) + int(log["args"]["cut"])
+        return cuts
 
     def claim_of(self, account: str) -> int:
         """What ``account`` was due but not paid because payers fell short [micro-euro]."""

@@ -14,7 +14,9 @@ proposal, can make the treasury pay.
 At the end (after the chain layer's :meth:`~twin.layers.chain.ChainLayer.finish`: batches
 final) it returns the ``treasury`` table, one row a movement: an inflow per batch that paid
 fees (its batch, when it became final, the amount from the journaled net payments, the commit
-transaction), and outflows (none until a proposal executes); the KPIs ``protocol_fees_eur``
+transaction), a ``shortfall`` row (negative) for a batch whose payers fell short and paid the
+treasury less (``Settlement.sol``: the cut read from the chain), and outflows (none until a
+proposal executes); the KPIs ``protocol_fees_eur``
 (the trades' fees) and ``treasury_balance_eur`` (read on chain); and the DAO's addresses in
 the manifest's ``chain.addresses``.
 """
@@ -110,6 +112,16 @@ class EconomyLayer:
             rows["kind"].append("protocol_fees")
             rows["amount_micro_eur"].append(int(amount))
             rows["tx_hash"].append(batch.tx_hash)
+        # a batch whose payers fell short paid the treasury less, pro rata (Settlement.sol)
+        chain = self.chain_layer.chain
+        cuts = chain.credit_cuts(self.treasury, self.chain_layer.first_block)
+        for batch in self.chain_layer.settled:
+            if cut := cuts.get(batch.batch_id, 0):
+                rows["batch_id"].append(batch.batch_id)
+                rows["time"].append(self.chain_layer.final_time(batch.batch_id))
+                rows["kind"].append("shortfall")
+                rows["amount_micro_eur"].append(-cut)
+                rows["tx_hash"].append(batch.tx_hash)
         fees = sum(self.fees_micro_eur.values())
         balance = int(self.dao.treasury_balance())
         eur = float(MICRO_EUR_PER_EUR)
