@@ -22,10 +22,11 @@ what it can, the rest becomes its debt and its receivers' claims, pro rata (see
 escrow: the credits stay in the member's own account, one signature at the start consents to
 a bounded amount, and revoking (``approve(settlement, 0)``) is the standard wallet action.
 
-Amounts are integers: one EnergyCredit base unit is one micro-euro. Transactions go through the one sending and signing path of
-:class:`~settlement.chain.node.Node`: sending and waiting are separate, so a journal can record
-a hash before its receipt exists; a bad batch reverts on-chain and :meth:`Chain.wait_receipt`
-raises :class:`TransactionRevertedError` with the contract's decoded error.
+Amounts are integers: one EnergyCredit base unit is one micro-euro. Transactions go through the
+one sending and signing path of :class:`~settlement.chain.node.Node`: sending and waiting are
+separate, so a journal can record a hash before its receipt exists; a bad batch reverts
+on-chain and :meth:`Chain.wait_receipt` raises :class:`TransactionRevertedError` with the
+contract's decoded error.
 """
 
 from __future__ import annotations
