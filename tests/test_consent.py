@@ -276,6 +276,7 @@ def test_a_run_whose_members_outspend_their_consent_settles_every_batch(tmp_path
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     names = [c.name for c in checks]
     assert "shortfalls: debts = claims" in names
+    assert "roles: admin is the timelock, the operator only settles" in names
     detail = next(c.detail for c in checks if c.name == "shortfalls: debts = claims")
     assert not detail.startswith("0 micro-euro"), detail  # the rule was exercised
     assert run.manifest["chain"]["admin"]

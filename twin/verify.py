@@ -157,6 +157,8 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             f"{supply:,} base units",
         )
     )
+    if admin := run.manifest["chain"].get("admin"):
+        checks.append(_verify_roles(chain, str(run.manifest["chain"]["operator"]), str(admin)))
     if has_treasury:
         checks += _verify_treasury(run, chain, trades, batches)
     if (run.path / "transactions.parquet").is_file():
@@ -164,6 +166,29 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     if (run.path / "rewards.parquet").is_file():
         checks += _verify_devices(run, chain)
     return checks
+
+
+def _verify_roles(chain: Chain, operator: str, admin: str) -> Check:
+    """The operator only commits and pauses: the timelock ``admin`` holds the admin roles, the
+    operator neither those nor EnergyCredit's MINTER."""
+    expected = {
+        ("EnergyCredit", "DEFAULT_ADMIN_ROLE", admin): True,
+        ("Settlement", "DEFAULT_ADMIN_ROLE", admin): True,
+        ("EnergyCredit", "DEFAULT_ADMIN_ROLE", operator): False,
+        ("EnergyCredit", "MINTER_ROLE", operator): False,
+        ("Settlement", "DEFAULT_ADMIN_ROLE", operator): False,
+        ("Settlement", "SETTLER_ROLE", operator): True,
+    }
+    wrong = [
+        f"{name}.{role} {'missing for' if held else 'held by'} {who}"
+        for (name, role, who), held in expected.items()
+        if chain.has_role(name, role, who) != held
+    ]
+    return Check(
+        "roles: admin is the timelock, the operator only settles",
+        not wrong,
+        "; ".join(wrong) if wrong else f"admin {admin}",
+    )
 
 
 def _verify_treasury(
