@@ -20,6 +20,7 @@ import pytest
 from eth_account import Account
 from web3.logs import DISCARD
 
+from settlement.chain.artifacts import load_artifact
 from settlement.chain.connection import Chain
 from settlement.chain.errors import TransactionRevertedError
 from settlement.chain.participants import participant_private_key
@@ -215,6 +216,16 @@ def test_after_the_hand_over_the_operator_only_commits_and_pauses(community: Com
             "AccessControlUnauthorizedAccount",
             lambda c=contract, r=role_id: chain.transact(c, "grantRole", [r, op], gas=100_000),
         )
+    # the chain's own timelock (no DAO) has no proposer: the operator cannot schedule either
+    lock = chain.attach(load_artifact("CommunityTimelock"), timelock)
+    proposer = chain.call(lock, "PROPOSER_ROLE")
+    assert not chain.call(lock, "hasRole", proposer, op)
+    grant = credit.encode_abi("grantRole", args=[chain.call(credit, "MINTER_ROLE"), op])
+    schedule = [credit.address, 0, grant, b"\0" * 32, b"\0" * 32, 2 * 86_400]
+    _reverts(
+        "AccessControlUnauthorizedAccount",
+        lambda: chain.transact(lock, "schedule", schedule, gas=200_000),
+    )
     # and it still settles
     alice, bob = community.members[:2]
     community.commit([alice, bob], [-EUR, EUR])

@@ -8,7 +8,8 @@ committed artifacts in ``settlement/chain/contracts/artifacts`` (ABI + bytecode:
 Keys and roles. The operator account deploys the contracts and, during setup only, holds
 DEFAULT_ADMIN of both and MINTER of EnergyCredit (it credits the members: the on-ramp, within
 the token's cap). :meth:`Chain.hand_over` then gives DEFAULT_ADMIN to a timelock (the DAO's
-CommunityTimelock, or one of the chain's own from :meth:`Chain.deploy_admin_timelock`) and the
+CommunityTimelock, whose only proposer is the governor; or, without a DAO, one of the chain's
+own from :meth:`Chain.deploy_admin_timelock`, with no proposer: roles frozen) and the
 operator renounces DEFAULT_ADMIN and MINTER: from then on it holds SETTLER (commit batches)
 and PAUSER (stop commits) of Settlement and nothing else, so it can neither mint nor grant
 itself a role.
@@ -191,14 +192,21 @@ class Chain(Node):
         self._contracts = {"EnergyCredit": credit, "Settlement": settlement}
         return self.addresses
 
-    def deploy_admin_timelock(self, delay_s: int = ADMIN_DELAY_S) -> str:
+    def deploy_admin_timelock(
+        self, delay_s: int = ADMIN_DELAY_S, proposers: Sequence[str] = ()
+    ) -> str:
         """Deploy a CommunityTimelock to be the admin of a chain that has no DAO; its address.
 
-        Its only proposer and canceller is the operator, anyone may execute, and it is its own
-        admin: a role change is public for ``delay_s`` [s] before it can happen, long enough
-        for members to revoke their allowances.
+        It is its own admin, anyone may execute, and only ``proposers`` may schedule (and
+        cancel), each change public for ``delay_s`` [s] before it can happen. The default, no
+        proposer, freezes the roles: nobody, the operator least, can grant a role or mint again
+        (a community that wants to govern them runs the economy layer: its DAO's timelock is the
+        admin then). The operator is never a proposer here: it would escalate, if slowly.
         """
-        args = (int(delay_s), [self.operator], [ZERO_ADDRESS], ZERO_ADDRESS)
+        holders = [Web3.to_checksum_address(p) for p in proposers]
+        if self.operator in holders:
+            raise ChainError("the operator cannot propose to the timelock that administers it")
+        args = (int(delay_s), holders, [ZERO_ADDRESS], ZERO_ADDRESS)
         timelock = self.deploy_contract(load_artifact("CommunityTimelock"), *args, gas=_DEPLOY_GAS)
         return str(timelock.address)
 

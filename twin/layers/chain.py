@@ -15,7 +15,8 @@ the run's seed on the embedded chain, fresh on an RPC chain:
 are paid in (the token's cap is exactly what is minted), and signs with its own key an
 ERC-2612 permit that lets the Settlement contract move up to ``consent_eur`` of its credits:
 its consent (``Settlement.sol``). Before the run starts the operator hands the contracts'
-admin to a timelock (the DAO's when the economy layer runs, else one of the chain's own) and
+admin to a timelock (the DAO's when the economy layer runs, else one of the chain's own with no
+proposer: roles frozen) and
 keeps only the right to commit batches (and pause): :meth:`ChainLayer.start`. A
 community treasury (the economy layer's, :meth:`ChainLayer.add_treasury`) joins as the last
 participant before the first batch closes: it receives each batch's protocol fees in the

@@ -23,8 +23,7 @@ abstract contract Community is Base {
     address[] internal members;
 
     function _deploy() internal {
-        address[] memory proposers = new address[](1);
-        proposers[0] = operator;
+        address[] memory proposers = new address[](0); // as gridtwin without a DAO: roles frozen
         address[] memory executors = new address[](1);
         timelock = new CommunityTimelock(2 days, proposers, executors, address(0));
         // setup: this contract mints (the on-ramp), then renounces; the timelock is the admin
