@@ -23,8 +23,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 # Node packages pinned in settlement/chain/contracts/package-lock.json: solc-js, OpenZeppelin's
-# contracts and merkle-tree, and anvil (the real node the tests run). Running gridtwin needs
-# none of them: the compiled artifacts are committed.
+# contracts and merkle-tree, anvil (the real node the tests run) and forge (the contracts' fuzz
+# and invariant tests; offline, with solc-js behind tools/solc). Running gridtwin needs none of
+# them: the compiled artifacts are committed.
 $(NODE_DEPS): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -44,8 +45,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## test: lint, then the whole test suite (slow, anvil and browser tests included; CI=1 makes
-## a missing anvil or browser a failure, not a skip)
+## test: lint, then the whole test suite (slow: anvil, forge fuzz/invariant, Slither and browser
+## tests included; CI=1 makes a missing anvil, forge, slither or browser a failure, not a skip)
 test: lint $(NODE_DEPS) browser
 	CI=$${CI:-1} $(BIN)/python -m pytest
 

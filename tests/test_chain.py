@@ -46,9 +46,12 @@ def chain(request: pytest.FixtureRequest) -> Chain:
 
 @pytest.fixture(scope="module")
 def participants(chain: Chain) -> list[str]:
-    """100 participants, each minted START_CREDIT."""
-    addresses = chain.participant_addresses([f"owner-{i}" for i in range(100)], seed=42)
+    """100 participants, each minted START_CREDIT, each consenting (a permit signed with its own
+    key) that settlement moves up to 10 x START_CREDIT: their balances bind, not consent."""
+    owners = [f"owner-{i}" for i in range(100)]
+    addresses = chain.participant_addresses(owners, seed=42)
     chain.mint_credits(addresses, START_CREDIT)
+    chain.consent([participant_private_key(o, 42) for o in owners], 10 * START_CREDIT)
     return addresses
 
 
@@ -103,8 +106,10 @@ def test_deploys_once_with_roles(chain: Chain) -> None:
     credit, settlement = chain.contract("EnergyCredit"), chain.contract("Settlement")
     assert credit.functions.decimals().call() == 6
     assert settlement.functions.credit().call() == addresses["EnergyCredit"]
-    settlement_role = credit.functions.SETTLEMENT_ROLE().call()
-    assert credit.functions.hasRole(settlement_role, addresses["Settlement"]).call()
+    assert credit.functions.cap().call() == chain.credit_cap
+    # Settlement holds no role in the token: it moves credits only within allowances
+    assert not chain.has_role("EnergyCredit", "MINTER_ROLE", addresses["Settlement"])
+    assert not chain.has_role("EnergyCredit", "DEFAULT_ADMIN_ROLE", addresses["Settlement"])
     settler_role = settlement.functions.SETTLER_ROLE().call()
     assert settlement.functions.hasRole(settler_role, chain.operator).call()
     assert not settlement.functions.hasRole(settler_role, chain.w3.eth.accounts[1]).call()
@@ -208,11 +213,6 @@ def _empty_root(chain: Chain, batch: Batch) -> str:
     return batch.send(chain, trades_root=merkle.EMPTY_ROOT)
 
 
-def _overdraft(chain: Chain, batch: Batch) -> str:
-    big = START_CREDIT * 1000
-    return batch.send(chain, accounts=batch.accounts[:2], net_amounts=[-big, big])
-
-
 def _zero_address(chain: Chain, batch: Batch) -> str:
     zero = "0x" + "00" * 20  # a payer at the zero address would mint credits out of nothing
     return batch.send(chain, accounts=[zero, batch.accounts[0]], net_amounts=[-5, 5])
@@ -225,8 +225,7 @@ REVERTS: dict[str, tuple[Callable[[Chain, Batch], str], str]] = {
     "unbalanced": (_unbalanced, "UnbalancedSettlement"),
     "length_mismatch": (_length_mismatch, "LengthMismatch"),
     "empty_root": (_empty_root, "InconsistentBatch"),
-    "overdraft": (_overdraft, "ERC20InsufficientBalance"),
-    "zero_address": (_zero_address, "ERC20InvalidSender"),
+    "zero_address": (_zero_address, "InvalidAccount"),
 }
 
 
@@ -309,6 +308,7 @@ def test_private_key_operator_and_attaching(anvil_node: AnvilNode) -> None:
     addresses = own.deploy()
     assert addresses != funder.addresses
     own.mint_credits(participants[:3], START_CREDIT)
+    own.consent([participant_private_key(o, 3) for o in ["a", "b", "c"]], START_CREDIT)
     batch = Batch(participants[:3], trades=9, seed=9)
     assert own.wait_receipt(batch.send(own))["status"] == 1
     reader = Chain.connect(anvil_node.url, addresses=addresses)

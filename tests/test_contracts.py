@@ -57,4 +57,5 @@ def test_artifacts_have_the_api_gridtwin_uses() -> None:
     assert functions["batchRoot"] == ["uint256"]
     assert functions["verifyTrade"] == ["uint256", "bytes32", "bytes32[]"]
     credit = {i["name"] for i in load_artifact("EnergyCredit").abi if i["type"] == "function"}
-    assert {"settle", "mint", "mintBatch", "transfer", "balanceOf", "decimals"} <= credit
+    assert {"permit", "mint", "mintBatch", "transfer", "balanceOf", "decimals", "cap"} <= credit
+    assert "settle" not in credit  # no function moves credits without an allowance

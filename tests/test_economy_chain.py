@@ -90,6 +90,7 @@ def community(chain: Chain, request: pytest.FixtureRequest) -> tuple[CommunityDa
     """Four members holding 40, 30, 20 and 10 votes and 1,000 EUR each; 500 EUR of fees."""
     member_keys = keys(request.node.name, 4)
     chain.mint_credits([address(k) for k in member_keys], MicroEur(1_000 * EUR))
+    chain.consent(member_keys, 1_000 * EUR)  # each member's permit: settlement may move its credits
     dao = make_dao(chain, member_keys, [40, 30, 20, 10])
     fund_treasury(chain, dao, address(member_keys[3]), 500 * EUR)
     return dao, member_keys

@@ -65,6 +65,7 @@ def make(
         interval_s=900,
     )
     staking = DeviceStaking(depin, settings)
+    staking.open_genesis(2 * GENESIS)
     staking.allocate_genesis(owners, [GENESIS, GENESIS])
     for i in (1, 2):
         staking.stake_with_permit(i, min_stake(PER_KW, CAPACITY_W), owner_key(i))
@@ -98,10 +99,40 @@ def test_genesis_and_stake_by_permit(chain: Chain) -> None:
     assert staking.staked_mask([1, 2, 3]) == [True, True, False]
     with pytest.raises(TransactionRevertedError, match="GenesisAlreadyAllocated"):
         staking.allocate_genesis([record.staker], [1])
+    # the genesis is opened once, ever: no second minter, no second cap
+    with pytest.raises(TransactionRevertedError, match="GenesisAlreadyOpened"):
+        depin.open_genesis(chain.operator, 1)
+    token = depin.contract("RewardToken")
+    with pytest.raises(TransactionRevertedError, match="NotGenesisMinter"):
+        chain.transact(token, "mintGenesis", [[chain.operator], [1]], gas=200_000)
+    with pytest.raises(TransactionRevertedError, match="NotMinter"):
+        chain.transact(token, "setGenesisMinter", [chain.operator, 1], gas=200_000)
     # a permit signed by someone other than the device's owner moves nothing
     with pytest.raises(TransactionRevertedError):
         staking.stake_with_permit(1, 1_000_000, owner_key(2))
     assert staking.total_staked() == 2 * need
+
+
+def test_genesis_within_its_cap_and_by_rewards_admin_only(chain: Chain) -> None:
+    depin = DepinContracts(chain)
+    depin.deploy()
+    settings = StakingSettings(min_stake_per_kw=PER_KW, unbonding_delay_s=0, slash_bps=0)
+    staking = DeviceStaking(depin, settings)
+    owner = Account.from_key(owner_key(1)).address
+    with pytest.raises(TransactionRevertedError, match="NotGenesisMinter"):
+        staking.allocate_genesis([owner], [GENESIS])  # not opened: no genesis at all
+    outsider = owner_key(3)
+    chain.send_ether(Account.from_key(outsider).address, 10**17)
+    rewards = depin.contract("Rewards")
+    with pytest.raises(TransactionRevertedError, match="AccessControlUnauthorizedAccount"):
+        chain.transact(
+            rewards, "openGenesis", [staking.address, GENESIS], gas=200_000, key=outsider
+        )
+    staking.open_genesis(GENESIS)
+    with pytest.raises(TransactionRevertedError, match="ExceedsGenesisCap"):
+        staking.allocate_genesis([owner], [GENESIS + 1])
+    staking.allocate_genesis([owner], [GENESIS])
+    assert depin.reward_supply() == GENESIS == staking.genesis_total()
 
 
 def test_unbonding_waits_the_delay(chain: Chain) -> None:

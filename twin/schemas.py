@@ -268,8 +268,9 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "member's own transfer at the start, account the member's address; kind "
         "protocol_fees: a batch's fees, time when the batch became final, its commit "
         "transaction), outflows negative (kind asset_purchase: an executed proposal paying "
-        "the vendor, account its address, its execute transaction); the amounts sum to the "
-        "Treasury's balance on chain",
+        "the vendor, account its address, its execute transaction; kind shortfall: the part "
+        "of a batch's fees not paid because payers fell short, cut pro rata by Settlement); "
+        "the amounts sum to the Treasury's balance on chain",
     ),
     "proposals": (
         pa.schema(

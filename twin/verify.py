@@ -135,14 +135,16 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     for who, amount in flows.items():
         net_total[who] = net_total.get(who, 0) + amount
         minted.setdefault(who, 0)
+    # a payer short of balance or consent paid less (its debt), its receivers got less (claims)
+    owed = {a: chain.debt_of(a) - chain.claim_of(a) for a in net_total}
     wrong = [
-        f"{a}: chain {chain.balance_of(a):,}, tables {minted[a] + total:,}"
+        f"{a}: chain {chain.balance_of(a):,}, tables {minted[a] + total + owed[a]:,}"
         for a, total in net_total.items()
-        if chain.balance_of(a) != minted[a] + total
+        if chain.balance_of(a) != minted[a] + total + owed[a]
     ]
     checks.append(
         Check(
-            "balances = credits + net payments + treasury and asset flows",
+            "balances = credits + net payments + debts - claims + treasury and asset flows",
             not wrong,
             f"{len(net_total)} accounts" + (f"; wrong: {wrong[:3]}" if wrong else ""),
         )
@@ -154,6 +156,15 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             f"net payments and flows sum to {sum(net_total.values()):,} micro-euro",
         )
     )
+    debts = sum(chain.debt_of(a) for a in net_total)
+    claims = sum(chain.claim_of(a) for a in net_total)
+    checks.append(
+        Check(
+            "shortfalls: debts = claims",
+            debts == claims,
+            f"{debts:,} micro-euro owed, {claims:,} micro-euro due",
+        )
+    )
     supply = chain.total_supply()
     checks.append(
         Check(
@@ -162,6 +173,8 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             f"{supply:,} base units",
         )
     )
+    if admin := run.manifest["chain"].get("admin"):
+        checks.append(_verify_roles(chain, str(run.manifest["chain"]["operator"]), str(admin)))
     if has_treasury:
         checks += _verify_treasury(run, chain, trades, batches)
     if (run.path / "asset_payouts.parquet").is_file():
@@ -200,6 +213,69 @@ def _economy_flows(run: RunFolder) -> dict[str, int]:
     return flows
 
 
+def _verify_roles(chain: Chain, operator: str, admin: str) -> Check:
+    """The operator only commits and pauses: the timelock ``admin`` holds the admin roles, the
+    operator neither those nor EnergyCredit's MINTER."""
+    expected = {
+        ("EnergyCredit", "DEFAULT_ADMIN_ROLE", admin): True,
+        ("Settlement", "DEFAULT_ADMIN_ROLE", admin): True,
+        ("EnergyCredit", "DEFAULT_ADMIN_ROLE", operator): False,
+        ("EnergyCredit", "MINTER_ROLE", operator): False,
+        ("Settlement", "DEFAULT_ADMIN_ROLE", operator): False,
+        ("Settlement", "SETTLER_ROLE", operator): True,
+    }
+    wrong = [
+        f"{name}.{role} {'missing for' if held else 'held by'} {who}"
+        for (name, role, who), held in expected.items()
+        if chain.has_role(name, role, who) != held
+    ]
+    return Check(
+        "roles: admin is the timelock, the operator only settles",
+        not wrong,
+        "; ".join(wrong) if wrong else f"admin {admin}",
+    )
+
+
+def _verify_genesis(run: RunFolder, depin: DepinContracts, genesis: int) -> Check:
+    """The RewardToken's one genesis: minted by DeviceStaking alone (the genesis minter Rewards
+    named), once, within its cap, and what the ``stakes`` table's genesis rows say."""
+    token = depin.contract("RewardToken")
+    chain = depin.chain
+    minter = str(chain.call(token, "genesisMinter"))
+    total, cap = int(chain.call(token, "genesisTotal")), int(chain.call(token, "genesisCap"))
+    staking = run.manifest["chain"]["addresses"].get("DeviceStaking")
+    if staking is None:
+        ok = minter == "0x" + "00" * 20 and total == genesis == 0
+    else:
+        ok = minter.lower() == str(staking).lower() and total == genesis and total <= cap
+    return Check(
+        "RewardToken genesis: once, by DeviceStaking, within its cap = stakes' genesis rows",
+        ok,
+        f"minter {minter}, minted {total:,} of cap {cap:,}, tables {genesis:,} base units",
+    )
+
+
+def _verify_depin_roles(run: RunFolder, depin: DepinContracts, admin: str) -> Check:
+    """The DePIN contracts' (and DeviceStaking's) admin is the timelock, not the operator."""
+    chain = depin.chain
+    operator = str(run.manifest["chain"]["operator"])
+    contracts = [depin.contract("DeviceRegistry"), depin.contract("Rewards")]
+    if staking := run.manifest["chain"]["addresses"].get("DeviceStaking"):
+        contracts.append(DeviceStaking(depin, address=str(staking)).contract)
+    wrong = []
+    for contract in contracts:
+        role = chain.call(contract, "DEFAULT_ADMIN_ROLE")
+        for who, held in ((admin, True), (operator, False)):
+            if bool(chain.call(contract, "hasRole", role, who)) != held:
+                state = "missing for" if held else "held by"
+                wrong.append(f"{contract.address} admin {state} {who}")
+    return Check(
+        "roles: the DePIN contracts' admin is the timelock, not the operator",
+        not wrong,
+        "; ".join(wrong) if wrong else f"{len(contracts)} contracts, admin {admin}",
+    )
+
+
 def _verify_treasury(
     run: RunFolder, chain: Chain, trades: pd.DataFrame, batches: pd.DataFrame
 ) -> list[Check]:
@@ -223,10 +299,13 @@ def _verify_treasury(
     seen: set[int] = set()
     credit = chain.contract("EnergyCredit")
     treasury_contract = dao.contract("Treasury")
+    cut_seen: set[int] = set()
+    first_block = int(run.manifest["chain"].get("first_block", 0))
+    cuts = chain.credit_cuts(dao.addresses["Treasury"], first_block)
     for i, row in enumerate(table.itertuples()):
         kind = str(getattr(row, "kind", "protocol_fees"))
         amount = int(str(row.amount_micro_eur))
-        if kind != "protocol_fees":
+        if kind not in ("protocol_fees", "shortfall"):
             receipt = chain.get_receipt(str(row.tx_hash))
             if kind == "contribution":
                 events = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
@@ -245,6 +324,14 @@ def _verify_treasury(
                 )
             continue
         b = int(float(str(row.batch_id)))
+        if kind == "shortfall":
+            if b in cut_seen or amount != -cuts.get(b, 0) or str(row.tx_hash) != tx_of.get(b):
+                bad.append(
+                    f"treasury row {i} (batch {b}): shortfall {amount:,} micro-euro, "
+                    f"the chain's cut {cuts.get(b, 0):,}"
+                )
+            cut_seen.add(b)
+            continue
         if b in seen or amount != expected.get(b) or str(row.tx_hash) != tx_of.get(b):
             bad.append(
                 f"treasury row {i} (batch {b}): {amount:,} micro-euro in {row.tx_hash}, "
@@ -255,6 +342,11 @@ def _verify_treasury(
         f"batch {b}: fees {f:,} micro-euro without a treasury row"
         for b, f in expected.items()
         if b not in seen
+    ]
+    bad += [
+        f"batch {b}: cut {c:,} on chain without a treasury row"
+        for b, c in cuts.items()
+        if b not in cut_seen
     ]
     checks.append(
         Check(
@@ -385,6 +477,9 @@ def _verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
             f"{supply:,} base units (genesis {genesis:,}, rewards {total:,}, burned {burned:,})",
         )
     )
+    checks.append(_verify_genesis(run, depin, genesis))
+    if admin := run.manifest["chain"].get("admin"):
+        checks.append(_verify_depin_roles(run, depin, str(admin)))
     participants = run.table("participants")
     owners = dict(zip(participants["owner"], participants["address"], strict=True))
     expected = {owners[o]: int(a) for o, a in rewards.groupby("owner")["amount"].sum().items()}

@@ -1,7 +1,15 @@
-"""Participants' keys and addresses: derived from the run seed, the same on every chain."""
+"""Participants' keys and addresses.
+
+On the embedded chain a participant's key is derived from the run seed (:func:`participant_keys`
+with ``from_seed``), so the same scenario and seed give the same addresses and bytes: worth it
+on a chain that lives and dies with the run. Anyone who knows the seed knows those keys, so on
+any RPC chain the keys are fresh (the OS's randomness), held in memory only, never printed nor
+written to the run folder: only the addresses are.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 from eth_keys import keys
@@ -29,3 +37,22 @@ def participant_addresses(owners: Sequence[str], seed: int) -> list[str]:
         keys.PrivateKey(participant_private_key(owner, seed)).public_key.to_checksum_address()
         for owner in owners
     ]
+
+
+def participant_keys(owners: Sequence[str], seed: int, *, from_seed: bool) -> list[bytes]:
+    """Each owner's private key: :func:`participant_private_key` when ``from_seed`` (the
+    embedded chain), else a fresh random key (any RPC chain)."""
+    if from_seed:
+        return [participant_private_key(owner, seed) for owner in owners]
+    keys_ = []
+    for _owner in owners:
+        key = secrets.token_bytes(32)
+        while not 0 < int.from_bytes(key, "big") < _SECP256K1_N:  # pragma: no cover
+            key = secrets.token_bytes(32)
+        keys_.append(key)
+    return keys_
+
+
+def key_address(key: bytes) -> str:
+    """The checksummed address of private key ``key``."""
+    return keys.PrivateKey(key).public_key.to_checksum_address()

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from hexbytes import HexBytes
 from web3 import Web3
 
-from settlement.chain.connection import Chain, ChainError
+from settlement.chain.connection import Chain, ChainError, commit_gas
 from settlement.chain.ledger import Batch, Ledger
 
 T = TypeVar("T")
@@ -135,7 +135,7 @@ class Settler:
             [Web3.to_checksum_address(a) for a in batch.accounts],
             batch.net_amounts,
         ]
-        gas = 150_000 + 40_000 * len(batch.accounts)
+        gas = commit_gas(len(batch.accounts))
         nonce = self._node(lambda: chain.next_nonce())
         signed = self._node(
             lambda: chain.sign(settlement, "commitBatch", args, gas=gas, nonce=nonce)

@@ -70,10 +70,14 @@ KINDS = {
     "cancel": "cancel",
     "pay": "payout",
     "approve": "consent",
+    # Members' ERC-2612 permits for settlement, relayed at the start of a run.
+    "acceptPermits": "permit",
+    "permit": "permit",
     "sell": "offering",
     "closeOffering": "offering",
     "distributeRevenue": "payout",
     # Device staking (settlement/depin/staking.py).
+    "openGenesis": "mint",
     "allocateGenesis": "mint",
     "stakeWithPermit": "stake",
     "stake": "stake",
@@ -82,7 +86,9 @@ KINDS = {
     "slash": "slash",
 }
 #: Kinds that set a community up once (the rest recur).
-ONE_OFF = frozenset({"deploy", "role", "register", "mint", "delegate", "offering", "stake"})
+ONE_OFF = frozenset(
+    {"deploy", "role", "register", "mint", "permit", "delegate", "offering", "stake"}
+)
 
 
 def selectors(contracts: Iterable[str] = CONTRACTS) -> dict[bytes, str]:

@@ -4,8 +4,12 @@ uploads, rewards.
 Three contracts (``settlement/chain/contracts/src``), deployed on first use by the chain's operator:
 
 - ``RewardToken``: the ERC-20 devices earn, 6 decimals (one token = 10**6 base units, so a
-  device's reward fits the int64 columns of the results store). Only ``Rewards`` holds its
-  MINTER_ROLE, so its supply equals the rewards paid.
+  device's reward fits the int64 columns of the results store). ``Rewards`` deploys it and is
+  its only minter of rewards (immutable: no role any key could grant), and no epoch pays more
+  than the cap ``Rewards`` was deployed with. Beside rewards the token mints one genesis
+  allocation: Rewards' admin names its minter and cap once (:meth:`DepinContracts.open_genesis`),
+  which mints once within the cap; the supply is the genesis plus the rewards paid, less what
+  was burned.
 - ``DeviceRegistry``: one ERC-721 NFT per device, with its signer, kind and capacity [W]; the
   NFT's current owner earns the device's rewards (a transfer moves every future reward). A
   revoked device stays an NFT but is no longer active. A device signs each upload of its
@@ -45,6 +49,8 @@ DEPIN_CONTRACTS = ("RewardToken", "DeviceRegistry", "Rewards")
 REWARD_DECIMALS = 6
 """``RewardToken.decimals()``: one token is 10**6 base units."""
 
+#: Rewards' epoch cap when none is given [base units]: 10**12 tokens.
+DEFAULT_EPOCH_CAP = 10**18
 _DEPLOY_GAS = 6_000_000
 # Gas bounds per call (base + per item), measured on eth-tester with room to spare.
 _REGISTER_GAS = (60_000, 120_000)
@@ -70,14 +76,22 @@ class DepinContracts:
     Parameters
     ----------
     chain : Chain
-        The chain (embedded or RPC); its operator deploys and holds every role: DEFAULT_ADMIN
-        of the three contracts, REGISTRAR (DeviceRegistry) and DISTRIBUTOR (Rewards).
+        The chain (embedded or RPC); its operator deploys and holds REGISTRAR (DeviceRegistry)
+        and DISTRIBUTOR (Rewards), and DEFAULT_ADMIN of both until :meth:`hand_over`.
     addresses : mapping of str to str, optional
         Attach to deployed contracts ({"RewardToken": …, "DeviceRegistry": …, "Rewards": …}).
     """
 
-    def __init__(self, chain: Chain, addresses: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        addresses: Mapping[str, str] | None = None,
+        *,
+        epoch_cap: int = DEFAULT_EPOCH_CAP,
+    ) -> None:
         self.chain = chain
+        #: The most one epoch may pay [base units] (Rewards' cap, set at deployment).
+        self.epoch_cap = epoch_cap
         self._artifacts = {name: load_artifact(name) for name in DEPIN_CONTRACTS}
         self._contracts: dict[str, Contract] = {}
         if addresses is not None:
@@ -89,17 +103,21 @@ class DepinContracts:
             }
 
     def deploy(self) -> dict[str, str]:
-        """Deploy the three contracts and grant Rewards the token's MINTER_ROLE, once."""
+        """Deploy DeviceRegistry and Rewards (which deploys RewardToken, its own), once."""
         if not self._contracts:
             chain, artifacts, operator = self.chain, self._artifacts, self.chain.operator
-            token = chain.deploy_contract(artifacts["RewardToken"], operator, gas=_DEPLOY_GAS)
             registry = chain.deploy_contract(artifacts["DeviceRegistry"], operator, gas=_DEPLOY_GAS)
-            args = (token.address, registry.address, operator)
+            args = (registry.address, operator, operator, int(self.epoch_cap))
             rewards = chain.deploy_contract(artifacts["Rewards"], *args, gas=_DEPLOY_GAS)
+            token = chain.attach(artifacts["RewardToken"], chain.call(rewards, "token"))
             self._contracts = {"RewardToken": token, "DeviceRegistry": registry, "Rewards": rewards}
-            role = chain.call(token, "MINTER_ROLE")
-            self._transact("RewardToken", "grantRole", [role, rewards.address], gas=_SIMPLE_GAS)
         return {name: str(c.address) for name, c in self._contracts.items()}
+
+    def hand_over(self, admin: str) -> None:
+        """Give DEFAULT_ADMIN of DeviceRegistry and Rewards to ``admin`` (a timelock); the
+        operator renounces it and keeps REGISTRAR and DISTRIBUTOR."""
+        contracts = [self.contract("DeviceRegistry"), self.contract("Rewards")]
+        self.chain.hand_over_admin(contracts, admin)
 
     @property
     def addresses(self) -> dict[str, str]:
@@ -163,6 +181,14 @@ class DepinContracts:
             gas = self._gas(_REGISTER_GAS, len(ids))
             receipts.append(self._transact("DeviceRegistry", "registerBatch", args, gas=gas))
         return receipts
+
+    def open_genesis(
+        self, genesis_minter: str, cap: int, *, sender: str | None = None
+    ) -> TxReceipt:
+        """Let ``genesis_minter`` (DeviceStaking) mint the token's genesis allocation once, at
+        most ``cap`` [base units] (``Rewards.openGenesis``: DEFAULT_ADMIN_ROLE, once ever)."""
+        args = [Web3.to_checksum_address(genesis_minter), int(cap)]
+        return self._transact("Rewards", "openGenesis", args, gas=_SIMPLE_GAS, sender=sender)
 
     def revoke(self, device_id: int, *, sender: str | None = None) -> TxReceipt:
         """Revoke ``device_id`` (REGISTRAR_ROLE): its uploads no longer verify, it earns nothing."""

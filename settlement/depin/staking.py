@@ -4,9 +4,10 @@
 contracts of :class:`~settlement.depin.client.DepinContracts`:
 
 - **Genesis.** Owners' first RewardTokens come from the token economy's genesis allocation,
-  minted once by ``allocateGenesis`` (DeviceStaking holds the token's MINTER_ROLE for it and
-  mints nothing else; ``GenesisAllocated`` records it). The token's supply is then always
-  ``genesis + rewards paid - burned``.
+  minted once by ``allocateGenesis``, within the cap Rewards' admin opened it with
+  (:meth:`DeviceStaking.open_genesis`: ``Rewards.openGenesis`` makes DeviceStaking the
+  token's one-time genesis minter; it mints nothing else; ``GenesisAllocated`` records it).
+  The token's supply is then always ``genesis + rewards paid - burned``.
 - **Consent.** A stake moves only with its owner's consent: the owner signs an ERC-2612
   ``Permit`` of exactly the amount to exactly the staking contract with its own key
   (:func:`sign_permit`), and the operator submits ``stakeWithPermit``; no ether, no allowance
@@ -53,7 +54,7 @@ _DEPLOY_GAS = 6_000_000
 _STAKE_GAS = 260_000
 _SLASH_GAS = 300_000
 _SIMPLE_GAS = 120_000
-_GENESIS_GAS = (80_000, 40_000)
+_GENESIS_GAS = (160_000, 40_000)
 
 
 @dataclass(frozen=True)
@@ -274,8 +275,6 @@ class DeviceStaking:
             int(settings.nameplate_tolerance_bps),
         )
         self.contract = self.chain.deploy_contract(artifact, *args, gas=_DEPLOY_GAS)
-        role = self.chain.call(token, "MINTER_ROLE")
-        self.chain.transact(token, "grantRole", [role, self.contract.address], gas=_SIMPLE_GAS)
 
     @property
     def address(self) -> str:
@@ -286,8 +285,19 @@ class DeviceStaking:
         """What a run's manifest records: {"DeviceStaking": address}."""
         return {"DeviceStaking": self.address}
 
+    def open_genesis(self, cap: int) -> TxReceipt:
+        """Make this contract the token's genesis minter, of at most ``cap`` [base units]
+        (``Rewards.openGenesis``, by Rewards' admin: the operator before the hand-over)."""
+        return self.depin.open_genesis(self.address, cap)
+
+    def hand_over(self, admin: str) -> None:
+        """Give DEFAULT_ADMIN (genesis, roles) to ``admin`` (a timelock); the operator
+        renounces it and keeps VERIFIER."""
+        self.chain.hand_over_admin([self.contract], admin)
+
     def allocate_genesis(self, recipients: Sequence[str], amounts: Sequence[int]) -> TxReceipt:
-        """Mint the genesis allocation, once (DEFAULT_ADMIN_ROLE) [base units]."""
+        """Mint the genesis allocation, once (DEFAULT_ADMIN_ROLE), within the cap of
+        :meth:`open_genesis` [base units]."""
         args = [[Web3.to_checksum_address(a) for a in recipients], [int(a) for a in amounts]]
         base, per = _GENESIS_GAS
         gas = min(base + per * len(recipients), self.depin.block_gas_limit)

@@ -23,7 +23,6 @@ import numpy as np
 from hexbytes import HexBytes
 
 from settlement.chain.connection import Chain
-from settlement.chain.participants import participant_private_key
 from settlement.economy.consent import grant_allowance
 from settlement.economy.shares import AssetShareToken
 from settlement.units import MicroEur, TokenUnits
@@ -69,14 +68,14 @@ def open_asset(
     chain: Chain,
     name: str,
     address: str,
-    seed: int,
+    key: bytes,
     funders: list[str],
     contributions_micro_eur: np.ndarray,
     admin: str,
     proceeds: str,
 ) -> AssetAccount:
     """Deploy ``name``'s share token (admin: the DAO's timelock) and mint its shares to the
-    funders (:func:`share_split`)."""
+    funders (:func:`share_split`); ``key`` is the asset account's own (the chain layer's)."""
     shares = share_split(contributions_micro_eur)
     token = AssetShareToken.deploy(
         chain,
@@ -92,7 +91,7 @@ def open_asset(
     amounts = [s for s in shares if s]
     receipt = token.mint(holders, amounts)
     token.close_offering()
-    account = AssetAccount(name, address, participant_private_key(f"asset-{name}", seed), token)
+    account = AssetAccount(name, address, key, token)
     tx = HexBytes(receipt["transactionHash"]).to_0x_hex()
     account.minted = [(h, int(s), tx) for h, s in zip(holders, amounts, strict=True)]
     return account

@@ -9,8 +9,15 @@ after), sends the batch (:mod:`settlement.chain.settler`), and waits ``confirmat
 block_time_s`` of simulated time for it to be final. The sending is real: a transaction on the
 embedded chain or on the node at ``chain.rpc_url``.
 
-At the start every participant (each owner, and the grid operator) gets an address derived
-from the run's seed and ``credits_eur`` of EnergyCredit, the token trades are paid in. A
+At the start every participant (each owner, and the grid operator) gets a key (derived from
+the run's seed on the embedded chain, fresh on an RPC chain:
+:mod:`settlement.chain.participants`) and ``credits_eur`` of EnergyCredit, the token trades
+are paid in (the token's cap is exactly what is minted), and signs with its own key an
+ERC-2612 permit that lets the Settlement contract move up to ``consent_eur`` of its credits:
+its consent (``Settlement.sol``). Before the run starts the operator hands the contracts'
+admin to a timelock (the DAO's when the economy layer runs, else one of the chain's own with no
+proposer: roles frozen) and
+keeps only the right to commit batches (and pause): :meth:`ChainLayer.start`. A
 community treasury (the economy layer's, :meth:`ChainLayer.add_treasury`) joins as the last
 participant before the first batch closes: it receives each batch's protocol fees in the
 batch's net payments, and no minted credits.
@@ -18,6 +25,7 @@ batch's net payments, and no minted credits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +38,7 @@ from settlement.chain.errors import ChainError
 from settlement.chain.ledger import Batch, Ledger
 from settlement.chain.operator import connect
 from settlement.chain.outages import outage_end, outage_windows
-from settlement.chain.participants import participant_addresses
+from settlement.chain.participants import key_address, participant_keys
 from settlement.chain.settler import Settler
 from settlement.chain.transactions import ONE_OFF, scan_transactions
 from settlement.units import MICRO_EUR_PER_EUR, eur_to_micro_eur
@@ -80,18 +88,30 @@ class ChainLayer:
         self.batch_intervals = ctx.batch_intervals
         self.stamps = ctx.stamps
         self.names = [*map(str, ctx.owners), GRID_OPERATOR]
-        self.addresses = participant_addresses(self.names, run.seed)
         self.chain = connect(config.rpc_url, config.private_key_env)
+        keys = participant_keys(self.names, run.seed, from_seed=self.chain.kind == "embedded")
+        self.addresses = [key_address(k) for k in keys]
+        #: Each participant's key by name, in memory only (never written): what the other
+        #: layers sign a participant's own consent with (stakes, contributions, payouts).
+        self._keys = dict(zip(self.names, keys, strict=True))
+        self.credits = eur_to_micro_eur(config.credits_eur)
+        self.chain.credit_cap = max(self.credits * len(self.addresses), 1)
         self.first_block = self.chain.block_number() + 1  # the run's transactions start here
         self.workdir = ctx.writer.tmp
         self.ledger = Ledger(self.workdir / "ledger.sqlite")
         self.settler = Settler(self.ledger, self.chain, config.confirmations)
         self.ledger.set_meta("chain", self.chain.manifest())
-        self.credits = eur_to_micro_eur(config.credits_eur)
         self.minted = 0
         if self.credits:
             self.chain.mint_credits(self.addresses, self.credits)
             self.minted = self.credits * len(self.addresses)
+        consent = eur_to_micro_eur(config.consent_eur)
+        if consent:
+            self.chain.consent(keys, consent)
+        #: The timelock that gets the contracts' admin at :meth:`start` (None: one of its own).
+        self.admin: str | None = None
+        #: More hand-overs to run at :meth:`start` with the admin's address (DePIN contracts).
+        self.hand_overs: list[Callable[[str], None]] = []
         self.outages = outage_windows(
             [(o.start_h, o.duration_h) for o in config.outages],
             config.outage_rate_per_day,
@@ -105,6 +125,10 @@ class ChainLayer:
         self.roles = ["member"] * len(ctx.owners) + ["grid_operator"]
         self.treasury: str | None = None
         self.settled: list[Batch] = []
+
+    def key_of(self, name: str) -> bytes:
+        """The private key of participant ``name`` (an owner, or the grid operator)."""
+        return self._keys[name]
 
     def add_treasury(self, address: str) -> None:
         """Pay protocol fees to ``address`` (a Treasury contract), the last participant.
@@ -122,7 +146,12 @@ class ChainLayer:
         self.roles.append("treasury")
 
     def start(self, env: simpy.Environment) -> list[Process]:
-        """The process that settles closed batches in order."""
+        """Hand the admin over to the timelock; the process that settles closed batches."""
+        if self.admin is None:
+            self.admin = self.chain.deploy_admin_timelock()
+        self.chain.hand_over(self.admin)
+        for hand_over in self.hand_overs:
+            hand_over(self.admin)
         self.queue = simpy.Store(env)
         return [self._settle(env)]
 
@@ -288,6 +317,7 @@ class ChainLayer:
                     "addresses": dict(self.chain.addresses),  # a copy: later layers add theirs
                     "file": chain_file,
                     "operator": self.chain.operator,
+                    "admin": self.admin,
                     "first_block": self.first_block,
                 }
             },

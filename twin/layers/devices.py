@@ -131,8 +131,10 @@ class DeviceLayer:
         revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
         self.owner = np.array(table["owner"].to_numpy().astype(str))
         self.owner_address = owner_address
-        self.depin = DepinContracts(chain)
+        self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
+        self.depin = DepinContracts(chain, epoch_cap=self.pool_per_epoch)
         self.depin.deploy()
+        chain_layer.hand_overs.append(self.depin.hand_over)
         self.contract = self.depin.addresses["DeviceRegistry"]
         self.chain_id = chain.chain_id
         p_max_w = np.rint(table["p_max_mw"].to_numpy() * 1e6).astype(np.int64)
@@ -150,7 +152,6 @@ class DeviceLayer:
         self.eligible = np.isin(self.kinds, REWARDED) & self.active
         #: Devices rewarded for the energy they add net over an epoch (storage).
         self.storage = self.kinds == "battery"
-        self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
         self.batch_intervals = ctx.batch_intervals
         self.fees_micro_eur = fees_micro_eur if fees_micro_eur is not None else {}
         self.economy = TokenEconomy()
@@ -166,11 +167,13 @@ class DeviceLayer:
                 owner_address,
                 np.clip(p_max_w, 0, 2**32 - 1).tolist(),
                 self.eligible & ~unstaked,
-                seed=self.seed,
+                owner_key=chain_layer.key_of,
                 interval_s=self.interval_s,
                 start=ctx.stamps[0],
                 sink=treasury if cfg.staking.slash_to == "treasury" else None,
             )
+            # the genesis is opened and minted above, by the operator; then the timelock is admin
+            chain_layer.hand_overs.append(self.book.staking.hand_over)
         self.slashed_burned = 0  # since the last epoch's row [base units]
         self.slashed_total = 0
         self.pool_total = 0  # the pools of the epochs run [base units]

@@ -20,8 +20,14 @@ after its delay: the treasury pays the vendor, and the asset (a shared battery,
 minted to the funders (:mod:`twin.layers.assets`). A defeated proposal changes nothing. Every
 batch each asset's net receipt is paid to its share holders.
 
-At the end it returns the ``treasury`` table (every inflow and outflow), ``proposals`` and
-``ballots``, ``asset_shares`` and ``asset_payouts``; KPIs; the new contracts' addresses.
+The community timelock is the admin of the run's contracts from the start (the chain layer
+hands them over to it): the operator only commits and pauses.
+
+At the end (after the chain layer's :meth:`~twin.layers.chain.ChainLayer.finish`: batches
+final) it returns the ``treasury`` table (every inflow and outflow, and a ``shortfall`` row,
+negative, for a batch whose payers fell short and paid the treasury less: ``Settlement.sol``'s
+cut read from the chain), ``proposals`` and ``ballots``, ``asset_shares`` and
+``asset_payouts``; KPIs; the new contracts' addresses.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import simpy
 from hexbytes import HexBytes
 
 from settlement.chain.batches import batch_of
-from settlement.chain.participants import participant_addresses, participant_private_key
+from settlement.chain.participants import participant_addresses
 from settlement.economy.ballots import Support
 from settlement.economy.consent import transfer_credits
 from settlement.economy.dao import CommunityDao, DaoSettings, Proposal, ProposalState
@@ -109,7 +115,7 @@ class EconomyLayer:
         self.member_pos = [i for i, o in enumerate(owners) if is_member(o)]
         self.members = [owners[i] for i in self.member_pos]
         self.member_addresses = [chain.addresses[i] for i in self.member_pos]
-        self.member_keys = [participant_private_key(o, seed) for o in self.members]
+        self.member_keys = [chain.key_of(o) for o in self.members]
         self.account_of = dict(zip(owners, chain.addresses, strict=False))
         settings = DaoSettings(
             voting_delay_blocks=config.voting_delay_blocks,
@@ -125,6 +131,7 @@ class EconomyLayer:
         self.timelock = self.dao.addresses["CommunityTimelock"]
         chain.add_treasury(self.treasury)
         self.vendor = participant_addresses([VENDOR], seed)[0]
+        chain.admin = self.timelock  # the contracts' admin from the start
         self.fees_micro_eur: dict[int, int] = {}
         #: Treasury movements other than batch fees: (time_s, kind, account, amount, tx).
         self.movements: list[tuple[float, str, str, int, str]] = []
@@ -158,7 +165,7 @@ class EconomyLayer:
                 self.chain_layer.chain,
                 asset.name,
                 self.account_of[name],
-                self.scenario.run.seed,
+                self.chain_layer.key_of(name),
                 self.member_addresses,
                 self.contributions,
                 admin=self.timelock,
@@ -310,6 +317,12 @@ class EconomyLayer:
         for when_s, kind, account, amount, tx in self.movements:
             if when_s != 0.0:
                 row(None, self._time(when_s), kind, account, amount, tx)
+        # a batch whose payers fell short paid the treasury less, pro rata (Settlement.sol)
+        cuts = self.chain_layer.chain.credit_cuts(self.treasury, self.chain_layer.first_block)
+        for batch in self.chain_layer.settled:
+            if cut := cuts.get(batch.batch_id, 0):
+                final = self.chain_layer.final_time(batch.batch_id)
+                row(batch.batch_id, final, "shortfall", "", -cut, batch.tx_hash)
         fees = sum(self.fees_micro_eur.values())
         balance = int(self.dao.treasury_balance())
         eur = float(MICRO_EUR_PER_EUR)

@@ -31,13 +31,12 @@ token value (revenue / emission).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
-from settlement.chain.participants import participant_private_key
 from settlement.depin.client import REWARD_DECIMALS, DepinContracts
 from settlement.depin.emission import break_even_eur_per_token
 from settlement.depin.plausibility import FLAGS
@@ -121,8 +120,10 @@ class StakingBook:
         Each device's registered capacity [W].
     stakes : ndarray of bool
         Devices that stake.
-    seed : int
-        The run seed (owners' keys: :func:`participant_private_key`).
+    owner_key : callable
+        An owner's private key by its participant name (the chain layer's
+        :meth:`~twin.layers.chain.ChainLayer.key_of`: seeded on the embedded chain, fresh on
+        an RPC chain); each owner signs its own stakes' permits.
     interval_s : int
         Reading interval [s].
     start : numpy.datetime64
@@ -142,7 +143,7 @@ class StakingBook:
         capacity_w: Sequence[int],
         stakes: np.ndarray,
         *,
-        seed: int,
+        owner_key: Callable[[str], bytes],
         interval_s: int,
         start: np.datetime64,
         sink: str | None,
@@ -174,7 +175,8 @@ class StakingBook:
             amount = min_stake(genesis_per_kw, int(capacity_w[i]))
             genesis[self.owner_addresses[i]] = genesis.get(self.owner_addresses[i], 0) + amount
         self.genesis_units = sum(genesis.values())
-        if genesis:
+        if genesis:  # Rewards' admin (the operator, before the hand-over) opens it, once
+            self.staking.open_genesis(self.genesis_units)
             receipt = self.staking.allocate_genesis(list(genesis), list(genesis.values()))
             for address, amount in genesis.items():
                 self.rows.add(
@@ -190,7 +192,7 @@ class StakingBook:
         self.to_treasury_units = 0
         self.to_reporter_units = 0
         for i in np.flatnonzero(self.staking_devices).tolist():
-            key = participant_private_key(str(owners[i]), seed)
+            key = owner_key(str(owners[i]))
             receipt = self.staking.stake_with_permit(int(self.ids[i]), int(self.need[i]), key)
             self.rows.add(
                 time=start,

@@ -122,6 +122,10 @@ class ChainConfig(Section):
     number of ``run.interval_s`` intervals, checked by the scenario); a batch is final after
     ``confirmations`` blocks of ``block_time_s``. Outages (scheduled, or random at
     ``outage_rate_per_day``) hold batches back; they are sent when the chain returns.
+    Every member starts with ``credits_eur`` and consents (an ERC-2612 permit signed with its
+    own key) that settlement moves up to ``consent_eur`` of them over the run; a member whose
+    debit exceeds what is left of its consent or balance pays what it can and owes the rest
+    (``Settlement.sol``: shortfalls).
     Every transaction's gas is counted (the ``transactions`` table) and priced, as an
     assumption the scenario states, at a layer-1 and a layer-2 gas price ``gas_price_l1_gwei``,
     ``gas_price_l2_gwei`` [gwei] and an ether price ``eth_eur`` [EUR/ETH].
@@ -134,6 +138,7 @@ class ChainConfig(Section):
     confirmations: Annotated[int, Field(ge=0, le=64)] = 2
     block_time_s: PositiveFloat = 12.0
     credits_eur: NonNegativeFloat = 10_000.0
+    consent_eur: NonNegativeFloat = 10_000.0
     outage_rate_per_day: NonNegativeFloat = 0.0
     outage_mean_duration_h: PositiveFloat = 2.0
     outages: list[ChainOutageConfig] = Field(default_factory=list)

@@ -27,8 +27,8 @@ import {RewardToken} from "./RewardToken.sol";
 /// the rest to `slashSink`, or is burned if `slashSink` is the zero address.
 ///
 /// Where owners' first tokens come from: {allocateGenesis}, once, mints the token economy's
-/// genesis allocation (this contract holds the token's MINTER_ROLE for it, and mints nothing
-/// else), so the token's supply is genesis + rewards - burned, each traced by an event.
+/// genesis allocation (RewardToken.mintGenesis: Rewards' admin named this contract the token's
+/// genesis minter, with a cap, and it mints nothing else), so the token's supply is genesis + rewards - burned, each traced by an event.
 /// Invariant: the token balance of this contract equals {totalStaked}.
 contract DeviceStaking is AccessControl {
     bytes32 public constant VERIFIER_ROLE = keccak256("VERIFIER_ROLE");
@@ -120,7 +120,7 @@ contract DeviceStaking is AccessControl {
     error ReasonNotShown(uint256 deviceId, uint8 reason);
     error InvalidShare(uint256 bps);
 
-    /// @param token_ the RewardToken (grant this contract its MINTER_ROLE for the genesis).
+    /// @param token_ the RewardToken (make this contract its genesis minter: Rewards.openGenesis).
     /// @param registry_ the DeviceRegistry.
     /// @param admin gets DEFAULT_ADMIN_ROLE (genesis) and VERIFIER_ROLE.
     /// @param minStakePerKw_ minimum stake [base units per kW of capacity].
@@ -157,7 +157,8 @@ contract DeviceStaking is AccessControl {
         _grantRole(VERIFIER_ROLE, admin);
     }
 
-    /// @notice Mint the genesis allocation, once: `amounts[i]` base units to `recipients[i]`.
+    /// @notice Mint the genesis allocation, once: `amounts[i]` base units to `recipients[i]`
+    /// (within the cap Rewards.openGenesis set).
     function allocateGenesis(address[] calldata recipients, uint256[] calldata amounts)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
@@ -172,7 +173,7 @@ contract DeviceStaking is AccessControl {
         genesisDone = true;
         genesisTotal = total;
         emit GenesisAllocated(n, total);
-        token.mintBatch(recipients, amounts);
+        token.mintGenesis(recipients, amounts);
     }
 
     /// @notice Stake `amount` on `deviceId` from its owner, who signed an ERC-2612 permit of

@@ -2,25 +2,33 @@
 pragma solidity ^0.8.24;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Capped} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Capped.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 /// @title EnergyCredit: the token gridtwin's participants pay each other with.
-/// @notice One credit base unit is one micro-euro (decimals = 6). Credits are minted to the
-/// participants at scenario start by a MINTER_ROLE holder; a SETTLEMENT_ROLE holder (the
-/// Settlement contract) moves a batch's net payments with one call to {settle}.
-contract EnergyCredit is ERC20, AccessControl {
+/// @notice One credit base unit is one micro-euro (decimals = 6). A plain ERC-20 with
+/// ERC-2612 permits and a supply cap: no account holds a power over anyone else's credits.
+/// Credits leave an account only by its holder's own transfer, or by a spender within the
+/// allowance the holder gave (ERC-20 `approve`, or an ERC-2612 `permit` the holder signed).
+/// The Settlement contract moves a batch's net payments that way: members consent by giving
+/// it an allowance, and it can never take more (see Settlement).
+/// @dev Minting: MINTER_ROLE holders only (the setup account that credits the members at
+/// scenario start, the "on-ramp"; it renounces the role when the admin is handed to the
+/// timelock), and never past {cap}. DEFAULT_ADMIN_ROLE (the timelock) grants roles.
+contract EnergyCredit is ERC20Capped, ERC20Permit, AccessControl {
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
-    bytes32 public constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
 
-    /// @dev `accounts` and `netAmounts` differ in length.
-    error LengthMismatch(uint256 accounts, uint256 netAmounts);
-    /// @dev The net amounts of a settlement do not sum to zero.
-    error UnbalancedSettlement(int256 sum);
-
-    /// @param admin gets DEFAULT_ADMIN_ROLE and MINTER_ROLE.
-    constructor(address admin) ERC20("gridtwin EnergyCredit", "GEC") {
+    /// @param admin gets DEFAULT_ADMIN_ROLE.
+    /// @param minter gets MINTER_ROLE.
+    /// @param cap_ the most credits that can ever exist [base units, micro-euro].
+    constructor(address admin, address minter, uint256 cap_)
+        ERC20("gridtwin EnergyCredit", "GEC")
+        ERC20Capped(cap_)
+        ERC20Permit("gridtwin EnergyCredit")
+    {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(MINTER_ROLE, admin);
+        _grantRole(MINTER_ROLE, minter);
     }
 
     /// @notice 1 credit = 10**6 base units = 1 euro; a base unit is a micro-euro.
@@ -28,7 +36,7 @@ contract EnergyCredit is ERC20, AccessControl {
         return 6;
     }
 
-    /// @notice Mint `amount` base units to `to`.
+    /// @notice Mint `amount` base units to `to` (never past {cap}).
     function mint(address to, uint256 amount) external onlyRole(MINTER_ROLE) {
         _mint(to, amount);
     }
@@ -41,34 +49,7 @@ contract EnergyCredit is ERC20, AccessControl {
         }
     }
 
-    /// @notice Move a batch's net payments: a negative amount pays, a positive one receives.
-    /// @dev The amounts must sum to zero. Payments pass through the caller as a clearing
-    /// account (payers -> caller, then caller -> receivers), so every movement is a real
-    /// ERC-20 Transfer, the caller's balance ends where it started, and the only cold
-    /// storage touched is one balance slot per account. An account with amount 0 is skipped;
-    /// the zero address reverts (ERC20InvalidSender/Receiver), so settling can never mint or burn.
-    function settle(address[] calldata accounts, int256[] calldata netAmounts)
-        external
-        onlyRole(SETTLEMENT_ROLE)
-    {
-        uint256 n = accounts.length;
-        if (n != netAmounts.length) revert LengthMismatch(n, netAmounts.length);
-        address clearing = _msgSender();
-        int256 sum;
-        // Payers first, so the clearing account never runs short.
-        for (uint256 i; i < n; ++i) {
-            int256 amount = netAmounts[i];
-            sum += amount; // checked: an overflow reverts, so no wrap-around can fake a zero sum
-            if (amount < 0) {
-                _transfer(accounts[i], clearing, uint256(-amount)); // checked: int256.min reverts
-            }
-        }
-        if (sum != 0) revert UnbalancedSettlement(sum);
-        for (uint256 i; i < n; ++i) {
-            int256 amount = netAmounts[i];
-            if (amount > 0) {
-                _transfer(clearing, accounts[i], uint256(amount));
-            }
-        }
+    function _update(address from, address to, uint256 value) internal override(ERC20, ERC20Capped) {
+        super._update(from, to, value);
     }
 }

@@ -17,7 +17,13 @@ import {RewardToken} from "./RewardToken.sol";
 ///     keccak256(bytes.concat(keccak256(abi.encode(epoch, deviceId, amount)))).
 /// Either way a device is paid to the current owner of its NFT (DeviceRegistry.payeeOf), and
 /// a revoked or unregistered device cannot be paid (the call reverts). The token's supply is
-/// the sum of what every epoch paid.
+/// the sum of what every epoch paid, and no epoch pays more than {epochCap}: the token's only
+/// minter is this contract (it deploys the token), and both ways check the cap before minting.
+/// Besides rewards the token mints one genesis allocation (the tokens owners first stake):
+/// {openGenesis}, once, on DEFAULT_ADMIN_ROLE's word, names its minter and its cap.
+/// Roles: DEFAULT_ADMIN_ROLE (the operator while the community is set up, then a timelock)
+/// grants and revokes, and opens the genesis once; DISTRIBUTOR_ROLE (the operator) pays epochs
+/// within the cap, nothing else.
 contract Rewards is AccessControl {
     bytes32 public constant DISTRIBUTOR_ROLE = keccak256("DISTRIBUTOR_ROLE");
 
@@ -30,8 +36,10 @@ contract Rewards is AccessControl {
         uint64 committedBlock; // 0 = not committed
     }
 
-    /// @notice The token rewards are minted in; this contract needs its MINTER_ROLE.
+    /// @notice The token rewards are minted in; deployed by this contract, its only minter.
     RewardToken public immutable token;
+    /// @notice The most one epoch may pay [base units].
+    uint256 public immutable epochCap;
     /// @notice The registry of devices and their owners.
     DeviceRegistry public immutable registry;
 
@@ -62,17 +70,27 @@ contract Rewards is AccessControl {
     error AlreadyClaimed(uint256 epoch, uint256 deviceId);
     /// @dev The proof does not prove the leaf (or leaves) under the epoch's rewards root.
     error InvalidProof(uint256 epoch);
+    /// @dev The epoch's total would exceed {epochCap}.
+    error ExceedsEpochCap(uint256 epoch, uint256 total, uint256 cap);
     /// @dev Paying this would exceed the epoch's committed total.
     error ExceedsEpochTotal(uint256 epoch, uint256 paid, uint256 total);
 
-    /// @param token_ the reward token; grant this contract its MINTER_ROLE after deployment.
     /// @param registry_ the device registry.
-    /// @param admin gets DEFAULT_ADMIN_ROLE and DISTRIBUTOR_ROLE.
-    constructor(RewardToken token_, DeviceRegistry registry_, address admin) {
-        token = token_;
+    /// @param admin gets DEFAULT_ADMIN_ROLE.
+    /// @param distributor gets DISTRIBUTOR_ROLE.
+    /// @param epochCap_ the most one epoch may pay [base units].
+    constructor(DeviceRegistry registry_, address admin, address distributor, uint256 epochCap_) {
+        token = new RewardToken();
         registry = registry_;
+        epochCap = epochCap_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(DISTRIBUTOR_ROLE, admin);
+        _grantRole(DISTRIBUTOR_ROLE, distributor);
+    }
+
+    /// @notice Let `genesisMinter` (DeviceStaking) mint the token's genesis allocation, once, at
+    /// most `cap` base units (RewardToken.setGenesisMinter: this can happen once, ever).
+    function openGenesis(address genesisMinter, uint256 cap) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        token.setGenesisMinter(genesisMinter, cap);
     }
 
     /// @notice (a) Pay epoch `epoch`: mint `amounts[i]` to the owner of device `deviceIds[i]`.
@@ -98,6 +116,7 @@ contract Rewards is AccessControl {
             previous = deviceId;
             total += amounts[i];
         }
+        _checkCap(epoch, total);
         uint96 total96 = SafeCast.toUint96(total);
         record.readingsRoot = readingsRoot;
         record.total = total96;
@@ -118,6 +137,7 @@ contract Rewards is AccessControl {
         Epoch storage record = _epochs[epoch];
         if (record.committedBlock != 0) revert EpochAlreadyCommitted(epoch);
         if (rewardsRoot == bytes32(0)) revert EmptyRewardsRoot(epoch);
+        _checkCap(epoch, total);
         record.readingsRoot = readingsRoot;
         record.rewardsRoot = rewardsRoot;
         record.total = SafeCast.toUint96(total);
@@ -223,6 +243,10 @@ contract Rewards is AccessControl {
     /// @notice Whether the reward of `deviceId` in `epoch` was claimed ((b)).
     function isClaimed(uint256 epoch, uint256 deviceId) external view returns (bool) {
         return _claimed[epoch][deviceId >> 8] & (1 << (deviceId & 255)) != 0;
+    }
+
+    function _checkCap(uint256 epoch, uint256 total) private view {
+        if (total > epochCap) revert ExceedsEpochCap(epoch, total, epochCap);
     }
 
     function _addPaid(Epoch storage record, uint256 epoch, uint256 amount) private {

@@ -5,7 +5,10 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {EnergyCredit} from "./EnergyCredit.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
 /// @title Settlement: one record per batch of market trades, net payments in EnergyCredit.
 /// @notice Per batch, only the Merkle root of its trades and two counts are stored; the trades
@@ -13,7 +16,31 @@ import {EnergyCredit} from "./EnergyCredit.sol";
 /// against the root with {verifyTrade}. Leaves follow OpenZeppelin's StandardMerkleTree:
 /// keccak256(bytes.concat(keccak256(abi.encode(batchId, tradeId, seller, buyer, energyWh,
 /// paymentMicroEur)))), internal nodes hash the sorted pair (MerkleProof's commutative hash).
+///
+/// Consent. A member's credits move only within the allowance the member gave this contract
+/// (ERC-20 `approve`, or an ERC-2612 permit the member signed with its own key, relayed by
+/// anyone through {acceptPermits}). A batch pulls each payer's debit with `transferFrom` into
+/// this contract (the clearing account) and pays the receivers from it, so the allowance is
+/// consumed by exactly what the member paid, and the operator (SETTLER_ROLE) can never move
+/// more of a member's credits than the member allowed, nor anything once the member revokes
+/// (approve 0). We chose an allowance over an escrow: the credits stay in the member's own
+/// account until a batch settles (no deposit to lock and withdraw, one signature at the start
+/// of a run), ERC-2612 lets members consent without holding ether, and the allowance is the
+/// ERC-20 standard's own consent that every wallet shows and revokes.
+///
+/// Shortfalls. A payer whose balance or remaining allowance is short of its debit does not
+/// make the batch revert: it pays what it can (min(debit, balance, allowance)), the rest is
+/// recorded as its debt ({debtOf}, event {Shortfall}), and the batch's receivers are paid
+/// that much less, pro rata to what they were due, in micro-euro by cumulative rounding
+/// (receiver i, in the order given, is cut floor(S*C_i/R) - floor(S*C_(i-1)/R), where S is
+/// the batch's total shortfall, R its total due to receivers and C_i the dues of receivers
+/// 1..i): the cuts sum to S exactly and none exceeds what its receiver was due. Each cut is
+/// recorded as a claim ({claimOf}, event {CreditReduced}). Money is conserved exactly: what
+/// the payers paid equals what the receivers got, this contract's balance is unchanged by a
+/// batch, and the sum of all debts equals the sum of all claims ({totalDebt}).
 contract Settlement is AccessControl, Pausable {
+    using SafeERC20 for IERC20;
+
     bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
@@ -25,10 +52,27 @@ contract Settlement is AccessControl, Pausable {
         uint128 energyWh;
     }
 
+    /// @notice One member's ERC-2612 permit for this contract (spender = this contract).
+    struct Permit {
+        address owner;
+        uint256 value;
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
     /// @notice The token the net payments move.
-    EnergyCredit public immutable credit;
+    IERC20 public immutable credit;
 
     mapping(uint256 batchId => Batch) private _batches;
+
+    /// @notice What `account` owes from the debits it could not pay [micro-euro].
+    mapping(address account => uint256) public debtOf;
+    /// @notice What `account` was due but not paid because a payer fell short [micro-euro].
+    mapping(address account => uint256) public claimOf;
+    /// @notice The sum of every {debtOf}, which always equals the sum of every {claimOf}.
+    uint256 public totalDebt;
 
     /// @notice A batch was committed and its net payments moved.
     event BatchCommitted(
@@ -38,19 +82,48 @@ contract Settlement is AccessControl, Pausable {
         uint256 energyWh,
         uint256 accountCount
     );
+    /// @notice `account` owed `owed` in batch `batchId` and paid only `paid` (the rest is debt).
+    event Shortfall(uint256 indexed batchId, address indexed account, uint256 owed, uint256 paid);
+    /// @notice `account` was due `due` in batch `batchId` and received `due - cut`.
+    event CreditReduced(uint256 indexed batchId, address indexed account, uint256 due, uint256 cut);
+    /// @notice A relayed permit of `owner` failed (already used, expired, bad signature).
+    event PermitFailed(address indexed owner);
 
     /// @dev `batchId` already has a record.
     error BatchAlreadyCommitted(uint256 batchId);
     /// @dev A batch with no trades must have the zero root and one with trades a non-zero root.
     error InconsistentBatch(uint256 batchId, bytes32 tradesRoot, uint256 tradeCount);
+    /// @dev `accounts` and `netAmounts` differ in length.
+    error LengthMismatch(uint256 accounts, uint256 netAmounts);
+    /// @dev The net amounts of a batch do not sum to zero.
+    error UnbalancedSettlement(int256 sum);
+    /// @dev The zero address or this contract cannot take part in a batch.
+    error InvalidAccount(address account);
 
-    /// @param credit_ the EnergyCredit token; this contract needs its SETTLEMENT_ROLE.
-    /// @param admin gets DEFAULT_ADMIN_ROLE, SETTLER_ROLE and PAUSER_ROLE.
-    constructor(EnergyCredit credit_, address admin) {
+    /// @param credit_ the EnergyCredit token.
+    /// @param admin gets DEFAULT_ADMIN_ROLE (a timelock: it alone grants and revokes roles).
+    /// @param settler gets SETTLER_ROLE (the operator: commits batches, nothing else).
+    /// @param pauser gets PAUSER_ROLE (may stop and resume commits; it moves no money).
+    constructor(IERC20 credit_, address admin, address settler, address pauser) {
         credit = credit_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(SETTLER_ROLE, admin);
-        _grantRole(PAUSER_ROLE, admin);
+        _grantRole(SETTLER_ROLE, settler);
+        _grantRole(PAUSER_ROLE, pauser);
+    }
+
+    /// @notice Relay members' ERC-2612 permits that give this contract an allowance (anyone may
+    /// call: a permit is valid only with its owner's signature). A failing permit (e.g. one
+    /// already used by a front-runner) emits {PermitFailed} instead of reverting the rest.
+    function acceptPermits(Permit[] calldata permits) external {
+        IERC20Permit token = IERC20Permit(address(credit));
+        uint256 n = permits.length;
+        for (uint256 i; i < n; ++i) {
+            Permit calldata p = permits[i];
+            try token.permit(p.owner, address(this), p.value, p.deadline, p.v, p.r, p.s) {}
+            catch {
+                emit PermitFailed(p.owner);
+            }
+        }
     }
 
     /// @notice Record a batch's trades root and move its net payments, exactly once per batchId.
@@ -60,7 +133,8 @@ contract Settlement is AccessControl, Pausable {
     /// @param energyWh energy traded in the batch [Wh].
     /// @param accounts accounts whose net payment is not zero.
     /// @param netAmounts net payment per account [micro-euro]: negative pays, positive
-    /// receives; they must sum to zero (EnergyCredit.settle enforces it).
+    /// receives; they must sum to zero. A payer short of balance or allowance pays what it can
+    /// (see the contract's notice: shortfalls).
     function commitBatch(
         uint256 batchId,
         bytes32 tradesRoot,
@@ -78,10 +152,59 @@ contract Settlement is AccessControl, Pausable {
         record.tradeCount = SafeCast.toUint64(tradeCount);
         record.committedBlock = SafeCast.toUint64(block.number);
         record.energyWh = SafeCast.toUint128(energyWh);
-        if (accounts.length != 0 || netAmounts.length != 0) {
-            credit.settle(accounts, netAmounts);
-        }
         emit BatchCommitted(batchId, tradesRoot, tradeCount, energyWh, accounts.length);
+        _settle(batchId, accounts, netAmounts);
+    }
+
+    /// @dev Pull every payer's debit within its allowance (payers first, so the clearing
+    /// account never runs short), then pay the receivers, cut pro rata by the shortfall.
+    function _settle(uint256 batchId, address[] calldata accounts, int256[] calldata netAmounts) private {
+        uint256 n = accounts.length;
+        if (n != netAmounts.length) revert LengthMismatch(n, netAmounts.length);
+        IERC20 token = credit;
+        int256 sum;
+        uint256 due; // total due to receivers
+        uint256 shortfall; // total the payers could not pay
+        for (uint256 i; i < n; ++i) {
+            address account = accounts[i];
+            if (account == address(0) || account == address(this)) revert InvalidAccount(account);
+            int256 amount = netAmounts[i];
+            sum += amount; // checked: an overflow reverts, so no wrap-around can fake a zero sum
+            if (amount < 0) {
+                uint256 owed = uint256(-amount); // checked: int256.min reverts
+                uint256 paid = Math.min(owed, Math.min(token.balanceOf(account), token.allowance(account, address(this))));
+                if (paid != 0) token.safeTransferFrom(account, address(this), paid);
+                if (paid != owed) {
+                    uint256 missing = owed - paid;
+                    debtOf[account] += missing;
+                    shortfall += missing;
+                    emit Shortfall(batchId, account, owed, paid);
+                }
+            } else {
+                due += uint256(amount);
+            }
+        }
+        if (sum != 0) revert UnbalancedSettlement(sum);
+        if (shortfall != 0) totalDebt += shortfall;
+        uint256 dueSoFar;
+        uint256 cutSoFar;
+        for (uint256 i; i < n; ++i) {
+            int256 amount = netAmounts[i];
+            if (amount <= 0) continue;
+            uint256 pay = uint256(amount);
+            if (shortfall != 0) {
+                dueSoFar += pay;
+                uint256 cutTotal = Math.mulDiv(shortfall, dueSoFar, due); // <= shortfall <= due
+                uint256 cut = cutTotal - cutSoFar;
+                cutSoFar = cutTotal;
+                if (cut != 0) {
+                    claimOf[accounts[i]] += cut;
+                    emit CreditReduced(batchId, accounts[i], pay, cut);
+                    pay -= cut;
+                }
+            }
+            if (pay != 0) token.safeTransfer(accounts[i], pay);
+        }
     }
 
     /// @notice The trades root of `batchId` (zero if not committed or empty).
