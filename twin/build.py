@@ -14,24 +14,17 @@ import pandas as pd
 import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher, BatterySpec
-from forecasting.flex_dispatch import FlexDispatcher, FlexDispatchPolicy
 from forecasting.oracles import make_forecaster
 from forecasting.policy import ForecastDispatchPolicy
-from grid.flex import (
-    EvFleet,
-    FlexNodes,
-    HeatPumpFleet,
-    ProfilePolicy,
-    ev_sessions,
-    heat_pump_cop,
-    outdoor_temperature_c,
-)
+from grid.flex import FlexNodes
 from grid.network import build_net, simbench_scenario
 from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, SharedBatteries, outage_events
 from grid.placement import NodeSet, PinError, add_shared_batteries, place_nodes
 from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
 from settlement.market.tariff import tariff_prices
+from twin.build_batteries import home_batteries, shared_batteries
+from twin.build_flex import build_flex, forecast_series
 from twin.scenario import Scenario, ScenarioError
 from twin.scenario.world import NodesConfig, unknown_node
 
@@ -228,7 +221,7 @@ def build(scenario: Scenario) -> Twin:
     )
     twin = Twin(scenario, net, nodes, times, consumers, generators, batteries, outages, solver)
     if assets:
-        twin.shared = _shared_batteries(nodes, cfg, assets, run.n_intervals, run.interval_s)
+        twin.shared = shared_batteries(nodes, cfg, assets, run.n_intervals, run.interval_s)
     control = scenario.forecasting.battery_control
     if control == "idle":
         batteries.policy = IdlePolicy()
@@ -352,39 +345,6 @@ def _forecast_policy(
     )
 
 
-def home_batteries(nodes: NodeSet) -> np.ndarray:
-    """Rows of the batteries behind a home's meter (not the community's shared ones)."""
-    table = nodes.table
-    return np.flatnonzero((table["kind"].to_numpy() == "battery") & (table["host"].to_numpy() >= 0))
-
-
-def _shared_batteries(
-    nodes: NodeSet, cfg: NodesConfig, assets: list, n_intervals: int, interval_s: int
-) -> SharedBatteries:
-    """The community's shared batteries: the ``economy.assets`` in service from the start,
-    the ``economy.proposals``' never, until a proposal executes."""
-    table = nodes.table
-    rows = np.array([nodes.position(f"asset-{a.name}") for a, _ in assets], dtype=np.int64)
-    capacity = table["capacity_kwh"].to_numpy()[rows]
-    fleet = BatteryNodes(
-        rows=rows,
-        host_rows=np.full(len(rows), -1),
-        behind_rows=np.zeros(0, np.int64),
-        behind_hosts=np.zeros(0, np.int64),
-        capacity_kwh=capacity,
-        p_max_mw=table["p_max_mw"].to_numpy()[rows],
-        eta_charge=cfg.battery_charge_efficiency,
-        eta_discharge=cfg.battery_discharge_efficiency,
-        soc_min=cfg.battery_soc_min,
-        soc_max=cfg.battery_soc_max,
-        soc_kwh=cfg.battery_soc_min * capacity,
-        interval_s=interval_s,
-    )
-    never = n_intervals + 1
-    start = np.array([0 if from_start else never for _, from_start in assets], dtype=np.int64)
-    return SharedBatteries(rows=rows, fleet=fleet, in_service_from=start)
-
-
 def profile_powers(twin: Twin, n_t: int) -> tuple[np.ndarray, np.ndarray]:
     """The nodes' powers from their profiles over the first ``n_t`` intervals, batteries idle.
 
@@ -419,132 +379,3 @@ def node_kinds(nodes: NodeSet) -> np.ndarray:
     kind = table["kind"].to_numpy().astype(str)
     profile = table["profile"].to_numpy().astype(str)
     return np.where(kind == "consumer", np.char.add("consumer:", profile), kind)
-
-
-def flex_rows(nodes: NodeSet, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the consumers that ``[flex]`` makes chargers and heat pumps (none when off).
-
-    A consumer is a charger when its SimBench profile starts with one of ``flex.ev.profiles``,
-    a heat pump when it starts with one of ``flex.heat_pump.profiles``.
-    """
-    flex = scenario.flex
-    consumers = nodes.rows("consumer")
-    if not flex.enabled:
-        return consumers[:0], consumers[:0]
-    profile = nodes.table["profile"].to_numpy().astype(str)[consumers]
-
-    def matching(prefixes: tuple[str, ...]) -> np.ndarray:
-        hit = np.zeros(len(consumers), dtype=bool)
-        for prefix in prefixes:
-            hit |= np.char.startswith(profile, prefix)
-        return hit
-
-    ev = matching(flex.ev.profiles)
-    return consumers[ev], consumers[matching(flex.heat_pump.profiles) & ~ev]
-
-
-def forecast_series(nodes: NodeSet, scenario: Scenario) -> np.ndarray:
-    """The nodes whose power the forecasters learn: all but batteries and flexible loads
-    (whose power is a decision of the dispatch, not a series to forecast)."""
-    ev, hp = flex_rows(nodes, scenario)
-    keep = nodes.table["kind"].to_numpy() != "battery"
-    keep[ev] = keep[hp] = False
-    return np.flatnonzero(keep)
-
-
-def _rating_kw(profile: str) -> float | None:
-    """The charger rating in a SimBench charging profile's name (``HLS_A_11.0``) [kW]."""
-    try:
-        return float(profile.rsplit("_", 1)[-1])
-    except ValueError:
-        return None
-
-
-def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
-    """The chargers and heat pumps of ``[flex]``, with their sessions, heat demand and policy.
-
-    Their uncontrolled / fixed power is their SimBench profile without the consumers' noise
-    (:mod:`grid.flex` says how sessions and heat demand are derived from it); smart charging
-    or flexible heat pumps are planned by :class:`forecasting.flex_dispatch.FlexDispatcher`.
-    """
-    sc = twin.scenario
-    run, flex = sc.run, sc.flex
-    ev_rows, hp_rows = flex_rows(twin.nodes, sc)
-    table = twin.nodes.table
-    per_day = 86_400 // run.interval_s
-    horizon = sc.forecasting.horizon_steps
-    step = pd.Timedelta(seconds=run.interval_s)
-    start = pd.Timestamp(run.start)
-    n = run.n_intervals
-    loads = window(library["load"], start - per_day * step, per_day + n + horizon, run.interval_s)
-
-    def profile_mw(rows: np.ndarray) -> np.ndarray:
-        names = table["profile"].to_numpy().astype(str)[rows]
-        ref = table["p_max_mw"].to_numpy()[rows]
-        return loads[[f"{p}_pload" for p in names]].to_numpy() * ref
-
-    ev_profile = profile_mw(ev_rows)[per_day : per_day + n]
-    names = table["profile"].to_numpy().astype(str)
-    ratings = [_rating_kw(p) for p in names[ev_rows]]
-    rated_kw = [flex.ev.charger_kw or r or 0.0 for r in ratings]
-    ev_p_max = np.asarray(rated_kw, dtype=float) / 1e3
-    ev_p_max = np.where(ev_p_max > 0, ev_p_max, ev_profile.max(axis=0, initial=0.0))
-    sessions = ev_sessions(ev_profile, run.interval_s, flex.ev.dwell_h)
-    hp_cfg = flex.heat_pump
-    hp_all = profile_mw(hp_rows)
-    times = pd.date_range(start - per_day * step, periods=len(loads), freq=step)
-    outdoor = outdoor_temperature_c(times)
-    ground = np.char.startswith(names[hp_rows], "Soil")
-    cop = np.empty_like(hp_all)
-    for is_ground in (False, True):
-        cols = ground == is_ground
-        if cols.any():
-            cop[:, cols] = heat_pump_cop(outdoor, hp_cfg.supply_temperature_c, is_ground)[:, None]
-    heat_kw = hp_all * 1e3 * cop
-    hp_p_max = np.maximum(table["p_max_mw"].to_numpy()[hp_rows], hp_all.max(axis=0, initial=0.0))
-    hp_profile = hp_all[per_day : per_day + n]
-    hp = HeatPumpFleet(
-        p_max_mw=hp_p_max,
-        heat_kw=heat_kw[per_day : per_day + n],
-        cop=cop[per_day : per_day + n],
-        kwh_per_k=hp_cfg.store_kwh_per_k,
-        comfort_min_c=hp_cfg.comfort_min_c,
-        comfort_max_c=hp_cfg.comfort_max_c,
-        store_kwh=np.full(
-            len(hp_rows), (hp_cfg.initial_c - hp_cfg.comfort_min_c) * hp_cfg.store_kwh_per_k
-        ),
-    )
-    smart_ev, flexible_hp = flex.ev.mode == "smart", hp_cfg.mode == "flexible"
-    policy: ProfilePolicy | FlexDispatchPolicy = ProfilePolicy(ev_p_max, hp_profile)
-    if smart_ev or flexible_hp:
-        retail, _ = tariff_prices(times[per_day:].hour.to_numpy(), sc.tariffs)
-        dispatcher = FlexDispatcher(
-            horizon_steps=horizon,
-            interval_s=run.interval_s,
-            ev_p_max_mw=ev_p_max,
-            hp_p_max_mw=hp_p_max,
-            hp_store_max_kwh=hp.store_max_kwh,
-            hp_kwh_per_k=hp_cfg.store_kwh_per_k,
-            shortfall_eur_per_kwh=flex.ev.shortfall_penalty_eur_per_kwh,
-            comfort_eur_per_kelvin_hour=hp_cfg.comfort_penalty_eur_per_kelvin_hour,
-        )
-        policy = FlexDispatchPolicy(
-            dispatcher=dispatcher,
-            import_eur_per_mwh=retail,
-            hp_cop=cop[per_day:],
-            hp_heat_history_kw=heat_kw[: per_day + n],
-            intervals_per_day=per_day,
-            replan_intervals=sc.forecasting.replan_intervals,
-            smart_ev=smart_ev,
-            flexible_hp=flexible_hp,
-            ev_p_max_mw=ev_p_max,
-            hp_profile_mw=hp_profile,
-        )
-    return FlexNodes(
-        ev_rows=ev_rows,
-        hp_rows=hp_rows,
-        ev=EvFleet(p_max_mw=ev_p_max, sessions=sessions),
-        hp=hp,
-        interval_s=run.interval_s,
-        policy=policy,
-    )

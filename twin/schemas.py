@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-TIME = pa.timestamp("us", tz="UTC")
+from twin.schemas_economy import ECONOMY_SCHEMAS, TIME
 
 #: Declared tables: name -> (schema, meaning). Columns carry their unit in their name.
 SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
+    **ECONOMY_SCHEMAS,
     "nodes": (
         pa.schema(
             [
@@ -252,138 +253,6 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         pa.schema([("owner", pa.string()), ("address", pa.string()), ("role", pa.string())]),
         "each participant's chain address and role: member, grid_operator (receives grid "
         "fees), treasury (the Treasury contract: receives protocol fees, no minted credits)",
-    ),
-    "treasury": (
-        pa.schema(
-            [
-                ("batch_id", pa.int64()),
-                ("time", TIME),
-                ("kind", pa.string()),
-                ("account", pa.string()),
-                ("amount_micro_eur", pa.int64()),
-                ("tx_hash", pa.string()),
-            ]
-        ),
-        "every movement of the community treasury: inflows positive (kind contribution: a "
-        "member's own transfer at the start, account the member's address; kind "
-        "protocol_fees: a batch's fees, time when the batch became final, its commit "
-        "transaction), outflows negative (kind asset_purchase: an executed proposal paying "
-        "the vendor, account its address, its execute transaction; kind shortfall: the part "
-        "of a batch's fees not paid because payers fell short, cut pro rata by Settlement); "
-        "the amounts sum to the Treasury's balance on chain",
-    ),
-    "proposals": (
-        pa.schema(
-            [
-                ("proposal", pa.string()),
-                ("proposal_id", pa.string()),
-                ("description", pa.string()),
-                ("time", TIME),
-                ("cost_micro_eur", pa.int64()),
-                ("votes_for", pa.int64()),
-                ("votes_against", pa.int64()),
-                ("votes_abstain", pa.int64()),
-                ("quorum", pa.int64()),
-                ("state", pa.string()),
-                ("executed", TIME),
-                ("in_service_from", TIME),
-                ("tx_hash", pa.string()),
-                ("whatif_s", pa.float64()),
-            ]
-        ),
-        "each [[economy.proposals]] entry: when it was made, the votes cast (vote base units) "
-        "and the quorum, its outcome (executed, defeated, queued: delay past the run's end, "
-        "unfunded, not_reached), the execute transaction, the first interval its asset is in the "
-        "grid, and the wall time of the members' what-if (twin.whatif)",
-    ),
-    "ballots": (
-        pa.schema(
-            [
-                ("proposal", pa.string()),
-                ("member", pa.string()),
-                ("weight", pa.int64()),
-                ("support", pa.string()),
-                ("whatif_saving_micro_eur", pa.int64()),
-                ("projected_benefit_micro_eur", pa.int64()),
-            ]
-        ),
-        "every member's signed ballot: its weight, for/against, the bill saving its what-if "
-        "found over the window and its projected net benefit over the asset's life",
-    ),
-    "asset_shares": (
-        pa.schema(
-            [
-                ("asset", pa.string()),
-                ("holder", pa.string()),
-                ("shares", pa.int64()),
-                ("held_at_end", pa.int64()),
-                ("tx_hash", pa.string()),
-            ]
-        ),
-        "the shares of each community asset minted to its funders (one per euro contributed) "
-        "and what each holds at the end of the run",
-    ),
-    "asset_payouts": (
-        pa.schema(
-            [
-                ("asset", pa.string()),
-                ("batch_id", pa.int64()),
-                ("holder", pa.string()),
-                ("shares", pa.int64()),
-                ("amount_micro_eur", pa.int64()),
-                ("tx_hash", pa.string()),
-            ]
-        ),
-        "each asset's net receipt in a settlement batch paid to its holders pro rata (shares "
-        "held when paid), its distribute transaction",
-    ),
-    "stakes": (
-        pa.schema(
-            [
-                ("time", TIME),
-                ("kind", pa.string()),
-                ("device_id", pa.int64()),
-                ("node_id", pa.string()),
-                ("owner_address", pa.string()),
-                ("amount_units", pa.int64()),
-                ("active_after_units", pa.int64()),
-                ("reason", pa.string()),
-                ("evidence_id", pa.string()),
-                ("burned_units", pa.int64()),
-                ("to_treasury_units", pa.int64()),
-                ("to_reporter_units", pa.int64()),
-                ("tx_hash", pa.string()),
-            ]
-        ),
-        "DeviceStaking's movements [RewardToken base units]: kind genesis (the one-off genesis "
-        "allocation minted to an owner, device_id 0), stake (an owner's permit-signed stake on "
-        "a device), slash (evidence_id: the device's signed upload's EIP-712 digest; reason: "
-        "the hard bound it broke; amount = burned + to_treasury + to_reporter)",
-    ),
-    "token_economy": (
-        pa.schema(
-            [
-                ("epoch", pa.int64()),
-                ("time", TIME),
-                ("intervals", pa.int64()),
-                ("pool_units", pa.int64()),
-                ("emitted_units", pa.int64()),
-                ("genesis_units", pa.int64()),
-                ("slashed_units", pa.int64()),
-                ("burned_units", pa.int64()),
-                ("staked_units", pa.int64()),
-                ("supply_units", pa.int64()),
-                ("circulating_units", pa.int64()),
-                ("protocol_revenue_micro_eur", pa.int64()),
-                ("break_even_eur_per_token", pa.float64()),
-            ]
-        ),
-        "one row a reward epoch [RewardToken base units]: the pool of the emission schedule "
-        "(pro-rated for a partial epoch), rewards minted (emitted), genesis allocation, slashed "
-        "and burned in the epoch; staked and supply read on chain at the epoch's end "
-        "(supply = cumulative genesis + emitted - burned), circulating = supply - staked; the "
-        "protocol fees of the batches starting in the epoch [micro-euro] and the token value "
-        "at which the epoch's rewards equal them [EUR/token]",
     ),
     "transactions": (
         pa.schema(

@@ -20,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 from hexbytes import HexBytes
 
 from settlement.chain.connection import Chain
 from settlement.economy.consent import grant_allowance
 from settlement.economy.shares import AssetShareToken
 from settlement.units import MicroEur, TokenUnits
+from twin.layers.base import Columns
 
 
 @dataclass
@@ -104,7 +106,6 @@ def pay_holders(chain: Chain, asset: AssetAccount, batch_id: int, receipt_micro_
     if amount <= 0:
         asset.carried_micro_eur = min(amount, 0)
         return 0
-    asset.carried_micro_eur = 0
     grant_allowance(chain, asset.key, asset.shares.address, MicroEur(amount), fund_gas=True)
     holders = asset.shares.holders()
     held = {h: int(asset.shares.shares_of(h)) for h in holders}
@@ -113,6 +114,33 @@ def pay_holders(chain: Chain, asset: AssetAccount, batch_id: int, receipt_micro_
     paid = asset.shares.payouts(receipt)
     for holder, value in paid.items():
         asset.payouts.append((batch_id, holder, held.get(holder, 0), int(value), tx))
-    total = sum(int(v) for v in paid.values())
     asset.carried_micro_eur = 0  # the remainder (< one unit a holder) stays with the asset
-    return total
+    return sum(int(v) for v in paid.values())
+
+
+def asset_tables(assets: list[AssetAccount]) -> dict[str, Columns]:
+    """The ``asset_shares`` and ``asset_payouts`` tables (none without assets)."""
+    if not assets:
+        return {}
+    shares = [(a.name, *m) for a in assets for m in a.minted]
+    payouts = [(a.name, *p) for a in assets for p in a.payouts]
+    return {
+        "asset_shares": {
+            "asset": [s[0] for s in shares],
+            "holder": [s[1] for s in shares],
+            "shares": pa.array([s[2] for s in shares], pa.int64()),
+            "held_at_end": pa.array(
+                [int(a.shares.shares_of(h)) for a in assets for h, _, _ in a.minted],
+                pa.int64(),
+            ),
+            "tx_hash": [s[3] for s in shares],
+        },
+        "asset_payouts": {
+            "asset": pa.array([p[0] for p in payouts], pa.string()),
+            "batch_id": pa.array([p[1] for p in payouts], pa.int64()),
+            "holder": pa.array([p[2] for p in payouts], pa.string()),
+            "shares": pa.array([p[3] for p in payouts], pa.int64()),
+            "amount_micro_eur": pa.array([p[4] for p in payouts], pa.int64()),
+            "tx_hash": pa.array([p[5] for p in payouts], pa.string()),
+        },
+    }

@@ -32,9 +32,6 @@ cut read from the chain), ``proposals`` and ``ballots``, ``asset_shares`` and
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
 import numpy as np
 import pyarrow as pa
 import simpy
@@ -46,11 +43,12 @@ from settlement.economy.ballots import Support
 from settlement.economy.consent import transfer_credits
 from settlement.economy.dao import CommunityDao, DaoSettings, Proposal, ProposalState
 from settlement.units import MICRO_EUR_PER_EUR, MicroEur, TokenUnits, eur_to_micro_eur
-from twin.layers.assets import AssetAccount, open_asset, pay_holders
-from twin.layers.base import Chunk, Columns, JsonValue, LayerOutput, Process
+from twin.layers.assets import AssetAccount, asset_tables, open_asset, pay_holders
+from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
-from twin.scenario.economy import AssetConfig, ProposalConfig
+from twin.layers.proposals import ProposalRecord, proposal_tables, time_at
+from twin.scenario.economy import AssetConfig
 from twin.whatif import project
 
 #: The account that sells the community its assets (paid by the treasury).
@@ -70,21 +68,6 @@ def member_votes(kind: str, owner_idx: np.ndarray, n_owners: int) -> list[TokenU
 def is_member(owner: str) -> bool:
     """Whether an owner is a member (a home): not the community's turbine, not an asset."""
     return owner != "community" and not owner.startswith("asset-")
-
-
-@dataclass
-class _ProposalRecord:
-    config: ProposalConfig
-    proposal_id: int = 0
-    time_s: float = 0.0
-    state: str = "not_reached"
-    votes: tuple[int, int, int] = (0, 0, 0)
-    quorum: int = 0
-    executed_s: float = float("nan")
-    in_service_from: int = -1
-    tx_hash: str | None = None
-    whatif_s: float = 0.0
-    ballots: list[tuple[str, int, int, int, int]] = field(default_factory=list)
 
 
 class EconomyLayer:
@@ -154,7 +137,7 @@ class EconomyLayer:
         self.in_service: list[AssetConfig] = []
         for asset in config.assets:
             self._open(asset)
-        self.proposals = [_ProposalRecord(p) for p in config.proposals]
+        self.proposals = [ProposalRecord(p) for p in config.proposals]
         self.queued: dict[int, Proposal] = {}
         self.closed_batches = 0
 
@@ -197,7 +180,7 @@ class EconomyLayer:
             yield env.timeout(delay)
             self._execute(record, env.now)
 
-    def _vote(self, record: _ProposalRecord) -> bool:
+    def _vote(self, record: ProposalRecord) -> bool:
         """Project, propose, collect the members' signed ballots, close the vote; queue a
         passed proposal. Whether it passed."""
         p = record.config
@@ -236,7 +219,7 @@ class EconomyLayer:
         self.queued[pid] = proposal
         return True
 
-    def _execute(self, record: _ProposalRecord, now_s: float) -> None:
+    def _execute(self, record: ProposalRecord, now_s: float) -> None:
         pid = record.proposal_id
         proposal = self.queued[pid]
         cost = eur_to_micro_eur(record.config.cost_eur)
@@ -284,10 +267,6 @@ class EconomyLayer:
                     receipt = int(plan.net_amounts[plan.accounts.index(asset.address)])
                 pay_holders(self.chain_layer.chain, asset, b, receipt)
 
-    def _time(self, seconds: float) -> np.datetime64:
-        start = self.stamps[0].astype("datetime64[us]")
-        return start + np.timedelta64(round(seconds * 1e6), "us")
-
     def finish(self) -> LayerOutput:
         """The economy's tables, KPIs and the new contracts' addresses."""
         rows: dict[str, list[object]] = {
@@ -307,7 +286,7 @@ class EconomyLayer:
 
         for when_s, kind, account, amount, tx in self.movements:
             if when_s == 0.0:
-                row(None, self._time(0.0), kind, account, amount, tx)
+                row(None, time_at(self.stamps, 0.0), kind, account, amount, tx)
         for batch in self.chain_layer.settled:
             if self.treasury not in batch.accounts:
                 continue
@@ -316,7 +295,7 @@ class EconomyLayer:
             row(batch.batch_id, final, "protocol_fees", "", int(amount), batch.tx_hash)
         for when_s, kind, account, amount, tx in self.movements:
             if when_s != 0.0:
-                row(None, self._time(when_s), kind, account, amount, tx)
+                row(None, time_at(self.stamps, when_s), kind, account, amount, tx)
         # a batch whose payers fell short paid the treasury less, pro rata (Settlement.sol)
         cuts = self.chain_layer.chain.credit_cuts(self.treasury, self.chain_layer.first_block)
         for batch in self.chain_layer.settled:
@@ -349,71 +328,8 @@ class EconomyLayer:
                     "amount_micro_eur": pa.array(rows["amount_micro_eur"], pa.int64()),
                     "tx_hash": pa.array(rows["tx_hash"], pa.string()),
                 },
-                **self._proposal_tables(),
-                **self._asset_tables(),
+                **proposal_tables(self.proposals, self.stamps),
+                **asset_tables(self.assets),
             },
             manifest={"chain": {"addresses": addresses}},
         )
-
-    def _proposal_tables(self) -> dict[str, Columns]:
-        if not self.proposals:
-            return {}
-        ps = self.proposals
-        proposals: Columns = {
-            "proposal": [r.config.asset.name for r in ps],
-            "proposal_id": [hex(r.proposal_id) for r in ps],
-            "description": [r.config.description for r in ps],
-            "time": pa.array([self._time(r.time_s) for r in ps], pa.timestamp("us")),
-            "cost_micro_eur": [eur_to_micro_eur(r.config.cost_eur) for r in ps],
-            "votes_for": [r.votes[1] for r in ps],
-            "votes_against": [r.votes[0] for r in ps],
-            "votes_abstain": [r.votes[2] for r in ps],
-            "quorum": [r.quorum for r in ps],
-            "state": [r.state for r in ps],
-            "executed": pa.array(
-                [None if math.isnan(r.executed_s) else self._time(r.executed_s) for r in ps],
-                pa.timestamp("us"),
-            ),
-            "in_service_from": pa.array(
-                [self.stamps[r.in_service_from] if r.in_service_from >= 0 else None for r in ps],
-                pa.timestamp("us"),
-            ),
-            "tx_hash": pa.array([r.tx_hash for r in ps], pa.string()),
-            "whatif_s": [round(r.whatif_s, 3) for r in ps],
-        }
-        b = [(r.config.asset.name, *ballot) for r in ps for ballot in r.ballots]
-        ballots: Columns = {
-            "proposal": [x[0] for x in b],
-            "member": [x[1] for x in b],
-            "weight": pa.array([x[2] for x in b], pa.int64()),
-            "support": [Support(x[3]).name.lower() for x in b],
-            "whatif_saving_micro_eur": pa.array([x[4] for x in b], pa.int64()),
-            "projected_benefit_micro_eur": pa.array([x[5] for x in b], pa.int64()),
-        }
-        return {"proposals": proposals, "ballots": ballots}
-
-    def _asset_tables(self) -> dict[str, Columns]:
-        if not self.assets:
-            return {}
-        shares = [(a.name, *m) for a in self.assets for m in a.minted]
-        payouts = [(a.name, *p) for a in self.assets for p in a.payouts]
-        return {
-            "asset_shares": {
-                "asset": [s[0] for s in shares],
-                "holder": [s[1] for s in shares],
-                "shares": pa.array([s[2] for s in shares], pa.int64()),
-                "held_at_end": pa.array(
-                    [int(a.shares.shares_of(h)) for a in self.assets for h, _, _ in a.minted],
-                    pa.int64(),
-                ),
-                "tx_hash": [s[3] for s in shares],
-            },
-            "asset_payouts": {
-                "asset": pa.array([p[0] for p in payouts], pa.string()),
-                "batch_id": pa.array([p[1] for p in payouts], pa.int64()),
-                "holder": pa.array([p[2] for p in payouts], pa.string()),
-                "shares": pa.array([p[3] for p in payouts], pa.int64()),
-                "amount_micro_eur": pa.array([p[4] for p in payouts], pa.int64()),
-                "tx_hash": pa.array([p[5] for p in payouts], pa.string()),
-            },
-        }

@@ -1,0 +1,231 @@
+"""``gridtwin verify``'s checks of the DePIN devices: readings roots, rewards, registry, the
+genesis and roles of the token economy, stakes and the ``token_economy`` table
+(:func:`twin.verify.verify_run` calls them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from settlement.chain.connection import Chain
+from settlement.chain.merkle import merkle_root
+from settlement.depin.client import DepinContracts
+from settlement.depin.leaves import reading_leaves
+from settlement.depin.staking import DeviceStaking
+from twin.checks import Check
+from twin.results import RunFolder
+
+
+def verify_genesis(run: RunFolder, depin: DepinContracts, genesis: int) -> Check:
+    """The RewardToken's one genesis: minted by DeviceStaking alone (the genesis minter Rewards
+    named), once, within its cap, and what the ``stakes`` table's genesis rows say."""
+    token = depin.contract("RewardToken")
+    chain = depin.chain
+    minter = str(chain.call(token, "genesisMinter"))
+    total, cap = int(chain.call(token, "genesisTotal")), int(chain.call(token, "genesisCap"))
+    staking = run.manifest["chain"]["addresses"].get("DeviceStaking")
+    if staking is None:
+        ok = minter == "0x" + "00" * 20 and total == genesis == 0
+    else:
+        ok = minter.lower() == str(staking).lower() and total == genesis and total <= cap
+    return Check(
+        "RewardToken genesis: once, by DeviceStaking, within its cap = stakes' genesis rows",
+        ok,
+        f"minter {minter}, minted {total:,} of cap {cap:,}, tables {genesis:,} base units",
+    )
+
+
+def verify_depin_roles(run: RunFolder, depin: DepinContracts, admin: str) -> Check:
+    """The DePIN contracts' (and DeviceStaking's) admin is the timelock, not the operator."""
+    chain = depin.chain
+    operator = str(run.manifest["chain"]["operator"])
+    contracts = [depin.contract("DeviceRegistry"), depin.contract("Rewards")]
+    if staking := run.manifest["chain"]["addresses"].get("DeviceStaking"):
+        contracts.append(DeviceStaking(depin, address=str(staking)).contract)
+    wrong = []
+    for contract in contracts:
+        role = chain.call(contract, "DEFAULT_ADMIN_ROLE")
+        for who, held in ((admin, True), (operator, False)):
+            if bool(chain.call(contract, "hasRole", role, who)) != held:
+                state = "missing for" if held else "held by"
+                wrong.append(f"{contract.address} admin {state} {who}")
+    return Check(
+        "roles: the DePIN contracts' admin is the timelock, not the operator",
+        not wrong,
+        "; ".join(wrong) if wrong else f"{len(contracts)} contracts, admin {admin}",
+    )
+
+
+def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
+    """Readings roots, reward supply and balances, and the registry against the chain."""
+    depin = DepinContracts(chain, addresses=run.manifest["chain"]["addresses"])
+    config = run.manifest["config"]
+    interval_s = int(config["run"]["interval_s"])
+    epoch_len = int(config["devices"]["epoch_days"]) * 86_400 // interval_s
+    readings = run.table("readings")
+    rewards = run.table("rewards")
+    nodes = run.table("nodes")
+    start = pd.Timestamp(config["run"]["start"])
+    ok = readings[readings["status"].astype(str) == "accepted"]
+    k = ((ok["time"] - start) // pd.Timedelta(seconds=interval_s)).to_numpy(dtype=np.int64)
+    epoch = k // epoch_len
+    checks = []
+    for e in np.unique(epoch):
+        rows = epoch == e
+        ids = ok["device_id"].to_numpy(dtype=np.int64)[rows]
+        order = np.lexsort((k[rows], ids))
+        root = merkle_root(
+            reading_leaves(ids[order], k[rows][order], ok["energy_wh"].to_numpy()[rows][order])
+        )
+        on_chain = depin.epoch_root(int(e))[0]
+        stored = set(rewards.loc[rewards["epoch"] == e, "readings_root"])
+        checks.append(
+            Check(
+                f"epoch {e}: readings root (Parquet = contract)",
+                on_chain == root and stored <= {"0x" + root.hex()},
+                f"{int(rows.sum())} accepted readings",
+            )
+        )
+    total = sum(int(x) for x in rewards["amount"])
+    supply = depin.reward_supply()
+    stakes = run.table("stakes") if (run.path / "stakes.parquet").is_file() else None
+    genesis = burned = 0
+    if stakes is not None:
+        genesis = int(stakes.loc[stakes["kind"] == "genesis", "amount_units"].sum())
+        burned = int(stakes["burned_units"].sum())
+    checks.append(
+        Check(
+            "RewardToken supply = genesis + rewards - burned",
+            supply == genesis + total - burned,
+            f"{supply:,} base units (genesis {genesis:,}, rewards {total:,}, burned {burned:,})",
+        )
+    )
+    checks.append(verify_genesis(run, depin, genesis))
+    if admin := run.manifest["chain"].get("admin"):
+        checks.append(verify_depin_roles(run, depin, str(admin)))
+    participants = run.table("participants")
+    owners = dict(zip(participants["owner"], participants["address"], strict=True))
+    expected = {owners[o]: int(a) for o, a in rewards.groupby("owner")["amount"].sum().items()}
+    if stakes is not None:
+        moved = stakes[stakes["kind"].isin(["genesis", "stake"])]
+        sign = np.where(moved["kind"] == "genesis", 1, -1)
+        for address, amount in zip(
+            moved["owner_address"], sign * moved["amount_units"], strict=True
+        ):
+            expected[str(address)] = expected.get(str(address), 0) + int(amount)
+    names = {a: o for o, a in owners.items()}
+    wrong = [names.get(a, a) for a, amount in expected.items() if depin.reward_balance(a) != amount]
+    checks.append(
+        Check(
+            "reward balances = genesis + rewards - stakes of each owner",
+            not wrong,
+            f"{len(expected)} owners" + (f"; wrong: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    if stakes is not None:
+        address = run.manifest["chain"]["addresses"]["DeviceStaking"]
+        checks += verify_stakes(DeviceStaking(depin, address=address), stakes)
+    if (run.path / "token_economy.parquet").is_file():
+        checks += verify_token_economy(run.table("token_economy"), rewards, supply)
+    revoked = set(config["devices"]["revoked"])
+    bad = [
+        str(n.node_id)
+        for n in nodes.itertuples()
+        if depin.signer_of(int(str(n.device_id))).lower() != str(n.device_address).lower()
+        or depin.is_active(int(str(n.device_id))) == (str(n.node_id) in revoked)
+    ]
+    checks.append(
+        Check(
+            "registry: every device's signer and status",
+            not bad,
+            f"{len(nodes)} devices" + (f"; wrong: {bad[:3]}" if bad else ""),
+        )
+    )
+    return checks
+
+
+def verify_stakes(staking: DeviceStaking, stakes: pd.DataFrame) -> list[Check]:
+    """Each device's stake, each slash's event and evidence, and the totals, against the chain."""
+    checks = []
+    per_device = stakes[stakes["kind"].isin(["stake", "slash"])]
+    signed = np.where(per_device["kind"] == "stake", 1, -1) * per_device["amount_units"]
+    held = signed.groupby(per_device["device_id"]).sum()
+    wrong = []
+    for device_id, amount in held.items():
+        record = staking.stake_of(int(device_id))
+        if record.active + record.unbonding != int(amount):
+            wrong.append(int(device_id))
+    checks.append(
+        Check(
+            "stakes: every device's stake (Parquet = DeviceStaking)",
+            not wrong,
+            f"{len(held)} devices" + (f"; wrong device ids: {wrong[:3]}" if wrong else ""),
+        )
+    )
+    chain = staking.chain
+    for row in stakes[stakes["kind"] == "slash"].itertuples():
+        receipt = chain.get_receipt(str(row.tx_hash))
+        event = staking.slashed_event(receipt) if receipt is not None else {}
+        facts = (
+            event.get("deviceId") == int(str(row.device_id))
+            and "0x" + bytes(event.get("evidenceId", b"")).hex() == row.evidence_id
+            and event.get("amount") == int(str(row.amount_units))
+            and event.get("burnedAmount") == int(str(row.burned_units))
+            and event.get("toSink") == int(str(row.to_treasury_units))
+            and event.get("toReporter") == int(str(row.to_reporter_units))
+            and staking.evidence_used(bytes.fromhex(str(row.evidence_id)[2:]))
+        )
+        checks.append(
+            Check(
+                f"stakes row {row.Index}: slash of device {row.device_id} ({row.node_id}) "
+                "(Parquet = Slashed event, evidence used)",
+                bool(facts),
+                f"{row.amount_units:,} base units, reason {row.reason}",
+            )
+        )
+    total = int(held.sum())
+    burned = int(stakes["burned_units"].sum())
+    checks.append(
+        Check(
+            "DeviceStaking: total staked and burned (Parquet = contract)",
+            staking.total_staked() == total and staking.burned() == burned,
+            f"staked {total:,}, burned {burned:,} base units",
+        )
+    )
+    return checks
+
+
+def verify_token_economy(economy: pd.DataFrame, rewards: pd.DataFrame, supply: int) -> list[Check]:
+    """Per epoch: emission = the epoch's rewards; supply = genesis + emitted - burned so far;
+    the last epoch's supply = the RewardToken's supply on chain."""
+    emitted = rewards.groupby("epoch")["amount"].sum()
+    derived = (
+        economy["genesis_units"] + economy["emitted_units"] - economy["burned_units"]
+    ).cumsum()
+    bad = [
+        int(e)
+        for e, em, s, d in zip(
+            economy["epoch"],
+            economy["emitted_units"],
+            economy["supply_units"],
+            derived,
+            strict=True,
+        )
+        if int(em) != int(emitted.get(e, 0)) or int(s) != int(d)
+    ]
+    checks = [
+        Check(
+            "token_economy: emitted = rewards, supply = genesis + emitted - burned, per epoch",
+            not bad,
+            f"{len(economy)} epochs" + (f"; wrong epochs: {bad[:3]}" if bad else ""),
+        )
+    ]
+    last = int(economy["supply_units"].iloc[-1]) if len(economy) else 0
+    checks.append(
+        Check(
+            "token_economy: last supply = RewardToken supply on chain",
+            last == supply,
+            f"{last:,} base units",
+        )
+    )
+    return checks

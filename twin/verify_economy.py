@@ -1,0 +1,155 @@
+"""``gridtwin verify``'s checks of the community economy: the treasury's rows against the
+chain, the credits that move outside the batches (contributions, asset purchases, payouts) and
+the asset payouts pro rata (:func:`twin.verify.verify_run` calls them)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from web3.logs import DISCARD
+
+from settlement.chain.connection import Chain
+from settlement.economy.dao import CommunityDao
+from settlement.economy.shares import AssetShareToken
+from twin.checks import Check
+from twin.results import RunFolder
+
+
+def economy_flows(run: RunFolder) -> dict[str, int]:
+    """Credits moved outside the batches, from the tables: members' contributions into the
+    treasury, the treasury's payments for assets, assets' payouts to their holders
+    [micro-euro received, by address]; they sum to zero."""
+    flows: dict[str, int] = {}
+
+    def move(source: str, to: str, amount: int) -> None:
+        flows[source] = flows.get(source, 0) - amount
+        flows[to] = flows.get(to, 0) + amount
+
+    if (run.path / "treasury.parquet").is_file():
+        treasury = str(run.manifest["chain"]["addresses"]["Treasury"])
+        table = run.table("treasury")
+        if "account" in table:
+            for r in table.itertuples():
+                if r.kind == "contribution":
+                    move(str(r.account), treasury, int(str(r.amount_micro_eur)))
+                elif r.kind == "asset_purchase":
+                    move(treasury, str(r.account), -int(str(r.amount_micro_eur)))
+    if (run.path / "asset_payouts.parquet").is_file():
+        people = run.table("participants")
+        accounts = dict(zip(people["owner"], people["address"], strict=True))
+        for r in run.table("asset_payouts").itertuples():
+            move(str(accounts[f"asset-{r.asset}"]), str(r.holder), int(str(r.amount_micro_eur)))
+    return flows
+
+
+def verify_treasury(
+    run: RunFolder, chain: Chain, trades: pd.DataFrame, batches: pd.DataFrame
+) -> list[Check]:
+    """The ``treasury`` table against the chain and the trades: its sum is the Treasury's
+    balance, each batch's inflow its trades' protocol fees, sent in the batch's commit."""
+    table = run.table("treasury").reset_index(drop=True)
+    dao = CommunityDao(chain, run.manifest["chain"]["addresses"])
+    balance = int(dao.treasury_balance())
+    total = int(table["amount_micro_eur"].sum())
+    checks = [
+        Check(
+            "treasury balance (chain) = treasury table",
+            balance == total,
+            f"{balance:,} micro-euro on chain, {total:,} in {len(table)} rows",
+        )
+    ]
+    fees = trades.groupby("batch_id")["protocol_fee_micro_eur"].sum()
+    expected = {int(str(b)): int(f) for b, f in fees.items() if f}
+    tx_of = {int(str(r.batch_id)): str(r.tx_hash) for r in batches.itertuples()}
+    bad: list[str] = []
+    seen: set[int] = set()
+    credit = chain.contract("EnergyCredit")
+    treasury_contract = dao.contract("Treasury")
+    cut_seen: set[int] = set()
+    first_block = int(run.manifest["chain"].get("first_block", 0))
+    cuts = chain.credit_cuts(dao.addresses["Treasury"], first_block)
+    for i, row in enumerate(table.itertuples()):
+        kind = str(getattr(row, "kind", "protocol_fees"))
+        amount = int(str(row.amount_micro_eur))
+        if kind not in ("protocol_fees", "shortfall"):
+            receipt = chain.get_receipt(str(row.tx_hash))
+            if kind == "contribution":
+                events = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
+                seen_on_chain = [
+                    (str(e.args["from"]), str(e.args.to), int(e.args.value)) for e in events
+                ]
+                want = (str(row.account), str(dao.addresses["Treasury"]), amount)
+            else:
+                events = treasury_contract.events.Paid().process_receipt(receipt, errors=DISCARD)
+                seen_on_chain = [("", str(e.args.to), -int(e.args.amount)) for e in events]
+                want = ("", str(row.account), amount)
+            if receipt is None or want not in seen_on_chain:
+                bad.append(
+                    f"treasury row {i} ({kind}): {amount:,} micro-euro, account {row.account}, "
+                    f"not what {row.tx_hash} moved on chain"
+                )
+            continue
+        b = int(float(str(row.batch_id)))
+        if kind == "shortfall":
+            if b in cut_seen or amount != -cuts.get(b, 0) or str(row.tx_hash) != tx_of.get(b):
+                bad.append(
+                    f"treasury row {i} (batch {b}): shortfall {amount:,} micro-euro, "
+                    f"the chain's cut {cuts.get(b, 0):,}"
+                )
+            cut_seen.add(b)
+            continue
+        if b in seen or amount != expected.get(b) or str(row.tx_hash) != tx_of.get(b):
+            bad.append(
+                f"treasury row {i} (batch {b}): {amount:,} micro-euro in {row.tx_hash}, "
+                f"its trades' fees {expected.get(b, 0):,} in {tx_of.get(b)}"
+            )
+        seen.add(b)
+    bad += [
+        f"batch {b}: fees {f:,} micro-euro without a treasury row"
+        for b, f in expected.items()
+        if b not in seen
+    ]
+    bad += [
+        f"batch {b}: cut {c:,} on chain without a treasury row"
+        for b, c in cuts.items()
+        if b not in cut_seen
+    ]
+    checks.append(
+        Check(
+            "treasury inflow of each batch = its trades' protocol fees",
+            not bad,
+            "; ".join(bad[:3]) if bad else f"{len(table)} rows, {len(expected)} batches with fees",
+        )
+    )
+    return checks
+
+
+def verify_payouts(run: RunFolder, chain: Chain) -> list[Check]:
+    """Every asset payout row against its distribution's events on chain, and pro rata: each
+    holder's payout is ``floor(distributed x shares / supply)`` (within 1 base unit of exact)."""
+    table = run.table("asset_payouts")
+    addresses = run.manifest["chain"]["addresses"]
+    bad: list[str] = []
+    for (asset, tx), rows in table.groupby(["asset", "tx_hash"], observed=True):
+        token = AssetShareToken(chain, str(addresses[f"AssetShares:{asset}"]))
+        receipt = chain.get_receipt(str(tx))
+        if receipt is None:
+            bad.append(f"asset {asset}: no transaction {tx} on chain")
+            continue
+        events = token.contract.events.Distributed().process_receipt(receipt, errors=DISCARD)
+        on_chain = token.payouts(receipt)
+        holders, amounts = rows["holder"].astype(str), rows["amount_micro_eur"].astype(int)
+        got = dict(zip(holders, amounts, strict=True))
+        if not events or got != {h: int(v) for h, v in on_chain.items()}:
+            bad.append(f"asset {asset}, {tx}: rows {len(rows)} differ from its Payout events")
+            continue
+        total, supply = int(events[0].args.amount), int(rows["shares"].sum())
+        for r in rows.itertuples():
+            if int(str(r.amount_micro_eur)) != total * int(str(r.shares)) // supply:
+                bad.append(f"asset {asset}, batch {r.batch_id}, holder {r.holder}: not pro rata")
+    return [
+        Check(
+            "asset payouts = Payout events, pro rata to shares",
+            not bad,
+            "; ".join(bad[:3]) if bad else f"{len(table)} payouts",
+        )
+    ]
