@@ -15,6 +15,12 @@ DEFAULT = ROOT / "scenarios" / "default.toml"
 ECONOMY = ROOT / "scenarios" / "economy.toml"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (a stable sort: the same order in every xdist worker), so that the
+    workers of ``-n auto`` do not end on one long test while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def scenario(*overrides: str) -> Scenario:
     """The default scenario with overrides."""
     return load_scenario(DEFAULT, list(overrides))
