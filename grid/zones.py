@@ -66,14 +66,12 @@ def feeders(net: pp.pandapowerNet) -> dict[int, int]:
     dict
         Bus index -> feeder number.
     """
-    graph = create_nxgraph(
-        net, respect_switches=True, include_trafos=False, include_trafo3ws=False
-    )
+    graph = create_nxgraph(net, respect_switches=True, include_trafos=False, include_trafo3ws=False)
     graph.add_nodes_from(net.bus.index.to_numpy().tolist())
     trafos = net.trafo[net.trafo.in_service.astype(bool)]
     busbars = {int(b) for b in trafos.lv_bus} | {int(b) for b in net.ext_grid.bus}
     graph.remove_nodes_from(busbars)
-    parts = sorted((sorted(int(b) for b in c) for c in nx.connected_components(graph)))
+    parts = sorted(sorted(int(b) for b in c) for c in nx.connected_components(graph))
     feeder_of = dict.fromkeys(busbars, 0)
     for f, buses in enumerate(parts, start=1):
         for b in buses:

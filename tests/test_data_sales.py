@@ -71,7 +71,8 @@ def test_no_released_aggregate_has_fewer_than_k_households(seed: int) -> None:
     accepted = rng.random((n_t, n_d)) < 0.5  # missing and rejected readings thin groups out
     groups = release_groups(feeder, kind, home, K)
     rel = release(energy, accepted, groups, home, K)
-    assert len(rel.interval) > 0 and rel.suppressed > 0  # both cases occur
+    assert len(rel.interval) > 0  # both cases occur
+    assert rel.suppressed > 0
     assert rel.households.min() >= K
     # each released sum and count, re-derived; each device's readings are its released cells
     used = np.zeros_like(accepted)
@@ -80,7 +81,8 @@ def test_no_released_aggregate_has_fewer_than_k_households(seed: int) -> None:
         rel.interval, rel.group, rel.energy_wh, rel.devices, rel.households, strict=True
     ):
         members = (groups.group == g) & accepted[t]
-        assert e == energy[t, members].sum() and d == members.sum()
+        assert e == energy[t, members].sum()
+        assert d == members.sum()
         assert h == len(set(home_a[members])) >= K
         used[t, members] = True
     assert (rel.readings == used.sum(axis=0)).all()
@@ -106,7 +108,7 @@ def test_bad_data_sales_config_is_refused(tmp_path: Path) -> None:
     bad.write_text("[devices.data_sales]\nenabled = true\nk = 4\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"bad\.toml: devices\.data_sales\.k: .*below 5"):
         load_scenario(bad)
-    with pytest.raises(ScenarioError, match="devices.data_sales.enabled: .*economy"):
+    with pytest.raises(ScenarioError, match=r"devices\.data_sales\.enabled: .*economy"):
         load_scenario(DEFAULT, ["devices.data_sales.enabled=true", "economy.enabled=false"])
     with pytest.raises(ScenarioError, match="treasury_share"):
         load_scenario(DEFAULT, ["devices.data_sales.treasury_share=1.5"])
@@ -123,14 +125,16 @@ def test_every_release_covers_k_households_and_small_groups_stay_home(sold_run: 
     releases = sold_run.table("data_releases")
     sales = sold_run.table("data_sales")
     nodes = sold_run.table("nodes")
-    assert len(releases) and releases["households"].min() >= K
+    assert len(releases)
+    assert releases["households"].min() >= K
     assert (releases["devices"] >= releases["households"]).all()
     released = set(releases["group"])
     assert "solar/merged" in released  # feeders 2 and 3 have 5 PV homes between them
     assert not any(g.startswith("wind") for g in released)  # one turbine, one owner
     paid = set(sales.loc[sales["kind"] == "device", "node_id"])
     wind = set(nodes.loc[nodes["kind"] == "wind", "node_id"])
-    assert paid and not paid & wind
+    assert paid
+    assert not paid & wind
     kpis = sold_run.kpis()
     assert kpis["data_devices_never_released"] == 4  # the turbine, 3 batteries of 2 feeders
     assert kpis["data_min_households"] >= K
@@ -143,7 +147,7 @@ def test_payments_equal_payouts_plus_treasury_cut_and_the_chain(sold_run: RunFol
     credit = chain.contract("EnergyCredit")
     buyer = sold_run.manifest["data_sales"]["buyer"]
     paid_total = 0
-    for s, sale in sales.groupby("sale"):
+    for _, sale in sales.groupby("sale"):
         payment = int(sale["payment_micro_eur"].iloc[0])
         assert int(sale["amount_micro_eur"].sum()) == payment  # to the micro-euro
         cut = int(sale.loc[sale["kind"] == "treasury", "amount_micro_eur"].iloc[0])
@@ -152,7 +156,11 @@ def test_payments_equal_payouts_plus_treasury_cut_and_the_chain(sold_run: RunFol
         moves = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
         out_of_buyer = sum(int(e.args.value) for e in moves if e.args["from"] == buyer)
         to_payees = pd.DataFrame(
-            [(str(e.args.to), int(e.args.value)) for e in moves if e.args["from"] == market.address],
+            [
+                (str(e.args.to), int(e.args.value))
+                for e in moves
+                if e.args["from"] == market.address
+            ],
             columns=["payee", "amount"],
         )
         assert out_of_buyer == payment

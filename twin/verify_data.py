@@ -121,7 +121,7 @@ def verify_data_sales(run: RunFolder, chain: Chain) -> list[Check]:
         )
         if "0x" + root.hex() != str(sale["release_root"].iloc[0]):
             derived_bad.append(f"sale {s}: data_releases do not hash to the sale's release root")
-        derived_bad += _rederive(s, devices, rel, accepted, owner, sale)
+        derived_bad += _rederive(int(str(s)), devices, rel, accepted, owner, sale)
     small = releases[releases["households"] < k]
     return [
         Check(
@@ -143,7 +143,11 @@ def verify_data_sales(run: RunFolder, chain: Chain) -> list[Check]:
             f"data releases: every aggregate covers >= k = {k} households",
             small.empty,
             f"{len(releases)} aggregates"
-            + (f"; row {int(small.index[0])} has {int(small['households'].iloc[0])}" if len(small) else ""),
+            + (
+                f"; row {int(small.index[0])} has {int(small['households'].iloc[0])}"
+                if len(small)
+                else ""
+            ),
         ),
         Check(
             "data releases and readings re-derived from accepted readings",
@@ -163,7 +167,9 @@ def _rederive(
 ) -> list[str]:
     """The sale's aggregates and each paid device's readings from the accepted readings."""
     first, last = sale["first_time"].iloc[0], sale["last_time"].iloc[0]
-    group_of = dict(zip(devices["device_id"].astype(int), devices["group"].astype(str), strict=True))
+    group_of = dict(
+        zip(devices["device_id"].astype(int), devices["group"].astype(str), strict=True)
+    )
     window = accepted[(accepted["time"] >= first) & (accepted["time"] <= last)]
     window = window[window["device_id"].isin(group_of)].copy()
     window["group"] = window["device_id"].map(group_of)
@@ -175,14 +181,19 @@ def _rederive(
         .agg(energy_wh=("energy_wh", "sum"), devices=("device_id", "size"))
         .reset_index()
     )
-    mine = rel.astype({"group": str}).merge(agg, on=["time", "group"], how="left", suffixes=("", "_re"))
+    mine = rel.astype({"group": str}).merge(
+        agg, on=["time", "group"], how="left", suffixes=("", "_re")
+    )
     bad = []
-    wrong = mine[(mine["energy_wh"] != mine["energy_wh_re"]) | (mine["devices"] != mine["devices_re"])]
+    wrong = mine[
+        (mine["energy_wh"] != mine["energy_wh_re"]) | (mine["devices"] != mine["devices_re"])
+    ]
     if len(wrong):
         r = wrong.iloc[0]
         bad.append(
             f"sale {s}: aggregate {r['group']} at {r['time']}: {r['energy_wh']:,} Wh from "
-            f"{r['devices']} devices in data_releases, {r['energy_wh_re']} from {r['devices_re']} re-derived"
+            f"{r['devices']} devices in data_releases, {r['energy_wh_re']} from "
+            f"{r['devices_re']} re-derived"
         )
     counts = used.groupby("device_id").size()
     for i, r in devices.iterrows():

@@ -100,9 +100,7 @@ class DataMarket:
             int(treasury_micro_eur),
             release_root,
         ]
-        gas = min(
-            _SELL_GAS[0] + _SELL_GAS[1] * len(device_ids), self.chain.block_gas_limit()
-        )
+        gas = min(_SELL_GAS[0] + _SELL_GAS[1] * len(device_ids), self.chain.block_gas_limit())
         return self.chain.transact(self.contract, "sellData", args, gas=gas)
 
     def events(self, receipt: TxReceipt) -> SaleEvents:

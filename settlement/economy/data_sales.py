@@ -200,15 +200,15 @@ def release(
                 count[rows].astype(np.int64),
             )
         )
-    cols = [np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(5)]
+    cols = [
+        np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(5)
+    ]
     order = np.lexsort((cols[1], cols[0]))
     interval, group, energy, devices, households = (c[order].astype(np.int64) for c in cols)
     return Release(interval, group, energy, devices, households, readings, suppressed)
 
 
-def sale_price(
-    readings: int, interval_s: int, price_micro_eur_per_device_month: int
-) -> int:
+def sale_price(readings: int, interval_s: int, price_micro_eur_per_device_month: int) -> int:
     """The payment for ``readings`` released readings of ``interval_s`` [s] each, at a price
     per device-month [micro-euro] (a month: :data:`MONTH_S`), rounded down [micro-euro]."""
     return int(readings) * int(interval_s) * int(price_micro_eur_per_device_month) // MONTH_S

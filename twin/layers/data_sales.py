@@ -81,7 +81,7 @@ class DataSalesLayer:
         feeder_of = feeders(ctx.twin.net)
         self.node_ids = devices.node_ids
         self.ids = devices.ids
-        self.household = table["owner"].to_numpy().astype(str)
+        self.household: list[str] = table["owner"].astype(str).tolist()
         feeder = [feeder_of.get(int(b), 0) for b in table["bus"].to_numpy()]
         self.groups = release_groups(feeder, devices.kinds.tolist(), self.household, cfg.k)
         key = participant_keys([DATA_BUYER], run.seed, from_seed=chain.kind == "embedded")[0]
@@ -91,9 +91,7 @@ class DataSalesLayer:
             chain.mint_credits([self.buyer], MicroEur(chain_layer.buyer_credits))
             chain_layer.minted += chain_layer.buyer_credits
         self.buyer_credits = chain_layer.buyer_credits
-        self.market = DataMarket.deploy(
-            chain, registry=devices.contract, treasury=economy.treasury
-        )
+        self.market = DataMarket.deploy(chain, registry=devices.contract, treasury=economy.treasury)
         chain_layer.hand_overs.append(self.market.hand_over)
         self.price = eur_to_micro_eur(cfg.price_eur_per_device_month)
         self.ppm = round(cfg.treasury_share * PPM)
@@ -156,7 +154,7 @@ class DataSalesLayer:
         paid = np.flatnonzero(rel.readings > 0)
         shares, to_treasury = split_payment(payment, rel.readings[paid].tolist(), self.ppm)
         times = self.stamps[first + rel.interval]
-        labels = np.array(self.groups.labels + [""], dtype=object)
+        labels = np.array([*self.groups.labels, ""], dtype=object)
         root = release_digest(
             times.astype("datetime64[us]").astype(np.int64).tolist(),
             labels[rel.group].tolist(),
@@ -201,9 +199,7 @@ class DataSalesLayer:
         out["devices"].append(rel.devices)
         out["households"].append(rel.households)
         when_s = float(end * self.interval_s)
-        self.economy.movements.append(
-            (when_s, "data_sale", self.market.address, to_treasury, tx)
-        )
+        self.economy.movements.append((when_s, "data_sale", self.market.address, to_treasury, tx))
         self.sale += 1
 
     def finish(self) -> LayerOutput:
@@ -274,5 +270,3 @@ _RELEASE_DTYPES = {
     "households": np.int64,
 }
 _RELEASE_COLUMNS = tuple(_RELEASE_DTYPES)
-
-
