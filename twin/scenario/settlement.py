@@ -284,6 +284,8 @@ class DevicesConfig(Section):
     energy, location and availability (:mod:`settlement.depin.rewards`). ``attacks`` and
     ``revoked`` name nodes that attack the network or whose device is revoked. An epoch must
     be a whole number of upload periods (checked against ``run.interval_s`` by the scenario).
+    ``data_sales`` sells k-anonymous aggregates of the accepted readings to a data buyer
+    (:class:`DataSalesConfig`).
     """
 
     enabled: bool = True
