@@ -47,3 +47,33 @@ def voltage_zones(net: pp.pandapowerNet) -> tuple[dict[int, int], np.ndarray]:
         for b, d in dist.items():
             levels[a, b] = d
     return zone_of_bus, levels
+
+
+def feeders(net: pp.pandapowerNet) -> dict[int, int]:
+    """Each bus's feeder: the part of its voltage zone behind one line out of a busbar.
+
+    A busbar is a transformer's (or the external grid's) bus; removing the busbars splits each
+    zone into its feeders, numbered 1, 2, ... in order of their lowest bus. A busbar is its
+    own feeder 0 (shared by every busbar).
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        The grid (in-service lines and closed switches join buses).
+
+    Returns
+    -------
+    dict
+        Bus index -> feeder number.
+    """
+    graph = create_nxgraph(net, respect_switches=True, include_trafos=False, include_trafo3ws=False)
+    graph.add_nodes_from(net.bus.index.to_numpy().tolist())
+    trafos = net.trafo[net.trafo.in_service.astype(bool)]
+    busbars = {int(b) for b in trafos.lv_bus} | {int(b) for b in net.ext_grid.bus}
+    graph.remove_nodes_from(busbars)
+    parts = sorted(sorted(int(b) for b in c) for c in nx.connected_components(graph))
+    feeder_of = dict.fromkeys(busbars, 0)
+    for f, buses in enumerate(parts, start=1):
+        for b in buses:
+            feeder_of[b] = f
+    return feeder_of

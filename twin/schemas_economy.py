@@ -142,4 +142,47 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "protocol fees of the batches starting in the epoch [micro-euro] and the token value "
         "at which the epoch's rewards equal them [EUR/token]",
     ),
+    "data_sales": (
+        pa.schema(
+            [
+                ("sale", pa.int64()),
+                ("first_time", TIME),
+                ("last_time", TIME),
+                ("kind", pa.string()),
+                ("device_id", pa.int64()),
+                ("node_id", pa.string()),
+                ("group", pa.string()),
+                ("payee", pa.string()),
+                ("readings", pa.int64()),
+                ("amount_micro_eur", pa.int64()),
+                ("payment_micro_eur", pa.int64()),
+                ("buyer", pa.string()),
+                ("release_root", pa.string()),
+                ("tx_hash", pa.string()),
+            ]
+        ),
+        "one row per payee per data sale (devices.data_sales), the treasury's row last (kind "
+        "treasury, device_id 0): the sale's intervals (first_time..last_time), each "
+        "contributing device's release group, its owner paid at payout time (payee), its "
+        "readings in released aggregates and its share [micro-euro]; the buyer's payment; the "
+        "digest of the released aggregates committed on chain and the DataMarket.sellData "
+        "transaction; amounts sum to the payment per sale",
+    ),
+    "data_releases": (
+        pa.schema(
+            [
+                ("sale", pa.int64()),
+                ("time", TIME),
+                ("group", pa.string()),
+                ("kind", pa.string()),
+                ("energy_wh", pa.int64()),
+                ("devices", pa.int64()),
+                ("households", pa.int64()),
+            ]
+        ),
+        "every aggregate released to the data buyer: a release group's (feeder and device "
+        "kind, or the kind's merged small feeders) sum of accepted readings in one interval "
+        "[Wh, production convention], and the devices and distinct households in it (never "
+        "fewer than devices.data_sales.k)",
+    ),
 }

@@ -29,6 +29,7 @@ from settlement.market.bills import net_payments
 from settlement.units import eur_to_micro_eur
 from twin.checks import Check
 from twin.results import RunFolder, open_run
+from twin.verify_data import data_flows, data_minted, has_data_sales, verify_data_sales
 from twin.verify_devices import verify_devices
 from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
 
@@ -121,6 +122,9 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     credits = eur_to_micro_eur(float(run.manifest["config"]["chain"]["credits_eur"]))
     minted = {a: 0 if r == "treasury" else credits for a, r in zip(addresses, roles, strict=True)}
     flows = economy_flows(run)
+    for who, amount in data_flows(run).items():
+        flows[who] = flows.get(who, 0) + amount
+    minted.update(data_minted(run))
     for who, amount in flows.items():
         net_total[who] = net_total.get(who, 0) + amount
         minted.setdefault(who, 0)
@@ -172,6 +176,8 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
         checks += _verify_transactions(run, chain)
     if (run.path / "rewards.parquet").is_file():
         checks += verify_devices(run, chain)
+    if has_data_sales(run):
+        checks += verify_data_sales(run, chain)
     return checks
 
 

@@ -72,7 +72,7 @@ def verify_treasury(
         amount = int(str(row.amount_micro_eur))
         if kind not in ("protocol_fees", "shortfall"):
             receipt = chain.get_receipt(str(row.tx_hash))
-            if kind == "contribution":
+            if kind in ("contribution", "data_sale"):  # data_sale: from the DataMarket
                 events = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
                 seen_on_chain = [
                     (str(e.args["from"]), str(e.args.to), int(e.args.value)) for e in events

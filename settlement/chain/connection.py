@@ -235,10 +235,17 @@ class Chain(Node):
         return bool(self.call(contract, "hasRole", role_id, Web3.to_checksum_address(account)))
 
     def sign_permit(
-        self, key: bytes | str, value: int, *, nonce: int | None = None
+        self,
+        key: bytes | str,
+        value: int,
+        *,
+        nonce: int | None = None,
+        spender: str | None = None,
+        deadline: int = NO_DEADLINE,
     ) -> tuple[str, int, int, int, bytes, bytes]:
-        """An ERC-2612 permit, signed with ``key``, that lets Settlement move up to ``value``
-        [micro-euro] of the key's credits: (owner, value, deadline, v, r, s)."""
+        """An ERC-2612 permit, signed with ``key``, that lets ``spender`` (default:
+        Settlement) move up to ``value`` [micro-euro] of the key's credits until ``deadline``
+        [unix s]: (owner, value, deadline, v, r, s)."""
         account = Account.from_key(key)
         credit = self.contract("EnergyCredit")
         if nonce is None:
@@ -251,15 +258,15 @@ class Chain(Node):
         }
         message = {
             "owner": account.address,
-            "spender": self.contract("Settlement").address,
+            "spender": Web3.to_checksum_address(spender or self.contract("Settlement").address),
             "value": int(value),
             "nonce": nonce,
-            "deadline": NO_DEADLINE,
+            "deadline": int(deadline),
         }
         signable = encode_typed_data(domain, _PERMIT_TYPES, message)
         sig = account.sign_message(signable)
         r, s = sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
-        return (account.address, int(value), NO_DEADLINE, sig.v, r, s)
+        return (account.address, int(value), int(deadline), sig.v, r, s)
 
     def consent(
         self, keys: Sequence[bytes | str], allowance_micro_eur: int, *, chunk: int = 200

@@ -35,6 +35,7 @@ CONTRACTS = (
     "Treasury",
     "AssetShares",
     "DeviceStaking",
+    "DataMarket",
 )
 
 #: Transaction kind by called function.
@@ -84,6 +85,8 @@ KINDS = {
     "requestUnbond": "unstake",
     "withdraw": "unstake",
     "slash": "slash",
+    # Data sales (settlement/economy/data_market.py).
+    "sellData": "data_sale",
 }
 #: Kinds that set a community up once (the rest recur).
 ONE_OFF = frozenset(

@@ -95,7 +95,10 @@ class ChainLayer:
         #: layers sign a participant's own consent with (stakes, contributions, payouts).
         self._keys = dict(zip(self.names, keys, strict=True))
         self.credits = eur_to_micro_eur(config.credits_eur)
-        self.chain.credit_cap = max(self.credits * len(self.addresses), 1)
+        sales = ctx.scenario.devices.data_sales
+        #: Credits the data buyer is minted by the data-sales layer, within the cap.
+        self.buyer_credits = eur_to_micro_eur(sales.buyer_credits_eur) if sales.enabled else 0
+        self.chain.credit_cap = max(self.credits * len(self.addresses) + self.buyer_credits, 1)
         self.first_block = self.chain.block_number() + 1  # the run's transactions start here
         self.workdir = ctx.writer.tmp
         self.ledger = Ledger(self.workdir / "ledger.sqlite")

@@ -15,6 +15,7 @@ records the Merkle root of the epoch's accepted readings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,6 +219,16 @@ class DeviceLayer:
         self.rewards_total = 0  # token base units minted as rewards
         self.gas = 0
         self.rewarded_devices = 0
+        #: Called with (first interval, energy_wh, accepted) of each upload period's
+        #: verified readings, shape (interval, device): see :meth:`on_verified`.
+        self._verified: list[Callable[[int, np.ndarray, np.ndarray], None]] = []
+
+    def on_verified(self, listener: Callable[[int, np.ndarray, np.ndarray], None]) -> None:
+        """Call ``listener(first, energy_wh, accepted)`` with every upload period's readings
+        once verified: ``first`` the period's first interval, ``energy_wh`` [Wh] its
+        readings (production convention, zero where not accepted) and ``accepted`` whether
+        each was accepted (verified, neither flagged nor rejected), shape (interval, device)."""
+        self._verified.append(listener)
 
     def start(self, env: simpy.Environment) -> list[Process]:
         """No process of its own (uploads follow the chunks)."""
@@ -329,6 +340,8 @@ class DeviceLayer:
         e.energy.append(grid_e[done:])
         e.accepted.append(grid_ok[done:])
         e.attack_ok.append(grid_attack[done:])
+        for listener in self._verified:
+            listener(e.first + done, grid_e[done:], grid_ok[done:])
         stamps = self.stamps_us
         k = np.minimum(result.interval, len(stamps) - 1)
         node = self.node_ids[np.clip(result.device_id - 1, 0, len(self.node_ids) - 1)]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from twin.layers.base import Layer
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
+from twin.layers.data_sales import DataSalesLayer
 from twin.layers.devices import DeviceLayer
 from twin.layers.dispatch import DispatchLayer
 from twin.layers.economy import EconomyLayer
@@ -61,6 +62,14 @@ def _economy(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
     return EconomyLayer(ctx, chain)
 
 
+def _data_sales(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
+    chain, devices, economy = built["chain"], built["devices"], built["economy"]
+    assert isinstance(chain, ChainLayer)
+    assert isinstance(devices, DeviceLayer)
+    assert isinstance(economy, EconomyLayer)
+    return DataSalesLayer(ctx, chain, devices, economy)
+
+
 def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
     """The layers a scenario runs, in order, as (name, factory).
 
@@ -80,11 +89,13 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
             factories.append(("economy", _economy))
         if sc.devices.enabled:
             factories.append(("devices", _devices))
+            if sc.devices.data_sales.enabled:  # the scenario checks [economy] is on
+                factories.append(("data_sales", _data_sales))
     return factories
 
 
 #: The order layers step and take chunks in (names not built are skipped).
-RUN_ORDER = ("market", "dispatch", "flex", "chain", "devices", "economy")
+RUN_ORDER = ("market", "dispatch", "flex", "chain", "devices", "data_sales", "economy")
 
 
 def run_order(layers: Mapping[str, Layer]) -> list[Layer]:

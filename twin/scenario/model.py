@@ -78,8 +78,12 @@ def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
     if (batch_h * 3600) % interval_s:
         yield "chain.batch_hours", f"{batch_h} h is not a positive whole multiple of {where}"
     devices = scenario.devices
+    if devices.data_sales.enabled and not (scenario.chain.enabled and devices.enabled):
+        yield "devices.data_sales.enabled", "data sales need [chain] and [devices] enabled"
     if not (scenario.chain.enabled and devices.enabled):
         return
+    if devices.data_sales.enabled and not scenario.economy.enabled:
+        yield "devices.data_sales.enabled", "the treasury's cut needs [economy] enabled"
     staking = devices.staking
     if staking.enabled and staking.slash_to == "treasury" and not scenario.economy.enabled:
         yield "devices.staking.slash_to", "slashes go to the treasury, but [economy] is off"

@@ -237,6 +237,43 @@ class PhysicsCheckConfig(Section):
     margin: Annotated[float, Field(ge=0.0, le=100.0)] = 2.0
 
 
+#: The k-anonymity floor of released aggregates: common practice for smart-meter data.
+K_ANONYMITY_FLOOR = 5
+
+
+class DataSalesConfig(Section):
+    """``[devices.data_sales]``: a data buyer pays for aggregates of verified readings.
+
+    From ``start_day`` on, every ``sale_days`` (and at the run's end for the rest) the buyer
+    buys the period's aggregates (:mod:`settlement.economy.data_sales`): sums of accepted
+    readings per feeder and device kind per interval, released only where at least ``k``
+    households contribute (small groups merged per kind, or suppressed); no individual
+    series leaves the store. It pays ``price_eur_per_device_month`` [EUR] per device-month of
+    released readings (a month: 30 days) from its own ``buyer_credits_eur`` of EnergyCredit,
+    by a permit it signs for each sale; ``DataMarket.sol`` pays the contributing devices'
+    owners pro rata to their released readings and ``treasury_share`` of it (plus rounding
+    remainders) to the treasury (needs ``[economy]``), in one transaction.
+    """
+
+    enabled: bool = False
+    price_eur_per_device_month: Annotated[float, Field(ge=0.0, le=1e6)] = 2.0
+    start_day: Annotated[int, Field(ge=0, le=366)] = 0
+    sale_days: Annotated[int, Field(ge=1, le=366)] = 30
+    k: int = K_ANONYMITY_FLOOR
+    treasury_share: Share = 0.1
+    buyer_credits_eur: Annotated[float, Field(ge=0.0, le=1e9)] = 10_000.0
+
+    @field_validator("k")
+    @classmethod
+    def _k_anonymous(cls, v: int) -> int:
+        if v < K_ANONYMITY_FLOOR:
+            raise ValueError(
+                f"k = {v} is below {K_ANONYMITY_FLOOR}: every released aggregate must cover at "
+                f"least {K_ANONYMITY_FLOOR} households (k-anonymity of smart-meter data)"
+            )
+        return v
+
+
 class DevicesConfig(Section):
     """``[devices]``: DePIN devices, signed meter readings and rewards (needs ``[chain]``).
 
@@ -247,6 +284,8 @@ class DevicesConfig(Section):
     energy, location and availability (:mod:`settlement.depin.rewards`). ``attacks`` and
     ``revoked`` name nodes that attack the network or whose device is revoked. An epoch must
     be a whole number of upload periods (checked against ``run.interval_s`` by the scenario).
+    ``data_sales`` sells k-anonymous aggregates of the accepted readings to a data buyer
+    (:class:`DataSalesConfig`).
     """
 
     enabled: bool = True
@@ -263,3 +302,4 @@ class DevicesConfig(Section):
     staking: StakingConfig = Field(default_factory=StakingConfig)
     emission: EmissionConfig = Field(default_factory=EmissionConfig)
     physics_check: PhysicsCheckConfig = Field(default_factory=PhysicsCheckConfig)
+    data_sales: DataSalesConfig = Field(default_factory=DataSalesConfig)
