@@ -11,18 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from figures.economy import (
-    PER_MEMBER_MAX,
-    MoneyFlows,
-    ballot_benefits,
-    economy_cards,
-    money_flow_links,
-    money_flows,
-    proposal_votes,
-    proposals_rows,
-    treasury_over_time,
-    winners_losers,
-)
+from figures.economy import economy_cards, winners_losers
+from figures.money_flows import PER_MEMBER_MAX, MoneyFlows, money_flow_links, money_flows
+from figures.treasury import ballot_benefits, proposal_votes, proposals_rows, treasury_over_time
 from settlement.market.totals import gini
 from twin.results import RunFolder
 
