@@ -1,5 +1,6 @@
-"""The economy page's members' gains: who gains and who loses against utility only, and the
-economy's KPI cards.
+"""The economy page's gains: who gains and who loses against utility only, and the economy's
+KPI cards. The headline counts the homes (the members); the community generators' and the
+shared assets' accounts are shown apart (:mod:`settlement.market.accounts`).
 
 Money in the results store is integer micro-euro; these builders show EUR. The money flows
 are in :mod:`figures.money_flows`, the treasury and the proposals in :mod:`figures.treasury`.
@@ -13,9 +14,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from figures.common import MARGIN, empty_figure
+from figures.common import MARGIN, empty_figure, gains_cards
 from figures.money_flows import MICRO
 from figures.treasury import treasury_balance
+from settlement.market.accounts import account_kinds
 from settlement.market.totals import gini
 
 
@@ -25,33 +27,56 @@ def savings_eur(bills: pd.DataFrame) -> pd.Series:
     return series.sort_values(kind="stable")
 
 
-def winners_losers(bills: pd.DataFrame, kpis: Mapping[str, float] | None = None) -> go.Figure:
-    """Each member's saving against utility only [EUR], sorted; losers in red.
+#: Colours of the savings bars: homes that gain and lose, the other accounts (apart).
+SAVING_COLOURS = {"gain": "#54a24b", "loss": "#e45756", "community": "#00a6a6", "asset": "#72b7b2"}
 
-    The title gives the members gaining and losing, the spread of savings (``savings_gini``
-    from ``kpis``, else :func:`settlement.market.totals.gini` of the bills) and the worst-off
-    member.
+#: How the winners' title names each kind of account.
+KIND_LABELS = {
+    "home": "homes (members)",
+    "community": "community generators",
+    "asset": "shared assets",
+}
+
+
+def winners_losers(bills: pd.DataFrame, kpis: Mapping[str, float] | None = None) -> go.Figure:
+    """Each account's saving against utility only [EUR], sorted; homes that lose in red.
+
+    The title gives the homes (the members) gaining and losing, then, apart, the community
+    generators' and the shared assets' accounts that gain and lose (their bars in their own
+    colours), the spread of all accounts' savings (``savings_gini`` from ``kpis``, else
+    :func:`settlement.market.totals.gini` of the bills) and the worst-off account.
     """
     if bills.empty:
         return empty_figure("no bills in this run")
     saving = savings_eur(bills)
+    kinds = account_kinds(saving.index)
     spread = (kpis or {}).get("savings_gini", gini(bills["savings_micro_eur"].to_numpy()))
-    gaining, losing = int((saving > 0).sum()), int((saving < 0).sum())
+    values = saving.to_numpy()
+    colours = np.where(values < 0, SAVING_COLOURS["loss"], SAVING_COLOURS["gain"]).astype(object)
+    for kind in ("community", "asset"):
+        colours[kinds == kind] = SAVING_COLOURS[kind]
+    counts = []
+    for kind, label in KIND_LABELS.items():
+        mine = values[kinds == kind]
+        if kind == "home" or len(mine):
+            gaining, losing = int((mine > 0).sum()), int((mine < 0).sum())
+            counts.append(f"{label}: {gaining} gain, {losing} lose")
     fig = go.Figure(
         go.Bar(
             x=saving.index,
-            y=saving.to_numpy(),
-            marker={"color": np.where(saving.to_numpy() < 0, "#e45756", "#54a24b").tolist()},
-            hovertemplate="%{x}: %{y:,.2f} EUR<extra></extra>",
+            y=values,
+            marker={"color": colours.tolist()},
+            customdata=[KIND_LABELS[str(k)] for k in kinds],
+            hovertemplate="%{x} (%{customdata}): %{y:,.2f} EUR<extra></extra>",
         )
     )
     fig.update_layout(
         title=(
-            f"Saving vs utility only: {gaining} gain, {losing} lose; Gini {spread:.3f}; "
+            f"Saving vs utility only: {'; apart, '.join(counts)}; Gini {spread:.3f}; "
             f"worst off {saving.index[0]} ({saving.iloc[0]:+,.2f} EUR)"
         ),
         yaxis_title="saving [EUR]",
-        xaxis={"title": "member", "tickangle": -60},
+        xaxis={"title": "account (homes; community generators and assets apart)", "tickangle": -60},
         margin=MARGIN,
     )
     return fig
@@ -68,19 +93,14 @@ def economy_cards(
 
     if "savings_eur" in kpis:
         card("community saving vs utility only", kpis["savings_eur"], "EUR", 2)
-    for name, label in (
-        ("participants_gaining", "members gaining"),
-        ("participants_losing", "members losing"),
-    ):
-        if name in kpis:
-            card(label, kpis[name], "", 0)
+    out.extend(gains_cards(kpis))
     if "savings_gini" in kpis:
-        card("spread of savings (Gini)", kpis["savings_gini"], "", 3)
+        card("spread of all accounts' savings (Gini)", kpis["savings_gini"], "", 3)
     if bills is not None and len(bills):
         saving = savings_eur(bills)
         out.append(
             {
-                "label": f"worst off: {saving.index[0]}",
+                "label": f"worst-off account: {saving.index[0]}",
                 "value": f"{saving.iloc[0]:+,.2f}",
                 "unit": "EUR",
             }

@@ -27,6 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from figures.common import MARGIN, empty_figure
+from settlement.market.accounts import account_kind
 
 #: Owners shown one by one in the Sankey up to this many (above: aggregated as members).
 PER_MEMBER_MAX = 12
@@ -248,7 +249,7 @@ def money_flow_links(
 
 def is_asset(owner: str) -> bool:
     """Whether ``owner`` is a community asset's account (``asset-<name>``)."""
-    return owner.startswith("asset-")
+    return account_kind(owner) == "asset"
 
 
 def treasury_links(
