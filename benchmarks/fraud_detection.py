@@ -58,14 +58,9 @@ def _flagged(
     p_std: float,
     seed: int,
 ) -> tuple[int, float]:
-    from grid.estimation import (
-        InjectionEstimator,
-        MeterNoise,
-        attribute,
-        day_scores,
-        localize,
-        measure,
-    )
+    from grid.detection import attribute, day_scores, localize
+    from grid.estimation import InjectionEstimator
+    from grid.measurements import MeterNoise, measure
 
     table = twin.nodes.table  # type: ignore[attr-defined]
     kinds = table["kind"].to_numpy()

@@ -6,7 +6,8 @@ each run is the same community's bill without the market):
 1. The default community over 30 days: community cost with the market (by mechanism and
    bidding strategy, and with orders of the last metered power instead of the forecast in
    force) against the utility-only baseline, the P2P share of purchases, prices and how many
-   participants gain or lose.
+   homes (members) gain or lose, and apart how many of the community's generators' accounts
+   (its turbine) do.
 2. ``scenarios/stressed.toml``: violations, curtailed energy, voltage and loading with
    ``network_aware`` off and on.
 
@@ -59,8 +60,9 @@ def value_table(days: int, start: str = "2016-06-06T00:00:00Z") -> str:
         f"Default community, {start[:10]} + {days} d, seed 42.",
         "",
         "| market | community cost [EUR] | utility only [EUR] | saving | P2P share "
-        "| mean price [EUR/MWh] | gaining / losing | forecast-error cost [EUR] | wall [s] |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| mean price [EUR/MWh] | homes gaining / losing "
+        "| apart: community generators gaining / losing | forecast-error cost [EUR] | wall [s] |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, extra in VARIANTS:
         k, wall = _run(DEFAULT, [f"run.days={days}", f"run.start={start}", *extra])
@@ -68,7 +70,8 @@ def value_table(days: int, start: str = "2016-06-06T00:00:00Z") -> str:
         lines.append(
             f"| {label} | {cost:,.2f} | {base:,.2f} | {(base - cost) / base:.1%} "
             f"| {k['p2p_share']:.1%} | {k['price_mean_eur_per_mwh']:,.1f} "
-            f"| {k['participants_gaining']:.0f} / {k['participants_losing']:.0f} "
+            f"| {k['homes_gaining']:.0f} / {k['homes_losing']:.0f} "
+            f"| {k['community_generators_gaining']:.0f} / {k['community_generators_losing']:.0f} "
             f"| {k['forecast_error_cost_eur']:,.2f} | {wall:.1f} |"
         )
     return "\n".join(lines)

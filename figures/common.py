@@ -43,6 +43,16 @@ HEADLINE_KPIS: dict[str, tuple[str, str, float, int]] = {
     "violations": ("limit violations", "", 1.0, 0),
 }
 
+#: Who gains and who loses: KPI prefix -> label. Homes (the members) are the headline; the
+#: community's generators and the shared assets have accounts of their own, shown apart.
+GAINS_KPIS = {
+    "homes": "homes (members)",
+    "community_generators": "apart: community generators' accounts",
+    "shared_assets": "apart: shared assets' accounts",
+}
+#: Runs made before homes were counted apart: every account of every kind, in one count.
+LEGACY_GAINS_KPIS = {"participants": "accounts of every kind (homes, generators, assets)"}
+
 #: The card of the batch commits' gas per settled trade (not all of the run's gas).
 COMMIT_GAS_LABEL = "commit gas per trade"
 
@@ -105,6 +115,28 @@ def kpi_rows(kpis: pd.DataFrame) -> list[dict[str, Any]]:
         {"name": str(n), "value": _round(float(v), 6), "unit": str(u)}
         for n, v, u in zip(kpis["name"], kpis["value"], kpis["unit"], strict=True)
     ]
+
+
+def gains_cards(kpis: Mapping[str, float]) -> list[dict[str, str]]:
+    """Cards of how many accounts gain and lose against utility only [count].
+
+    The homes (``homes_gaining`` / ``homes_losing``: the members) first; the community's
+    generators' and the shared assets' accounts apart, labelled as such, and only when the
+    run has such an account that gains or loses. A run made before homes were counted apart
+    (``participants_gaining``) shows its count labelled as every kind of account.
+    """
+    labels = GAINS_KPIS if "homes_gaining" in kpis else LEGACY_GAINS_KPIS
+    cards = []
+    for prefix, label in labels.items():
+        counts = {s: kpis.get(f"{prefix}_{s}") for s in ("gaining", "losing")}
+        if prefix != "homes" and prefix in GAINS_KPIS and not any(counts.values()):
+            continue
+        for side, value in counts.items():
+            if value is not None:
+                cards.append(
+                    {"label": f"{label} {side}", "value": format_value(value, 0), "unit": ""}
+                )
+    return cards
 
 
 def headline_kpis(

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from figures.common import MARGIN, format_value
+from figures.common import MARGIN, format_value, gains_cards
 
 #: Market KPIs of the page's cards: name -> (label, unit shown, scale, decimals).
 MARKET_KPIS: dict[str, tuple[str, str, float, int]] = {
@@ -19,18 +19,20 @@ MARKET_KPIS: dict[str, tuple[str, str, float, int]] = {
     "p2p_traded_mwh": ("P2P traded", "MWh", 1.0, 3),
     "price_mean_eur_per_mwh": ("mean P2P price", "EUR/MWh", 1.0, 1),
     "savings_eur": ("savings vs utility only", "EUR", 1.0, 0),
-    "participants_gaining": ("owners gaining", "", 1.0, 0),
-    "participants_losing": ("owners losing", "", 1.0, 0),
 }
 
 
 def market_cards(kpis: Mapping[str, float]) -> list[dict[str, str]]:
-    """The market's KPI cards (label, formatted value, unit); absent KPIs left out."""
+    """The market's KPI cards (label, formatted value, unit); absent KPIs left out.
+
+    Then who gains and who loses: the homes, and the other accounts apart
+    (:func:`figures.common.gains_cards`).
+    """
     return [
         {"label": label, "value": format_value(kpis[name] * scale, decimals), "unit": unit}
         for name, (label, unit, scale, decimals) in MARKET_KPIS.items()
         if name in kpis
-    ]
+    ] + gains_cards(kpis)
 
 
 def busiest_interval(intervals: pd.DataFrame) -> int:

@@ -18,12 +18,8 @@ threshold) and each bus injection's **normalized residual** ``r_i / sqrt(Omega_i
 (:func:`pandapower.estimation.remove_bad_data`), signed so that a positive value is a bus that
 claims more generation (or less consumption) than the physics explains.
 
-:func:`day_scores` filters a bus's signed normalized residuals over a day with its claimed
-generation (matched filter): under honest claims each interval's residual is ~N(0, <= 1), so
-the day's score is too, while a device that inflates by ``f`` adds a bias in proportion to its
-output in every interval it generates.
-One interval's evidence is weak (a 10 % lie of a 6 kW rooftop PV moves its bus by ~1e-4 p.u.,
-against a smart meter's 5e-3 p.u. noise); a day of it is what the test accumulates.
+The meters and their noise are in :mod:`grid.measurements`; :mod:`grid.detection` turns the
+residuals into a finding (a day's score per bus, the bus, the device).
 
 Sign convention: load convention (consumption positive), as pandapower's bus measurements.
 """
@@ -33,7 +29,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -42,84 +38,11 @@ import pandas as pd
 from pandapower.estimation.state_estimation import StateEstimation
 from scipy.stats import chi2
 
+from grid.measurements import MeterNoise
+
 FloatArray = npt.NDArray[np.float64]
 
 _ELEMENTS = ("load", "sgen", "storage", "gen", "shunt", "ward", "xward", "motor")
-
-
-@dataclass(frozen=True)
-class MeterNoise:
-    """Measurement noise of the grid's meters and of the devices' claims (one standard
-    deviation).
-
-    Defaults follow common meter classes: a smart meter's voltage within 0.5 % (IEC
-    61000-4-30 class S), a substation power meter of class 1 (1 %).
-
-    Attributes
-    ----------
-    voltage_std_pu : float
-        Smart meters' and the substation's voltage magnitude [p.u.].
-    power_std : float
-        Substation active power, relative to the measured flow [-].
-    power_floor_mw : float
-        Substation active power, absolute floor (a flow near zero is not measured exactly)
-        [MW].
-    claim_std : float
-        Weight of a bus's claimed injection: relative std of the devices' meters [-].
-    claim_floor_mw : float
-        Absolute floor of a claim's std [MW].
-    zero_std_mw : float
-        Std of the virtual zero-injection measurements [MW] (small: a bus without nodes has
-        none).
-    """
-
-    voltage_std_pu: float = 0.005
-    power_std: float = 0.01
-    power_floor_mw: float = 0.0005
-    claim_std: float = 0.01
-    claim_floor_mw: float = 0.00002
-    zero_std_mw: float = 0.000001
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"{f.name} must be finite and > 0, got {value}")
-
-    def substation_std_mw(self, import_mw: FloatArray) -> FloatArray:
-        """Std of the substation meter's active power for these flows [MW]."""
-        return np.maximum(self.power_std * np.abs(import_mw), self.power_floor_mw)
-
-
-def measure(
-    vm_pu: FloatArray,
-    import_mw: FloatArray,
-    noise: MeterNoise,
-    rng: np.random.Generator,
-) -> tuple[FloatArray, FloatArray]:
-    """What the meters report: true voltages and substation import plus Gaussian noise.
-
-    Parameters
-    ----------
-    vm_pu : ndarray, shape (T, bus)
-        True bus voltage magnitudes [p.u.].
-    import_mw : ndarray, shape (T,)
-        True active power drawn from the slack [MW].
-    noise : MeterNoise
-        The meters' standard deviations.
-    rng : numpy.random.Generator
-        The noise's random stream.
-
-    Returns
-    -------
-    vm_pu, import_mw : ndarray
-        The meters' readings, same shapes [p.u.], [MW].
-    """
-    vm = vm_pu + rng.normal(0.0, noise.voltage_std_pu, size=np.shape(vm_pu))
-    imp = import_mw + rng.normal(0.0, 1.0, size=np.shape(import_mw)) * noise.substation_std_mw(
-        import_mw
-    )
-    return vm, imp
 
 
 @dataclass(frozen=True)
@@ -322,87 +245,3 @@ class InjectionEstimator:
             j[t] = float(r @ (r_inv @ r))
             converged[t] = True
         return IntervalResiduals(converged, j, self.j_threshold, rn, self.buses)
-
-
-def day_scores(
-    rn: FloatArray,
-    weight: FloatArray,
-    intervals_per_day: int,
-) -> FloatArray:
-    """Per day and bus, the matched filter of the signed normalized residuals:
-    ``sum(w * rn) / sqrt(sum(w^2))`` over the day's estimated intervals.
-
-    An inflation by ``f`` biases a bus's residuals in proportion to what its devices claim to
-    generate, so the bus's claimed generation is the weight ``w`` (the optimal filter for that
-    shape). Under honest claims each interval's ``rn`` is ~N(0, <= 1) and so is the score.
-
-    Parameters
-    ----------
-    rn : ndarray, shape (T, bus)
-        :attr:`IntervalResiduals.rn` (NaN where not estimated).
-    weight : ndarray, shape (T, bus)
-        Non-negative weights, e.g. the bus's claimed generation [MW]; 0 leaves an interval out.
-    intervals_per_day : int
-        Intervals in a day (the last day may be partial).
-
-    Returns
-    -------
-    ndarray, shape (day, bus)
-        The day's score; 0 where a bus had no weight.
-    """
-    n_t, n_b = rn.shape
-    days = -(-n_t // intervals_per_day)
-    use = np.isfinite(rn) & (weight > 0)
-    w = np.where(use, weight, 0.0)
-    pad = ((0, days * intervals_per_day - n_t), (0, 0))
-    shape = (days, intervals_per_day, n_b)
-    num = np.pad(w * np.where(use, rn, 0.0), pad).reshape(shape).sum(axis=1)
-    norm = np.sqrt(np.pad(w**2, pad).reshape(shape).sum(axis=1))
-    return np.divide(num, norm, out=np.zeros_like(num), where=norm > 0)
-
-
-def localize(scores: FloatArray, z_threshold: float, margin: float) -> int:
-    """The bus a period's scores localize a lie at, or -1.
-
-    The largest score must exceed ``z_threshold`` and lead the runner-up by ``margin``: a
-    mismatch the substation sees but the voltages cannot place (every generating bus scores
-    alike) localizes nothing, so no honest device is blamed for it.
-
-    Parameters
-    ----------
-    scores : ndarray, shape (bus,)
-        One period's :func:`day_scores` row.
-    z_threshold, margin : float
-        Detection threshold and lead over the runner-up [-].
-    """
-    if len(scores) == 0:
-        return -1
-    order = np.argsort(scores)[::-1]
-    top = float(scores[order[0]])
-    second = float(scores[order[1]]) if len(scores) > 1 else 0.0
-    return int(order[0]) if top > z_threshold and top - second > margin else -1
-
-
-def attribute(rn: FloatArray, output_mw: FloatArray) -> int:
-    """Which of a bus's generating devices the bus's residuals point at (matched filter).
-
-    An inflation by ``f`` adds ``(f - 1) * output`` to the bus's claim in every interval, so
-    the residuals follow the liar's own output profile.
-
-    Parameters
-    ----------
-    rn : ndarray, shape (T,)
-        The bus's signed normalized residuals (NaN where not estimated).
-    output_mw : ndarray, shape (T, device)
-        Each candidate's claimed output (generation positive) [MW].
-
-    Returns
-    -------
-    int
-        Column of ``output_mw`` with the largest ``sum(rn * c) / sqrt(sum(c^2))``.
-    """
-    use = np.isfinite(rn)
-    c = np.clip(output_mw[use], 0.0, None)
-    norm = np.sqrt((c**2).sum(axis=0))
-    fit = np.divide(rn[use] @ c, norm, out=np.full(c.shape[1], -np.inf), where=norm > 0)
-    return int(np.argmax(fit))

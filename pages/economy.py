@@ -3,7 +3,8 @@
 Reads the chosen run's ``bills``, ``trades``, ``transactions``, ``participants`` and, where
 the run has them, ``treasury``, ``proposals``, ``ballots`` and ``asset_payouts`` (runs made
 before them, or with the economy off, show why a part is empty); every figure comes from
-:mod:`figures.economy`.
+:mod:`figures.economy` (members' gains, KPI cards),
+:mod:`figures.money_flows` (who pays whom) and :mod:`figures.treasury` (treasury, proposals).
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import dash
 from dash import Input, Output, callback, html
 
 from figures.common import empty_figure
-from figures.economy import (
+from figures.economy import economy_cards, winners_losers
+from figures.money_flows import money_flows
+from figures.treasury import (
     ballot_benefits,
-    economy_cards,
-    money_flows,
     proposal_votes,
     proposals_rows,
     treasury_over_time,
-    winners_losers,
 )
 from pages import _store
 from pages._ui import cards, columns, graph, notice, table

@@ -374,7 +374,8 @@ def test_economy_page(dash_app: Dash, results: Path) -> None:
     assert message is None
     shown = _cards(cards)
     assert shown["community saving vs utility only"] == (f"{kpis['savings_eur']:,.2f}", "EUR")
-    assert shown["members losing"] == ("0", "")  # mid_market, the default
+    assert shown["homes (members) losing"] == ("0", "")  # mid_market, the default
+    assert shown["homes (members) gaining"] == (f"{kpis['homes_gaining']:,.0f}", "")
     assert shown["all gas at L1"] == (f"{kpis['gas_cost_l1_eur']:,.2f}", "EUR")
     assert shown["all gas at L2"] == (f"{kpis['gas_cost_l2_eur']:,.2f}", "EUR")
     sankey = flows.data[0]

@@ -11,18 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from figures.economy import (
-    PER_MEMBER_MAX,
-    MoneyFlows,
-    ballot_benefits,
-    economy_cards,
-    money_flow_links,
-    money_flows,
-    proposal_votes,
-    proposals_rows,
-    treasury_over_time,
-    winners_losers,
-)
+from figures.economy import economy_cards, winners_losers
+from figures.money_flows import PER_MEMBER_MAX, MoneyFlows, money_flow_links, money_flows
+from figures.treasury import ballot_benefits, proposal_votes, proposals_rows, treasury_over_time
 from settlement.market.totals import gini
 from twin.results import RunFolder
 
@@ -149,20 +140,27 @@ def test_winners_losers_sorted_with_gini_and_worst_off(day_run: RunFolder) -> No
     title = fig.layout.title.text
     assert f"Gini {kpis['savings_gini']:.3f}" in title
     assert f"worst off {worst}" in title
-    assert f"{int(kpis['participants_gaining'])} gain, 0 lose" in title  # mid_market
+    homes = int(kpis["homes_gaining"])
+    assert f"homes (members): {homes} gain, 0 lose" in title  # mid_market
+    assert "apart, community generators: 1 gain, 0 lose" in title  # the turbine's account
+    assert homes == (bills["owner"] != "community").sum()
     # the Gini without the KPI is the run's own
     assert gini(bills["savings_micro_eur"].to_numpy()) == pytest.approx(kpis["savings_gini"])
     assert f"Gini {kpis['savings_gini']:.3f}" in winners_losers(bills).layout.title.text
-    # a loser is highlighted in red
+    # a home that loses is highlighted in red; the turbine's account is apart, in its colour
+    home = str(bills.loc[bills["owner"] != "community", "owner"].iloc[0])
     worse = bills.assign(
-        savings_micro_eur=bills["savings_micro_eur"].where(bills["owner"] != "community", -5)
+        savings_micro_eur=bills["savings_micro_eur"].where(bills["owner"] != home, -5)
     )
     fig = winners_losers(worse)
-    assert fig.data[0].x[0] == "community"
-    colours = list(fig.data[0].marker.color)
-    assert colours[0] != colours[-1]
-    assert colours.count(colours[0]) == 1
-    assert "1 lose" in fig.layout.title.text
+    assert fig.data[0].x[0] == home
+    colours = dict(zip(fig.data[0].x, fig.data[0].marker.color, strict=True))
+    assert colours[home] == "#e45756"
+    assert list(colours.values()).count("#e45756") == 1
+    gaining_home = str(bills.loc[bills["owner"] != "community", "owner"].iloc[-1])
+    assert colours[gaining_home] == "#54a24b"
+    assert colours["community"] not in (colours[home], colours[gaining_home])
+    assert f"homes (members): {homes - 1} gain, 1 lose" in fig.layout.title.text
 
 
 def test_economy_cards(day_run: RunFolder) -> None:
@@ -172,7 +170,11 @@ def test_economy_cards(day_run: RunFolder) -> None:
     assert cards["all gas at L1"] == (f"{kpis['gas_cost_l1_eur']:,.2f}", "EUR")
     assert cards["all gas at L2"] == (f"{kpis['gas_cost_l2_eur']:,.2f}", "EUR")
     worst = str(bills.loc[bills["savings_micro_eur"].idxmin(), "owner"])
-    assert f"worst off: {worst}" in cards
+    assert f"worst-off account: {worst}" in cards
+    assert cards["homes (members) gaining"] == (f"{kpis['homes_gaining']:,.0f}", "")
+    assert cards["homes (members) losing"] == ("0", "")  # mid_market
+    assert cards["apart: community generators' accounts gaining"] == ("1", "")  # the turbine
+    assert not any("shared assets" in label for label in cards)  # no asset in this run
     assert "treasury balance" not in cards
     treasury = pd.DataFrame(
         {"time": pd.to_datetime(["2016-06-06T12:00Z"]), "amount_micro_eur": [2_500_000]}
@@ -274,6 +276,21 @@ def test_money_flows_with_contributions_purchase_and_payouts(economy_run: RunFol
 
 
 @pytest.mark.slow
+def test_members_gaining_are_homes_only(economy_run: RunFolder) -> None:
+    bills, kpis = economy_run.table("bills"), economy_run.kpis()
+    owner = bills["owner"].astype(str)
+    home = (owner != "community") & ~owner.str.startswith("asset-")
+    gains = bills["savings_micro_eur"] > 0
+    assert kpis["homes_gaining"] == (home & gains).sum()
+    assert kpis["community_generators_gaining"] == ((owner == "community") & gains).sum()
+    assert kpis["shared_assets_gaining"] == (owner.str.startswith("asset-") & gains).sum() > 0
+    title = winners_losers(bills, kpis).layout.title.text
+    assert f"homes (members): {int(kpis['homes_gaining'])} gain" in title
+    assert "apart, shared assets:" in title
+    labels = [c["label"] for c in economy_cards(kpis, bills, None)]
+    assert "apart: shared assets' accounts gaining" in labels
+
+
 def test_treasury_over_time_by_kind(economy_run: RunFolder) -> None:
     treasury = economy_run.table("treasury")
     fig = treasury_over_time(treasury)

@@ -1,8 +1,8 @@
 """Physics as the fraud check: state estimation against claimed injections.
 
-Pure layer (:mod:`grid.estimation`) on the subtle-fraud community, and the run
-(``scenarios/fraud_subtle.toml``): the subtle wind inflater is flagged and earns nothing, and
-an attack-free run flags no honest device.
+Pure layer (:mod:`grid.measurements`, :mod:`grid.estimation`, :mod:`grid.detection`) on the
+subtle-fraud community, and the run (``scenarios/fraud_subtle.toml``): the subtle wind
+inflater is flagged and earns nothing, and an attack-free run flags no honest device.
 """
 
 from __future__ import annotations
@@ -10,14 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grid.estimation import (
-    InjectionEstimator,
-    MeterNoise,
-    attribute,
-    day_scores,
-    localize,
-    measure,
-)
+from grid.detection import attribute, day_scores, localize
+from grid.estimation import InjectionEstimator
+from grid.measurements import MeterNoise, measure
 from settlement.depin.plausibility import FLAGS
 from tests.conftest import ROOT
 from twin.build import build, profile_powers

@@ -295,7 +295,7 @@ def test_a_run_trades_only_metered_energy_and_leaves_nobody_worse_off(
     kpis = run.table("kpis").set_index("name")["value"]
     assert kpis["p2p_delivered_mwh"] == kpis["p2p_traded_mwh"] > 0
     assert kpis["p2p_bought_beyond_deficit_mwh"] == 0
-    assert kpis["participants_losing"] == 0
+    assert kpis["homes_losing"] == kpis["community_generators_losing"] == 0
     assert kpis["savings_min_eur"] >= 0
     # the orders are the metered positions
     orders = run.table("orders")
@@ -318,7 +318,7 @@ def test_the_ex_ante_auction_sells_energy_that_was_not_there(tmp_path: Path) -> 
 def test_the_default_rule_leaves_no_member_worse_off(day_run: RunFolder) -> None:
     kpis = day_run.table("kpis").set_index("name")["value"]
     assert kpis["p2p_delivered_mwh"] == kpis["p2p_traded_mwh"] > 0
-    assert kpis["participants_losing"] == 0
+    assert kpis["homes_losing"] == kpis["community_generators_losing"] == 0
     bills = day_run.table("bills")
     assert (bills["savings_micro_eur"] >= 0).all()
 

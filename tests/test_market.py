@@ -396,3 +396,23 @@ def test_strategies_feed_the_market(
     # nobody trades against their position, nor beyond it
     assert (np.abs(net) <= np.abs(pos)).all()
     assert (net * pos >= 0).all()
+
+
+def test_homes_are_counted_apart_from_the_community_and_the_assets() -> None:
+    from settlement.market.accounts import account_kinds
+    from settlement.market.totals import MarketTotals, gaining_losing
+
+    owners = ["home-0", "home-1", "home-2", "community", "asset-battery"]
+    kinds = account_kinds(owners)
+    assert list(kinds) == ["home", "home", "home", "community", "asset"]
+    kpis = {k: v for k, (v, _) in gaining_losing(np.array([5, -3, 0, 7, 2]), kinds).items()}
+    assert kpis == {
+        "homes_gaining": 1,
+        "homes_losing": 1,
+        "community_generators_gaining": 1,
+        "community_generators_losing": 0,
+        "shared_assets_gaining": 1,
+        "shared_assets_losing": 0,
+    }
+    with pytest.raises(ValueError, match="2 kinds for 5 owners"):
+        MarketTotals(5, kinds[:2])

@@ -55,10 +55,14 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         ("mean P2P price", "price_mean_eur_per_mwh"),
         ("community cost (P2P market)", "community_cost_eur"),
         ("community cost (utility only)", "baseline_cost_eur"),
-        ("members gaining", "participants_gaining"),
-        ("members losing", "participants_losing"),
-        ("worst-off member's saving", "savings_min_eur"),
-        ("spread of savings (Gini)", "savings_gini"),
+        ("homes (members) gaining", "homes_gaining"),
+        ("homes (members) losing", "homes_losing"),
+        ("  apart: community generators' accounts gaining", "community_generators_gaining"),
+        ("  apart: community generators' accounts losing", "community_generators_losing"),
+        ("  apart: shared assets' accounts gaining", "shared_assets_gaining"),
+        ("  apart: shared assets' accounts losing", "shared_assets_losing"),
+        ("worst-off account's saving (any kind)", "savings_min_eur"),
+        ("spread of all accounts' savings (Gini)", "savings_gini"),
         ("settlement batches", "batches"),
         ("transactions sent", "transactions"),
         ("gas, all transactions", "gas_all"),
@@ -84,6 +88,9 @@ def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solv
         refused = sum(kpis[f"readings_rejected_{k}"][0] for k in statuses)
         refused += kpis["readings_flagged_implausible"][0]
         kpis = {**kpis, "readings_refused": (refused, "count")}
+    for prefix in ("community_generators", "shared_assets"):  # accounts of no such kind
+        if not any(kpis.get(f"{prefix}_{s}", (0.0, ""))[0] for s in ("gaining", "losing")):
+            kpis = {k: v for k, v in kpis.items() if not k.startswith(f"{prefix}_")}
     for label, key in rows:
         if key not in kpis:
             continue

@@ -5,23 +5,10 @@
 dev accounts or a given private key. Both deploy gridtwin's contracts on first use from the
 committed artifacts in ``settlement/chain/contracts/artifacts`` (ABI + bytecode: no Node, no solc).
 
-Keys and roles. The operator account deploys the contracts and, during setup only, holds
-DEFAULT_ADMIN of both and MINTER of EnergyCredit (it credits the members: the on-ramp, within
-the token's cap). :meth:`Chain.hand_over` then gives DEFAULT_ADMIN to a timelock (the DAO's
-CommunityTimelock, whose only proposer is the governor; or, without a DAO, one of the chain's
-own from :meth:`Chain.deploy_admin_timelock`, with no proposer: roles frozen) and the
-operator renounces DEFAULT_ADMIN and MINTER: from then on it holds SETTLER (commit batches)
-and PAUSER (stop commits) of Settlement and nothing else, so it can neither mint nor grant
-itself a role.
-
-Consent. Members' credits move only within the allowance each member gives the Settlement
-contract: :meth:`Chain.consent` signs an ERC-2612 permit with each member's own key and relays
-them in one transaction (members need no ether). ``Settlement.commitBatch`` pulls a payer's
-debit with ``transferFrom`` within that allowance; a payer short of balance or allowance pays
-what it can, the rest becomes its debt and its receivers' claims, pro rata (see
-``Settlement.sol``), so one member cannot block a batch. We chose the allowance over an
-escrow: the credits stay in the member's own account, one signature at the start consents to
-a bounded amount, and revoking (``approve(settlement, 0)``) is the standard wallet action.
+Keys and roles (:mod:`settlement.chain.roles`): the operator deploys and sets up, then hands
+the admin over to a timelock and keeps only SETTLER and PAUSER of Settlement. Consent
+(:mod:`settlement.chain.permits`): members' credits move only within the allowance each member
+gives Settlement with its own key. :class:`Chain` has both as its parts.
 
 Amounts are integers: one EnergyCredit base unit is one micro-euro. Transactions go through the
 one sending and signing path of :class:`~settlement.chain.node.Node`: sending and waiting are
@@ -36,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract import Contract
@@ -44,34 +30,16 @@ from web3.types import TxReceipt
 
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.errors import ChainError
-from settlement.chain.node import Node
 from settlement.chain.participants import participant_addresses
+from settlement.chain.permits import MemberConsent
+from settlement.chain.roles import DEPLOY_GAS, ROLE_GAS, Roles
 from settlement.units import MicroEur
 
 CONTRACTS = ("EnergyCredit", "Settlement")
 """The contracts :meth:`Chain.deploy` deploys, in order."""
 
-_DEPLOY_GAS = 4_000_000
-_ROLE_GAS = 100_000
-_PERMIT_GAS = (60_000, 60_000)  # base, per permit
-
 #: EnergyCredit's cap when none is given [micro-euro]: one billion euro.
 DEFAULT_CREDIT_CAP = MicroEur(10**15)
-#: The delay of the chain's own admin timelock (when the run has no DAO) [s]: two days.
-ADMIN_DELAY_S = 2 * 86_400
-#: ERC-2612's "no deadline".
-NO_DEADLINE = 2**256 - 1
-ZERO_ADDRESS = "0x" + "00" * 20
-
-_PERMIT_TYPES = {
-    "Permit": [
-        {"name": "owner", "type": "address"},
-        {"name": "spender", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ]
-}
 
 
 def commit_gas(accounts: int) -> int:
@@ -89,7 +57,7 @@ class BatchRecord(NamedTuple):
     committed_block: int
 
 
-class Chain(Node):
+class Chain(Roles, MemberConsent):
     """A connection to a chain with gridtwin's contracts, deployed on first use.
 
     Build one with :meth:`embedded` or :meth:`connect`. ``kind`` is "embedded" or "rpc";
@@ -183,7 +151,7 @@ class Chain(Node):
         """
         if self._contracts:
             return {name: str(c.address) for name, c in self._contracts.items()}
-        artifacts, gas, op = self._artifacts, _DEPLOY_GAS, self.operator
+        artifacts, gas, op = self._artifacts, DEPLOY_GAS, self.operator
         credit = self.deploy_contract(
             artifacts["EnergyCredit"], op, op, int(self.credit_cap), gas=gas
         )
@@ -191,127 +159,6 @@ class Chain(Node):
         settlement = self.deploy_contract(artifacts["Settlement"], *args, gas=gas)
         self._contracts = {"EnergyCredit": credit, "Settlement": settlement}
         return self.addresses
-
-    def deploy_admin_timelock(
-        self, delay_s: int = ADMIN_DELAY_S, proposers: Sequence[str] = ()
-    ) -> str:
-        """Deploy a CommunityTimelock to be the admin of a chain that has no DAO; its address.
-
-        It is its own admin, anyone may execute, and only ``proposers`` may schedule (and
-        cancel), each change public for ``delay_s`` [s] before it can happen. The default, no
-        proposer, freezes the roles: nobody, the operator least, can grant a role or mint again
-        (a community that wants to govern them runs the economy layer: its DAO's timelock is the
-        admin then). The operator is never a proposer here: it would escalate, if slowly.
-        """
-        holders = [Web3.to_checksum_address(p) for p in proposers]
-        if self.operator in holders:
-            raise ChainError("the operator cannot propose to the timelock that administers it")
-        args = (int(delay_s), holders, [ZERO_ADDRESS], ZERO_ADDRESS)
-        timelock = self.deploy_contract(load_artifact("CommunityTimelock"), *args, gas=_DEPLOY_GAS)
-        return str(timelock.address)
-
-    def hand_over(self, admin: str) -> None:
-        """End the setup: ``admin`` (a timelock) gets DEFAULT_ADMIN of EnergyCredit and
-        Settlement; the operator renounces DEFAULT_ADMIN and MINTER and keeps only SETTLER and
-        PAUSER of Settlement."""
-        admin = Web3.to_checksum_address(admin)
-        credit, settlement = self.contract("EnergyCredit"), self.contract("Settlement")
-        self.hand_over_admin([credit, settlement], admin)
-        minter = self.call(credit, "MINTER_ROLE")
-        self.transact(credit, "renounceRole", [minter, self.operator], gas=_ROLE_GAS)
-
-    def hand_over_admin(self, contracts: Sequence[Contract], admin: str) -> None:
-        """Grant DEFAULT_ADMIN_ROLE of each AccessControl contract to ``admin`` and renounce the
-        operator's."""
-        for contract in contracts:
-            role = self.call(contract, "DEFAULT_ADMIN_ROLE")
-            self.transact(contract, "grantRole", [role, admin], gas=_ROLE_GAS)
-            self.transact(contract, "renounceRole", [role, self.operator], gas=_ROLE_GAS)
-
-    def has_role(self, name: str, role: str, account: str) -> bool:
-        """Whether ``account`` holds ``role`` (e.g. "MINTER_ROLE") of contract ``name``."""
-        contract = self.contract(name)
-        role_id = self.call(contract, role)
-        return bool(self.call(contract, "hasRole", role_id, Web3.to_checksum_address(account)))
-
-    def sign_permit(
-        self,
-        key: bytes | str,
-        value: int,
-        *,
-        nonce: int | None = None,
-        spender: str | None = None,
-        deadline: int = NO_DEADLINE,
-    ) -> tuple[str, int, int, int, bytes, bytes]:
-        """An ERC-2612 permit, signed with ``key``, that lets ``spender`` (default:
-        Settlement) move up to ``value`` [micro-euro] of the key's credits until ``deadline``
-        [unix s]: (owner, value, deadline, v, r, s)."""
-        account = Account.from_key(key)
-        credit = self.contract("EnergyCredit")
-        if nonce is None:
-            nonce = int(self.call(credit, "nonces", account.address))
-        domain = {
-            "name": "gridtwin EnergyCredit",
-            "version": "1",
-            "chainId": self.chain_id,
-            "verifyingContract": credit.address,
-        }
-        message = {
-            "owner": account.address,
-            "spender": Web3.to_checksum_address(spender or self.contract("Settlement").address),
-            "value": int(value),
-            "nonce": nonce,
-            "deadline": int(deadline),
-        }
-        signable = encode_typed_data(domain, _PERMIT_TYPES, message)
-        sig = account.sign_message(signable)
-        r, s = sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
-        return (account.address, int(value), int(deadline), sig.v, r, s)
-
-    def consent(
-        self, keys: Sequence[bytes | str], allowance_micro_eur: int, *, chunk: int = 200
-    ) -> list[TxReceipt]:
-        """Each key's member consents that Settlement moves up to ``allowance_micro_eur``
-        [micro-euro] of its credits: a permit signed with the member's own key, relayed by the
-        operator (``Settlement.acceptPermits``, ``chunk`` a transaction). The allowance is the
-        member's total for the run (it is consumed by what the member pays), not per batch.
-        """
-        settlement = self.contract("Settlement")
-        receipts = []
-        for start in range(0, len(keys), chunk):
-            permits = [
-                self.sign_permit(k, allowance_micro_eur) for k in keys[start : start + chunk]
-            ]
-            gas = _PERMIT_GAS[0] + _PERMIT_GAS[1] * len(permits)
-            receipts.append(self.transact(settlement, "acceptPermits", [permits], gas=gas))
-        return receipts
-
-    def allowance(self, owner: str) -> int:
-        """What Settlement may still move of ``owner``'s credits [micro-euro]."""
-        owner_ = Web3.to_checksum_address(owner)
-        spender = self.contract("Settlement").address
-        return int(self._call("EnergyCredit", "allowance", owner_, spender))
-
-    def debt_of(self, account: str) -> int:
-        """What ``account`` failed to pay in committed batches [micro-euro]."""
-        return int(self._call("Settlement", "debtOf", Web3.to_checksum_address(account)))
-
-    def credit_cuts(self, account: str, from_block: int = 0) -> dict[int, int]:
-        """batch id -> what ``account`` was not paid in that batch because payers fell short
-        [micro-euro] (``CreditReduced`` events from ``from_block``)."""
-        event = self.contract("Settlement").events.CreditReduced()
-        logs = event.get_logs(
-            from_block=from_block, argument_filters={"account": Web3.to_checksum_address(account)}
-        )
-        cuts: dict[int, int] = {}
-        for log in logs:
-            batch_id = int(log["args"]["batchId"])
-            cuts[batch_id] = cuts.get(batch_id, 0) + int(log["args"]["cut"])
-        return cuts
-
-    def claim_of(self, account: str) -> int:
-        """What ``account`` was due but not paid because payers fell short [micro-euro]."""
-        return int(self._call("Settlement", "claimOf", Web3.to_checksum_address(account)))
 
     def mint_credits(
         self, addresses: Sequence[str], amount_each_micro_eur: MicroEur, *, chunk: int = 400
@@ -444,4 +291,4 @@ class Chain(Node):
     def _transact(
         self, name: str, function: str, args: list[Any], *, sender: str | None = None
     ) -> TxReceipt:
-        return self.transact(self.contract(name), function, args, gas=_ROLE_GAS, sender=sender)
+        return self.transact(self.contract(name), function, args, gas=ROLE_GAS, sender=sender)

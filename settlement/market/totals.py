@@ -10,9 +10,12 @@ buyers bought beyond their metered import (it went back to the utility at feed-i
 ex-ante market on forecasts sells energy that was not there (delivered < traded); a rule on
 metered energy cannot (delivered = traded, nothing beyond deficit).
 
-Who gains: ``participants_gaining`` / ``participants_losing`` count owners whose savings
-(utility-only cost minus cost) are positive / negative; ``savings_min_eur`` is the worst-off
-owner's saving and ``savings_gini`` the spread of savings (:func:`gini`).
+Who gains: ``homes_gaining`` / ``homes_losing`` count the homes (the members) whose savings
+(utility-only cost minus cost) are positive / negative. The other market accounts are counted
+apart, by kind (:mod:`settlement.market.accounts`): ``community_generators_gaining`` /
+``_losing`` (the community's own generators, e.g. its turbine) and ``shared_assets_gaining``
+/ ``_losing`` (the shared assets' accounts). ``savings_min_eur`` is the worst-off owner's
+saving, of any kind, and ``savings_gini`` the spread of all owners' savings (:func:`gini`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from settlement.market.accounts import ACCOUNT_KINDS, AccountKind
 from settlement.market.bills import SettledBlock
 from settlement.units import MICRO_EUR_PER_EUR
 
@@ -38,6 +42,13 @@ OWNER_SUMS = (
 )
 
 Kpis = dict[str, tuple[float, str]]
+
+#: The KPI name prefix of each kind of account's gaining / losing counts.
+GAINING_PREFIX: dict[AccountKind, str] = {
+    "home": "homes",
+    "community": "community_generators",
+    "asset": "shared_assets",
+}
 
 
 def gini(values: np.ndarray) -> float:
@@ -78,9 +89,12 @@ class MarketTotals:
     ----------
     n_owners : int
         Number of participants.
+    kinds : ndarray of str
+        Each owner's kind of account (:func:`settlement.market.accounts.account_kinds`).
     """
 
     n_owners: int
+    kinds: np.ndarray
     trades: int = 0
     traded_wh: int = 0
     delivered_wh: int = 0
@@ -96,6 +110,8 @@ class MarketTotals:
 
     def __post_init__(self) -> None:
         self.by_owner = {k: np.zeros(self.n_owners, dtype=np.int64) for k in OWNER_SUMS}
+        if len(self.kinds) != self.n_owners:
+            raise ValueError(f"{len(self.kinds)} kinds for {self.n_owners} owners")
 
     def add(self, block: SettledBlock, interval: np.ndarray, price: np.ndarray) -> None:
         """Add a settled block (``interval`` and ``price`` [EUR/MWh] of each trade)."""
@@ -150,8 +166,7 @@ class MarketTotals:
             ),
             "price_min_eur_per_mwh": (self.price_min if self.trades else float("nan"), "EUR/MWh"),
             "price_max_eur_per_mwh": (self.price_max if self.trades else float("nan"), "EUR/MWh"),
-            "participants_gaining": (float((savings > 0).sum()), "count"),
-            "participants_losing": (float((savings < 0).sum()), "count"),
+            **gaining_losing(savings, self.kinds),
             "savings_min_eur": (
                 float(savings.min()) / eur if len(savings) else float("nan"),
                 "EUR",
@@ -171,3 +186,25 @@ class MarketTotals:
             **{k: s[k] for k in OWNER_SUMS},
             "savings_micro_eur": s["baseline_cost_micro_eur"] - s["cost_micro_eur"],
         }
+
+
+def gaining_losing(savings: np.ndarray, kinds: np.ndarray) -> Kpis:
+    """How many accounts of each kind gain and lose against utility only [count].
+
+    ``homes_gaining`` / ``homes_losing`` count the homes (the members);
+    ``community_generators_…`` and ``shared_assets_…`` the other accounts, apart.
+
+    Parameters
+    ----------
+    savings : ndarray of int
+        Each owner's saving (utility-only cost minus cost) [micro-euro].
+    kinds : ndarray of str
+        Each owner's kind of account (:data:`settlement.market.accounts.ACCOUNT_KINDS`).
+    """
+    out: Kpis = {}
+    for kind in ACCOUNT_KINDS:
+        mine = kinds == kind
+        prefix = GAINING_PREFIX[kind]
+        out[f"{prefix}_gaining"] = (float((savings[mine] > 0).sum()), "count")
+        out[f"{prefix}_losing"] = (float((savings[mine] < 0).sum()), "count")
+    return out

@@ -42,6 +42,7 @@ from settlement.chain.participants import participant_addresses
 from settlement.economy.ballots import Support
 from settlement.economy.consent import transfer_credits
 from settlement.economy.dao import CommunityDao, DaoSettings, Proposal, ProposalState
+from settlement.market.accounts import account_kind
 from settlement.units import MICRO_EUR_PER_EUR, MicroEur, TokenUnits, eur_to_micro_eur
 from twin.layers.assets import AssetAccount, asset_tables, open_asset, pay_holders
 from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
@@ -66,8 +67,9 @@ def member_votes(kind: str, owner_idx: np.ndarray, n_owners: int) -> list[TokenU
 
 
 def is_member(owner: str) -> bool:
-    """Whether an owner is a member (a home): not the community's turbine, not an asset."""
-    return owner != "community" and not owner.startswith("asset-")
+    """Whether an owner is a member (a home): not the community's turbine, not an asset
+    (:func:`settlement.market.accounts.account_kind`)."""
+    return account_kind(owner) == "home"
 
 
 class EconomyLayer:

@@ -40,6 +40,7 @@ import simpy
 from grid.curtailment import Sensitivities, curtail, violated
 from grid.zones import voltage_zones
 from settlement.chain.batches import batch_of
+from settlement.market.accounts import account_kinds
 from settlement.market.auction import Clearing, Orders
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
@@ -101,7 +102,7 @@ class MarketLayer:
         self.key_parts = self._static_key(twin.nodes.table) if self.ex_post else None
         self.last_p = np.zeros(nodes)
         self.books: list[_Book] = []
-        self.totals = MarketTotals(len(self.owners))
+        self.totals = MarketTotals(len(self.owners), account_kinds(self.owners))
         self.next_trade_id = 0
         self.gen_rows = np.concatenate([twin.nodes.rows("solar"), twin.nodes.rows("wind")])
         self._sensitivities: Sensitivities | None = None

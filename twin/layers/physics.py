@@ -3,10 +3,10 @@
 :class:`PhysicsCheck` keeps what the grid's own meters report for each interval (the
 substation meter's import and the smart meters' voltages, with the noise of
 ``[devices.physics_check]``, seeded from the run seed) and, once a period's uploads are
-verified, estimates the grid's state against the claims (:mod:`grid.estimation`). The
-generating device a localized lie points at has its period's readings marked
-``flagged_implausible`` with the ``state_estimation`` flag (a reason code slashing can read):
-they earn nothing.
+verified, estimates the grid's state against the claims (:mod:`grid.estimation`) and scores
+it (:mod:`grid.detection`). The generating device a localized lie points at has its period's
+readings marked ``flagged_implausible`` with the ``state_estimation`` flag (a reason code
+slashing can read): they earn nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from grid.estimation import InjectionEstimator, MeterNoise, attribute, day_scores, localize, measure
+from grid.detection import attribute, day_scores, localize
+from grid.estimation import InjectionEstimator
+from grid.measurements import MeterNoise, measure
 from settlement.depin.plausibility import FLAGS
 from settlement.depin.verdict import ACCEPTED, FLAGGED, Verification
 from twin.layers.base import Chunk
