@@ -1,12 +1,16 @@
 """A member's consent to move its EnergyCredit: an allowance it grants with its own key.
 
-EnergyCredit (``src/EnergyCredit.sol``) is a plain ERC-20 without ERC-2612 ``permit``, so no
-signature the operator could submit grants an allowance: the member itself must send
-``approve``. On a dev chain (embedded or anvil) the operator first sends the member the ether
-that one ``approve`` costs (:func:`grant_allowance` with ``fund_gas``): the member signs and
-sends its own transaction, so its consent is its signature on exactly that allowance, for
-exactly that spender; the operator never holds a power to move the member's credits.
-With ``permit`` on EnergyCredit the member would sign and the operator submit, without ether.
+Two ways, both signed by the member and by nobody else:
+
+- :func:`grant_allowance`: the member sends ``approve`` itself. On a dev chain (embedded or
+  anvil) the operator first sends the member the ether that one ``approve`` costs
+  (``fund_gas``): the member signs and sends its own transaction, so its consent is its
+  signature on exactly that allowance, for exactly that spender.
+- An ERC-2612 ``permit`` (EnergyCredit is ``ERC20Permit``; ``Chain.sign_permit``): the member
+  signs the allowance off chain and the operator relays it, without ether. Settlement's batch
+  allowances, stakes and data purchases use this.
+
+Either way the operator never holds a power to move the member's credits.
 """
 
 from __future__ import annotations
