@@ -35,6 +35,7 @@ CONTRACTS = (
     "Treasury",
     "AssetShares",
     "DeviceStaking",
+    "DeviceMarket",
 )
 
 #: Transaction kind by called function.
@@ -84,6 +85,9 @@ KINDS = {
     "requestUnbond": "unstake",
     "withdraw": "unstake",
     "slash": "slash",
+    # Device NFT sales (settlement/depin/market.py).
+    "buy": "device_sale",
+    "buyWithPermit": "device_sale",
 }
 #: Kinds that set a community up once (the rest recur).
 ONE_OFF = frozenset(
