@@ -56,7 +56,8 @@ def test_a_sale_pays_the_royalty_conserves_money_and_moves_the_rewards(
     assert chain.total_supply() == 2 * CREDITS
     assert depin.owner_of(DEVICE) == buyer
     depin.distribute(0, b"\x01" * 32, [DEVICE], [1_000])
-    assert depin.reward_balance(buyer) == 1_000 and depin.reward_balance(seller) == 0
+    assert depin.reward_balance(buyer) == 1_000
+    assert depin.reward_balance(seller) == 0
     assert dm.sale_nonce(DEVICE) == 1
 
 
@@ -70,8 +71,8 @@ def test_nothing_moves_without_consent_or_with_a_short_buyer(
     with pytest.raises(TransactionRevertedError, match="ERC20InsufficientBalance"):
         dm.sell(DEVICE, CREDITS + 1, keys[0], keys[1])  # the buyer cannot pay
     # the operator, registry admin and registrar, cannot move the NFT
+    registry = depin.contract("DeviceRegistry")
     with pytest.raises(TransactionRevertedError, match="ERC721InsufficientApproval"):
-        registry = depin.contract("DeviceRegistry")
         chain.transact(registry, "transferFrom", [seller, chain.operator, DEVICE], gas=100_000)
     # someone else's key cannot sell the seller's device
     stranger = participant_private_key("stranger", 7)

@@ -53,11 +53,17 @@ def sold_run(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
 
 def test_the_buyer_pays_exactly_the_sellers_receipt_plus_the_royalty(sold_run: RunFolder) -> None:
     sale = sold_run.table("device_transfers").iloc[0]
-    assert (sale["node_id"], sale["seller"], sale["buyer"]) == ("pv-3", "member-0003", "member-0000")
+    assert (sale["node_id"], sale["seller"], sale["buyer"]) == (
+        "pv-3",
+        "member-0003",
+        "member-0000",
+    )
     price, royalty = int(sale["price_micro_eur"]), int(sale["royalty_micro_eur"])
-    assert price == 1_234_567_891 and royalty == price * 750 // 10_000 == 92_592_591
+    assert price == 1_234_567_891
+    assert royalty == price * 750 // 10_000 == 92_592_591
     treasury = sold_run.manifest["chain"]["addresses"]["Treasury"]
-    assert sale["receiver"] == "treasury" and sale["receiver_address"] == treasury
+    assert sale["receiver"] == "treasury"
+    assert sale["receiver_address"] == treasury
     chain = open_chain(sold_run)
     credit = chain.contract("EnergyCredit")
     receipt = chain.get_receipt(str(sale["tx_hash"]))
@@ -70,14 +76,16 @@ def test_the_buyer_pays_exactly_the_sellers_receipt_plus_the_royalty(sold_run: R
     paid = sum(v for f, _, v in moved if f == buyer)
     to_seller = sum(v for _, t, v in moved if t == seller)
     to_treasury = sum(v for _, t, v in moved if t == treasury)
-    assert paid == price == to_seller + to_treasury and to_treasury == royalty
+    assert paid == price == to_seller + to_treasury
+    assert to_treasury == royalty
     assert {f for f, _, _ in moved} == {buyer}  # nobody else's credits moved
     rows = sold_run.table("treasury")
     royalty_rows = rows[rows["kind"] == "device_royalty"]
     assert royalty_rows["amount_micro_eur"].tolist() == [royalty]
     assert royalty_rows["account"].tolist() == [buyer]
     kpis = sold_run.table("kpis").set_index("name")["value"]
-    assert kpis["device_sales"] == 1 and kpis["device_royalties_eur"] == royalty / 1e6
+    assert kpis["device_sales"] == 1
+    assert kpis["device_royalties_eur"] == royalty / 1e6
 
 
 def test_rewards_follow_the_new_owner(sold_run: RunFolder) -> None:
@@ -131,8 +139,10 @@ def test_verify_passes_and_names_a_tampered_sale(sold_run: RunFolder, tmp_path: 
     ("override", "message"),
     [
         ("devices.royalty.bps=10001", "devices.royalty.bps: Input should be less than or equal"),
-        ("devices.transfers=[{node_id='pv-3', day=2, price_eur=1.0, buyer='member-0000'}]",
-         r"devices.transfers\[0\].day: day 2 is not within the run's 2 days"),
+        (
+            "devices.transfers=[{node_id='pv-3', day=2, price_eur=1.0, buyer='member-0000'}]",
+            r"devices.transfers\[0\].day: day 2 is not within the run's 2 days",
+        ),
     ],
 )
 def test_a_bad_royalty_or_transfer_is_refused_with_file_and_key(
@@ -145,10 +155,14 @@ def test_a_bad_royalty_or_transfer_is_refused_with_file_and_key(
 @pytest.mark.parametrize(
     ("transfer", "message"),
     [
-        ("{node_id='pv-99', day=1, price_eur=1.0, buyer='member-0000'}",
-         r"devices.transfers\[0\].node_id: no node 'pv-99'"),
-        ("{node_id='pv-3', day=1, price_eur=1.0, buyer='nobody'}",
-         r"devices.transfers\[0\].buyer: no owner 'nobody'"),
+        (
+            "{node_id='pv-99', day=1, price_eur=1.0, buyer='member-0000'}",
+            r"devices.transfers\[0\].node_id: no node 'pv-99'",
+        ),
+        (
+            "{node_id='pv-3', day=1, price_eur=1.0, buyer='nobody'}",
+            r"devices.transfers\[0\].buyer: no owner 'nobody'",
+        ),
     ],
 )
 def test_an_unknown_node_or_buyer_is_refused_before_the_run(

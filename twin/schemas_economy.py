@@ -1,6 +1,6 @@
-"""The results store's tables of the community and token economy: the treasury, proposals and
-ballots, asset shares and payouts, stakes, device NFT sales and the token economy per epoch (merged into
-:data:`twin.schemas.SCHEMAS`)."""
+"""The results store's tables of the community and token economy: the treasury, proposals
+and ballots, asset shares and payouts, stakes, device NFT sales and the token economy per
+epoch (merged into :data:`twin.schemas.SCHEMAS`)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "member's own transfer at the start, account the member's address; kind "
         "protocol_fees: a batch's fees, time when the batch became final, its commit "
         "transaction; kind device_royalty: a device sale's royalty, account the buyer's "
-        "address, the sale's transaction), outflows negative (kind asset_purchase: an executed proposal paying "
-        "the vendor, account its address, its execute transaction; kind shortfall: the part "
-        "of a batch's fees not paid because payers fell short, cut pro rata by Settlement); "
+        "address, the sale's transaction), outflows negative (kind asset_purchase: an "
+        "executed proposal paying the vendor, account its address, its execute "
+        "transaction; kind shortfall: the part of a batch's fees not paid because payers "
+        "fell short, cut pro rata by Settlement); "
         "the amounts sum to the Treasury's balance on chain",
     ),
     "proposals": (

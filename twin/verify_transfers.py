@@ -36,17 +36,25 @@ def verify_transfers(run: RunFolder, depin: DepinContracts) -> list[Check]:
     checks = []
     for i, r in enumerate(table.itertuples()):
         device, price = int(str(r.device_id)), int(str(r.price_micro_eur))
-        seller, buyer, receiver = str(r.seller_address), str(r.buyer_address), str(r.receiver_address)
+        seller, buyer, receiver = (
+            str(r.seller_address),
+            str(r.buyer_address),
+            str(r.receiver_address),
+        )
         royalty = int(str(r.royalty_micro_eur))
         receipt = chain.get_receipt(str(r.tx_hash))
         ok = receipt is not None and receipt["status"] == 1
-        if ok:
-            sold = market.sold_event(receipt)
+        try:  # a row naming another transaction: no (single) DeviceSold in it
+            sold = market.sold_event(receipt) if ok and receipt is not None else None
+        except ValueError:
+            sold = None
+        if sold is not None and receipt is not None:
             paid = sorted(_events(credit, "Transfer", receipt))
             want_paid = sorted(
-                [(buyer, seller, price - royalty)] + ([(buyer, receiver, royalty)] if royalty else [])
+                [(buyer, seller, price - royalty)]
+                + ([(buyer, receiver, royalty)] if royalty else [])
             )
-            ok = (
+            ok = ok and (
                 (sold.device_id, sold.seller, sold.buyer, sold.price, sold.receiver, sold.royalty)
                 == (device, seller, buyer, price, receiver, royalty)
                 and sold.nonce == int(str(r.nonce))
@@ -54,6 +62,8 @@ def verify_transfers(run: RunFolder, depin: DepinContracts) -> list[Check]:
                 and _events(registry, "Transfer", receipt) == [(seller, buyer, device)]
                 and paid == want_paid
             )
+        else:
+            ok = False
         arithmetic = (
             royalty == royalty_of(price, bps)
             and depin.royalty_info(device, price) == (receiver, royalty)

@@ -182,7 +182,12 @@ class DeviceMarket:
         self.approve(device_id, seller_key, fund_gas=fund_gas)
         deadline = chain.block_timestamp() + _SALE_WINDOW_S
         sale = Sale(
-            int(device_id), seller, buyer, int(price_micro_eur), self.sale_nonce(device_id), deadline
+            int(device_id),
+            seller,
+            buyer,
+            int(price_micro_eur),
+            self.sale_nonce(device_id),
+            deadline,
         )
         market = self.address
         seller_sig = sign_sale(seller_key, sale, chain_id=chain.chain_id, market=market)

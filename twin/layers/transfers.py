@@ -104,9 +104,10 @@ class DeviceSales:
                 key = f"devices.transfers[{i}].node_id"
                 raise ScenarioError(unknown_node(key, t.node_id, list(self.node_ids), self.seed))
             if t.buyer not in buyers:
+                more = ", ..." if len(buyers) > 6 else ""
                 raise ScenarioError(
                     f"devices.transfers[{i}].buyer: no owner {t.buyer!r} in this run (buyers "
-                    f"are the run's owners: {', '.join(buyers[:6])}{', ...' if len(buyers) > 6 else ''})"
+                    f"are the run's owners: {', '.join(buyers[:6])}{more})"
                 )
             interval = t.day * 86_400 // self.interval_s
             self.pending.append(_Due(i, t, position[t.node_id], interval))
