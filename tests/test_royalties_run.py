@@ -172,3 +172,29 @@ def test_an_unknown_node_or_buyer_is_refused_before_the_run(
     with pytest.raises(ScenarioError, match=rf"default.toml: {message}"):
         run_scenario(scenario, tmp_path / "run", scenario_file="scenarios/default.toml")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_resale_pays_the_installer_twice_and_verifies(tmp_path: Path) -> None:
+    """Sold on day 0 and resold on day 1: the installer (no participant) is paid both
+    royalties, the second sale names the device's sale counter 1, rewards follow each buyer."""
+    resale = [
+        "devices.royalty.bps=1000",
+        "devices.transfers=["
+        '{node_id="pv-3", day=0, price_eur=500.0, buyer="member-0000"}, '
+        '{node_id="pv-3", day=1, price_eur=800.0, buyer="member-0005"}]',
+    ]
+    out = tmp_path / "resale"
+    run_scenario(load_scenario(DEFAULT, FAST + resale), out)
+    run = open_run(out)
+    sales = run.table("device_transfers")
+    assert sales["seller"].tolist() == ["member-0003", "member-0000"]
+    assert sales["nonce"].tolist() == [0, 1]
+    assert sales["royalty_micro_eur"].tolist() == [50_000_000, 80_000_000]
+    installer = str(sales["receiver_address"].iloc[0])
+    assert open_chain(run).balance_of(installer) == 130_000_000  # both royalties, nothing else
+    rewards = run.table("rewards")
+    pv3 = rewards[rewards["node_id"] == "pv-3"].set_index("epoch")["owner"]
+    assert pv3.to_dict() == {0: "member-0000", 1: "member-0005"}
+    failed = [c for c in verify_run(out) if not c.ok]
+    assert not failed, failed
