@@ -1,6 +1,6 @@
-"""The results store's tables of the community and token economy: the treasury, proposals and
-ballots, asset shares and payouts, stakes and the token economy per epoch (merged into
-:data:`twin.schemas.SCHEMAS`)."""
+"""The results store's tables of the community and token economy: the treasury, proposals
+and ballots, asset shares and payouts, stakes, device NFT sales and the token economy per
+epoch (merged into :data:`twin.schemas.SCHEMAS`)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,11 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "every movement of the community treasury: inflows positive (kind contribution: a "
         "member's own transfer at the start, account the member's address; kind "
         "protocol_fees: a batch's fees, time when the batch became final, its commit "
-        "transaction), outflows negative (kind asset_purchase: an executed proposal paying "
-        "the vendor, account its address, its execute transaction; kind shortfall: the part "
-        "of a batch's fees not paid because payers fell short, cut pro rata by Settlement); "
+        "transaction; kind device_royalty: a device sale's royalty, account the buyer's "
+        "address, the sale's transaction), outflows negative (kind asset_purchase: an "
+        "executed proposal paying the vendor, account its address, its execute "
+        "transaction; kind shortfall: the part of a batch's fees not paid because payers "
+        "fell short, cut pro rata by Settlement); "
         "the amounts sum to the Treasury's balance on chain",
     ),
     "proposals": (
@@ -184,5 +186,31 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "kind, or the kind's merged small feeders) sum of accepted readings in one interval "
         "[Wh, production convention], and the devices and distinct households in it (never "
         "fewer than devices.data_sales.k)",
+    ),
+    "device_transfers": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("day", pa.int64()),
+                ("node_id", pa.string()),
+                ("device_id", pa.int64()),
+                ("seller", pa.string()),
+                ("seller_address", pa.string()),
+                ("buyer", pa.string()),
+                ("buyer_address", pa.string()),
+                ("price_micro_eur", pa.int64()),
+                ("royalty_micro_eur", pa.int64()),
+                ("receiver", pa.string()),
+                ("receiver_address", pa.string()),
+                ("nonce", pa.int64()),
+                ("tx_hash", pa.string()),
+                ("block", pa.int64()),
+                ("gas_used", pa.int64()),
+            ]
+        ),
+        "every device NFT sale ([[devices.transfers]], DeviceMarket): the buyer paid price, "
+        "royalty of it (ERC-2981, price x bps // 10000) to the receiver (installer or "
+        "treasury) and the rest to the seller, and got the NFT and its later rewards; nonce: "
+        "the device's sale counter; time: the start of the sale's day",
     ),
 }

@@ -14,6 +14,7 @@ from settlement.depin.leaves import reading_leaves
 from settlement.depin.staking import DeviceStaking
 from twin.checks import Check
 from twin.results import RunFolder
+from twin.verify_transfers import verify_transfers
 
 
 def verify_genesis(run: RunFolder, depin: DepinContracts, genesis: int) -> Check:
@@ -141,6 +142,8 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
             f"{len(nodes)} devices" + (f"; wrong: {bad[:3]}" if bad else ""),
         )
     )
+    if (run.path / "device_transfers.parquet").is_file():
+        checks += verify_transfers(run, depin)
     return checks
 
 

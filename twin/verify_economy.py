@@ -16,8 +16,9 @@ from twin.results import RunFolder
 
 def economy_flows(run: RunFolder) -> dict[str, int]:
     """Credits moved outside the batches, from the tables: members' contributions into the
-    treasury, the treasury's payments for assets, assets' payouts to their holders
-    [micro-euro received, by address]; they sum to zero."""
+    treasury, the treasury's payments for assets, assets' payouts to their holders, device
+    sales (the buyer pays the seller and the royalty's receiver) [micro-euro received, by
+    address]; they sum to zero."""
     flows: dict[str, int] = {}
 
     def move(source: str, to: str, amount: int) -> None:
@@ -29,7 +30,7 @@ def economy_flows(run: RunFolder) -> dict[str, int]:
         table = run.table("treasury")
         if "account" in table:
             for r in table.itertuples():
-                if r.kind == "contribution":
+                if r.kind in ("contribution", "device_royalty"):
                     move(str(r.account), treasury, int(str(r.amount_micro_eur)))
                 elif r.kind == "asset_purchase":
                     move(treasury, str(r.account), -int(str(r.amount_micro_eur)))
@@ -38,6 +39,13 @@ def economy_flows(run: RunFolder) -> dict[str, int]:
         accounts = dict(zip(people["owner"], people["address"], strict=True))
         for r in run.table("asset_payouts").itertuples():
             move(str(accounts[f"asset-{r.asset}"]), str(r.holder), int(str(r.amount_micro_eur)))
+    if (run.path / "device_transfers.parquet").is_file():
+        treasury = str(run.manifest["chain"]["addresses"].get("Treasury", ""))
+        for r in run.table("device_transfers").itertuples():
+            price, royalty = int(str(r.price_micro_eur)), int(str(r.royalty_micro_eur))
+            move(str(r.buyer_address), str(r.seller_address), price - royalty)
+            if str(r.receiver_address) != treasury:  # the treasury's is a treasury row
+                move(str(r.buyer_address), str(r.receiver_address), royalty)
     return flows
 
 
@@ -72,7 +80,7 @@ def verify_treasury(
         amount = int(str(row.amount_micro_eur))
         if kind not in ("protocol_fees", "shortfall"):
             receipt = chain.get_receipt(str(row.tx_hash))
-            if kind in ("contribution", "data_sale"):  # data_sale: from the DataMarket
+            if kind in ("contribution", "data_sale", "device_royalty"):  # data_sale: from the DataMarket
                 events = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
                 seen_on_chain = [
                     (str(e.args["from"]), str(e.args.to), int(e.args.value)) for e in events

@@ -36,6 +36,7 @@ CONTRACTS = (
     "AssetShares",
     "DeviceStaking",
     "DataMarket",
+    "DeviceMarket",
 )
 
 #: Transaction kind by called function.
@@ -87,6 +88,9 @@ KINDS = {
     "slash": "slash",
     # Data sales (settlement/economy/data_market.py).
     "sellData": "data_sale",
+    # Device NFT sales (settlement/depin/market.py).
+    "buy": "device_sale",
+    "buyWithPermit": "device_sale",
 }
 #: Kinds that set a community up once (the rest recur).
 ONE_OFF = frozenset(

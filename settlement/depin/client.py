@@ -80,6 +80,13 @@ class DepinContracts:
         and DISTRIBUTOR (Rewards), and DEFAULT_ADMIN of both until :meth:`hand_over`.
     addresses : mapping of str to str, optional
         Attach to deployed contracts ({"RewardToken": …, "DeviceRegistry": …, "Rewards": …}).
+    epoch_cap : int
+        The most one epoch may pay [base units].
+    royalty_receiver : str, optional
+        Who every device's ERC-2981 royalty is paid to (the installer or the treasury);
+        None: the operator (with ``royalty_bps`` 0, nobody is paid anything).
+    royalty_bps : int
+        The royalty [basis points of a sale's price], 0..10000.
     """
 
     def __init__(
@@ -88,10 +95,16 @@ class DepinContracts:
         addresses: Mapping[str, str] | None = None,
         *,
         epoch_cap: int = DEFAULT_EPOCH_CAP,
+        royalty_receiver: str | None = None,
+        royalty_bps: int = 0,
     ) -> None:
         self.chain = chain
         #: The most one epoch may pay [base units] (Rewards' cap, set at deployment).
         self.epoch_cap = epoch_cap
+        #: Who DeviceRegistry's ERC-2981 royalty pays (None: the operator) and how much
+        #: [basis points of a sale's price, 0..10000], set at deployment.
+        self.royalty_receiver = royalty_receiver
+        self.royalty_bps = royalty_bps
         self._artifacts = {name: load_artifact(name) for name in DEPIN_CONTRACTS}
         self._contracts: dict[str, Contract] = {}
         if addresses is not None:
@@ -106,7 +119,14 @@ class DepinContracts:
         """Deploy DeviceRegistry and Rewards (which deploys RewardToken, its own), once."""
         if not self._contracts:
             chain, artifacts, operator = self.chain, self._artifacts, self.chain.operator
-            registry = chain.deploy_contract(artifacts["DeviceRegistry"], operator, gas=_DEPLOY_GAS)
+            receiver = Web3.to_checksum_address(self.royalty_receiver or operator)
+            registry = chain.deploy_contract(
+                artifacts["DeviceRegistry"],
+                operator,
+                receiver,
+                int(self.royalty_bps),
+                gas=_DEPLOY_GAS,
+            )
             args = (registry.address, operator, operator, int(self.epoch_cap))
             rewards = chain.deploy_contract(artifacts["Rewards"], *args, gas=_DEPLOY_GAS)
             token = chain.attach(artifacts["RewardToken"], chain.call(rewards, "token"))
@@ -220,6 +240,11 @@ class DepinContracts:
         return self._transact(
             "DeviceRegistry", "transferFrom", args, gas=_SIMPLE_GAS, sender=source
         )
+
+    def royalty_info(self, device_id: int, price: int) -> tuple[str, int]:
+        """ERC-2981 ``royaltyInfo``: (receiver, royalty [base units]) of a sale at ``price``."""
+        receiver, royalty = self._call("DeviceRegistry", "royaltyInfo", int(device_id), int(price))
+        return str(receiver), int(royalty)
 
     def signer_of(self, device_id: int) -> str:
         """The signer of ``device_id`` (the zero address if it is not registered)."""

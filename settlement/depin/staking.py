@@ -184,12 +184,14 @@ def sign_permit(
     value: int,
     nonce: int,
     deadline: int,
+    domain_name: str = PERMIT_DOMAIN_NAME,
 ) -> Permit:
     """The owner's ERC-2612 ``Permit`` of ``value`` [base units] to ``spender``, signed with
-    ``key`` in the RewardToken's domain (name "gridtwin Reward", version "1")."""
+    ``key`` in the token's domain (``domain_name``, version "1"): by default the RewardToken's
+    ("gridtwin Reward"); EnergyCredit's is "gridtwin EnergyCredit"."""
     owner = Account.from_key(key).address
     domain = {
-        "name": PERMIT_DOMAIN_NAME,
+        "name": domain_name,
         "version": "1",
         "chainId": int(chain_id),
         "verifyingContract": Web3.to_checksum_address(token),

@@ -113,6 +113,9 @@ class ChainLayer:
             self.chain.consent(keys, consent)
         #: The timelock that gets the contracts' admin at :meth:`start` (None: one of its own).
         self.admin: str | None = None
+        #: More contracts whose transactions from any sender the ``transactions`` table keeps
+        #: (beside the operator's): a member's own approval to the DeviceRegistry for a sale.
+        self.watched: list[str] = []
         #: More hand-overs to run at :meth:`start` with the admin's address (DePIN contracts).
         self.hand_overs: list[Callable[[str], None]] = []
         self.outages = outage_windows(
@@ -256,9 +259,8 @@ class ChainLayer:
             chain_file = "chain.sqlite"
             save_embedded(self.chain, self.workdir / chain_file)
         self.ledger.close()
-        txs = scan_transactions(
-            self.chain, self.first_block, [self.chain.operator], self.chain.addresses.values()
-        )
+        contracts = [*self.chain.addresses.values(), *self.watched]
+        txs = scan_transactions(self.chain, self.first_block, [self.chain.operator], contracts)
         gas = sum(b.gas_used or 0 for b in batches)
         trades = sum(b.trade_count for b in batches)
         energy_mwh = sum(b.energy_wh for b in batches) / 1e6

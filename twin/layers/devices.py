@@ -41,6 +41,7 @@ from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
 from twin.layers.physics import PhysicsCheck
 from twin.layers.staking import StakingBook, TokenEconomy
+from twin.layers.transfers import DeviceSales, Movement, installer_address
 from twin.results import RunWriter
 from twin.scenario import ScenarioError
 from twin.scenario.world import unknown_node
@@ -79,6 +80,8 @@ class DeviceLayer:
     fees_micro_eur : dict of int to int, optional
         The economy layer's protocol fees per batch [micro-euro], filled as the run goes: the
         ``token_economy`` table's protocol revenue.
+    treasury_movements : list, optional
+        The economy layer's treasury movements: royalties paid to the treasury join them.
     """
 
     name = "devices"
@@ -89,6 +92,7 @@ class DeviceLayer:
         chain_layer: ChainLayer,
         treasury: str | None = None,
         fees_micro_eur: dict[int, int] | None = None,
+        treasury_movements: list[Movement] | None = None,
     ) -> None:
         scenario = ctx.scenario
         nodes = ctx.twin.nodes
@@ -130,10 +134,17 @@ class DeviceLayer:
             if a.inflate_factor is not None:
                 self.inflate_factor[position[a.node_id]] = a.inflate_factor
         revoked = [int(self.ids[position[n]]) for n in cfg.revoked]
-        self.owner = np.array(table["owner"].to_numpy().astype(str))
+        self.owner = table["owner"].to_numpy().astype(str).astype(object)  # sales rename
         self.owner_address = owner_address
         self.pool_per_epoch = round(cfg.reward_tokens_per_epoch * 10**REWARD_DECIMALS)
-        self.depin = DepinContracts(chain, epoch_cap=self.pool_per_epoch)
+        embedded = chain.kind == "embedded"
+        royalty_to = treasury if cfg.royalty.receiver == "treasury" else None
+        self.depin = DepinContracts(
+            chain,
+            epoch_cap=self.pool_per_epoch,
+            royalty_receiver=royalty_to or installer_address(self.seed, embedded=embedded),
+            royalty_bps=cfg.royalty.bps,
+        )
         self.depin.deploy()
         chain_layer.hand_overs.append(self.depin.hand_over)
         self.contract = self.depin.addresses["DeviceRegistry"]
@@ -149,6 +160,23 @@ class DeviceLayer:
         for device_id in revoked:
             self.depin.revoke(device_id)
         self.registry = registry_of(self.devices, revoked=revoked)
+        names = chain_layer.names
+        self.sales = DeviceSales(
+            cfg.transfers,
+            self.depin,
+            self.node_ids.tolist(),
+            self.ids.tolist(),
+            self.owner,
+            self.owner_address,
+            chain_layer.key_of,
+            dict(zip(names, chain_layer.addresses, strict=True)),
+            cfg.royalty.receiver,
+            self.interval_s,
+            self.seed,
+            treasury_movements,
+        )
+        if self.sales.market is not None:  # sellers approve the market at the registry
+            chain_layer.watched += [self.contract, self.sales.market.address]
         self.active = ~np.isin(self.ids, revoked)
         self.eligible = np.isin(self.kinds, REWARDED) & self.active
         #: Devices rewarded for the energy they add net over an epoch (storage).
@@ -241,6 +269,7 @@ class DeviceLayer:
         """Take a chunk of metered intervals; upload, verify and reward what is complete."""
         first, p_mw, available, flow = chunk.first, chunk.p_mw, chunk.available, chunk.flow
         writer = self.writer
+        self.sales.due(first, first * self.interval_s)  # sales due before this chunk
         if self.physics is not None:
             self.physics.observe(chunk)
         energy = mw_to_wh(self.sign * p_mw, self.interval_s)
@@ -272,6 +301,7 @@ class DeviceLayer:
         if end - e.first >= self.epoch_len or end == len(self.stamps):
             self._reward(writer)
             self.epoch = _Epoch(end)
+        self.sales.due(end, end * self.interval_s)  # after the epoch's rewards, if it ended
 
     def _upload(self, period: int, energy: np.ndarray, writer: RunWriter) -> None:
         sent: list[SentUpload] = []
@@ -469,6 +499,12 @@ class DeviceLayer:
         emitted = sum(self.economy.emitted)
         tables = {"token_economy": self.economy.table(revenue)}
         addresses: dict[str, JsonValue] = dict(self.depin.manifest())
+        addresses.update(self.sales.manifest())
+        if self.sales.sold:
+            tables["device_transfers"] = self.sales.table(self.stamps_us)
+            royalties = sum(s.royalty for _, s, _ in self.sales.sold)
+            kpis["device_sales"] = (float(len(self.sales.sold)), "count")
+            kpis["device_royalties_eur"] = (royalties / 1e6, "EUR")
         book = self.book
         kpis.update(
             {

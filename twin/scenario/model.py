@@ -87,6 +87,14 @@ def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
     staking = devices.staking
     if staking.enabled and staking.slash_to == "treasury" and not scenario.economy.enabled:
         yield "devices.staking.slash_to", "slashes go to the treasury, but [economy] is off"
+    if devices.royalty.receiver == "treasury" and not scenario.economy.enabled:
+        yield "devices.royalty.receiver", "royalties go to the treasury, but [economy] is off"
+    for i, transfer in enumerate(devices.transfers):
+        if transfer.day >= scenario.run.days:
+            yield (
+                f"devices.transfers[{i}].day",
+                f"day {transfer.day} is not within the run's {scenario.run.days} days",
+            )
     epoch_s = devices.epoch_days * 86_400
     period_s = devices.upload_intervals * interval_s
     if epoch_s % interval_s:

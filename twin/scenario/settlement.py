@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from twin.scenario.base import NonNegativeFloat, PositiveFloat, Section, Share
+from twin.scenario.royalties import DeviceTransferConfig, RoyaltyConfig
 
 #: An hour band ``[start, end)`` [h UTC]; a TOML list becomes the tuple (the hours stay strict).
 HourSpan = Annotated[
@@ -282,7 +283,8 @@ class DevicesConfig(Section):
     journal verifies them (signature, chain, replay, registry, physics). Every
     ``epoch_days`` ``reward_tokens_per_epoch`` RewardTokens are shared by verified delivered
     energy, location and availability (:mod:`settlement.depin.rewards`). ``attacks`` and
-    ``revoked`` name nodes that attack the network or whose device is revoked. An epoch must
+    ``revoked`` name nodes that attack the network or whose device is revoked; ``transfers``
+    device NFTs sold during the run, paying ``royalty``. An epoch must
     be a whole number of upload periods (checked against ``run.interval_s`` by the scenario).
     ``data_sales`` sells k-anonymous aggregates of the accepted readings to a data buyer
     (:class:`DataSalesConfig`).
@@ -303,3 +305,5 @@ class DevicesConfig(Section):
     emission: EmissionConfig = Field(default_factory=EmissionConfig)
     physics_check: PhysicsCheckConfig = Field(default_factory=PhysicsCheckConfig)
     data_sales: DataSalesConfig = Field(default_factory=DataSalesConfig)
+    royalty: RoyaltyConfig = Field(default_factory=RoyaltyConfig)
+    transfers: list[DeviceTransferConfig] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -18,7 +19,11 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// `Upload(uint256 deviceId,uint64 period,bytes32 readingsRoot,uint64 nonce)` in the domain
 /// {name: "gridtwin DeviceRegistry", version: "1", chainId, verifyingContract: this}, so a
 /// signature is bound to this chain and this registry. {verifyUpload} checks one.
-contract DeviceRegistry is ERC721, AccessControl, EIP712 {
+///
+/// Royalties: OpenZeppelin's ERC-2981 with one default royalty for every device, set at
+/// deployment (the installer or the community treasury, a share in basis points). ERC-2981
+/// only reports it ({royaltyInfo}); DeviceMarket pays it on every sale it settles.
+contract DeviceRegistry is ERC721, ERC2981, AccessControl, EIP712 {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 
     /// @notice EIP-712 type hash of an upload.
@@ -52,9 +57,16 @@ contract DeviceRegistry is ERC721, AccessControl, EIP712 {
     error DeviceNotActive(uint256 deviceId);
 
     /// @param admin gets DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE.
-    constructor(address admin) ERC721("gridtwin Device", "GDEV") EIP712("gridtwin DeviceRegistry", "1") {
+    /// @param royaltyReceiver who is paid every device's royalty (never the zero address).
+    /// @param royaltyBps the royalty [basis points of the sale price], 0..10000 (ERC2981
+    /// reverts with ERC2981InvalidDefaultRoyalty above 10000).
+    constructor(address admin, address royaltyReceiver, uint96 royaltyBps)
+        ERC721("gridtwin Device", "GDEV")
+        EIP712("gridtwin DeviceRegistry", "1")
+    {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGISTRAR_ROLE, admin);
+        _setDefaultRoyalty(royaltyReceiver, royaltyBps);
     }
 
     /// @notice Register device `deviceId`: mint its NFT to `owner` and record its signer.
@@ -163,7 +175,12 @@ contract DeviceRegistry is ERC721, AccessControl, EIP712 {
     }
 
     /// @inheritdoc ERC721
-    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC721, ERC2981, AccessControl)
+        returns (bool)
+    {
         return super.supportsInterface(interfaceId);
     }
 

@@ -111,7 +111,7 @@ contract RewardsInvariants is Base {
     RewardsHandler internal handler;
 
     function setUp() public {
-        DeviceRegistry registry = new DeviceRegistry(address(this));
+        DeviceRegistry registry = new DeviceRegistry(address(this), address(this), 0);
         uint256 n = 4;
         uint256[] memory ids = new uint256[](n);
         address[] memory owners = new address[](n);
