@@ -80,7 +80,8 @@ def verify_treasury(
         amount = int(str(row.amount_micro_eur))
         if kind not in ("protocol_fees", "shortfall"):
             receipt = chain.get_receipt(str(row.tx_hash))
-            if kind in ("contribution", "data_sale", "device_royalty"):  # data_sale: from the DataMarket
+            # data_sale: the treasury's cut, from the DataMarket; device_royalty: a sale's royalty
+            if kind in ("contribution", "data_sale", "device_royalty"):
                 events = credit.events.Transfer().process_receipt(receipt, errors=DISCARD)
                 seen_on_chain = [
                     (str(e.args["from"]), str(e.args.to), int(e.args.value)) for e in events
