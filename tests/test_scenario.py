@@ -225,3 +225,19 @@ def test_out_under_a_file_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is a file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_unreachable_rpc_node_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    from tests.anvil import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    out = tmp_path / "results" / "run"
+    result = CliRunner().invoke(
+        app,
+        ["run", str(DEFAULT), "--days", "1", "--out", str(out), "--set", f'chain.rpc_url="{url}"'],
+    )
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert f"{DEFAULT}: chain.rpc_url = '{url}': no JSON-RPC node answers" in output
+    assert "Traceback" not in output
+    assert not out.exists()

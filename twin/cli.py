@@ -143,6 +143,7 @@ def run(
         console.print(f"[red]error:[/red] --out {out}: {blocking} is a file", highlight=False)
         raise typer.Exit(2)
 
+    from settlement.chain.errors import ChainError
     from twin.engine import LayerError, run_scenario
 
     with Progress(
@@ -167,6 +168,13 @@ def run(
             raise typer.Exit(2) from None
         except LayerError as err:  # a layer failed; its run folder was not written
             console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except ChainError as err:  # e.g. no node at chain.rpc_url, before any layer ran
+            console.print(
+                f"[red]error:[/red] {scenario}: chain.rpc_url = {sc.chain.rpc_url!r}: {err}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
     solver = sc.grid.solver
     console.print(_summary(result.kpis, result.path, result.wall_time_s, solver))
