@@ -43,9 +43,7 @@ def _weigh(day: tuple, node: str, factor: float, seed: int) -> tuple[Hypotheses,
     metered = np.union1d(table["bus"].to_numpy(), [int(twin.net.ext_grid.bus.iloc[0])])
     cols = [layout.index(b) for b in metered]
     candidates = np.flatnonzero((output > 0).any(axis=0))
-    test = weigh_hypotheses(
-        twin.solver.solve, claimed, q, vm, imp, cols, noise, output, candidates
-    )
+    test = weigh_hypotheses(twin.solver.solve, claimed, q, vm, imp, cols, noise, output, candidates)
     return test, names
 
 
@@ -81,9 +79,7 @@ def test_a_pv_lie_is_seen_but_not_placed(day: tuple) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
-def test_a_run_flags_the_subtle_inflater_and_no_honest_device(
-    tmp_path: object, seed: int
-) -> None:
+def test_a_run_flags_the_subtle_inflater_and_no_honest_device(tmp_path: object, seed: int) -> None:
     out = tmp_path / "run"  # type: ignore[operator]
     scenario = load_scenario(
         SUBTLE,
@@ -105,5 +101,6 @@ def test_a_run_flags_the_subtle_inflater_and_no_honest_device(
     assert (readings.loc[node == "wind-0", "flags"] == SE_FLAG).all()
     checks = run.table("physics_checks")
     assert list(checks["flagged_node"].astype(str)) == ["wind-0"]
-    assert bool(checks["applied"].iloc[0]) and checks["method"].iloc[0] == "hypotheses"
+    assert bool(checks["applied"].iloc[0])
+    assert checks["method"].iloc[0] == "hypotheses"
     assert "wind-0" not in set(run.table("rewards")["node_id"].astype(str))
