@@ -37,6 +37,8 @@ from grid.estimation import MeterNoise
 from grid.solver import PowerFlowBatch
 
 FloatArray = npt.NDArray[np.float64]
+#: Injection step of an unknown claim's signature [MW] (1 kW).
+NUDGE_MW = 0.001
 Solve = Callable[[FloatArray, FloatArray], PowerFlowBatch]
 
 
@@ -106,6 +108,7 @@ def weigh_hypotheses(
     candidates: npt.ArrayLike,
     *,
     use: npt.NDArray[np.bool_] | None = None,
+    unknown: npt.NDArray[np.bool_] | None = None,
     step: float = 0.05,
 ) -> Hypotheses:
     """Fit every candidate's inflation to the meters over one period.
@@ -133,7 +136,11 @@ def weigh_hypotheses(
     candidates : array_like of int
         Node columns to test (the devices a lie would pay).
     use : ndarray of bool, shape (T,), optional
-        Intervals to use (e.g. every claim known); all by default.
+        Intervals to use; all by default.
+    unknown : ndarray of bool, shape (T, node), optional
+        Claims the journal lacks (e.g. a rejected upload's): their injection is a free
+        parameter of its interval, so what it could explain blames nobody (its claim in
+        ``claimed_p_mw`` is only the point the power flow is linearized at).
     step : float
         Share of a candidate's claimed generation removed to find its signature ``u`` [-]
         (a secant of the power flow; the fit is linear in it).
@@ -167,26 +174,70 @@ def weigh_hypotheses(
             (noise.substation_std_mw(np.asarray(import_mw[rows], dtype=float)) ** -2)[:, None],
         ]
     )
-    # every candidate's signature, in one batch: its claimed generation less ``step``
-    stacked = np.repeat(p[None], len(cand), axis=0)
     out = np.asarray(output_mw, dtype=float)[rows]
-    for i, d in enumerate(cand):
-        stacked[i, :, d] += step * out[:, d]  # less generation: the load convention's +
-    moved = solve(stacked.reshape(-1, p.shape[1]), np.tile(q[rows], (len(cand), 1)))
-    vm_moved = moved.vm_pu.reshape(len(cand), len(rows), -1)[:, :, cols]
-    imp_moved = moved.import_mw.reshape(len(cand), len(rows))
-    u = np.concatenate(
-        [vm_moved - base.vm_pu[None][:, :, cols], (imp_moved - base.import_mw[None])[..., None]],
-        axis=2,
-    )
+    # every candidate's signature: the meters' move had it generated ``step`` less of its claim
+    u, good = _signatures(solve, p, q[rows], base, cols, cand, step * out[:, cand])
     u /= step
-    good = ok[None, :] & moved.converged.reshape(len(cand), len(rows))
-    u = np.where(good[..., None], u, 0.0)
-    e = np.where(ok[:, None], e, 0.0)
-    num = np.einsum("ctm,tm,tm->c", u, w, e)
-    den = np.einsum("ctm,tm,ctm->c", u, w, u)
+    # whitened: each meter's mismatch in its own standard deviations
+    sw = np.sqrt(w)
+    ew = np.where(ok[:, None], e * sw, 0.0)
+    uw = np.where((good & ok[None, :])[..., None], u * sw[None], 0.0)
+    lost = 0
+    hidden = (
+        np.zeros((len(rows), 0), dtype=bool)
+        if unknown is None
+        else np.asarray(unknown, dtype=bool)[rows]
+    )
+    nuisance = np.flatnonzero(hidden.any(axis=0))
+    if len(nuisance):
+        # an injection the journal lacks is a free parameter of its interval: the part of the
+        # mismatch (and of each signature) it could explain is projected out
+        v, v_ok = _signatures(
+            solve, p, q[rows], base, cols, nuisance, np.full((len(rows), len(nuisance)), NUDGE_MW)
+        )
+        keep = (v_ok & hidden[:, nuisance].T)[..., None]
+        vw = np.where(keep, v / NUDGE_MW * sw[None], 0.0).transpose(1, 2, 0)  # (T, m, k)
+        proj = vw @ np.linalg.pinv(vw)  # (T, m, m): onto what the unknowns can explain
+        ew = ew - np.einsum("tmn,tn->tm", proj, ew)
+        lost = int(np.linalg.matrix_rank(vw).sum())
+    before = np.einsum("ctm,ctm->c", uw, uw)
+    if len(nuisance):
+        uw = uw - np.einsum("tmn,ctn->ctm", proj, uw)
+    num = np.einsum("ctm,tm->c", uw, ew)
+    den = np.einsum("ctm,ctm->c", uw, uw)
+    # a hypothesis the unknowns explain as well (e.g. on the bus of a claim the journal
+    # lacks) cannot be judged: what is left of its signature is rounding
+    den = np.where(den > 1e-6 * before, den, 0.0)
     safe = np.where(den > 0, den, 1.0)
     z = np.where(den > 0, num / np.sqrt(safe), 0.0)
     alpha = np.where(den > 0, num / safe, 0.0)
-    j = float(np.einsum("tm,tm,tm->", e, w, e))
-    return Hypotheses(cand, z, alpha, j, int(ok.sum()) * e.shape[1], int(ok.sum()))
+    j = float((ew**2).sum())
+    measurements = int(ok.sum()) * e.shape[1] - lost
+    return Hypotheses(cand, z, alpha, j, measurements, int(ok.sum()))
+
+
+def _signatures(
+    solve: Solve,
+    p: FloatArray,
+    q: FloatArray,
+    base: PowerFlowBatch,
+    cols: npt.NDArray[np.int64],
+    nodes: npt.NDArray[np.int64],
+    delta_mw: FloatArray,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """How the meters move when each of ``nodes`` draws ``delta_mw`` more, in one batch.
+
+    Returns
+    -------
+    moves : ndarray, shape (len(nodes), T, meter)
+        Voltages at ``cols`` [p.u.], then the substation's import [MW].
+    converged : ndarray of bool, shape (len(nodes), T)
+    """
+    n, n_t = len(nodes), len(p)
+    stacked = np.repeat(p[None], n, axis=0)
+    for i, d in enumerate(nodes):
+        stacked[i, :, d] += delta_mw[:, i]  # load convention: more draw, less generation
+    moved = solve(stacked.reshape(-1, p.shape[1]), np.tile(q, (n, 1)))
+    vm = moved.vm_pu.reshape(n, n_t, -1)[:, :, cols] - base.vm_pu[None][:, :, cols]
+    imp = moved.import_mw.reshape(n, n_t) - base.import_mw[None]
+    return np.concatenate([vm, imp[..., None]], axis=2), moved.converged.reshape(n, n_t)

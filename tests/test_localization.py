@@ -30,7 +30,9 @@ def day() -> tuple[object, np.ndarray, np.ndarray, object]:
     return twin, p, q, twin.solver.solve(p, q)
 
 
-def _weigh(day: tuple, node: str, factor: float, seed: int) -> tuple[Hypotheses, np.ndarray]:
+def _weigh(
+    day: tuple, node: str, factor: float, seed: int, hide: str = ""
+) -> tuple[Hypotheses, np.ndarray]:
     twin, p, q, flow = day
     table = twin.nodes.table
     names = table["node_id"].to_numpy()
@@ -42,8 +44,15 @@ def _weigh(day: tuple, node: str, factor: float, seed: int) -> tuple[Hypotheses,
     layout = list(twin.solver.layout.bus)
     metered = np.union1d(table["bus"].to_numpy(), [int(twin.net.ext_grid.bus.iloc[0])])
     cols = [layout.index(b) for b in metered]
+    unknown = np.zeros(claimed.shape, dtype=bool)
+    if hide:  # the journal lacks its claims: the power flow is linearized at 0
+        unknown[:, int(np.flatnonzero(names == hide)[0])] = True
+        claimed[unknown] = 0.0
+        output[unknown] = 0.0
     candidates = np.flatnonzero((output > 0).any(axis=0))
-    test = weigh_hypotheses(twin.solver.solve, claimed, q, vm, imp, cols, noise, output, candidates)
+    test = weigh_hypotheses(
+        twin.solver.solve, claimed, q, vm, imp, cols, noise, output, candidates, unknown=unknown
+    )
     return test, names
 
 
@@ -74,6 +83,37 @@ def test_a_pv_lie_is_seen_but_not_placed(day: tuple) -> None:
     top = test.ranked()
     assert test.z[top[0]] > 5.0
     assert test.z[top[0]] - test.z[top[1]] < 0.5
+    assert test.blame(5.0, 2.0) == -1
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.2, 1.5])
+def test_a_claim_the_journal_lacks_blames_nobody_else(day: tuple, factor: float) -> None:
+    """pv-5's readings were rejected (its 6 kW are unaccounted for): its injection is a free
+    parameter of each interval. It explains any substation mismatch, so only the voltages
+    judge: a 20 % wind lie (z 71 with every claim known) is no longer placed, a 50 % one is,
+    and nobody else is blamed."""
+    test, names = _weigh(day, "wind-0", factor, seed=2, hide="pv-5")
+    assert "pv-5" not in set(names[test.candidates])
+    blamed = test.blame(5.0, 2.0)
+    if factor == 1.0:
+        assert np.abs(test.z).max() < 4.0
+    liar = int(np.flatnonzero(names[test.candidates] == "wind-0")[0])
+    if factor == 1.5:
+        assert blamed >= 0
+        assert names[blamed] == "wind-0"
+        # the flow is linearized 6 kW away from pv-5's truth: looser than 1 - 1/f +- 0.02
+        assert test.alpha[liar] == pytest.approx(1 - 1 / factor, abs=0.05)
+    else:
+        assert blamed == -1
+        assert test.z[liar] < 5.0
+
+
+def test_a_lie_beside_a_missing_claim_cannot_be_judged(day: tuple) -> None:
+    """pv-17 shares wind-0's bus: a free injection there explains any lie of that bus, so
+    the wind inflater is not judged (z 0) and nobody is blamed in its place."""
+    test, names = _weigh(day, "wind-0", 1.2, seed=2, hide="pv-17")
+    at_bus = np.isin(names[test.candidates], ["wind-0", "pv-18", "bat-18"])
+    assert (test.z[at_bus] == 0).all()
     assert test.blame(5.0, 2.0) == -1
 
 

@@ -133,7 +133,7 @@ class PhysicsCheck:
         rows: slice,
     ) -> tuple[int, int, int, float, float]:
         """Every generating device's inflation fitted to the meters (:mod:`grid.localization`);
-        intervals with a claim the journal lacks are left out."""
+        a claim the journal lacks is a free parameter of its interval."""
         candidates = np.flatnonzero(self.eligible & (output > 0).any(axis=0))
         test = weigh_hypotheses(
             self.solve,
@@ -145,7 +145,7 @@ class PhysicsCheck:
             self.noise,
             output,
             candidates,
-            use=np.asarray(known.all(axis=1), dtype=bool),
+            unknown=np.asarray(~known, dtype=bool),
         )
         order = test.ranked()
         top = int(test.candidates[order[0]]) if len(order) else -1
