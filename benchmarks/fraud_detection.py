@@ -4,13 +4,16 @@ Whole one-day runs of ``scenarios/fraud_subtle.toml`` (embedded chain, daily upl
 by the self-consumption rule), each with one device inflating its signed readings by a factor
 (or none), by run seed (meter and load noise) and meter noise (the scenario's meter classes,
 0.5 % voltage and 1 % substation power, and twice that). The inflater is the 30 kW turbine
-(``wind-0``) or a 6 kW rooftop PV (``pv-5``); both pass the per-device checks at these
-factors. Each day is judged by both blame rules side by side, on the same meter readings
+(``wind-0``) or a 6 kW rooftop PV (``pv-5``); the per-device checks pass the turbine at
+every factor and the PV below 1.2 (its peers' tolerance). Each day is judged by both blame rules side by side, on the same meter readings
 (``devices.physics_check.method``; the ``physics_checks`` table): ``hypotheses`` (every
 generating device's inflation fitted to the meters, ``grid/localization.py``) and
 ``state_estimation`` (pandapower WLS, largest matched-filtered normalized residual,
-``grid/estimation.py``; at the meter classes only, for its ~20 s a day).
+``grid/estimation.py``; for its ~20 s a day, only at the meter classes, factors 1.1 and 1.3
+and the attack-free runs).
 
+* **lie seen**: runs whose strongest hypothesis (device; bus for ``state_estimation``)
+  exceeds the threshold, placed or not;
 * **liar flagged**: runs whose inflater is flagged (its day's readings earn nothing), and the
   hours from the start to the flag (the end of its upload period);
 * **neighbour blamed**: runs in which an honest device is flagged instead of or beside it;
@@ -60,6 +63,7 @@ class Verdict:
     honest_flagged: int
     honest_devices: int
     liar_flagged_share: float  # of the liar's readings flagged by the applied method
+    seen: bool  # the strongest hypothesis exceeds the threshold (placed or not)
 
 
 def one_run(case: Case) -> tuple[Case, list[Verdict], float, float]:
@@ -81,9 +85,10 @@ def one_run(case: Case) -> tuple[Case, list[Verdict], float, float]:
         f"run.seed={case.seed}",
         f"devices.physics_check.voltage_std_pu={0.005 * case.noise}",
         f"devices.physics_check.power_std={0.01 * case.noise}",
-        # both rules judge the runs at the meter classes (pandapower's WLS costs ~20 s a day)
-        f"devices.physics_check.method={'state_estimation' if case.noise == 1.0 else 'hypotheses'}",
+        # both rules judge the same day where pandapower's WLS runs (~20 s a day)
+        f"devices.physics_check.method={'state_estimation' if _both(case) else 'hypotheses'}",
         "forecasting.battery_control=self_consumption",
+        "economy.enabled=false",
     ]
     t0 = time.perf_counter()
     with TemporaryDirectory() as tmp:
@@ -125,9 +130,15 @@ def one_run(case: Case) -> tuple[Case, list[Verdict], float, float]:
                 len(days),
                 len(honest) * len(rows),
                 se_share if method == "state_estimation" else float(np.nan),
+                bool((rows["top_z"] > scenario.devices.physics_check.z_threshold).any()),
             )
         )
     return case, verdicts, per_device, wall
+
+
+def _both(case: Case) -> bool:
+    """Runs judged by both rules: the meter classes, factors 1.1 and 1.3 and no lie."""
+    return case.noise == 1.0 and case.factor in (1.0, 1.1, 1.3)
 
 
 def cases(quick: bool) -> list[Case]:
@@ -143,8 +154,19 @@ def detection_table(quick: bool = False, out: Path | None = None, workers: int =
     """Measure; return the markdown table (and write the HTML plot)."""
     t0 = time.perf_counter()
     todo = cases(quick)
+    results: list[tuple[Case, list[Verdict], float, float]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one_run, todo))
+        for result in pool.map(one_run, todo):
+            case, verdicts, _, run_s = result
+            print(
+                f"{case.target or 'none'} x{case.factor} noise x{case.noise} seed {case.seed}: "
+                + ", ".join(
+                    f"{v.method} liar {v.liar_flagged} honest {v.honest_flagged}" for v in verdicts
+                )
+                + f" ({run_s:.0f} s)",
+                flush=True,
+            )
+            results.append(result)
     wall = time.perf_counter() - t0
     label = {n: lab for lab, n in NOISE}
     groups: dict[tuple[str, float, float, str], list[tuple[Verdict, float]]] = {}
@@ -153,9 +175,10 @@ def detection_table(quick: bool = False, out: Path | None = None, workers: int =
             key = (case.target or "none", case.factor, case.noise, v.method)
             groups.setdefault(key, []).append((v, per_device))
     lines = [
-        "| inflater | factor | meter noise | method | runs | liar flagged | hours to flag "
-        "| neighbour blamed | honest device-days flagged | per-device checks flag the liar |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|",
+        "| inflater | factor | meter noise | method | runs | lie seen | liar flagged "
+        "| hours to flag | neighbour blamed | honest device-days flagged "
+        "| per-device checks flag the liar |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = []
     for (target, factor, noise, method), vs in sorted(groups.items(), key=_order):
@@ -167,8 +190,9 @@ def detection_table(quick: bool = False, out: Path | None = None, workers: int =
         days = sum(v.honest_devices for v, _ in vs)
         per_dev = sum(p for _, p in vs) / n
         liar = "-" if target == "none" else f"{caught}/{n}"
+        seen = sum(v.seen for v, _ in vs)
         lines.append(
-            f"| {target} | {factor:.2f} | {label[noise]} | {method} | {n} | {liar} | "
+            f"| {target} | {factor:.2f} | {label[noise]} | {method} | {n} | {seen}/{n} | {liar} | "
             f"{(f'{max(hours):.0f}' if hours else '-')} | "
             f"{'-' if target == 'none' else f'{neighbour}/{n}'} | {fp}/{days} | "
             f"{'-' if target == 'none' else f'{per_dev:.0%}'} |"
@@ -179,13 +203,13 @@ def detection_table(quick: bool = False, out: Path | None = None, workers: int =
         fp = sum(v.honest_flagged for _, vs, _, _ in results for v in vs if v.method == method)
         days = sum(v.honest_devices for _, vs, _, _ in results for v in vs if v.method == method)
         summary[method] = f"{fp}/{days} ({fp / max(days, 1):.1%})"
-    run_s = [r[3] for r in results]
+    walls = [r[3] for r in results]
     lines += [
         "",
         f"Honest device-days flagged over all runs: hypotheses {summary['hypotheses']}, "
         f"state_estimation {summary['state_estimation']}. {len(results)} one-day runs in "
-        f"{wall:.0f} s on {workers} processes ({sum(run_s) / len(run_s):.0f} s a run: build, "
-        "chain, both methods); threshold z > 5, lead > 2 (the scenario's).",
+        f"{wall:.0f} s on {workers} processes ({sum(walls) / len(walls):.0f} s a run: build, "
+        "chain, the check); threshold z > 5, lead > 2 (the scenario's).",
     ]
     table = "\n".join(lines)
     _plot(rows, out or Path(__file__).with_name("fraud_detection.html"))
