@@ -5,8 +5,9 @@ by the self-consumption rule), each with one device inflating its signed reading
 (or none), by run seed (meter and load noise) and meter noise (the scenario's meter classes,
 0.5 % voltage and 1 % substation power, and twice that). The inflater is the 30 kW turbine
 (``wind-0``) or a 6 kW rooftop PV (``pv-5``); the per-device checks pass the turbine at
-every factor and the PV below 1.2 (its peers' tolerance). Each day is judged by both blame rules side by side, on the same meter readings
-(``devices.physics_check.method``; the ``physics_checks`` table): ``hypotheses`` (every
+every factor and the PV below 1.2 (its peers' tolerance). The days are judged by both blame
+rules side by side, on the same meter readings (``devices.physics_check.method``; the
+``physics_checks`` table): ``hypotheses`` (every
 generating device's inflation fitted to the meters, ``grid/localization.py``) and
 ``state_estimation`` (pandapower WLS, largest matched-filtered normalized residual,
 ``grid/estimation.py``; for its ~20 s a day, only at the meter classes, factors 1.1 and 1.3
@@ -70,6 +71,7 @@ def one_run(case: Case) -> tuple[Case, list[Verdict], float, float]:
     """Run a case (both methods judge the same day); its verdicts, the share of the liar's
     readings the per-device checks flag, and the run's wall time [s]."""
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
     from twin.engine import run_scenario
     from twin.results import open_run
@@ -91,7 +93,9 @@ def one_run(case: Case) -> tuple[Case, list[Verdict], float, float]:
         "economy.enabled=false",
     ]
     t0 = time.perf_counter()
-    with TemporaryDirectory() as tmp:
+    # one BLAS thread a worker: the runs are the parallelism (several threads each oversubscribe
+    # the cores and slowed the grid ~3x)
+    with TemporaryDirectory() as tmp, threadpool_limits(1):
         out = Path(tmp) / "run"
         scenario = load_scenario(SCENARIO, overrides)
         run_scenario(scenario, out)
