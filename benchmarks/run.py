@@ -214,7 +214,7 @@ def main() -> None:
     depin = depin_bench.depin_table(14)
     signing = devices_bench.devices_table(365)
     print("measuring the grid-side fraud check ...", flush=True)
-    fraud = fraud_detection.detection_table(1 if args.quick else 2)
+    fraud = fraud_detection.detection_table(args.quick)
     print("measuring sweeps on dask ...", flush=True)
     sweeps = sweep_bench.sweep_table()
     sections = [
@@ -267,7 +267,8 @@ def main() -> None:
         "Signing and verifying readings alone (`benchmarks/devices_bench.py`):",
         signing,
         "Physics as the fraud check (`benchmarks/fraud_detection.py`): "
-        + " ".join((fraud_detection.__doc__ or "").split("\n\n")[1].split()),
+        + " ".join((fraud_detection.__doc__ or "").split("\n\n")[1].split())
+        + " Plot: `benchmarks/fraud_detection.html`.",
         fraud,
         "## Sweeps on dask",
         sweeps,

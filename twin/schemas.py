@@ -232,6 +232,25 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "(generation and discharge positive), the upload's signature, the journal's verdict, "
         "the attack it belongs to (none: honest) and the physics flags",
     ),
+    "physics_checks": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("method", pa.string()),
+                ("applied", pa.bool_()),
+                ("flagged_node", pa.string()),
+                ("top_node", pa.string()),
+                ("runner_up_node", pa.string()),
+                ("top_z", pa.float64()),
+                ("runner_up_z", pa.float64()),
+            ]
+        ),
+        "the grid-side fraud check (devices.physics_check), one row an upload period (time: "
+        "its first interval) and method computed: the node blamed (empty: nobody), the "
+        "strongest and the next hypothesis (hypotheses: devices; state_estimation: the "
+        "devices of the two highest-scoring buses) and their scores [-]; applied: the method "
+        "whose blame flagged readings",
+    ),
     "rewards": (
         pa.schema(
             [

@@ -498,6 +498,8 @@ class DeviceLayer:
         units = float(10**REWARD_DECIMALS)
         emitted = sum(self.economy.emitted)
         tables = {"token_economy": self.economy.table(revenue)}
+        if self.physics is not None:
+            tables["physics_checks"] = self.physics.table(self.node_ids, self.stamps_us)
         addresses: dict[str, JsonValue] = dict(self.depin.manifest())
         addresses.update(self.sales.manifest())
         if self.sales.sold:

@@ -1,12 +1,14 @@
-"""The devices layer's grid-side fraud check: state estimation against the claimed readings.
+"""The devices layer's grid-side fraud check: the claimed readings against the grid's meters.
 
 :class:`PhysicsCheck` keeps what the grid's own meters report for each interval (the
 substation meter's import and the smart meters' voltages, with the noise of
 ``[devices.physics_check]``, seeded from the run seed) and, once a period's uploads are
-verified, estimates the grid's state against the claims (:mod:`grid.estimation`) and scores
-it (:mod:`grid.detection`). The generating device a localized lie points at has its period's
-readings marked ``flagged_implausible`` with the ``state_estimation`` flag (a reason code
-slashing can read): they earn nothing.
+verified, tests the claims against them. ``method = "hypotheses"`` fits every generating
+device's inflation to the meters (:mod:`grid.localization`); ``"state_estimation"`` places
+the lie by pandapower's WLS normalized residuals (:mod:`grid.estimation`), and also records
+what the hypotheses would have blamed. The device blamed has its period's readings marked
+``flagged_implausible`` with the ``state_estimation`` flag (a reason code slashing can read):
+they earn nothing. Every period's decision is kept (``physics_checks`` table).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy.typing as npt
 
 from grid.detection import attribute, day_scores, localize
 from grid.estimation import InjectionEstimator
+from grid.localization import weigh_hypotheses
 from grid.measurements import MeterNoise, measure
 from settlement.depin.plausibility import FLAGS
 from settlement.depin.verdict import ACCEPTED, FLAGGED, Verification
@@ -53,6 +56,13 @@ class PhysicsCheck:
         self.p_max_mw = table["p_max_mw"].to_numpy(dtype=float)
         self.estimator = InjectionEstimator(twin.net, table["bus"].to_numpy(), self.noise)
         self.vm_buses = twin.solver.layout.bus
+        self.solve = twin.solver.solve
+        bus_col = {int(b): i for i, b in enumerate(self.vm_buses)}
+        metered = np.union1d(table["bus"].to_numpy(), [self.estimator.slack])
+        self.vm_cols = np.array([bus_col[int(b)] for b in metered], dtype=np.int64)
+        self.method = cfg.method
+        #: (first interval, method, applied, flagged, top, runner-up node column, their z)
+        self.records: list[tuple[int, str, bool, int, int, int, float, float]] = []
         self.eligible = eligible
         self.sign = sign
         self.interval_s = ctx.scenario.run.interval_s
@@ -76,7 +86,8 @@ class PhysicsCheck:
 
     def flag(self, result: Verification, first: int, n: int) -> None:
         """Flag, in ``result``, the readings of the device a lie in intervals
-        ``[first, first + n)`` is localized at (in place: status and flags)."""
+        ``[first, first + n)`` is localized at (in place: status and flags), by the
+        configured ``method``; every method computed is recorded (:meth:`table`)."""
         vm = np.concatenate(self.vm)
         imp = np.concatenate(self.imp)
         q = np.concatenate(self.q)
@@ -94,7 +105,72 @@ class PhysicsCheck:
         claimed_p = self.sign * claimed  # load convention
         output = np.where(self.sign < 0, claimed, 0.0)  # generation and discharge [MW]
         generating = (output > 0) & self.eligible
+        blamed = {"hypotheses": self._hypotheses(claimed_p, output, known, q, vm, imp, rows)}
+        if self.method == "state_estimation":
+            blamed["state_estimation"] = self._state_estimation(
+                claimed_p, output, generating, known, q, vm, imp, rows
+            )
+        for method, (liar, top, second, top_z, second_z) in blamed.items():
+            applied = method == self.method
+            self.records.append((first, method, applied, liar, top, second, top_z, second_z))
+        done = first + n - self.first
+        self.vm, self.imp, self.q = [vm[done:]], [imp[done:]], [q[done:]]
+        self.first = first + n
+        liar = blamed[self.method][0]
+        if liar < 0:
+            return
+        hit = ok & (col == liar)
+        result.status[hit] = FLAGGED
+        result.flags[hit] |= np.uint8(FLAGS["state_estimation"])
+        self.flagged_periods += 1
+
+    def _hypotheses(
+        self,
+        claimed_p: np.ndarray,
+        output: np.ndarray,
+        known: npt.NDArray[np.bool_],
+        q: np.ndarray,
+        vm: np.ndarray,
+        imp: np.ndarray,
+        rows: slice,
+    ) -> tuple[int, int, int, float, float]:
+        """Every generating device's inflation fitted to the meters (:mod:`grid.localization`);
+        a claim the journal lacks is a free parameter of its interval."""
+        candidates = np.flatnonzero(self.eligible & (output > 0).any(axis=0))
+        test = weigh_hypotheses(
+            self.solve,
+            claimed_p,
+            q[rows],
+            vm[rows],
+            imp[rows],
+            self.vm_cols,
+            self.noise,
+            output,
+            candidates,
+            unknown=np.asarray(~known, dtype=bool),
+        )
+        order = test.ranked()
+        top = int(test.candidates[order[0]]) if len(order) else -1
+        second = int(test.candidates[order[1]]) if len(order) > 1 else -1
+        top_z = float(test.z[order[0]]) if len(order) else 0.0
+        second_z = float(test.z[order[1]]) if len(order) > 1 else 0.0
+        return test.blame(self.z_threshold, self.margin), top, second, top_z, second_z
+
+    def _state_estimation(
+        self,
+        claimed_p: np.ndarray,
+        output: np.ndarray,
+        generating: npt.NDArray[np.bool_],
+        known: npt.NDArray[np.bool_],
+        q: np.ndarray,
+        vm: np.ndarray,
+        imp: np.ndarray,
+        rows: slice,
+    ) -> tuple[int, int, int, float, float]:
+        """pandapower's WLS per interval; the bus with the largest matched-filtered normalized
+        residual, then its device that best explains them (:mod:`grid.estimation`)."""
         est = self.estimator
+        n = len(claimed_p)
         weight = np.zeros((n, len(est.buses)))
         np.add.at(weight.T, est.node_col, np.where(generating, output, 0.0).T)
         todo: npt.NDArray[np.bool_] = np.asarray((weight > 0).any(axis=1), dtype=bool)
@@ -109,17 +185,36 @@ class PhysicsCheck:
         )
         self.estimated_intervals += int(residuals.converged.sum())
         scores = day_scores(residuals.rn, weight, max(n, 1))[0]
+        order = np.argsort(scores)[::-1]
+        top_z = float(scores[order[0]]) if len(order) else 0.0
+        second_z = float(scores[order[1]]) if len(order) > 1 else 0.0
+
+        def device(b: int) -> int:
+            candidates = np.flatnonzero((est.node_col == b) & self.eligible)
+            if not len(candidates):
+                return -1
+            return int(candidates[attribute(residuals.rn[:, b], output[:, candidates])])
+
+        top = device(int(order[0])) if len(order) else -1
+        second = device(int(order[1])) if len(order) > 1 else -1
         bus = localize(scores, self.z_threshold, self.margin)
-        done = first + n - self.first
-        self.vm, self.imp, self.q = [vm[done:]], [imp[done:]], [q[done:]]
-        self.first = first + n
-        if bus < 0:
-            return
-        candidates = np.flatnonzero((est.node_col == bus) & self.eligible)
-        if not len(candidates):
-            return
-        liar = candidates[attribute(residuals.rn[:, bus], output[:, candidates])]
-        hit = ok & (col == liar)
-        result.status[hit] = FLAGGED
-        result.flags[hit] |= np.uint8(FLAGS["state_estimation"])
-        self.flagged_periods += 1
+        return (device(bus) if bus >= 0 else -1), top, second, top_z, second_z
+
+    def table(self, node_ids: np.ndarray, stamps_us: np.ndarray) -> dict[str, np.ndarray]:
+        """The ``physics_checks`` table: one row a period and method computed."""
+        recs = self.records
+
+        def names(i: int) -> list[str]:
+            cols = [int(r[i]) for r in recs]
+            return [str(node_ids[c]) if c >= 0 else "" for c in cols]
+
+        return {
+            "time": stamps_us[np.array([r[0] for r in recs], dtype=np.int64)],
+            "method": np.array([r[1] for r in recs], dtype=object),
+            "applied": np.array([r[2] for r in recs], dtype=bool),
+            "flagged_node": np.array(names(3), dtype=object),
+            "top_node": np.array(names(4), dtype=object),
+            "runner_up_node": np.array(names(5), dtype=object),
+            "top_z": np.array([r[6] for r in recs], dtype=float),
+            "runner_up_z": np.array([r[7] for r in recs], dtype=float),
+        }

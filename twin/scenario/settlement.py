@@ -226,8 +226,12 @@ class PhysicsCheckConfig(Section):
     ``margin`` is localized, and its generating device that best explains the residuals has
     the period's readings flagged (``flagged_implausible`` with the ``state_estimation``
     flag): they earn nothing. Noise is one standard deviation of the meters; the defaults are
-    meter classes (0.5 % voltage, 1 % substation power). Slow: ~0.1-0.2 s per generating
-    interval (off by default).
+    meter classes (0.5 % voltage, 1 % substation power). ``method`` says who is blamed:
+    ``hypotheses`` (:mod:`grid.localization`: every generating device's inflation is fitted
+    to the meters; the best must exceed ``z_threshold`` and lead the next device by
+    ``margin``; ~0.3 s a day) or ``state_estimation`` (the largest matched-filtered normalized
+    residual of pandapower's WLS, as above; ~0.1-0.2 s per generating interval). Off by
+    default.
     """
 
     enabled: bool = False
@@ -236,6 +240,7 @@ class PhysicsCheckConfig(Section):
     power_floor_mw: Annotated[float, Field(gt=0.0, le=1.0)] = 0.0005
     z_threshold: Annotated[float, Field(ge=1.0, le=100.0)] = 5.0
     margin: Annotated[float, Field(ge=0.0, le=100.0)] = 2.0
+    method: Literal["hypotheses", "state_estimation"] = "hypotheses"
 
 
 #: The k-anonymity floor of released aggregates: common practice for smart-meter data.
