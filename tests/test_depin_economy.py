@@ -124,6 +124,6 @@ def test_the_sale_pays_its_royalty_into_the_treasury_and_verify_passes(
     checks = verify_run(depin_run.path)
     failed = [c for c in checks if not c.ok]
     assert not failed, failed
-    names = " ".join(c.name for c in checks)
-    for word in ("token_economy", "data_sales", "device_transfers", "stake"):
+    names = " ".join(c.name for c in checks).replace("_", " ")
+    for word in ("token economy", "data sales", "device transfers", "stake"):
         assert word in names, word
