@@ -10,7 +10,9 @@ devices named in ``devices.attacks`` inflate, replay, forge or sign for another 
 with the clear-sky ceiling and PV peers). Every ``devices.epoch_days`` the epoch's rewards
 (:func:`settlement.depin.rewards.epoch_rewards`, location weights from the intervals' power flow)
 are minted on-chain to each device NFT's owner with one ``Rewards.distribute``, which also
-records the Merkle root of the epoch's accepted readings.
+records the Merkle root of the epoch's accepted readings. With the ``revenue`` emission
+schedule a :class:`~twin.layers.buyback.BuybackDesk` burns tokens bought with the treasury's
+revenue at each epoch's end, and the next epoch emits what it burned.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from settlement.depin.verdict import STATUSES
 from settlement.depin.verifier_state import VerifierState
 from settlement.units import mw_to_wh
 from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
+from twin.layers.buyback import BuybackDesk, Movement
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
 from twin.layers.physics import PhysicsCheck
@@ -78,6 +81,8 @@ class DeviceLayer:
     fees_micro_eur : dict of int to int, optional
         The economy layer's protocol fees per batch [micro-euro], filled as the run goes: the
         ``token_economy`` table's protocol revenue.
+    movements : list, optional
+        The economy layer's treasury movements (the revenue schedule's draws join them).
     """
 
     name = "devices"
@@ -88,6 +93,7 @@ class DeviceLayer:
         chain_layer: ChainLayer,
         treasury: str | None = None,
         fees_micro_eur: dict[int, int] | None = None,
+        movements: list[Movement] | None = None,
     ) -> None:
         scenario = ctx.scenario
         nodes = ctx.twin.nodes
@@ -174,6 +180,22 @@ class DeviceLayer:
             )
             # the genesis is opened and minted above, by the operator; then the timelock is admin
             chain_layer.hand_overs.append(self.book.staking.hand_over)
+        self.treasury = treasury
+        self.buyback: BuybackDesk | None = None
+        if cfg.emission.schedule == "revenue":
+            if treasury is None:
+                raise ScenarioError("devices.emission.schedule: revenue needs [economy]")
+            holders = dict.fromkeys(
+                zip(self.owner[self.eligible], np.array(owner_address)[self.eligible], strict=True)
+            )
+            self.buyback = BuybackDesk(
+                self.depin,
+                treasury,
+                cfg.emission.token_price_eur,
+                [(str(n), str(a)) for n, a in holders],
+                chain_layer.key_of,
+                movements,
+            )
         self.slashed_burned = 0  # since the last epoch's row [base units]
         self.slashed_total = 0
         self.pool_total = 0  # the pools of the epochs run [base units]
@@ -374,6 +396,7 @@ class DeviceLayer:
             emission.schedule,
             halving_epochs=emission.halving_epochs,
             decay_per_epoch=emission.decay_per_epoch,
+            burned_before=self.buyback.last_burned if self.buyback else 0,
         )
         pool = epoch_pool(full_pool, n, self.epoch_len)
         self.pool_total += pool
@@ -402,6 +425,11 @@ class DeviceLayer:
         book = self.book
         slashed = book.slashed_units - self.slashed_total if book else 0
         burned = book.burned_units - self.slashed_burned if book else 0
+        end = e.first + n
+        bought = paid_eur = 0
+        if self.buyback is not None:
+            stamp = self.stamps_us[0] + np.timedelta64(end * self.interval_s, "s")
+            bought, paid_eur = self.buyback.burn(epoch, stamp, float(end * self.interval_s))
         self.economy.add(
             epoch,
             self.stamps_us[e.first],
@@ -410,9 +438,12 @@ class DeviceLayer:
             emitted=int(amount[paid].sum()),
             genesis=book.genesis_units if book and not self.economy.epoch else 0,
             slashed=slashed,
-            burned=burned,
+            burned=burned + bought,
             staked=book.total_staked() if book else 0,
             supply=self.depin.reward_supply(),
+            buyback_burned=bought,
+            buyback_paid=paid_eur,
+            treasury=self.depin.chain.balance_of(self.treasury) if self.treasury else 0,
         )
         self.slashed_total += slashed
         self.slashed_burned += burned
@@ -454,8 +485,15 @@ class DeviceLayer:
         revenue = self._revenue_per_epoch()
         units = float(10**REWARD_DECIMALS)
         emitted = sum(self.economy.emitted)
-        tables = {"token_economy": self.economy.table(revenue)}
+        price = self.cfg.emission.token_price_eur
+        tables = {"token_economy": self.economy.table(revenue, price)}
         addresses: dict[str, JsonValue] = dict(self.depin.manifest())
+        if self.buyback is not None:
+            tables["buybacks"] = self.buyback.table()
+            addresses.update(self.buyback.buyback.manifest())
+            burned_bb, paid_bb, _ = self.buyback.buyback.totals()
+            kpis["buyback_burned_tokens"] = (burned_bb / 10**REWARD_DECIMALS, "token")
+            kpis["buyback_paid_eur"] = (paid_bb / 1e6, "EUR")
         book = self.book
         kpis.update(
             {

@@ -109,7 +109,15 @@ class EconomyLayer:
         votes = member_votes(config.votes, ctx.owner_idx, len(owners))
         self.votes = [votes[i] for i in self.member_pos]
         cc = chain.chain
-        self.dao = CommunityDao.deploy(cc, self.member_addresses, self.votes, settings)
+        devices = ctx.scenario.devices
+        # the revenue schedule's buyback is named by the Treasury's owner at set-up (the
+        # devices layer), then the timelock owns the Treasury (the chain layer's hand-overs)
+        setup = devices.enabled and devices.emission.schedule == "revenue"
+        self.dao = CommunityDao.deploy(
+            cc, self.member_addresses, self.votes, settings, treasury_setup=setup
+        )
+        if setup:
+            chain.hand_overs.append(lambda admin: self.dao.hand_over_treasury())
         self.treasury = self.dao.addresses["Treasury"]
         self.timelock = self.dao.addresses["CommunityTimelock"]
         chain.add_treasury(self.treasury)

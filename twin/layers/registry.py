@@ -51,7 +51,7 @@ def _devices(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
     assert isinstance(chain, ChainLayer)
     economy = built.get("economy")
     if isinstance(economy, EconomyLayer):
-        return DeviceLayer(ctx, chain, economy.treasury, economy.fees_micro_eur)
+        return DeviceLayer(ctx, chain, economy.treasury, economy.fees_micro_eur, economy.movements)
     return DeviceLayer(ctx, chain)
 
 

@@ -83,6 +83,11 @@ def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
     staking = devices.staking
     if staking.enabled and staking.slash_to == "treasury" and not scenario.economy.enabled:
         yield "devices.staking.slash_to", "slashes go to the treasury, but [economy] is off"
+    if devices.emission.schedule == "revenue" and not scenario.economy.enabled:
+        yield (
+            "devices.emission.schedule",
+            "revenue: the treasury's protocol revenue buys the burns, but [economy] is off",
+        )
     epoch_s = devices.epoch_days * 86_400
     period_s = devices.upload_intervals * interval_s
     if epoch_s % interval_s:
