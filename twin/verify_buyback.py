@@ -51,14 +51,14 @@ def verify_buyback(run: RunFolder, depin: DepinContracts) -> list[Check]:
             if [int(e.args.amount) for e in drawn] != [amount] or units:
                 bad.append(f"buybacks row {i} (epoch {row.epoch}): draw of {amount:,} micro-euro")
             continue
-        sales = buyback.sales(receipt)
+        bought = buyback.sales(receipt)
         burns = [
             int(e.args.value)
             for e in token.events.Transfer().process_receipt(receipt, errors=DISCARD)
             if str(e.args.to) == _ZERO and str(e.args["from"]) == buyback.address
         ]
         seller = Web3.to_checksum_address(str(row.account))
-        if [(s.seller, s.units, s.paid_micro_eur) for s in sales] != [
+        if [(s.seller, s.units, s.paid_micro_eur) for s in bought] != [
             (seller, units, amount)
         ] or burns != [units]:
             bad.append(
