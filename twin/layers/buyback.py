@@ -142,3 +142,11 @@ class BuybackDesk:
     def table(self) -> dict[str, pa.Array]:
         """The ``buybacks`` table."""
         return self.rows.table()
+
+    def kpis(self) -> dict[str, tuple[float, str]]:
+        """What the buyback burned [token] and paid [EUR] over the run, read on chain."""
+        burned, paid, _ = self.buyback.totals()
+        return {
+            "buyback_burned_tokens": (burned / 10**REWARD_DECIMALS, "token"),
+            "buyback_paid_eur": (paid / 1e6, "EUR"),
+        }

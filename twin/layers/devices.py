@@ -182,17 +182,15 @@ class DeviceLayer:
             chain_layer.hand_overs.append(self.book.staking.hand_over)
         self.treasury = treasury
         self.buyback: BuybackDesk | None = None
-        if cfg.emission.schedule == "revenue":
-            if treasury is None:
-                raise ScenarioError("devices.emission.schedule: revenue needs [economy]")
-            holders = dict.fromkeys(
-                zip(self.owner[self.eligible], np.array(owner_address)[self.eligible], strict=True)
-            )
+        if cfg.emission.schedule == "revenue":  # the scenario's check: needs [economy]
+            assert treasury is not None
+            owners = self.owner[self.eligible], np.array(owner_address)[self.eligible]
+            holders = zip(*owners, strict=True)
             self.buyback = BuybackDesk(
                 self.depin,
                 treasury,
                 cfg.emission.token_price_eur,
-                [(str(n), str(a)) for n, a in holders],
+                list(dict.fromkeys((str(n), str(a)) for n, a in holders)),
                 chain_layer.key_of,
                 movements,
             )
@@ -491,9 +489,7 @@ class DeviceLayer:
         if self.buyback is not None:
             tables["buybacks"] = self.buyback.table()
             addresses.update(self.buyback.buyback.manifest())
-            burned_bb, paid_bb, _ = self.buyback.buyback.totals()
-            kpis["buyback_burned_tokens"] = (burned_bb / 10**REWARD_DECIMALS, "token")
-            kpis["buyback_paid_eur"] = (paid_bb / 1e6, "EUR")
+            kpis.update(self.buyback.kpis())
         book = self.book
         kpis.update(
             {
