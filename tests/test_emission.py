@@ -149,6 +149,7 @@ def test_every_burned_token_was_sold_and_paid_for_from_drawn_revenue(
     assert economy["treasury_balance_micro_eur"].iloc[-1] >= 0
 
 
+@pytest.mark.slow  # three verifies of the run: ~45 s on a shared machine
 def test_verify_passes_and_names_a_tampered_row(revenue_run: RunFolder, tmp_path: Path) -> None:
     failed = [c for c in verify_run(revenue_run.path) if not c.ok]
     assert not failed, failed
