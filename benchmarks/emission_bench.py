@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEDULES = (
+SCHEDULES: tuple[tuple[str, list[str]], ...] = (
     ("constant", []),
     ("halving", ["devices.emission.halving_epochs=1"]),
     ("decay", ["devices.emission.decay_per_epoch=0.3"]),
