@@ -11,7 +11,9 @@ revenue >= emitted x price, over the run and after the first epoch (the revenue 
 emits the whole first pool as its bootstrap, so its steady state starts at epoch 1). A
 batch's fees reach the Treasury when it commits, just after its epoch closed: each epoch's
 burn buys with the fees of the epoch before, and the Treasury's balance at the last epoch's
-end holds what the buyback has not drawn (the last batch's fees arrive after it).
+end holds what the buyback has not drawn (the last batch's fees arrive after it). The
+buyback's gas (its draws and the holders' sales, one transaction a seller) is priced at the
+default layer-2 gas price (0.01 gwei, 3,000 EUR/ETH).
 
 Run: ``.venv/bin/python benchmarks/emission_bench.py [--days 3]``.
 """
@@ -57,7 +59,10 @@ def _run(schedule: str, extra: list[str], fee_bps: int, days: int, out: Path) ->
     t0 = time.perf_counter()
     run_scenario(load_scenario(ROOT / "scenarios" / "default.toml", overrides), out)
     wall = time.perf_counter() - t0
-    economy = open_run(out).table("token_economy")
+    run = open_run(out)
+    economy = run.table("token_economy")
+    txs = run.table("transactions")
+    buyback_gas = int(txs.loc[txs["kind"] == "buyback", "gas_used"].sum())
     emitted = int(economy["emitted_units"].sum()) / 1e6
     revenue = int(economy["protocol_revenue_micro_eur"].sum()) / 1e6
     burned = int(economy["buyback_burned_units"].sum()) / 1e6
@@ -77,6 +82,9 @@ def _run(schedule: str, extra: list[str], fee_bps: int, days: int, out: Path) ->
         "treasury": int(economy["treasury_balance_micro_eur"].iloc[-1]) / 1e6,
         "break_even": revenue / emitted if emitted else float("nan"),
         "pays": float(revenue >= emitted * PRICE_EUR),
+        "buyback_gas": buyback_gas,
+        # at the scenario's layer-2 gas price (0.01 gwei) and ether price (3,000 EUR/ETH)
+        "buyback_gas_l2_eur": buyback_gas * 0.01e-9 * 3000.0,
         "wall": wall,
     }
 
@@ -93,8 +101,9 @@ def emission_table(days: int = 3, plot: Path | None = None) -> str:
         "| schedule | fee [bps] | emitted [token] | revenue [EUR] | burned [token] "
         "| net supply change [token] | treasury at last epoch's end [EUR] "
         "| break-even [EUR/token] | pays for itself | emitted from epoch 1 [token] "
-        "| break-even from epoch 1 [EUR/token] | pays for itself from epoch 1 | wall [s] |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|",
+        "| break-even from epoch 1 [EUR/token] | pays for itself from epoch 1 "
+        "| buyback gas [gas] | buyback gas at L2 [EUR] | wall [s] |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|",
     ]
     for schedule, fee, r in rows:
         lines.append(
@@ -102,7 +111,8 @@ def emission_table(days: int = 3, plot: Path | None = None) -> str:
             f"| {r['burned']:,.2f} | {r['supply']:,.2f} | {r['treasury']:,.2f} "
             f"| {r['break_even']:.5f} | {'yes' if r['pays'] else 'no'} "
             f"| {r['emitted_1']:,.2f} | {r['break_even_1']:.5f} "
-            f"| {'yes' if r['pays_1'] else 'no'} | {r['wall']:.1f} |"
+            f"| {'yes' if r['pays_1'] else 'no'} | {r['buyback_gas']:,.0f} "
+            f"| {r['buyback_gas_l2_eur']:.4f} | {r['wall']:.1f} |"
         )
     wall = sum(r["wall"] for _, _, r in rows)
     lines += [

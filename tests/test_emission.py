@@ -146,6 +146,9 @@ def test_every_burned_token_was_sold_and_paid_for_from_drawn_revenue(
     assert drawn <= fees
     economy = revenue_run.table("token_economy")
     assert int(economy["buyback_paid_micro_eur"].sum()) == paid
+    # every draw and sale is a "buyback" transaction of the run's gas account
+    tx = revenue_run.table("transactions")
+    assert set(tx.loc[tx["kind"] == "buyback", "tx_hash"]) == set(table["tx_hash"])
     assert economy["treasury_balance_micro_eur"].iloc[-1] >= 0
 
 

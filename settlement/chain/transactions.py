@@ -35,6 +35,7 @@ CONTRACTS = (
     "Treasury",
     "AssetShares",
     "DeviceStaking",
+    "BuybackBurn",
 )
 
 #: Transaction kind by called function.
@@ -84,6 +85,12 @@ KINDS = {
     "requestUnbond": "unstake",
     "withdraw": "unstake",
     "slash": "slash",
+    # The revenue schedule's buyback (settlement/depin/buyback.py): named once, then each
+    # epoch a draw of the treasury's revenue and the holders' permit-signed sales.
+    "setBuyback": "role",
+    "transferOwnership": "role",
+    "draw": "buyback",
+    "sellWithPermit": "buyback",
 }
 #: Kinds that set a community up once (the rest recur).
 ONE_OFF = frozenset(

@@ -16,9 +16,10 @@ starts). At each epoch's end, after the epoch's rewards are minted, :meth:`Buyba
 
 and returns what was burned: the next epoch's emission (capped by the constant pool).
 
-The ``buybacks`` table has one row a draw (``kind = "draw"``: revenue drawn from the Treasury,
-account = the buyback) and one a sale (``kind = "sale"``: account = the seller, units sold
-and burned, micro-euro paid); the draws are also ``buyback`` rows of the ``treasury`` table.
+The ``buybacks`` table has one row a draw (``kind = "draw"``, one an epoch, possibly of 0:
+revenue drawn from the Treasury, account = the buyback) and one a sale (``kind = "sale"``:
+account = the seller, units sold and burned, micro-euro paid); the draws of revenue are also
+``buyback`` rows of the ``treasury`` table.
 """
 
 from __future__ import annotations
@@ -121,8 +122,8 @@ class BuybackDesk:
         [micro-euro]) at this epoch's end."""
         drawn, receipt = self.buyback.draw()
         tx = receipt["transactionHash"].to_0x_hex()
-        if drawn:
-            self.rows.add(epoch, time, "draw", self.buyback.address, 0, drawn, tx)
+        self.rows.add(epoch, time, "draw", self.buyback.address, 0, drawn, tx)  # every draw
+        if drawn:  # the Treasury pays (and emits Paid) only when there is new revenue
             self.movements.append((time_s, "buyback", self.buyback.address, -drawn, tx))
         units = tokens_for_revenue(self.buyback.budget(), self.price_micro_eur, REWARD_DECIMALS)
         held = [self.depin.reward_balance(address) for _, address in self.holders]
