@@ -15,6 +15,7 @@ either paid to a seller or still held by it; ``gridtwin verify`` passes and name
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from settlement.depin.emission import (
     sales_pro_rata,
     tokens_for_revenue,
 )
+from tests.anvil import MISSING, AnvilNode, anvil_binary
 from tests.conftest import ROOT
 from twin.engine import run_scenario
 from twin.results import RunFolder, open_run
@@ -36,6 +38,16 @@ from twin.scenario import ScenarioError, load_scenario
 from twin.verify import open_chain, verify_run
 
 DEFAULT = ROOT / "scenarios" / "default.toml"
+SHORT = [
+    "run.days=3",
+    "run.interval_s=3600",
+    "devices.upload_intervals=24",
+    "devices.epoch_days=1",
+    "chain.batch_hours=24",
+    'devices.emission.schedule="revenue"',
+    "devices.emission.token_price_eur=0.01",
+    'forecasting.model="seasonal_naive"',
+]
 
 
 def test_revenue_schedule_bootstraps_then_follows_the_burn_capped() -> None:
@@ -85,17 +97,7 @@ def test_revenue_schedule_needs_the_economy() -> None:
 @pytest.fixture(scope="module")
 def revenue_run(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
     out = tmp_path_factory.mktemp("emission") / "revenue"
-    overrides = [
-        "run.days=3",
-        "run.interval_s=3600",
-        "devices.upload_intervals=24",
-        "devices.epoch_days=1",
-        "chain.batch_hours=24",
-        'devices.emission.schedule="revenue"',
-        "devices.emission.token_price_eur=0.01",
-        'forecasting.model="seasonal_naive"',
-    ]
-    run_scenario(load_scenario(DEFAULT, overrides), out)
+    run_scenario(load_scenario(DEFAULT, SHORT), out)
     return open_run(out)
 
 
@@ -166,3 +168,19 @@ def test_verify_passes_and_names_a_tampered_row(revenue_run: RunFolder, tmp_path
         frame.to_parquet(copy / f"{table}.parquet")
         failed = [c for c in verify_run(copy) if not c.ok]
         assert any(f"row {row}" in c.detail for c in failed), failed
+
+
+@pytest.mark.slow
+@pytest.mark.anvil
+@pytest.mark.skipif(anvil_binary() is None and not os.environ.get("CI"), reason=MISSING)
+def test_the_buyback_burns_on_anvil_and_verify_passes(tmp_path: Path) -> None:
+    binary = anvil_binary()
+    assert binary is not None, MISSING
+    with AnvilNode(binary) as node:
+        out = tmp_path / "run"
+        run_scenario(load_scenario(DEFAULT, [*SHORT, f'chain.rpc_url="{node.url}"']), out)
+        run = open_run(out)
+        assert run.manifest["chain"]["kind"] == "rpc"
+        assert int(run.table("token_economy")["buyback_burned_units"].sum()) > 0
+        failed = [c for c in verify_run(run.path) if not c.ok]
+        assert not failed, failed
