@@ -30,8 +30,9 @@ A partial epoch (the run's last) gets its share of its epoch's pool
 (:func:`settlement.depin.rewards.epoch_pool`).
 
 Supply accounting: the RewardToken is minted only by the genesis allocation and by rewards,
-and burned only by slashes, so at every epoch end ``supply = genesis + sum(emitted) -
-sum(burned)``; circulating supply is what is not staked (``supply - staked``). The break-even
+and burned only by slashes and by the revenue schedule's buyback, so at every epoch end
+``supply = genesis + sum(emitted) - sum(burned)``; circulating supply is what is not staked
+(``supply - staked``). The break-even
 token value of an epoch is the EUR value of one token at which the epoch's rewards equal its
 protocol revenue: ``revenue_eur / emitted_tokens``.
 """

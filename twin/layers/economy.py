@@ -21,7 +21,9 @@ minted to the funders (:mod:`twin.layers.assets`). A defeated proposal changes n
 batch each asset's net receipt is paid to its share holders.
 
 The community timelock is the admin of the run's contracts from the start (the chain layer
-hands them over to it): the operator only commits and pauses.
+hands them over to it): the operator only commits and pauses. With the ``revenue`` emission
+schedule the operator owns the Treasury during set-up only, to name its buyback once
+(:mod:`twin.layers.buyback`); the Treasury is handed to the timelock with the rest.
 
 At the end (after the chain layer's :meth:`~twin.layers.chain.ChainLayer.finish`: batches
 final) it returns the ``treasury`` table (every inflow and outflow, and a ``shortfall`` row,
