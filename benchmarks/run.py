@@ -10,7 +10,9 @@ Prints markdown tables and writes them, with the machine described, to
    peak memory and each layer's share;
 4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
 5. the value of forecasting (``forecast_value``) and of the P2P market (``market_bench``,
-   ``market_value``), and who gains and loses under each market rule (``market_fairness``).
+   ``market_value``), and who gains and loses under each market rule (``market_fairness``);
+6. DePIN: rewards' gas, the grid-side fraud check, and whether the token economy pays for
+   itself across emission schedules and protocol fees (``emission_bench``).
 
 Every engine run is its own process (``engine_bench``), so peak memory is its own.
 Run: ``.venv/bin/python benchmarks/run.py [--quick]``.
@@ -33,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 import depin_bench  # noqa: E402
 import devices_bench  # noqa: E402
+import emission_bench  # noqa: E402
 import engine_bench  # noqa: E402
 import forecast_value  # noqa: E402
 import fraud_detection  # noqa: E402
@@ -214,7 +217,9 @@ def main() -> None:
     depin = depin_bench.depin_table(14)
     signing = devices_bench.devices_table(365)
     print("measuring the grid-side fraud check ...", flush=True)
-    fraud = fraud_detection.detection_table(args.quick)
+    fraud = fraud_detection.detection_table(1 if args.quick else 2)
+    print("measuring the token economy across emission schedules and fees ...", flush=True)
+    emission = emission_bench.emission_table(3)
     print("measuring sweeps on dask ...", flush=True)
     sweeps = sweep_bench.sweep_table()
     sections = [
@@ -270,6 +275,10 @@ def main() -> None:
         + " ".join((fraud_detection.__doc__ or "").split("\n\n")[1].split())
         + " Plot: `benchmarks/fraud_detection.html`.",
         fraud,
+        "Emission and sustainability (`benchmarks/emission_bench.py`, plot "
+        "`benchmarks/emission.html`): "
+        + " ".join((emission_bench.__doc__ or "").split("\n\n")[1].split()),
+        emission,
         "## Sweeps on dask",
         sweeps,
     ]

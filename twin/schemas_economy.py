@@ -28,7 +28,9 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "address, the sale's transaction), outflows negative (kind asset_purchase: an "
         "executed proposal paying the vendor, account its address, its execute "
         "transaction; kind shortfall: the part of a batch's fees not paid because payers "
-        "fell short, cut pro rata by Settlement); "
+        "fell short, cut pro rata by Settlement; kind buyback: the revenue schedule's "
+        "BuybackBurn drawing the revenue that arrived since its last draw, account its "
+        "address, its draw transaction); "
         "the amounts sum to the Treasury's balance on chain",
     ),
     "proposals": (
@@ -133,16 +135,42 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("staked_units", pa.int64()),
                 ("supply_units", pa.int64()),
                 ("circulating_units", pa.int64()),
+                ("buyback_burned_units", pa.int64()),
+                ("buyback_paid_micro_eur", pa.int64()),
+                ("treasury_balance_micro_eur", pa.int64()),
                 ("protocol_revenue_micro_eur", pa.int64()),
                 ("break_even_eur_per_token", pa.float64()),
+                ("reference_price_eur_per_token", pa.float64()),
+                ("pays_for_itself", pa.bool_()),
             ]
         ),
         "one row a reward epoch [RewardToken base units]: the pool of the emission schedule "
         "(pro-rated for a partial epoch), rewards minted (emitted), genesis allocation, slashed "
         "and burned in the epoch; staked and supply read on chain at the epoch's end "
-        "(supply = cumulative genesis + emitted - burned), circulating = supply - staked; the "
-        "protocol fees of the batches starting in the epoch [micro-euro] and the token value "
-        "at which the epoch's rewards equal them [EUR/token]",
+        "(supply = cumulative genesis + emitted - burned), circulating = supply - staked; "
+        "burned counts slashes' burns and the revenue schedule's buyback burn "
+        "(buyback_burned_units, bought for buyback_paid_micro_eur); the Treasury's balance at "
+        "the epoch's end [micro-euro]; the protocol fees of the batches starting in the epoch "
+        "[micro-euro], the token value at which the epoch's rewards equal them [EUR/token], "
+        "the reference price [EUR/token] and whether revenue >= emitted x price",
+    ),
+    "buybacks": (
+        pa.schema(
+            [
+                ("epoch", pa.int64()),
+                ("time", TIME),
+                ("kind", pa.string()),
+                ("account", pa.string()),
+                ("units", pa.int64()),
+                ("amount_micro_eur", pa.int64()),
+                ("tx_hash", pa.string()),
+            ]
+        ),
+        "the revenue schedule's buyback-and-burn at each epoch's end: kind draw (revenue "
+        "drawn from the Treasury into BuybackBurn, account the buyback, amount [micro-euro]), "
+        "kind sale (a device owner's tokens sold by its own permit at the reference price and "
+        "burned: account the seller, units [RewardToken base units] burned, amount paid "
+        "[micro-euro])",
     ),
     "data_sales": (
         pa.schema(

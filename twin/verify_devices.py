@@ -14,6 +14,7 @@ from settlement.depin.leaves import reading_leaves
 from settlement.depin.staking import DeviceStaking
 from twin.checks import Check
 from twin.results import RunFolder
+from twin.verify_buyback import sold_by_seller, verify_buyback
 from twin.verify_transfers import verify_transfers
 
 
@@ -94,6 +95,8 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     if stakes is not None:
         genesis = int(stakes.loc[stakes["kind"] == "genesis", "amount_units"].sum())
         burned = int(stakes["burned_units"].sum())
+    sold = sold_by_seller(run)
+    burned += sum(sold.values())
     checks.append(
         Check(
             "RewardToken supply = genesis + rewards - burned",
@@ -114,11 +117,13 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
             moved["owner_address"], sign * moved["amount_units"], strict=True
         ):
             expected[str(address)] = expected.get(str(address), 0) + int(amount)
+    for address, amount in sold.items():  # sold to the buyback, by the owner's permit
+        expected[address] = expected.get(address, 0) - amount
     names = {a: o for o, a in owners.items()}
     wrong = [names.get(a, a) for a, amount in expected.items() if depin.reward_balance(a) != amount]
     checks.append(
         Check(
-            "reward balances = genesis + rewards - stakes of each owner",
+            "reward balances = genesis + rewards - stakes - buyback sales of each owner",
             not wrong,
             f"{len(expected)} owners" + (f"; wrong: {wrong[:3]}" if wrong else ""),
         )
@@ -128,6 +133,8 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
         checks += verify_stakes(DeviceStaking(depin, address=address), stakes)
     if (run.path / "token_economy.parquet").is_file():
         checks += verify_token_economy(run.table("token_economy"), rewards, supply)
+    if (run.path / "buybacks.parquet").is_file():
+        checks += verify_buyback(run, depin)
     revoked = set(config["devices"]["revoked"])
     bad = [
         str(n.node_id)
@@ -199,28 +206,29 @@ def verify_stakes(staking: DeviceStaking, stakes: pd.DataFrame) -> list[Check]:
 
 
 def verify_token_economy(economy: pd.DataFrame, rewards: pd.DataFrame, supply: int) -> list[Check]:
-    """Per epoch: emission = the epoch's rewards; supply = genesis + emitted - burned so far;
-    the last epoch's supply = the RewardToken's supply on chain."""
+    """Per epoch (row): emission = the epoch's rewards; the supply change since the row before
+    = genesis + emitted - burned; the last epoch's supply = the RewardToken's supply on chain.
+    A wrong row is named with its epoch and what disagrees."""
     emitted = rewards.groupby("epoch")["amount"].sum()
-    derived = (
-        economy["genesis_units"] + economy["emitted_units"] - economy["burned_units"]
-    ).cumsum()
-    bad = [
-        int(e)
-        for e, em, s, d in zip(
-            economy["epoch"],
-            economy["emitted_units"],
-            economy["supply_units"],
-            derived,
-            strict=True,
-        )
-        if int(em) != int(emitted.get(e, 0)) or int(s) != int(d)
-    ]
+    bad: list[str] = []
+    before = 0
+    for i, row in enumerate(economy.itertuples()):
+        e, em, s = int(str(row.epoch)), int(str(row.emitted_units)), int(str(row.supply_units))
+        change = int(str(row.genesis_units)) + em - int(str(row.burned_units))
+        if em != int(emitted.get(e, 0)):
+            bad.append(f"row {i} (epoch {e}): emitted {em:,}, rewards {int(emitted.get(e, 0)):,}")
+        if s - before != change:
+            bad.append(
+                f"row {i} (epoch {e}): supply changed {s - before:,}, "
+                f"genesis + emitted - burned = {change:,}"
+            )
+        before = s
     checks = [
         Check(
-            "token_economy: emitted = rewards, supply = genesis + emitted - burned, per epoch",
+            "token_economy: emitted = rewards, supply change = genesis + emitted - burned, "
+            "per epoch",
             not bad,
-            f"{len(economy)} epochs" + (f"; wrong epochs: {bad[:3]}" if bad else ""),
+            f"{len(economy)} epochs" + (f"; {'; '.join(bad[:3])}" if bad else ""),
         )
     ]
     last = int(economy["supply_units"].iloc[-1]) if len(economy) else 0

@@ -16,9 +16,10 @@ from twin.results import RunFolder
 
 def economy_flows(run: RunFolder) -> dict[str, int]:
     """Credits moved outside the batches, from the tables: members' contributions into the
-    treasury, the treasury's payments for assets, assets' payouts to their holders, device
-    sales (the buyer pays the seller and the royalty's receiver) [micro-euro received, by
-    address]; they sum to zero."""
+    treasury, the treasury's payments for assets and draws by the buyback, the buyback's
+    payments to the token sellers, assets' payouts to their holders, device sales (the buyer
+    pays the seller and the royalty's receiver) [micro-euro received, by address]; they sum
+    to zero."""
     flows: dict[str, int] = {}
 
     def move(source: str, to: str, amount: int) -> None:
@@ -32,8 +33,13 @@ def economy_flows(run: RunFolder) -> dict[str, int]:
             for r in table.itertuples():
                 if r.kind in ("contribution", "device_royalty"):
                     move(str(r.account), treasury, int(str(r.amount_micro_eur)))
-                elif r.kind == "asset_purchase":
+                elif r.kind in ("asset_purchase", "buyback"):
                     move(treasury, str(r.account), -int(str(r.amount_micro_eur)))
+    if (run.path / "buybacks.parquet").is_file():  # the buyback pays each seller
+        buyback = str(run.manifest["chain"]["addresses"]["BuybackBurn"])
+        for r in run.table("buybacks").itertuples():
+            if r.kind == "sale":
+                move(buyback, str(r.account), int(str(r.amount_micro_eur)))
     if (run.path / "asset_payouts.parquet").is_file():
         people = run.table("participants")
         accounts = dict(zip(people["owner"], people["address"], strict=True))

@@ -37,6 +37,7 @@ CONTRACTS = (
     "DeviceStaking",
     "DataMarket",
     "DeviceMarket",
+    "BuybackBurn",
 )
 
 #: Transaction kind by called function.
@@ -91,6 +92,12 @@ KINDS = {
     # Device NFT sales (settlement/depin/market.py).
     "buy": "device_sale",
     "buyWithPermit": "device_sale",
+    # The revenue schedule's buyback (settlement/depin/buyback.py): named once, then each
+    # epoch a draw of the treasury's revenue and the holders' permit-signed sales.
+    "setBuyback": "role",
+    "transferOwnership": "role",
+    "draw": "buyback",
+    "sellWithPermit": "buyback",
 }
 #: Kinds that set a community up once (the rest recur).
 ONE_OFF = frozenset(

@@ -161,12 +161,17 @@ class CommunityDao:
         members: Sequence[str],
         votes: Sequence[TokenUnits],
         settings: DaoSettings = DaoSettings(),
+        *,
+        treasury_setup: bool = False,
     ) -> CommunityDao:
         """Deploy the DAO: mint ``votes[i]`` to ``members[i]``, wire the roles, renounce setup.
 
         The timelock is deployed with the operator as setup admin, grants the governor its
         PROPOSER and CANCELLER roles, and the operator renounces the admin role in the same
         setup: afterwards only a passed proposal changes a role, the delay or the treasury.
+        With ``treasury_setup`` the operator owns the Treasury until
+        :meth:`hand_over_treasury` (before the run starts), to name its buyback once
+        (``Treasury.setBuyback``, :mod:`settlement.depin.buyback`).
         """
         if len(members) != len(votes):
             raise ValueError("members and votes differ in length")
@@ -193,7 +198,8 @@ class CommunityDao:
         )
         governor = chain.deploy_contract(art["CommunityGovernor"], *governor_args, gas=_DEPLOY_GAS)
         credit = chain.contract("EnergyCredit").address
-        treasury = chain.deploy_contract(art["Treasury"], credit, timelock.address, gas=_DEPLOY_GAS)
+        owner = chain.operator if treasury_setup else timelock.address
+        treasury = chain.deploy_contract(art["Treasury"], credit, owner, gas=_DEPLOY_GAS)
         for role in ("PROPOSER_ROLE", "CANCELLER_ROLE"):
             args = [chain.call(timelock, role), governor.address]
             chain.transact(timelock, "grantRole", args, gas=_ROLE_GAS)
@@ -203,6 +209,13 @@ class CommunityDao:
         return cls(
             chain, {n: str(c.address) for n, c in zip(DAO_CONTRACTS, contracts, strict=True)}
         )
+
+    def hand_over_treasury(self) -> None:
+        """The operator hands the Treasury to the timelock (after ``treasury_setup``)."""
+        timelock = self.contract("CommunityTimelock").address
+        treasury = self.contract("Treasury")
+        if str(self.chain.call(treasury, "owner")) != str(timelock):
+            self.chain.transact(treasury, "transferOwnership", [timelock], gas=_ROLE_GAS)
 
     @property
     def addresses(self) -> dict[str, str]:

@@ -10,7 +10,9 @@ devices named in ``devices.attacks`` inflate, replay, forge or sign for another 
 with the clear-sky ceiling and PV peers). Every ``devices.epoch_days`` the epoch's rewards
 (:func:`settlement.depin.rewards.epoch_rewards`, location weights from the intervals' power flow)
 are minted on-chain to each device NFT's owner with one ``Rewards.distribute``, which also
-records the Merkle root of the epoch's accepted readings.
+records the Merkle root of the epoch's accepted readings. With the ``revenue`` emission
+schedule a :class:`~twin.layers.buyback.BuybackDesk` burns tokens bought with the treasury's
+revenue at each epoch's end, and the next epoch emits what it burned.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ from settlement.depin.verdict import STATUSES
 from settlement.depin.verifier_state import VerifierState
 from settlement.units import mw_to_wh
 from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
+from twin.layers.buyback import BuybackDesk, Movement
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
 from twin.layers.physics import PhysicsCheck
 from twin.layers.staking import StakingBook, TokenEconomy
-from twin.layers.transfers import DeviceSales, Movement, installer_address
+from twin.layers.transfers import DeviceSales, installer_address
 from twin.results import RunWriter
 from twin.scenario import ScenarioError
 from twin.scenario.world import unknown_node
@@ -81,7 +84,8 @@ class DeviceLayer:
         The economy layer's protocol fees per batch [micro-euro], filled as the run goes: the
         ``token_economy`` table's protocol revenue.
     treasury_movements : list, optional
-        The economy layer's treasury movements: royalties paid to the treasury join them.
+        The economy layer's treasury movements: royalties paid to the treasury and the revenue
+        schedule's draws join them.
     """
 
     name = "devices"
@@ -203,6 +207,20 @@ class DeviceLayer:
             )
             # the genesis is opened and minted above, by the operator; then the timelock is admin
             chain_layer.hand_overs.append(self.book.staking.hand_over)
+        self.treasury = treasury
+        self.buyback: BuybackDesk | None = None
+        if cfg.emission.schedule == "revenue":  # the scenario's check: needs [economy]
+            assert treasury is not None
+            owners = self.owner[self.eligible], np.array(owner_address)[self.eligible]
+            holders = zip(*owners, strict=True)
+            self.buyback = BuybackDesk(
+                self.depin,
+                treasury,
+                cfg.emission.token_price_eur,
+                list(dict.fromkeys((str(n), str(a)) for n, a in holders)),
+                chain_layer.key_of,
+                treasury_movements,
+            )
         self.slashed_burned = 0  # since the last epoch's row [base units]
         self.slashed_total = 0
         self.pool_total = 0  # the pools of the epochs run [base units]
@@ -417,6 +435,7 @@ class DeviceLayer:
             emission.schedule,
             halving_epochs=emission.halving_epochs,
             decay_per_epoch=emission.decay_per_epoch,
+            burned_before=self.buyback.last_burned if self.buyback else 0,
         )
         pool = epoch_pool(full_pool, n, self.epoch_len)
         self.pool_total += pool
@@ -445,6 +464,11 @@ class DeviceLayer:
         book = self.book
         slashed = book.slashed_units - self.slashed_total if book else 0
         burned = book.burned_units - self.slashed_burned if book else 0
+        end = e.first + n
+        bought = paid_eur = 0
+        if self.buyback is not None:
+            stamp = self.stamps_us[0] + np.timedelta64(end * self.interval_s, "s")
+            bought, paid_eur = self.buyback.burn(epoch, stamp, float(end * self.interval_s))
         self.economy.add(
             epoch,
             self.stamps_us[e.first],
@@ -453,9 +477,12 @@ class DeviceLayer:
             emitted=int(amount[paid].sum()),
             genesis=book.genesis_units if book and not self.economy.epoch else 0,
             slashed=slashed,
-            burned=burned,
+            burned=burned + bought,
             staked=book.total_staked() if book else 0,
             supply=self.depin.reward_supply(),
+            buyback_burned=bought,
+            buyback_paid=paid_eur,
+            treasury=self.depin.chain.balance_of(self.treasury) if self.treasury else 0,
         )
         self.slashed_total += slashed
         self.slashed_burned += burned
@@ -497,7 +524,8 @@ class DeviceLayer:
         revenue = self._revenue_per_epoch()
         units = float(10**REWARD_DECIMALS)
         emitted = sum(self.economy.emitted)
-        tables = {"token_economy": self.economy.table(revenue)}
+        price = self.cfg.emission.token_price_eur
+        tables = {"token_economy": self.economy.table(revenue, price)}
         if self.physics is not None:
             tables["physics_checks"] = self.physics.table(self.node_ids, self.stamps_us)
         addresses: dict[str, JsonValue] = dict(self.depin.manifest())
@@ -507,6 +535,10 @@ class DeviceLayer:
             royalties = sum(s.royalty for _, s, _ in self.sales.sold)
             kpis["device_sales"] = (float(len(self.sales.sold)), "count")
             kpis["device_royalties_eur"] = (royalties / 1e6, "EUR")
+        if self.buyback is not None:
+            tables["buybacks"] = self.buyback.table()
+            addresses.update(self.buyback.buyback.manifest())
+            kpis.update(self.buyback.kpis())
         book = self.book
         kpis.update(
             {

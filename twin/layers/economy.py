@@ -21,7 +21,9 @@ minted to the funders (:mod:`twin.layers.assets`). A defeated proposal changes n
 batch each asset's net receipt is paid to its share holders.
 
 The community timelock is the admin of the run's contracts from the start (the chain layer
-hands them over to it): the operator only commits and pauses.
+hands them over to it): the operator only commits and pauses. With the ``revenue`` emission
+schedule the operator owns the Treasury during set-up only, to name its buyback once
+(:mod:`twin.layers.buyback`); the Treasury is handed to the timelock with the rest.
 
 At the end (after the chain layer's :meth:`~twin.layers.chain.ChainLayer.finish`: batches
 final) it returns the ``treasury`` table (every inflow and outflow, and a ``shortfall`` row,
@@ -111,7 +113,15 @@ class EconomyLayer:
         votes = member_votes(config.votes, ctx.owner_idx, len(owners))
         self.votes = [votes[i] for i in self.member_pos]
         cc = chain.chain
-        self.dao = CommunityDao.deploy(cc, self.member_addresses, self.votes, settings)
+        devices = ctx.scenario.devices
+        # the revenue schedule's buyback is named by the Treasury's owner at set-up (the
+        # devices layer), then the timelock owns the Treasury (the chain layer's hand-overs)
+        setup = devices.enabled and devices.emission.schedule == "revenue"
+        self.dao = CommunityDao.deploy(
+            cc, self.member_addresses, self.votes, settings, treasury_setup=setup
+        )
+        if setup:
+            chain.hand_overs.append(lambda admin: self.dao.hand_over_treasury())
         self.treasury = self.dao.addresses["Treasury"]
         self.timelock = self.dao.addresses["CommunityTimelock"]
         chain.add_treasury(self.treasury)

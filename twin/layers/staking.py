@@ -23,10 +23,12 @@ forgery's victim is honest, and a replay claims nothing new. A device is slashed
 a run (its first evidence); the contract refuses the same signed upload twice in any case.
 
 :class:`TokenEconomy` keeps the ``token_economy`` table: per epoch the pool, the tokens
-emitted (rewards minted), genesis, slashed and burned, the stake and the token supply read on
-chain at the epoch's end, the circulating supply (supply - staked), the protocol revenue
-(the treasury's protocol fees of the batches that start in the epoch) and the break-even
-token value (revenue / emission).
+emitted (rewards minted), genesis, slashed and burned (slashes' burns plus the revenue
+schedule's buyback burns, :mod:`twin.layers.buyback`), the buyback's burn and what it paid,
+the stake, the token supply and the Treasury's balance read on chain at the epoch's end, the
+circulating supply (supply - staked), the protocol revenue (the treasury's protocol fees of
+the batches that start in the epoch), the break-even token value (revenue / emission) and
+whether the economy pays for itself at the reference price (revenue >= emitted x price).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from settlement.depin.client import REWARD_DECIMALS, DepinContracts
-from settlement.depin.emission import break_even_eur_per_token
+from settlement.depin.emission import break_even_eur_per_token, pays_for_itself
 from settlement.depin.plausibility import FLAGS
 from settlement.depin.staking import (
     DeviceStaking,
@@ -269,6 +271,9 @@ class TokenEconomy:
     burned: list[int] = field(default_factory=list)
     staked: list[int] = field(default_factory=list)
     supply: list[int] = field(default_factory=list)
+    buyback_burned: list[int] = field(default_factory=list)
+    buyback_paid: list[int] = field(default_factory=list)
+    treasury: list[int] = field(default_factory=list)
 
     def add(
         self,
@@ -283,8 +288,13 @@ class TokenEconomy:
         burned: int,
         staked: int,
         supply: int,
+        buyback_burned: int = 0,
+        buyback_paid: int = 0,
+        treasury: int = 0,
     ) -> None:
-        """One epoch's row (amounts [base units]; staked and supply at the epoch's end)."""
+        """One epoch's row (amounts [base units], ``buyback_paid`` and ``treasury``
+        [micro-euro]; staked, supply and treasury at the epoch's end; ``burned`` counts the
+        buyback's burn too)."""
         self.epoch.append(epoch)
         self.time.append(time)
         self.intervals.append(intervals)
@@ -296,17 +306,27 @@ class TokenEconomy:
             ("burned", burned),
             ("staked", staked),
             ("supply", supply),
+            ("buyback_burned", buyback_burned),
+            ("buyback_paid", buyback_paid),
+            ("treasury", treasury),
         ):
             getattr(self, name).append(int(value))
 
-    def table(self, revenue_micro_eur: Sequence[int]) -> dict[str, pa.Array]:
-        """The table, with each epoch's protocol revenue [micro-euro]."""
+    def table(
+        self, revenue_micro_eur: Sequence[int], price_eur_per_token: float
+    ) -> dict[str, pa.Array]:
+        """The table, with each epoch's protocol revenue [micro-euro] and the reference
+        token price [EUR/token]."""
         units = pa.int64()
         supply = np.asarray(self.supply, dtype=np.int64)
         staked = np.asarray(self.staked, dtype=np.int64)
         revenue = [int(r) for r in revenue_micro_eur]
         break_even = [
             break_even_eur_per_token(r, e, REWARD_DECIMALS)
+            for r, e in zip(revenue, self.emitted, strict=True)
+        ]
+        pays = [
+            pays_for_itself(r, e, price_eur_per_token, REWARD_DECIMALS)
             for r, e in zip(revenue, self.emitted, strict=True)
         ]
         return {
@@ -321,6 +341,13 @@ class TokenEconomy:
             "staked_units": pa.array(staked, units),
             "supply_units": pa.array(supply, units),
             "circulating_units": pa.array(supply - staked, units),
+            "buyback_burned_units": pa.array(self.buyback_burned, units),
+            "buyback_paid_micro_eur": pa.array(self.buyback_paid, pa.int64()),
+            "treasury_balance_micro_eur": pa.array(self.treasury, pa.int64()),
             "protocol_revenue_micro_eur": pa.array(revenue, pa.int64()),
             "break_even_eur_per_token": pa.array(break_even, pa.float64()),
+            "reference_price_eur_per_token": pa.array(
+                [float(price_eur_per_token)] * len(self.epoch), pa.float64()
+            ),
+            "pays_for_itself": pa.array(pays, pa.bool_()),
         }

@@ -95,6 +95,11 @@ def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
                 f"devices.transfers[{i}].day",
                 f"day {transfer.day} is not within the run's {scenario.run.days} days",
             )
+    if devices.emission.schedule == "revenue" and not scenario.economy.enabled:
+        yield (
+            "devices.emission.schedule",
+            "revenue: the treasury's protocol revenue buys the burns, but [economy] is off",
+        )
     epoch_s = devices.epoch_days * 86_400
     period_s = devices.upload_intervals * interval_s
     if epoch_s % interval_s:

@@ -209,11 +209,17 @@ class StakingConfig(Section):
 class EmissionConfig(Section):
     """``[devices.emission]``: the reward pool per epoch (:mod:`settlement.depin.emission`):
     ``constant`` (``reward_tokens_per_epoch`` every epoch), ``halving`` (halved every
-    ``halving_epochs``) or ``decay`` (``decay_per_epoch`` less each epoch)."""
+    ``halving_epochs``), ``decay`` (``decay_per_epoch`` less each epoch) or ``revenue``
+    (burn-and-mint: the treasury's protocol revenue buys tokens at ``token_price_eur`` and
+    burns them, and the next epoch emits what was burned, at most ``reward_tokens_per_epoch``;
+    needs ``[economy]``). ``token_price_eur`` [EUR/token] is also the price at which every
+    schedule's ``token_economy`` table says whether the economy pays for itself."""
 
-    schedule: Literal["constant", "halving", "decay"] = "constant"
+    schedule: Literal["constant", "halving", "decay", "revenue"] = "constant"
     halving_epochs: Annotated[int, Field(ge=1, le=10_000)] = 52
     decay_per_epoch: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    # at least one micro-euro per token: the buyback pays integer micro-euro
+    token_price_eur: Annotated[float, Field(ge=1e-6, le=1e6)] = 0.01
 
 
 class PhysicsCheckConfig(Section):
