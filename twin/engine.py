@@ -129,7 +129,7 @@ class Engine:
         t0 = time.perf_counter()
         try:
             return call(*args)
-        except LayerError:
+        except (LayerError, ResumeError):  # a replay that differs is no layer's fault
             raise
         except Exception as exc:
             what = getattr(call, "__name__", "call")
@@ -148,7 +148,7 @@ class Engine:
                 event = process.throw(error) if error is not None else process.send(value)
             except StopIteration:
                 return
-            except LayerError:
+            except (LayerError, ResumeError):  # a replay that differs is no layer's fault
                 raise
             except Exception as exc:
                 raise LayerError(f"layer {name!r} failed in its process: {_cause(exc)}") from exc
