@@ -134,7 +134,7 @@ def test_resume_on_an_rpc_chain_is_refused_with_the_journal_named(tmp_path: Path
     out = tmp_path / "run"
     sc = scenario(*ARGS, 'chain.rpc_url="http://127.0.0.1:1"')
     kept = RunWriter(out, config=sc.model_dump(mode="json")).keep(RuntimeError("killed"))
-    with pytest.raises(ResumeError, match="RPC chain .* not supported") as refused:
+    with pytest.raises(ResumeError, match=r"RPC chain .* not supported") as refused:
         resumable(kept)
     assert str(kept / "ledger.sqlite") in str(refused.value)
     result = CliRunner().invoke(app, ["run", "--resume", str(kept)])

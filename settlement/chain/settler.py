@@ -170,6 +170,8 @@ class Settler:
                 block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
                 self.ledger.mark_mined(batch_id, tx_hash, block, gas)
                 break
+            # a node restarted empty may hold the transaction pending forever (a nonce gap)
+            self._node(self.chain.require_contracts)
             if not self._node(partial(self._known, tx_hash)):
                 self.ledger.replan(batch_id)
                 self.submit(batch_id)  # asks the contract first: it may hold the batch already
