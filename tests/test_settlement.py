@@ -306,3 +306,61 @@ def test_anvil_killed_and_restarted_mid_run_loses_and_doubles_nothing(tmp_path: 
         assert sorted(int(log["args"]["batchId"]) for log in logs) == list(range(36))
     finally:
         node.close()
+
+
+@pytest.mark.anvil
+@pytest.mark.slow
+@needs_anvil
+def test_anvil_restarted_without_state_is_detected_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    # the node comes back empty at the same URL: a commit to Settlement's address (no code
+    # there now) would succeed and do nothing; the run must stop, name the contract, mark no
+    # batch final after the restart, and keep its journal
+    node = AnvilNode(_binary()).start()
+    final_before: list[int] = []
+
+    def bounce() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = list(tmp_path.glob(".run.partial-*/ledger.sqlite"))
+            if found and Ledger(found[0]).batches(("final",)):
+                break
+            time.sleep(0.2)
+        port = node.port
+        node.stop()
+        found = list(tmp_path.glob(".run.partial-*/ledger.sqlite"))
+        final_before.extend(b.batch_id for b in Ledger(found[0]).batches(("final",)))
+        node.start(port=port)  # no --state: a fresh chain
+
+    killer = threading.Thread(target=bounce, daemon=True)
+    try:
+        killer.start()
+        sc = scenario(
+            "run.days=1",
+            "chain.batch_hours=2",
+            "forecasting.battery_control=self_consumption",
+            f'chain.rpc_url="{node.url}"',
+        )
+        with pytest.raises(Exception, match="has no code") as raised:
+            run_scenario(sc, tmp_path / "run")
+        killer.join(timeout=60)
+        assert "restarted without its state" in str(raised.value)
+        assert final_before
+        assert not (tmp_path / "run").exists()
+        [kept] = tmp_path.glob(".run.partial-*")
+        ledger = Ledger(kept / "ledger.sqlite")
+        assert [b.batch_id for b in ledger.batches(("final",))] == final_before
+        # the fresh chain holds nothing: nothing was sent to the lost contracts' addresses
+        addresses = ledger.meta("chain")["addresses"]
+        chain = Chain.connect(node.url)
+        for address in addresses.values():
+            assert chain.w3.eth.get_code(address) == b""
+            assert chain.w3.eth.get_transaction_count(address) == 0
+        assert chain.block_number() == 0 or all(
+            tx["to"] not in addresses.values()
+            for n in range(1, chain.block_number() + 1)
+            for tx in chain.w3.eth.get_block(n, full_transactions=True)["transactions"]
+        )
+    finally:
+        node.close()

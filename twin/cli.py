@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from twin.cli_run import _error, _load, _resumable, _summary, console
 from twin.scenario import ScenarioError, load_scenario
 
 app = typer.Typer(
@@ -17,7 +17,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="gridtwin: a digital twin of a decentralized energy grid.",
 )
-console = Console()
 
 
 @app.callback()
@@ -25,91 +24,11 @@ def main() -> None:
     """gridtwin: a digital twin of a decentralized energy grid."""
 
 
-def _summary(kpis: dict[str, tuple[float, str]], path: Path, wall_s: float, solver: str) -> Table:
-    table = Table(title=f"gridtwin run -> {path}", show_lines=False)
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    table.add_column("unit")
-    rows = [
-        ("consumption", "consumption_mwh"),
-        ("PV generation", "pv_mwh"),
-        ("wind generation", "wind_mwh"),
-        ("battery charged", "battery_charge_mwh"),
-        ("battery discharged", "battery_discharge_mwh"),
-        ("grid import", "grid_import_mwh"),
-        ("grid export", "grid_export_mwh"),
-        ("losses", "losses_mwh"),
-        ("self-sufficiency", "self_sufficiency"),
-        ("self-consumption", "self_consumption"),
-        ("peak import", "peak_import_mw"),
-        ("min voltage", "min_vm_pu"),
-        ("max voltage", "max_vm_pu"),
-        ("max loading", "max_loading_percent"),
-        ("violations", "violations"),
-        ("infeasible intervals", "infeasible_intervals"),
-        ("violations before curtailment", "violations_uncurtailed"),
-        ("curtailed", "curtailed_wh"),
-        ("P2P traded", "p2p_traded_mwh"),
-        ("P2P delivered (covered by the seller's metered export)", "p2p_delivered_mwh"),
-        ("P2P share of purchases", "p2p_share"),
-        ("mean P2P price", "price_mean_eur_per_mwh"),
-        ("community cost (P2P market)", "community_cost_eur"),
-        ("community cost (utility only)", "baseline_cost_eur"),
-        ("homes (members) gaining", "homes_gaining"),
-        ("homes (members) losing", "homes_losing"),
-        ("  apart: community generators' accounts gaining", "community_generators_gaining"),
-        ("  apart: community generators' accounts losing", "community_generators_losing"),
-        ("  apart: shared assets' accounts gaining", "shared_assets_gaining"),
-        ("  apart: shared assets' accounts losing", "shared_assets_losing"),
-        ("worst-off account's saving (any kind)", "savings_min_eur"),
-        ("spread of all accounts' savings (Gini)", "savings_gini"),
-        ("settlement batches", "batches"),
-        ("transactions sent", "transactions"),
-        ("gas, all transactions", "gas_all"),
-        ("  of which one-off (deploy, roles, mint, register)", "gas_one_off"),
-        ("gas per settled trade, all transactions", "gas_all_per_trade"),
-        ("gas per settled trade, batch commits only", "commit_gas_per_trade"),
-        (
-            "all gas (one-off included) at the L1 gas price, per MWh settled",
-            "settlement_cost_l1_eur_per_mwh",
-        ),
-        (
-            "all gas (one-off included) at the L2 gas price, per MWh settled",
-            "settlement_cost_l2_eur_per_mwh",
-        ),
-        ("readings accepted", "readings_accepted"),
-        ("readings refused or flagged", "readings_refused"),
-        ("attack readings", "attack_readings"),
-        ("attack readings rewarded", "attack_readings_rewarded"),
-        ("rewards paid", "rewards_tokens"),
-    ]
-    statuses = ("tampered", "replayed", "wrong_chain", "unregistered")
-    if "readings_accepted" in kpis:
-        refused = sum(kpis[f"readings_rejected_{k}"][0] for k in statuses)
-        refused += kpis["readings_flagged_implausible"][0]
-        kpis = {**kpis, "readings_refused": (refused, "count")}
-    for prefix in ("community_generators", "shared_assets"):  # accounts of no such kind
-        if not any(kpis.get(f"{prefix}_{s}", (0.0, ""))[0] for s in ("gaining", "losing")):
-            kpis = {k: v for k, v in kpis.items() if not k.startswith(f"{prefix}_")}
-    for label, key in rows:
-        if key not in kpis:
-            continue
-        value, unit = kpis[key]
-        if unit in ("count", "gas", "token"):
-            text = f"{value:,.0f}"
-        elif unit == "-":
-            text = f"{value:.1%}"
-            unit = ""
-        else:
-            text = f"{value:,.4f}" if abs(value) < 10 else f"{value:,.1f}"
-        table.add_row(label, text, unit)
-    table.add_row("wall time", f"{wall_s:.1f}", f"s ({solver})")
-    return table
-
-
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML file (not with --resume).")
+    ] = None,
     days: Annotated[int | None, typer.Option(help="Override run.days.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override run.seed.")] = None,
     set_: Annotated[
@@ -120,31 +39,40 @@ def run(
         Path | None,
         typer.Option(help="Run folder to write (default results/<scenario>-<UTC time>)."),
     ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue a killed or failed run: its partial folder, or where it was to land."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Run a scenario headless and write its run folder."""
-    overrides = list(set_ or [])
-    if days is not None:
-        overrides.append(f"run.days={days}")
-    if seed is not None:
-        overrides.append(f"run.seed={seed}")
-    try:
-        sc = load_scenario(scenario, overrides)
-    except ScenarioError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    if out is not None and out.exists():
-        console.print(f"[red]error:[/red] {out}: run folder exists already", highlight=False)
-        raise typer.Exit(2)
-    blocking = next(
-        (p for p in (out.parents if out else ()) if p.exists() and not p.is_dir()), None
-    )
-    if blocking is not None:
-        console.print(f"[red]error:[/red] --out {out}: {blocking} is a file", highlight=False)
-        raise typer.Exit(2)
+    """Run a scenario headless and write its run folder (or --resume a killed run)."""
+    from twin.engine import default_out
+
+    partial: Path | None = None
+    if resume is not None:
+        sc, scenario_file, out, partial = _resumable(resume, scenario, days, seed, set_, out)
+    else:
+        if scenario is None:
+            console.print("[red]error:[/red] give a scenario file (or --resume RUN)")
+            raise typer.Exit(2)
+        sc = _load(scenario, days, seed, set_)
+        scenario_file = str(scenario)
+        if out is not None and out.exists():
+            console.print(f"[red]error:[/red] {out}: run folder exists already", highlight=False)
+            raise typer.Exit(2)
+        blocking = next(
+            (p for p in (out.parents if out else ()) if p.exists() and not p.is_dir()), None
+        )
+        if blocking is not None:
+            console.print(f"[red]error:[/red] --out {out}: {blocking} is a file", highlight=False)
+            raise typer.Exit(2)
+        out = out or default_out(sc)
 
     from settlement.chain.errors import ChainError
     from twin.engine import LayerError, run_scenario
+    from twin.results import ResumeError
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -162,19 +90,24 @@ def run(
             bar.update(task, completed=done)
 
         try:
-            result = run_scenario(sc, out, progress, scenario_file=str(scenario))
+            result = run_scenario(sc, out, progress, scenario_file, resume=partial)
         except ScenarioError as err:
-            console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            _error(str(err), out)
             raise typer.Exit(2) from None
-        except LayerError as err:  # a layer failed; its run folder was not written
-            console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        except ResumeError as err:  # the replay is not the killed run: that folder is untouched
+            _error(f"{partial}: {err}", None)
+            raise typer.Exit(1) from None
+        except LayerError as err:  # a layer failed; its partial folder is kept
+            _error(str(err), out)
             raise typer.Exit(1) from None
         except ChainError as err:  # e.g. no node at chain.rpc_url, before any layer ran
-            console.print(
-                f"[red]error:[/red] {scenario}: chain.rpc_url = {sc.chain.rpc_url!r}: {err}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            _error(f"{scenario_file}: chain.rpc_url = {sc.chain.rpc_url!r}: {err}", out)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            _error("interrupted", out)
+            raise typer.Exit(130) from None
+        except Exception as err:  # e.g. the disk full: the partial folder is kept
+            _error(f"{type(err).__name__}: {err}", out)
             raise typer.Exit(1) from None
     solver = sc.grid.solver
     console.print(_summary(result.kpis, result.path, result.wall_time_s, solver))
@@ -360,24 +293,38 @@ def clean(
     results: Annotated[Path, typer.Argument(help="Results folder.")] = Path("results"),
     remove: Annotated[bool, typer.Option("--remove", help="Remove them (default: list).")] = False,
 ) -> None:
-    """List the partial run folders a killed or failed run left behind; remove them on request."""
+    """List the partial run folders failed or killed runs left behind (with their state);
+    remove them on request (never one whose run is still running)."""
     import shutil
 
+    from twin.partial import partial_run
     from twin.results import broken_runs, partial_runs
 
     partial = partial_runs(results)
     for path in partial:
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-        action = "removed" if remove else "partial"
-        if remove:
+        found = partial_run(path)
+        action = "partial"
+        if remove and found.state != "running":
             shutil.rmtree(path)
-        console.print(f"{action}  {path}  ({size / 1e6:,.1f} MB)", highlight=False, soft_wrap=True)
+            action = "removed"
+        why = f": {found.error}" if found.error else ""
+        console.print(
+            f"{action}  {path}  ({found.state}, {size / 1e6:,.1f} MB){why}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for path, reason in broken_runs(results):
         console.print(f"broken   {path}  ({reason})", highlight=False, soft_wrap=True)
     if not partial:
         console.print(f"no partial run folders under {results}", highlight=False, soft_wrap=True)
     elif not remove:
-        console.print("gridtwin clean --remove removes them", highlight=False, soft_wrap=True)
+        console.print(
+            "gridtwin run --resume FOLDER continues a failed or killed one; "
+            "gridtwin clean --remove removes them",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ every call of every layer, and every step of their SimPy processes, in one place
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -38,7 +39,9 @@ from twin.layers.base import Chunk, Columns, JsonValue, Kpis, Layer, LayerOutput
 from twin.layers.context import LayerContext
 from twin.layers.registry import layer_factories, run_order
 from twin.manifest import manifest_base
-from twin.results import RunWriter
+from twin.partial import read_chunks
+from twin.results import ResumeError, RunWriter
+from twin.resume import check_replay
 from twin.scenario import Scenario, ScenarioError
 from twin.static_tables import write_grid_tables
 from twin.tables import write_chunk, write_nodes
@@ -126,7 +129,7 @@ class Engine:
         t0 = time.perf_counter()
         try:
             return call(*args)
-        except LayerError:
+        except (LayerError, ResumeError):  # a replay that differs is no layer's fault
             raise
         except Exception as exc:
             what = getattr(call, "__name__", "call")
@@ -145,7 +148,7 @@ class Engine:
                 event = process.throw(error) if error is not None else process.send(value)
             except StopIteration:
                 return
-            except LayerError:
+            except (LayerError, ResumeError):  # a replay that differs is no layer's fault
                 raise
             except Exception as exc:
                 raise LayerError(f"layer {name!r} failed in its process: {_cause(exc)}") from exc
@@ -289,8 +292,12 @@ def run_scenario(
     out: Path | None = None,
     progress: Progress | None = None,
     scenario_file: str | None = None,
+    resume: Path | None = None,
 ) -> RunResult:
     """Build and run a scenario; write its run folder atomically.
+
+    A run that fails keeps its partial folder (journal, tables written so far), marked
+    failed; :mod:`twin.resume` continues it.
 
     Parameters
     ----------
@@ -302,6 +309,10 @@ def run_scenario(
         Called as ``progress(done, total)`` with interval counts.
     scenario_file : str, optional
         Where the scenario came from (recorded in the manifest).
+    resume : Path, optional
+        The partial folder of a killed run of this scenario (:func:`twin.resume.resumable`):
+        the run is replayed, every chunk checked against the killed run's, and the killed
+        run's folder removed once the run is in place.
     """
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -310,11 +321,19 @@ def run_scenario(
     except ScenarioError as err:  # e.g. a node it names that the run does not have
         raise _in_file(err, scenario_file) from None
     build_s = time.perf_counter() - t0
-    writer = RunWriter(out or default_out(scenario))
+    expected = read_chunks(resume) if resume is not None else []
+    writer = RunWriter(
+        out or default_out(scenario),
+        config=scenario.model_dump(mode="json"),
+        scenario_file=scenario_file,
+        expected=expected,
+    )
     try:
         engine = Engine(twin, writer, progress)
         engine.run()
         kpis = engine.finish()
+        if resume is not None:
+            check_replay(resume, writer, len(expected))
         wall = time.perf_counter() - t0
         timings = {"build": build_s, **engine.timings_s}
         manifest = manifest_base(scenario, scenario_file)
@@ -332,14 +351,21 @@ def run_scenario(
             branches=len(twin.solver.layout.branch),
             chain=None,  # the chain layer's entry, when there is one
         )
+        if resume is not None:
+            manifest["resumed"] = {"chunks_replayed": len(expected)}
         merge_manifest(manifest, engine.manifest)
         path = writer.finish(manifest)
-    except ScenarioError as err:
-        writer.abort()
+    except ScenarioError as err:  # kept if a journal exists (contracts deployed), else removed
+        writer.fail(err, keep=(writer.tmp / "ledger.sqlite").exists())
         raise _in_file(err, scenario_file) from None
-    except BaseException:
+    except ResumeError:  # not the killed run: its own folder stays as it was
         writer.abort()
         raise
+    except BaseException as err:
+        writer.fail(err)
+        raise
+    if resume is not None:
+        shutil.rmtree(resume, ignore_errors=True)
     return RunResult(path, kpis, wall, timings)
 
 

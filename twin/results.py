@@ -2,8 +2,9 @@
 
 The contract between the engine and every face (CLI, dashboard, notebooks): every table has
 a declared schema (:mod:`twin.schemas`), units in the column names. A run is written into a
-hidden folder renamed into place when complete: a reader never sees half a run, a crash
-leaves the hidden one.
+hidden folder renamed into place when complete: a reader never sees half a run. A run that
+fails or is killed leaves the hidden one, with its journal and the chunks it wrote, to be
+resumed or cleaned (:mod:`twin.partial`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from twin.partial import (
+    CHUNKS,
+    STATUS,
+    chunk_digest,
+    kill_point,
+    new_status,
+    partial_runs,
+    read_status,
+    write_status,
+)
 from twin.schemas import SCHEMAS
+
+__all__ = ["ResumeError", "RunFolder", "RunWriter", "list_runs", "open_run", "partial_runs"]
+
+
+class ResumeError(RuntimeError):
+    """A resumed run's replay differs from what the killed run wrote: not the same run."""
 
 
 def tiled_ids(ids: np.ndarray, times: int, index_type: pa.DataType | None = None) -> pa.Array:
@@ -35,10 +53,30 @@ class RunWriter:
     """Writes one run folder atomically.
 
     Tables are appended chunk by chunk (one Parquet row group a chunk) into a hidden
-    temporary folder; :meth:`finish` writes the manifest and renames the folder into place.
+    temporary folder, each chunk's digest logged as it is written; :meth:`finish` writes the
+    manifest and renames the folder into place; :meth:`keep` marks it failed and keeps it.
+
+    Parameters
+    ----------
+    out : Path
+        Where the finished run lands (must not exist).
+    config : dict, optional
+        The resolved scenario as JSON data, stored in ``partial.json`` for a resume.
+    scenario_file : str, optional
+        Where the scenario came from.
+    expected : sequence of (table, rows, digest), optional
+        The chunks a killed run wrote (:func:`twin.partial.read_chunks`): each append is
+        checked against them, in order, and a difference raises :class:`ResumeError`.
     """
 
-    def __init__(self, out: Path) -> None:
+    def __init__(
+        self,
+        out: Path,
+        *,
+        config: dict[str, Any] | None = None,
+        scenario_file: str | None = None,
+        expected: Sequence[tuple[str, int, str]] = (),
+    ) -> None:
         self.out = Path(out)
         if self.out.exists():
             raise FileExistsError(f"{self.out}: run folder exists already")
@@ -47,35 +85,79 @@ class RunWriter:
         self.tmp.mkdir()
         self._writers: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
+        self._appends: dict[str, int] = {}
+        self._expected = list(expected)
+        self._seq = 0
+        write_status(self.tmp, new_status(self.out, config, scenario_file))
+        (self.tmp / CHUNKS).touch()
 
     def append(self, name: str, columns: dict[str, Any]) -> None:
         """Append a chunk of rows to table ``name`` (columns as arrays, declared schema)."""
         schema = SCHEMAS[name][0]
         table = pa.table(columns, schema=schema)
+        digest = chunk_digest(table)
+        if self._seq < len(self._expected):
+            want = self._expected[self._seq]
+            if want != (name, table.num_rows, digest):
+                raise ResumeError(
+                    f"chunk {self._seq} ({name}, {table.num_rows} rows) differs from the killed "
+                    f"run's ({want[0]}, {want[1]} rows): the replay is not the same run "
+                    "(other code, profiles or scenario)"
+                )
+        self._seq += 1
         writer = self._writers.get(name)
         if writer is None:
             writer = pq.ParquetWriter(self.tmp / f"{name}.parquet", schema, compression="zstd")
             self._writers[name] = writer
         writer.write_table(table)
         self.rows[name] = self.rows.get(name, 0) + table.num_rows
+        with (self.tmp / CHUNKS).open("a", encoding="utf-8") as log:  # whole lines, at once
+            log.write(f"{name} {table.num_rows} {digest}\n")
+        self._appends[name] = self._appends.get(name, 0) + 1
+        kill_point(name, self._appends[name])
+
+    @property
+    def replayed(self) -> int:
+        """How many of the expected chunks (a killed run's) the replay has matched."""
+        return min(self._seq, len(self._expected))
 
     def finish(self, manifest: dict[str, Any]) -> Path:
         """Close every table, write ``manifest.json`` and move the folder into place."""
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
+        self._close()
+        (self.tmp / STATUS).unlink()
+        (self.tmp / CHUNKS).unlink()
         manifest = {**manifest, "tables": dict(sorted(self.rows.items()))}
         text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
         (self.tmp / "manifest.json").write_text(text + "\n", encoding="utf-8")
         os.replace(self.tmp, self.out)
         return self.out
 
+    def fail(self, error: BaseException, *, keep: bool = True) -> None:
+        """After a failure: :meth:`keep` the folder, or (``keep=False``: nothing was sent
+        anywhere, nothing worth keeping) :meth:`abort`."""
+        if keep:
+            self.keep(error)
+        else:
+            self.abort()
+
+    def keep(self, error: BaseException) -> Path:
+        """After a failure: close every table (the chunks written stay readable), mark the
+        folder ``failed`` with the error, and keep it. Returns the folder."""
+        self._close()
+        status = read_status(self.tmp) or {}
+        status.update(state="failed", error=f"{type(error).__name__}: {error}")
+        write_status(self.tmp, status)
+        return self.tmp
+
     def abort(self) -> None:
-        """Remove the temporary folder (after a failure)."""
+        """Remove the temporary folder (after a failure that left nothing worth keeping)."""
+        self._close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _close(self) -> None:
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -137,15 +219,3 @@ def list_runs(results_dir: str | Path) -> list[RunFolder]:
 def broken_runs(results_dir: str | Path) -> list[tuple[Path, str]]:
     """Run folders under ``results_dir`` whose ``manifest.json`` cannot be read, with why."""
     return _scan_runs(results_dir)[1]
-
-
-def partial_runs(results_dir: str | Path) -> list[Path]:
-    """Hidden partial run folders under ``results_dir`` (``.<name>.partial-<id>``): runs that
-    were killed or failed before they were renamed into place, oldest first."""
-    root = Path(results_dir)
-    if not root.is_dir():
-        return []
-    found = [
-        p for p in root.iterdir() if p.is_dir() and p.name.startswith(".") and ".partial-" in p.name
-    ]
-    return sorted(found, key=lambda p: p.stat().st_mtime)

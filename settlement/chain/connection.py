@@ -89,6 +89,7 @@ class Chain(Roles, MemberConsent):
             self._contracts = {
                 name: self.attach(self._artifacts[name], addresses[name]) for name in CONTRACTS
             }
+            self.require_contracts()  # at connection: the addresses hold our contracts
 
     @classmethod
     def embedded(cls) -> Chain:
@@ -159,6 +160,12 @@ class Chain(Roles, MemberConsent):
         settlement = self.deploy_contract(artifacts["Settlement"], *args, gas=gas)
         self._contracts = {"EnergyCredit": credit, "Settlement": settlement}
         return self.addresses
+
+    def require_contracts(self) -> None:
+        """Raise :class:`~settlement.chain.errors.MissingContractError` if EnergyCredit or
+        Settlement (once deployed) has no code: e.g. a node restarted without its state."""
+        for contract in self._contracts.values():
+            self.require_code(contract.address)
 
     def mint_credits(
         self, addresses: Sequence[str], amount_each_micro_eur: MicroEur, *, chunk: int = 400

@@ -17,6 +17,25 @@ class ChainError(RuntimeError):
     """The chain cannot be reached or did not do what was asked."""
 
 
+class MissingContractError(ChainError):
+    """A contract the run uses has no code at its address: nothing may be sent to it.
+
+    On a development node this is a node restarted without its state (anvil without
+    ``--state``, a fresh chain on the same URL): a transaction to an address without code
+    succeeds and does nothing, so a batch "committed" there would be marked final and lost.
+    """
+
+    def __init__(self, name: str, address: str, chain_id: int, rpc_url: str | None) -> None:
+        where = f"chain id {chain_id}" + (f" at {rpc_url}" if rpc_url else " (embedded)")
+        super().__init__(
+            f"contract {name} at {address} has no code on {where}: the node was most likely "
+            "restarted without its state (e.g. anvil without --state) or is another chain. "
+            "Nothing was sent to it; the run's journal keeps every batch already sent"
+        )
+        self.name = name
+        self.address = address
+
+
 class TransactionRevertedError(ChainError):
     """A mined transaction reverted (status 0); its gas was spent all the same.
 

@@ -36,6 +36,7 @@ from web3.types import BlockIdentifier, TxParams, TxReceipt
 from settlement.chain.artifacts import Artifact, error_selectors
 from settlement.chain.errors import (
     ChainError,
+    MissingContractError,
     TransactionRevertedError,
     decode_revert,
     revert_data,
@@ -75,6 +76,8 @@ class Node:
         #: The operator's key, when transactions are signed here.
         self.account = account
         self._errors = error_selectors([])
+        #: Each attached contract's name by address, for naming a missing one.
+        self._names: dict[str, str] = {}
 
     @cached_property
     def chain_id(self) -> int:
@@ -141,7 +144,18 @@ class Node:
     def attach(self, artifact: Artifact, address: str) -> Contract:
         """The contract of ``artifact`` at ``address``; reverts decode with its errors."""
         self._errors.update(error_selectors([artifact]))
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+        address_ = Web3.to_checksum_address(address)
+        self._names[address_] = artifact.name
+        return self.w3.eth.contract(address=address_, abi=artifact.abi)
+
+    def require_code(self, address: str) -> None:
+        """Raise :class:`MissingContractError` if there is no contract code at ``address``
+        (``eth_getCode``): checked before every transaction to a contract, so nothing is ever
+        sent to a contract a restarted node has lost."""
+        address_ = Web3.to_checksum_address(address)
+        if len(self.w3.eth.get_code(address_)) == 0:
+            name = self._names.get(address_, "contract")
+            raise MissingContractError(name, address_, self.chain_id, self.rpc_url)
 
     def deploy_contract(self, artifact: Artifact, *args: Any, gas: int) -> Contract:
         """Deploy ``artifact`` with constructor ``args`` from the operator, wait, attach."""
@@ -155,8 +169,16 @@ class Node:
         return self.attach(artifact, str(address))
 
     def call(self, contract: Contract, function: str, *args: Any) -> Any:
-        """The result of the view ``function(*args)`` of ``contract`` on the latest state."""
-        return contract.get_function_by_name(function)(*args).call()
+        """The result of the view ``function(*args)`` of ``contract`` on the latest state.
+
+        A contract without code (a restarted node's lost state) raises
+        :class:`MissingContractError`, not an undecodable empty result.
+        """
+        try:
+            return contract.get_function_by_name(function)(*args).call()
+        except Exception:
+            self.require_code(contract.address)
+            raise
 
     def send(
         self,
@@ -194,6 +216,7 @@ class Node:
             The transaction hash, ``0x``-prefixed hex.
         """
         data = contract.encode_abi(function, args=list(args))
+        self.require_code(contract.address)
         return self._send(contract.address, data, gas=gas, nonce=nonce, sender=sender, key=key)
 
     def transact(
@@ -230,6 +253,7 @@ class Node:
         if self.account is None:
             raise ChainError(f"the key of {self.operator} is not held here: cannot sign")
         data = contract.encode_abi(function, args=list(args))
+        self.require_code(contract.address)
         return self._sign(self.account, contract.address, data, gas=gas, nonce=nonce)
 
     def send_signed(self, signed: SignedTransaction) -> str:

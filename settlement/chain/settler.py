@@ -18,6 +18,11 @@ second commit of a batch id, so even a mistaken resend cannot record a batch twi
 holds while the process runs: :meth:`Settler.confirm` sends again a transaction the node has
 lost, and :meth:`Settler.finalize` re-plans a mined batch whose block the node no longer has.
 
+Before anything is sent, and before a batch is marked final, the contracts must have code
+(:meth:`~settlement.chain.node.Node.require_code`): a node restarted without its state (a
+fresh chain at the same URL) raises :class:`~settlement.chain.errors.MissingContractError`
+naming the contract, instead of taking transactions to an empty address as commits.
+
 Calls to the node are retried with back-off for ``retry_s`` seconds, so a node that goes away
 and comes back (an anvil restart) costs time, not batches.
 
@@ -165,6 +170,8 @@ class Settler:
                 block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
                 self.ledger.mark_mined(batch_id, tx_hash, block, gas)
                 break
+            # a node restarted empty may hold the transaction pending forever (a nonce gap)
+            self._node(self.chain.require_contracts)
             if not self._node(partial(self._known, tx_hash)):
                 self.ledger.replan(batch_id)
                 self.submit(batch_id)  # asks the contract first: it may hold the batch already
@@ -186,7 +193,10 @@ class Settler:
         restarted from older state, a reorg) goes back to ``planned``, for :meth:`reconcile`.
         """
         head = self._node(self.chain.block_number)
-        for batch in self.ledger.batches(("mined",)):
+        mined = self.ledger.batches(("mined",))
+        if mined:  # never final on a contract a restarted node has lost
+            self._node(self.chain.require_contracts)
+        for batch in mined:
             if batch.block is None or head - batch.block < self.confirmations:
                 continue
             tx_hash = batch.tx_hash
@@ -208,7 +218,10 @@ class Settler:
         it again. One contract read per final batch. Returns the ids sent back.
         """
         lost = []
-        for batch in self.ledger.batches(("final",)):
+        final = self.ledger.batches(("final",))
+        if final:  # a contract without code: MissingContractError, not an undecodable read
+            self._node(self.chain.require_contracts)
+        for batch in final:
             record = self._node(partial(self.chain.batch, batch.batch_id))
             if record.committed_block == 0:
                 self.ledger.replan(batch.batch_id)
