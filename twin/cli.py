@@ -242,11 +242,16 @@ def verify(
     """Re-derive every batch root and net payment from the run's Parquet; check the chain."""
     from twin.verify import verify_run
 
+    from settlement.chain.errors import ChainError
+
     try:
         checks = verify_run(run_dir, rpc_url)
     except (FileNotFoundError, ValueError, KeyError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    except ChainError as err:  # no node, or a node that lost the run's contracts
+        console.print(f"[red]error:[/red] {run_dir}: {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     table = Table(title=f"gridtwin verify {run_dir}")
     table.add_column("check")
     table.add_column("result")
@@ -272,11 +277,16 @@ def prove(
     """Print a trade's Merkle proof and verify it on-chain."""
     from twin.verify import prove_trade
 
+    from settlement.chain.errors import ChainError
+
     try:
         p = prove_trade(run_dir, trade_id, rpc_url)
     except (FileNotFoundError, ValueError, KeyError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    except ChainError as err:  # no node, or a node that lost the run's contracts
+        console.print(f"[red]error:[/red] {run_dir}: {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     for key in ("trade_id", "batch_id", "seller", "buyer", "energy_wh", "payment_micro_eur"):
         console.print(f"{key}: {p[key]}")
     console.print(f"leaf: {p['leaf']}\nroot (on-chain): {p['root']}\nproof:")
