@@ -240,9 +240,8 @@ def verify(
     ] = None,
 ) -> None:
     """Re-derive every batch root and net payment from the run's Parquet; check the chain."""
-    from twin.verify import verify_run
-
     from settlement.chain.errors import ChainError
+    from twin.verify import verify_run
 
     try:
         checks = verify_run(run_dir, rpc_url)
@@ -275,9 +274,8 @@ def prove(
     ] = None,
 ) -> None:
     """Print a trade's Merkle proof and verify it on-chain."""
-    from twin.verify import prove_trade
-
     from settlement.chain.errors import ChainError
+    from twin.verify import prove_trade
 
     try:
         p = prove_trade(run_dir, trade_id, rpc_url)
