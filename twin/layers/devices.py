@@ -13,27 +13,23 @@ are minted on-chain to each device NFT's owner with one ``Rewards.distribute``, 
 records the Merkle root of the epoch's accepted readings. With the ``revenue`` emission
 schedule a :class:`~twin.layers.buyback.BuybackDesk` burns tokens bought with the treasury's
 revenue at each epoch's end, and the next epoch emits what it burned.
+
+The layer is three parts: its set-up and chunks here, the uploads and verdicts
+(:mod:`twin.layers.device_uploads`) and the epochs' rewards (:mod:`twin.layers.device_rewards`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 import simpy
 
 from forecasting.solar import clear_sky_ceiling_w_per_m2
-from settlement.chain.merkle import merkle_root
 from settlement.depin.client import REWARD_DECIMALS, DepinContracts
 from settlement.depin.devices import DEVICE_KINDS, make_devices, registry_of
-from settlement.depin.emission import epoch_emission
-from settlement.depin.fraud import SentUpload, attack_uploads
-from settlement.depin.leaves import reading_leaves
 from settlement.depin.plausibility import Plausibility
-from settlement.depin.readings import verify_uploads
-from settlement.depin.rewards import RewardWeights, epoch_pool, epoch_rewards, location_weight
+from settlement.depin.rewards import RewardWeights
 from settlement.depin.uploads import Upload
 from settlement.depin.verdict import STATUSES
 from settlement.depin.verifier_state import VerifierState
@@ -42,32 +38,18 @@ from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
 from twin.layers.buyback import BuybackDesk, Movement
 from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
+from twin.layers.device_rewards import DeviceRewards, Epoch
+from twin.layers.device_uploads import DeviceUploads
 from twin.layers.physics import PhysicsCheck
 from twin.layers.staking import StakingBook, TokenEconomy
 from twin.layers.transfers import DeviceSales, installer_address
-from twin.results import RunWriter
 from twin.scenario import ScenarioError
 from twin.scenario.world import unknown_node
 
 REWARDED = ("solar", "wind", "battery")
 
 
-@dataclass
-class _Epoch:
-    """What an epoch's rewards need, interval by interval."""
-
-    first: int
-    energy: list[np.ndarray] = field(default_factory=list)
-    accepted: list[np.ndarray] = field(default_factory=list)
-    available: list[np.ndarray] = field(default_factory=list)
-    vm: list[np.ndarray] = field(default_factory=list)
-    vm_ref: list[np.ndarray] = field(default_factory=list)
-    loading: list[np.ndarray] = field(default_factory=list)
-    importing: list[np.ndarray] = field(default_factory=list)
-    attack_ok: list[np.ndarray] = field(default_factory=list)
-
-
-class DeviceLayer:
+class DeviceLayer(DeviceUploads, DeviceRewards):
     """The run's devices, their uploads, the journal's verdicts and the rewards.
 
     Parameters
@@ -258,7 +240,7 @@ class DeviceLayer:
         self.epoch_len = cfg.epoch_days * 86_400 // self.interval_s
         self.pending: list[np.ndarray] = []
         self.pending_first = 0
-        self.epoch = _Epoch(0)
+        self.epoch = Epoch(0)
         self.counts = dict.fromkeys((*STATUSES, "revoked"), 0)
         self.attack_readings = 0
         self.attack_rewarded = 0
@@ -318,188 +300,8 @@ class DeviceLayer:
         self.pending_first += done
         if end - e.first >= self.epoch_len or end == len(self.stamps):
             self._reward(writer)
-            self.epoch = _Epoch(end)
+            self.epoch = Epoch(end)
         self.sales.due(end, end * self.interval_s)  # after the epoch's rewards, if it ended
-
-    def _upload(self, period: int, energy: np.ndarray, writer: RunWriter) -> None:
-        sent: list[SentUpload] = []
-        for i, device in enumerate(self.devices):
-            sent += attack_uploads(
-                device,
-                period,
-                energy[:, i],
-                int(self.nonce[i]),
-                str(self.attack[i]),
-                chain_id=self.chain_id,
-                verifying_contract=self.contract,
-                period_intervals=self.period,
-                inflate_factor=float(self.inflate_factor[i]),
-                previous=self.previous.get(i),
-                seed=self.seed,
-            )
-            self.nonce[i] += 1
-        uploads = [s.upload for s in sent]
-        result = verify_uploads(
-            uploads,
-            self.registry,
-            chain_id=self.chain_id,
-            verifying_contract=self.contract,
-            state=self.state,
-            interval_s=self.interval_s,
-            period_intervals=self.period,
-            clear_sky_w_per_m2=self.clear_sky,
-            limits=self.limits,
-        )
-        if self.physics is not None:  # grid-side check: flags in place, before journaling
-            self.physics.flag(result, period * self.period, len(energy))
-        self.state.record(result)
-        if self.book is not None:
-            self.book.slash_proven(result, self.stamps_us)
-        for s in sent:
-            if s.attack == "none":
-                self.previous[s.upload.device_id - 1] = s.upload
-        for name, count in result.counts().items():
-            self.counts[name] = self.counts.get(name, 0) + int(count)
-        attack = np.array([s.attack for s in sent], dtype=object)[result.upload]
-        status = np.asarray(STATUSES, dtype=object)[result.status.astype(np.int64)]
-        # an attack reading: every reading an attack sends, except an "inflated" reading that
-        # equals the metered truth (0 x 1.3 is 0: nothing was inflated)
-        row = result.interval - period * self.period
-        col = result.device_id - 1
-        here = (row >= 0) & (row < len(energy)) & (col >= 0) & (col < len(self.devices))
-        truth = np.full(len(row), np.iinfo(np.int64).min)
-        truth[here] = energy[row[here], col[here]]
-        is_attack = (attack != "none") & ((attack != "inflate") | (result.energy_wh != truth))
-        self.attack_readings += int(is_attack.sum())
-        # accepted readings for the epoch's rewards
-        e = self.epoch
-        ok = status == "accepted"
-        rows = result.interval[ok] - e.first
-        cols = result.device_id[ok] - 1
-        n_rows = len(energy) + (period * self.period - e.first)
-        grid_e = np.zeros((n_rows, len(self.devices)), dtype=np.int64)
-        grid_ok = np.zeros((n_rows, len(self.devices)), dtype=bool)
-        grid_attack = np.zeros((n_rows, len(self.devices)), dtype=bool)
-        inside = (rows >= 0) & (rows < n_rows)
-        grid_e[rows[inside], cols[inside]] = result.energy_wh[ok][inside]
-        grid_ok[rows[inside], cols[inside]] = True
-        grid_attack[rows[inside], cols[inside]] = is_attack[ok][inside]
-        done = sum(len(x) for x in e.energy)
-        e.energy.append(grid_e[done:])
-        e.accepted.append(grid_ok[done:])
-        e.attack_ok.append(grid_attack[done:])
-        for listener in self._verified:
-            listener(e.first + done, grid_e[done:], grid_ok[done:])
-        stamps = self.stamps_us
-        k = np.minimum(result.interval, len(stamps) - 1)
-        node = self.node_ids[np.clip(result.device_id - 1, 0, len(self.node_ids) - 1)]
-        signatures = np.array(["0x" + u.signature.hex() for u in uploads], dtype=object)
-        writer.append(
-            "readings",
-            {
-                "time": stamps[k],
-                "device_address": pa.array(
-                    np.array(result.upload_address, dtype=object)[result.upload]
-                ).dictionary_encode(),
-                "node_id": pa.array(node).dictionary_encode(),
-                "energy_wh": result.energy_wh.astype(np.int64),
-                "signature": pa.array(signatures[result.upload]).dictionary_encode(),
-                "status": pa.array(status).dictionary_encode(),
-                "attack": pa.array(np.where(is_attack, attack, "none")).dictionary_encode(),
-                "device_id": result.device_id.astype(np.int64),
-                "flags": result.flags.astype(np.int64),
-            },
-        )
-
-    def _reward(self, writer: RunWriter) -> None:
-        e = self.epoch
-        if not e.energy:
-            return
-        energy = np.concatenate(e.energy)
-        accepted = np.concatenate(e.accepted)
-        n = len(energy)
-        available = np.concatenate(e.available)[:n]
-        vm = np.concatenate(e.vm)[:n]
-        weight = location_weight(
-            vm,
-            np.concatenate(e.loading)[:n],
-            np.concatenate(e.importing)[:n],
-            self.weights,
-            vm_ref_pu=np.concatenate(e.vm_ref)[:n],
-        )
-        epoch = e.first // self.epoch_len
-        emission = self.cfg.emission
-        full_pool = epoch_emission(
-            self.pool_per_epoch,
-            epoch,
-            emission.schedule,
-            halving_epochs=emission.halving_epochs,
-            decay_per_epoch=emission.decay_per_epoch,
-            burned_before=self.buyback.last_burned if self.buyback else 0,
-        )
-        pool = epoch_pool(full_pool, n, self.epoch_len)
-        self.pool_total += pool
-        # only staked devices earn (read on chain at the epoch's end)
-        eligible = self.eligible & self.book.staked() if self.book else self.eligible
-        amount, score = epoch_rewards(
-            energy, accepted, available, weight, eligible, pool, net_only=self.storage
-        )
-        rows, cols = np.nonzero(accepted)
-        order = np.lexsort((rows, cols))
-        root = merkle_root(
-            reading_leaves(
-                self.ids[cols[order]],
-                (e.first + rows[order]).astype(np.int64),
-                energy[rows[order], cols[order]],
-            )
-        )
-        paid = np.flatnonzero(amount > 0)
-        receipt = self.depin.distribute(epoch, root, self.ids[paid].tolist(), amount[paid].tolist())
-        self.gas += int(receipt["gasUsed"])
-        self.rewarded_devices += len(paid)
-        attack_ok = np.concatenate(e.attack_ok)
-        delivered = attack_ok & accepted & (energy > 0)
-        self.attack_rewarded += int(delivered[:, amount > 0].sum())
-        self.rewards_total += int(amount[paid].sum())
-        book = self.book
-        slashed = book.slashed_units - self.slashed_total if book else 0
-        burned = book.burned_units - self.slashed_burned if book else 0
-        end = e.first + n
-        bought = paid_eur = 0
-        if self.buyback is not None:
-            stamp = self.stamps_us[0] + np.timedelta64(end * self.interval_s, "s")
-            bought, paid_eur = self.buyback.burn(epoch, stamp, float(end * self.interval_s))
-        self.economy.add(
-            epoch,
-            self.stamps_us[e.first],
-            n,
-            pool=pool,
-            emitted=int(amount[paid].sum()),
-            genesis=book.genesis_units if book and not self.economy.epoch else 0,
-            slashed=slashed,
-            burned=burned + bought,
-            staked=book.total_staked() if book else 0,
-            supply=self.depin.reward_supply(),
-            buyback_burned=bought,
-            buyback_paid=paid_eur,
-            treasury=self.depin.chain.balance_of(self.treasury) if self.treasury else 0,
-        )
-        self.slashed_total += slashed
-        self.slashed_burned += burned
-        writer.append(
-            "rewards",
-            {
-                "epoch": np.full(len(paid), epoch, dtype=np.int64),
-                "device_address": self.addresses[paid],
-                "owner": self.owner[paid],
-                "node_id": self.node_ids[paid],
-                "device_id": self.ids[paid],
-                "amount": amount[paid].astype(np.int64),
-                "energy_wh": np.where(accepted, np.maximum(energy, 0), 0).sum(axis=0)[paid],
-                "score": score[paid],
-                "readings_root": ["0x" + root.hex()] * len(paid),
-            },
-        )
 
     def finish(self) -> LayerOutput:
         """KPIs, the devices' columns of the ``nodes`` table and the contracts' addresses."""
@@ -576,11 +378,3 @@ class DeviceLayer:
             },
             manifest={"chain": {"addresses": addresses}},
         )
-
-    def _revenue_per_epoch(self) -> list[int]:
-        """Protocol fees [micro-euro] of the batches that start in each epoch of the table."""
-        by_epoch: dict[int, int] = {}
-        for batch, fee in self.fees_micro_eur.items():
-            epoch = batch * self.batch_intervals // self.epoch_len
-            by_epoch[epoch] = by_epoch.get(epoch, 0) + int(fee)
-        return [by_epoch.get(e, 0) for e in self.economy.epoch]
