@@ -40,6 +40,14 @@ DEPIN_ECONOMY_SHORT = [
 
 #: Files of the settlement layer in a run folder.
 SETTLEMENT_FILES = ("batches.parquet", "readings.parquet", "rewards.parquet")
+#: Files of the token economy (staking, emission, data and device sales; older runs lack them).
+TOKEN_ECONOMY_FILES = (
+    "token_economy.parquet",
+    "stakes.parquet",
+    "data_sales.parquet",
+    "data_releases.parquet",
+    "device_transfers.parquet",
+)
 #: Files of the static grid tables (older run folders lack them).
 GRID_FILES = ("buses.parquet", "branches.parquet")
 
@@ -74,8 +82,9 @@ def results_folder(day: RunFolder, fraud: RunFolder, root: Path) -> Path:
     """A results folder of three runs.
 
     ``day``: the default day run; ``fraud``: the fraud day run; ``plain``: the day run as a
-    run folder written before on-chain settlement and before the static grid tables (no
-    batches, readings, rewards, buses or branches table).
+    run folder written before on-chain settlement, the token economy and the static grid
+    tables (no batches, readings, rewards, token_economy, stakes, data sales, device
+    transfers, buses or branches table).
 
     Returns
     -------
@@ -88,4 +97,6 @@ def results_folder(day: RunFolder, fraud: RunFolder, root: Path) -> Path:
     plain = copy_run(day, root / "plain", grid_tables=False)
     for name in SETTLEMENT_FILES:
         (plain.path / name).unlink()
+    for name in TOKEN_ECONOMY_FILES:
+        (plain.path / name).unlink(missing_ok=True)
     return root

@@ -10,8 +10,11 @@ builders also take tables without their optional columns, and runs without the t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from figures.data_market import (
@@ -49,8 +52,9 @@ def fraud(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
     return fraud_run(tmp_path_factory)
 
 
-def _trace(fig: object, name: str) -> object:
-    traces = [t for t in fig.data if t.name == name]  # type: ignore[attr-defined]
+def _trace(fig: go.Figure, name: str) -> Any:
+    """The one trace of ``fig`` called ``name``."""
+    traces = [t for t in fig.data if t.name == name]
     assert len(traces) == 1, name
     return traces[0]
 
