@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
@@ -49,10 +48,13 @@ def test_the_full_scenario_is_what_the_issue_asks() -> None:
     sc = load_scenario(DEPIN_ECONOMY)
     assert sc.run.days == 90
     assert sc.devices.emission.schedule in ("halving", "decay")
-    assert sc.devices.staking.enabled and sc.devices.physics_check.enabled
-    assert sc.devices.data_sales.enabled and sc.devices.data_sales.k >= 5
+    assert sc.devices.staking.enabled
+    assert sc.devices.physics_check.enabled
+    assert sc.devices.data_sales.enabled
+    assert sc.devices.data_sales.k >= 5
     subtle = [a for a in sc.devices.attacks if a.kind == "inflate"]
-    assert subtle and all(a.inflate_factor <= 1.2 for a in subtle)
+    assert subtle
+    assert all(a.inflate_factor <= 1.2 for a in subtle)
 
 
 @pytest.mark.slow
@@ -113,7 +115,8 @@ def test_the_sale_pays_its_royalty_into_the_treasury_and_verify_passes(
     depin_run: RunFolder, tmp_path: Path
 ) -> None:
     sale = depin_run.table("device_transfers")
-    assert len(sale) == 1 and int(sale["royalty_micro_eur"].iloc[0]) == 75_000_000  # 5 %
+    assert len(sale) == 1
+    assert int(sale["royalty_micro_eur"].iloc[0]) == 75_000_000
     treasury = depin_run.table("treasury")
     assert int(treasury.loc[treasury["kind"] == "device_royalty", "amount_micro_eur"].sum()) == (
         75_000_000
