@@ -199,13 +199,18 @@ def _stake_delta(stakes: pd.DataFrame) -> pd.Series:
     return amount * sign
 
 
-def stakes_over_time(stakes: pd.DataFrame | None) -> go.Figure:
+def stakes_over_time(stakes: pd.DataFrame | None, end: pd.Timestamp | None = None) -> go.Figure:
     """All devices' stake over time [tokens] (stakes in, slashes and unbonds out, as steps),
-    and each slash as a marker at the amount it took [tokens]."""
+    and each slash as a marker at the amount it took [tokens].
+
+    ``end`` (the run's last interval, say) carries the last stake on to that time.
+    """
     if stakes is None or stakes.empty or not {"time", "kind", "amount_units"} <= set(stakes):
         return empty_figure("this run has no stakes (devices.staking is off)")
     frame = stakes.sort_values("time", kind="stable")
     staked = _stake_delta(frame).groupby(frame["time"]).sum().sort_index().cumsum()
+    if end is not None and end > staked.index[-1]:
+        staked = pd.concat([staked, pd.Series([staked.iloc[-1]], index=[end])])
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(

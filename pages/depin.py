@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+import pandas as pd
 from dash import Input, Output, callback, html
 
 from figures.data_market import (
@@ -79,6 +80,12 @@ def _k(key: _store.RunKey) -> int | None:
     return int(k) if isinstance(k, int | float) else None
 
 
+def _last_interval(key: _store.RunKey | None) -> pd.Timestamp | None:
+    """The start of the run's last interval, None without an intervals table."""
+    stamps = _store.times(key) if key else None
+    return stamps[-1] if stamps is not None and len(stamps) else None
+
+
 @callback(
     Output("depin-notice", "children"),
     Output("depin-cards", "children"),
@@ -124,7 +131,7 @@ def show(run: str | None) -> tuple[Any, ...]:
         emission_vs_revenue(economy),
         token_supply(economy),
         stakes_notice,
-        stakes_over_time(stakes),
+        stakes_over_time(stakes, _last_interval(key)),
         stakes_by_device_figure(stakes),
         slashes,
         columns(slashes),

@@ -216,3 +216,20 @@ def test_runs_without_the_tables_get_a_reason() -> None:
         assert words in builder(pd.DataFrame()).layout.annotations[0].text
     assert slash_rows(None) == transfer_rows(None) == []
     assert token_economy_cards(None, None, None, None) == []
+
+
+def test_stake_carried_to_the_runs_end() -> None:
+    t0 = pd.Timestamp("2016-05-01", tz="UTC")
+    stakes = pd.DataFrame(
+        {
+            "time": [t0, t0, t0 + pd.Timedelta(hours=5)],
+            "kind": ["genesis", "stake", "slash"],
+            "node_id": ["", "pv-1", "pv-1"],
+            "amount_units": [12 * TOKEN, 10 * TOKEN, 5 * TOKEN],
+        }
+    )
+    end = t0 + pd.Timedelta(days=1)
+    line = _trace(stakes_over_time(stakes, end), "staked on devices [tokens]")
+    assert list(line.y) == [10.0, 5.0, 5.0]  # genesis is an owner's, not a device's stake
+    assert pd.Timestamp(line.x[-1]) == end
+    assert list(stakes_by_device(stakes).loc["pv-1"]) == [10 * TOKEN, 5 * TOKEN, 0, 0, 0, 5 * TOKEN]
