@@ -4,7 +4,8 @@ and device NFT sales of the chosen run.
 Reads the run's ``token_economy``, ``stakes``, ``data_sales``, ``data_releases`` and
 ``device_transfers`` tables where it has them; each section of a run without its table says
 why it is empty (staking, data sales or device sales off, or a run made before them). Every
-figure comes from :mod:`figures.token_economy` and :mod:`figures.data_market`.
+figure comes from :mod:`figures.token_economy`, :mod:`figures.stakes` and
+:mod:`figures.data_market`.
 """
 
 from __future__ import annotations
@@ -21,14 +22,8 @@ from figures.data_market import (
     households_distribution,
     transfer_rows,
 )
-from figures.token_economy import (
-    emission_vs_revenue,
-    slash_rows,
-    stakes_by_device_figure,
-    stakes_over_time,
-    token_economy_cards,
-    token_supply,
-)
+from figures.stakes import slash_rows, stakes_by_device_figure, stakes_over_time
+from figures.token_economy import emission_vs_revenue, token_economy_cards, token_supply
 from pages import _store
 from pages._ui import cards, columns, graph, notice, table
 

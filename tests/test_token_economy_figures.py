@@ -25,15 +25,8 @@ from figures.data_market import (
     payouts_by_kind,
     transfer_rows,
 )
-from figures.token_economy import (
-    emission_vs_revenue,
-    slash_rows,
-    stakes_by_device,
-    stakes_by_device_figure,
-    stakes_over_time,
-    token_economy_cards,
-    token_supply,
-)
+from figures.stakes import slash_rows, stakes_by_device, stakes_by_device_figure, stakes_over_time
+from figures.token_economy import emission_vs_revenue, token_economy_cards, token_supply
 from settlement.depin.client import REWARD_DECIMALS
 from tests.dashboard_fixtures import depin_economy_run, fraud_run
 from twin.results import RunFolder
@@ -101,6 +94,8 @@ def test_emission_reads_optional_columns_defensively() -> None:
     assert list(_trace(fig, "rewards emitted [tokens]").x) == [0, 1]  # sorted by epoch
     np.testing.assert_allclose(_trace(fig, "break-even token value [EUR/token]").y, [0.0, 0.004])
     np.testing.assert_allclose(_trace(fig, "treasury balance [EUR]").y, [5.0, 7.0])
+    burned = economy.assign(burned_units=[2 * TOKEN, TOKEN], supply_units=0)
+    np.testing.assert_allclose(_trace(token_supply(burned), "burned (cumulative)").y, [1.0, 3.0])
     assert not any(t.name.startswith("emission pool") for t in fig.data)
     nothing_emitted = economy.assign(emitted_units=0)
     assert np.isnan(
