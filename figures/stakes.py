@@ -24,7 +24,7 @@ STAKE_IN = ("stake",)
 STAKE_OUT = ("slash", "unbond", "withdraw")
 
 #: Columns of the slashes table shown, in order (those a run has).
-SLASH_COLUMNS = ("time", "node_id", "device_id", "reason", "evidence_id", "tx_hash")
+SLASH_COLUMNS = ("time", "node_id", "reason", "device_id", "evidence_id", "tx_hash")
 
 
 def _stake_delta(stakes: pd.DataFrame) -> pd.Series:
@@ -149,14 +149,21 @@ def stakes_by_device_figure(stakes: pd.DataFrame | None) -> go.Figure:
 
 
 def slash_rows(stakes: pd.DataFrame | None) -> list[dict[str, Any]]:
-    """The slashes as table rows, amounts in tokens (text with the token's decimals)."""
+    """The slashes as table rows: when, which device, why, the amounts in tokens (text with
+    the token's decimals), then the evidence and the transaction."""
     if stakes is None or stakes.empty or "kind" not in stakes:
         return []
     slashes = stakes[stakes["kind"].astype(str) == "slash"]
-    rows = frame_rows(slashes[[c for c in SLASH_COLUMNS if c in slashes]])
-    for row, (_, slash) in zip(rows, slashes.iterrows(), strict=True):
-        for column in ("amount_units", "burned_units", "to_treasury_units", "to_reporter_units"):
-            if column in slash:
-                label = column.removesuffix("_units").replace("amount", "slashed")
-                row[f"{label} [{TOKEN_UNIT}]"] = format_tokens(int(slash[column]))
+    head = frame_rows(slashes[[c for c in SLASH_COLUMNS[:3] if c in slashes]])
+    tail = frame_rows(slashes[[c for c in SLASH_COLUMNS[3:] if c in slashes]])
+    rows = []
+    for first, last, (_, slash) in zip(head, tail, slashes.iterrows(), strict=True):
+        amounts = {
+            f"{column.removesuffix('_units').replace('amount', 'slashed')} [{TOKEN_UNIT}]": (
+                format_tokens(int(slash[column]))
+            )
+            for column in ("amount_units", "burned_units", "to_treasury_units", "to_reporter_units")
+            if column in slash
+        }
+        rows.append({**first, **amounts, **last})
     return rows

@@ -31,8 +31,8 @@ TOKEN_COLOURS = {
     "slashed": "#e45756",
     "burned": "#222222",
     "to_treasury": PARTY_COLOURS["treasury"],
-    "to_reporter": "#f58518",
-    "genesis": "#b279a2",
+    "to_reporter": "#b279a2",
+    "genesis": "#9d755d",
 }
 
 
@@ -139,7 +139,7 @@ def emission_vs_revenue(economy: pd.DataFrame | None) -> go.Figure:
     )
     fig.update_yaxes(title_text=f"emitted [{TOKEN_UNIT}]", row=1, col=1, secondary_y=False)
     fig.update_yaxes(title_text="revenue [EUR]", row=1, col=1, secondary_y=True, rangemode="tozero")
-    fig.update_yaxes(title_text="EUR/token", row=2, col=1, rangemode="tozero")
+    fig.update_yaxes(title_text="EUR/token", row=2, col=1, rangemode="tozero", exponentformat="e")
     fig.update_xaxes(title_text="reward epoch", dtick=1, row=2, col=1)
     fig.update_layout(
         title="Rewards emitted [tokens] against protocol revenue [EUR] per epoch; "

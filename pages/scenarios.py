@@ -17,7 +17,7 @@ from pages._ui import columns, graph, notice, table
 from twin.engine import default_out, run_scenario
 from twin.scenario import ScenarioError, load_scenario
 
-dash.register_page(__name__, path="/scenarios", name="Scenarios", order=7)
+dash.register_page(__name__, path="/scenarios", name="Scenarios", order=5)
 
 #: The project's scenario files.
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
