@@ -23,7 +23,16 @@ from dash import Dash, DiskcacheManager, Input, Output, State, dcc, html
 HERE = Path(__file__).resolve().parent
 
 #: Order of the pages in the navigation bar.
-NAV_ORDER = ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/scenarios")
+NAV_ORDER = (
+    "/",
+    "/grid",
+    "/forecasts",
+    "/market",
+    "/settlement",
+    "/economy",
+    "/depin",
+    "/scenarios",
+)
 
 
 def create_app(results_dir: str | Path = "results") -> Dash:
@@ -87,7 +96,11 @@ def serve_layout() -> html.Div:
                     ),
                     html.Nav(
                         [
-                            dcc.Link(p["name"], href=p["path"], id=f"nav-{p['name'].lower()}")
+                            dcc.Link(
+                                p["name"],
+                                href=p["path"],
+                                id="nav-" + p["name"].lower().replace(" ", "-"),
+                            )
                             for p in pages
                         ],
                         className="nav",

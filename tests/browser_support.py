@@ -30,6 +30,7 @@ PAGES: dict[str, str] = {
     "/market": "#market-book .main-svg",
     "/settlement": "#settlement-notice",
     "/economy": "#economy-flows .sankey-node",
+    "/depin": "#depin-emission .main-svg",
     "/scenarios": "#cmp-figure .main-svg",
 }
 

@@ -21,7 +21,7 @@ from figures.settlement import REWARD_COLUMN
 from settlement.chain.ledger import STATES
 from settlement.depin.client import REWARD_DECIMALS
 from settlement.depin.verdict import STATUSES
-from tests.dashboard_fixtures import fraud_run, results_folder
+from tests.dashboard_fixtures import depin_economy_run, fraud_run, results_folder
 from twin.results import RunFolder, open_run
 
 
@@ -54,7 +54,8 @@ def _json(component: Any) -> str:
 
 def test_every_page_is_served(dash_app: Dash) -> None:
     client = dash_app.server.test_client()
-    for path in ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/scenarios"):
+    pages = ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/depin")
+    for path in (*pages, "/scenarios"):
         assert client.get(path).status_code == 200, path
     layout = client.get("/_dash-layout")
     assert layout.status_code == 200
@@ -436,3 +437,83 @@ def test_economy_page_with_proposals(
     assert {"treasury", "vendor: battery-substation", "asset-battery-substation (receives)"} <= set(
         labels
     )
+
+
+def test_depin_page_without_the_tables(dash_app: Dash, results: Path) -> None:
+    """A run made before the token economy, and the fraud day (stakes and slashes, no data or
+    device sales): every empty section says why, none fails."""
+    from pages.depin import (
+        NO_DATA_SALES,
+        NO_DEVICE_SALES,
+        NO_STAKES,
+        NO_TOKEN_ECONOMY,
+        layout,
+        show,
+    )
+
+    assert "depin-emission" in _json(layout())
+    out = show("plain")
+    assert out[0].children == NO_TOKEN_ECONOMY
+    assert out[1] == []  # no cards
+    assert "no token_economy table" in out[2].layout.annotations[0].text
+    assert out[4].children == NO_STAKES
+    assert out[7] == out[8] == out[14] == out[15] == []
+    assert out[9].children == NO_DATA_SALES
+    assert out[12].children == NO_DEVICE_SALES
+    for figure in (out[5], out[6], out[10], out[11], out[13]):
+        assert figure.layout.annotations[0].text.startswith("this run")
+    assert "Choose a run" in _json(show("no-such-run")[0])
+    fraud = open_run(results / "fraud")
+    stakes = fraud.table("stakes")
+    slashes = stakes[stakes["kind"] == "slash"]
+    out = show("fraud")
+    assert out[4] is None  # stakes and slashes shown
+    assert [r["node_id"] for r in out[7]] == slashes["node_id"].tolist()
+    shown = _cards(out[1])
+    assert shown["slashes"] == (f"{len(slashes):,}", "")
+    assert tokens(shown["slashed"][0]) == slashes["amount_units"].sum()
+    assert out[9].children == NO_DATA_SALES
+    assert out[12].children == NO_DEVICE_SALES
+    page = _json(out)
+    for amount in slashes["amount_units"].astype(int):  # tokens, never base units
+        assert f'"{amount}"' not in page
+
+
+@pytest.mark.slow
+def test_depin_page_of_the_depin_economy(
+    dash_app: Dash,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shortened depin_economy run: emission against revenue, stakes, the data sale and
+    the device sale, each from the run's tables."""
+    from pages import _store
+    from pages.depin import show
+
+    run = depin_economy_run(tmp_path_factory)
+    shutil.copytree(run.path, tmp_path / "depin")
+    monkeypatch.setenv(_store.RESULTS_ENV, str(tmp_path))
+    assert dash_app.server.test_client().get("/depin").status_code == 200
+    out = show("depin")
+    assert out[0] is None
+    assert out[9] is None  # data sales shown
+    assert out[12] is None  # device sales shown
+    economy = run.table("token_economy")
+    shown = _cards(out[1])
+    assert tokens(shown["rewards emitted"][0]) == economy["emitted_units"].sum()
+    revenue = economy["protocol_revenue_micro_eur"].sum() / 1e6
+    assert shown["protocol revenue"] == (f"{revenue:,.2f}", "EUR")
+    emitted = next(t for t in out[2].data if t.name == "rewards emitted [tokens]")
+    assert sum(emitted.y) == pytest.approx(economy["emitted_units"].sum() / 10**REWARD_DECIMALS)
+    sales = run.table("data_sales")
+    paid = sales.groupby("sale")["payment_micro_eur"].first().sum() / 1e6
+    assert shown["data buyers paid"] == (f"{paid:,.2f}", "EUR")
+    bars = [t for t in out[10].data if t.type == "bar"]
+    assert sum(sum(t.y) for t in bars) == pytest.approx(paid)
+    releases = run.table("data_releases")
+    assert sum(out[11].data[0].y) == len(releases)
+    transfers = run.table("device_transfers")
+    assert [r["node_id"] for r in out[14]] == transfers["node_id"].tolist()
+    royalty = transfers["royalty_micro_eur"].sum() / 1e6
+    assert shown["device sale royalties"] == (f"{royalty:,.2f}", "EUR")

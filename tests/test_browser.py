@@ -125,6 +125,18 @@ def test_every_page_loads_without_console_errors(dc: Any) -> None:
     assert "no proposals table" in main
     screenshot(dc, "economy-day")
     assert severe_logs(dc) == [], "economy"
+    for run, name in (("fraud", "depin-slashes"), ("plain", "depin-none")):
+        choose_run(dc, run)
+        visit(dc, "/depin")
+        text = dc.find_element("main").text
+        if run == "fraud":
+            assert "no stakes" not in text
+            assert "No device was slashed" not in text  # pv-12's slash shown
+            assert "no data sales" in text
+        else:
+            assert "no token_economy table" in text
+        screenshot(dc, name)
+        assert severe_logs(dc) == [], f"depin {run}"
     assert all(s < 30 for s in seconds.values()), seconds
     assert (OUTPUT / "grid.png").is_file()
 

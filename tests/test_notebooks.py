@@ -22,6 +22,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SHORT: dict[str, Any] = {"days": 1}
 #: Further parameters by notebook.
 EXTRA: dict[str, dict[str, Any]] = {
+    # the token economy's run: 2 days of daily epochs, hourly, its sales on day 1 (~30 s)
+    "04_depin_rewards": {"economy_days": 2, "epoch_days": 1, "sale_day": 1, "coarse": True},
     "03_forecasting": {"origin_every_steps": 96, "backtest_samples": 20_000},
     "05_sweeps": {"pv_shares": [0.2, 0.6], "battery_shares": [0.0, 0.4], "workers": 2},
     # its proposals on days 3 and 6 need the shortened run's 10 days (two runs + verify, ~2 min)
