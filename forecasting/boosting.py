@@ -271,6 +271,9 @@ class GlobalGBForecaster(BaseEstimator):
             X, baseline = design.rows(  # noqa: N806
                 z, g, calendar, self.kind_codes_, origins, series, horizons
             )
+            # a feature with no value in any training row (e.g. a lag shorter than an hourly
+            # step) carries nothing, and scikit-learn's binning fails on it: a constant instead
+            X[:, np.isnan(X).all(axis=0)] = 0.0
             goal = z[origins + horizons, series]
             if self.target == "delta":
                 goal = goal - baseline

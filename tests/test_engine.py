@@ -169,3 +169,16 @@ def test_reference_and_fast_solver_runs_agree(day_run: RunFolder, tmp_path: Path
     exchange = ref.table("grid_exchange")
     residual = balance + exchange["losses_mw"].to_numpy() - exchange["import_mw"].to_numpy()
     assert np.abs(residual).max() < 1e-6
+
+
+def test_hourly_intervals_run_with_the_boosted_forecaster(tmp_path: Path) -> None:
+    """``run.interval_s = 3600`` is a valid setting: the gb forecaster trains on hourly
+    history (a feature with no value at that step is a constant, not a crash)."""
+    sc = scenario("run.days=2", "run.interval_s=3600", "devices.upload_intervals=24")
+    assert sc.forecasting.model == "gb"
+    run = open_run(run_scenario(sc, tmp_path / "hourly").path)
+    plans = run.table("dispatch_plans")
+    assert not plans.empty
+    power = run.table("node_power")
+    assert len(power) == 48 * len(run.table("nodes"))
+    assert np.isfinite(run.kpis()["self_sufficiency"])
