@@ -91,9 +91,7 @@ def test_run_order_is_the_registry_order() -> None:
     ctx_names = [name for name, _ in layer_factories(_ctx())]
     # built in this order (the devices slash to the economy's treasury), run in RUN_ORDER
     assert ctx_names == ["dispatch", "market", "chain", "economy", "devices"]
-    fake = {
-        name: object() for name in ("devices", "economy", "market", "chain", "dispatch", "flex")
-    }
+    fake = {name: object() for name in RUN_ORDER}
     assert run_order(fake) == [fake[n] for n in RUN_ORDER]  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="edge"):
         run_order({**fake, "edge": object()})  # type: ignore[dict-item]

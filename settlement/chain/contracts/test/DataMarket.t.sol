@@ -23,7 +23,7 @@ contract DataMarketTest is Base {
 
     constructor() {
         credit = new EnergyCredit(address(this), address(this), 10 ** 15);
-        registry = new DeviceRegistry(address(this));
+        registry = new DeviceRegistry(address(this), address(this), 0);
         registry.register(1, OWNER_A, address(0x5161), 1, 6000);
         registry.register(2, OWNER_B, address(0x5162), 0, 0);
         market = new DataMarket(credit, registry, TREASURY, address(this), address(this));
