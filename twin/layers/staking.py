@@ -53,7 +53,7 @@ from twin.scenario.settlement import StakingConfig
 
 _UNITS = 10**REWARD_DECIMALS
 #: Reasons in the order evidence is chosen: those the contract checks itself first.
-_REASON_ORDER = ("nameplate", "negative", "clear_sky")
+_REASON_ORDER = ("nameplate", "negative", "clear_sky", "state_estimation")
 
 
 @dataclass

@@ -169,7 +169,7 @@ class AttackConfig(Section):
 
 
 #: Physics checks that prove a signed reading fraudulent (hard bounds, not peer statistics).
-SlashReason = Literal["nameplate", "clear_sky", "negative"]
+SlashReason = Literal["nameplate", "clear_sky", "negative", "state_estimation"]
 _HARD_BOUNDS: tuple[SlashReason, ...] = ("nameplate", "clear_sky")
 
 
@@ -182,7 +182,8 @@ class StakingConfig(Section):
     ``min_stake_tokens_per_kw`` per kW of its rated power, by its owner's permit; only staked
     devices earn. Unbonding takes ``unbonding_days``. A device whose own signed reading breaks
     a hard physical bound named in ``slash_on`` loses ``slash_share`` of its stake, once a
-    run: ``reporter_share`` of it to the reporter (the verifier), the rest burned or paid to
+    run (``state_estimation`` in ``slash_on`` also slashes on the grid-side physics check's
+    flag, ``[devices.physics_check]``: a statistical verdict, so opt-in): ``reporter_share`` of it to the reporter (the verifier), the rest burned or paid to
     the treasury (``slash_to``; the treasury needs ``[economy]``).
     """
 
