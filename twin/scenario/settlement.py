@@ -182,9 +182,10 @@ class StakingConfig(Section):
     ``min_stake_tokens_per_kw`` per kW of its rated power, by its owner's permit; only staked
     devices earn. Unbonding takes ``unbonding_days``. A device whose own signed reading breaks
     a hard physical bound named in ``slash_on`` loses ``slash_share`` of its stake, once a
-    run (``state_estimation`` in ``slash_on`` also slashes on the grid-side physics check's
-    flag, ``[devices.physics_check]``: a statistical verdict, so opt-in): ``reporter_share`` of it to the reporter (the verifier), the rest burned or paid to
-    the treasury (``slash_to``; the treasury needs ``[economy]``).
+    run: ``reporter_share`` of it to the reporter (the verifier), the rest burned or paid to
+    the treasury (``slash_to``; the treasury needs ``[economy]``). ``state_estimation`` in
+    ``slash_on`` also slashes on the grid-side physics check's flag
+    (``[devices.physics_check]``): a statistical verdict, so opt-in.
     """
 
     enabled: bool = False
