@@ -58,6 +58,8 @@ def _edit(
 def _set(table: str, row: int | Callable[[pd.DataFrame], int], column: str, value: object):
     def change(df: pd.DataFrame) -> None:
         i = row(df) if callable(row) else row
+        if isinstance(df[column].dtype, pd.CategoricalDtype):
+            df[column] = df[column].astype(object)
         df.loc[df.index[i], column] = value if not callable(value) else value(df.iloc[i][column])
 
     return _edit(table, change)
