@@ -78,8 +78,8 @@ def verify_journal(
     wrong: list[str] = []
     honest: set[int] = set()  # batches whose journaled trades re-derive the chain's root
     by_batch = dict(tuple(journaled.groupby("batch_id")))
-    for j in journal.itertuples():
-        b = int(j.batch_id)
+    for j in journal.to_dict("records"):
+        b = int(j["batch_id"])
         where = f"{LEDGER} batches batch_id {b}"
         mine = by_batch.get(b, journaled.iloc[:0])
         try:
@@ -91,16 +91,17 @@ def verify_journal(
                 wrong.append(
                     f"{LEDGER} trades of batch_id {b}: root {derived.hex()[:12]}… != chain"
                 )
-            if bytes(j.trades_root) != on_chain.trades_root:
+            if bytes(j["trades_root"]) != on_chain.trades_root:
                 wrong.append(f"{where}: trades_root != the contract's")
-            if j.state != "final":
-                wrong.append(f"{where}: state {j.state}, but the batch is on chain")
-            if int(j.trade_count) != len(mine) or int(j.energy_wh) != int(mine.energy_wh.sum()):
+            if j["state"] != "final":
+                wrong.append(f"{where}: state {j['state']}, but the batch is on chain")
+            energy_wh = int(mine["energy_wh"].sum())
+            if int(j["trade_count"]) != len(mine) or int(j["energy_wh"]) != energy_wh:
                 wrong.append(f"{where}: trade_count/energy_wh != its trades")
-            tx = chain.w3.eth.get_transaction(HexBytes(str(j.tx_hash)))
+            tx = chain.w3.eth.get_transaction(HexBytes(str(j["tx_hash"])))
             _, args = settlement.decode_function_input(tx["input"])
             sent = [str(a) for a in args["accounts"]], [int(x) for x in args["netAmounts"]]
-            if (json.loads(j.accounts), json.loads(j.net_amounts)) != sent:
+            if (json.loads(j["accounts"]), json.loads(j["net_amounts"])) != sent:
                 wrong.append(f"{where}: accounts/net_amounts != its transaction's")
         except Exception as err:
             wrong.append(f"{where}: {type(err).__name__}: {err}")
@@ -118,26 +119,23 @@ def verify_journal(
 
 def _batches_table(journal: pd.DataFrame, batches: pd.DataFrame) -> Check:
     wrong = []
-    mine = {int(b): j for b, j in zip(journal["batch_id"], journal.itertuples(), strict=True)}
-    for i, row in enumerate(batches.itertuples()):
-        j = mine.pop(int(str(row.batch_id)), None)
+    mine = {int(j["batch_id"]): j for j in journal.to_dict("records")}
+    for i, row in enumerate(batches.to_dict("records")):
+        j = mine.pop(int(str(row["batch_id"])), None)
         if j is None:
-            wrong.append(f"batches row {i} (batch_id {row.batch_id}): not in {LEDGER}")
+            wrong.append(f"batches row {i} (batch_id {row['batch_id']}): not in {LEDGER}")
             continue
         expected: dict[str, Any] = {
-            "trades_root": "0x" + bytes(j.trades_root).hex(),
-            "trade_count": j.trade_count,
-            "energy_wh": j.energy_wh,
-            "tx_hash": j.tx_hash,
-            "block": j.block,
-            "gas_used": j.gas_used,
-            "state": j.state,
+            "trades_root": "0x" + bytes(j["trades_root"]).hex(),
+            **{c: j[c] for c in ("trade_count", "energy_wh", "tx_hash", "block", "gas_used")},
+            "state": j["state"],
         }
         for column, value in expected.items():
-            got = getattr(row, column)
+            got = row.get(column)
             if str(got) != str(value):
                 wrong.append(
-                    f"batches row {i} (batch_id {row.batch_id}): {column} {got}, {LEDGER} {value}"
+                    f"batches row {i} (batch_id {row['batch_id']}): {column} {got},"
+                    f" {LEDGER} {value}"
                 )
     wrong += [f"batches: batch_id {b} of {LEDGER} missing" for b in mine]
     return Check(
@@ -164,27 +162,28 @@ def _trades_table(
     )
     both = journaled.merge(table, on="trade_id", how="outer", suffixes=("_j", ""), indicator="side")
     wrong = []
-    for r in both.itertuples():
-        if r.side == "left_only":
-            wrong.append(f"trades: trade_id {r.trade_id} of {LEDGER} missing")
+    for r in both.to_dict("records"):
+        trade_id = int(r["trade_id"])
+        if r["side"] == "left_only":
+            wrong.append(f"trades: trade_id {trade_id} of {LEDGER} missing")
             continue
-        if r.side == "right_only":
-            wrong.append(f"trades row {int(r.row)} (trade_id {r.trade_id}): not in {LEDGER}")
+        if r["side"] == "right_only":
+            wrong.append(f"trades row {int(r['row'])} (trade_id {trade_id}): not in {LEDGER}")
             continue
         diff = [
-            f"{c} {getattr(r, c)}, journal {getattr(r, c + '_j')}"
+            f"{c} {r[c]}, journal {r[c + '_j']}"
             for c in _TRADE_COLUMNS
-            if c != "trade_id" and str(getattr(r, c)) != str(getattr(r, c + "_j"))
+            if c != "trade_id" and str(r[c]) != str(r[c + "_j"])
         ]
         if not diff:
             continue
-        if int(r.batch_id_j) in honest:
+        if int(r["batch_id_j"]) in honest:
             wrong.append(
-                f"trades row {int(r.row)} (trade_id {r.trade_id}): {'; '.join(diff)} "
+                f"trades row {int(r['row'])} (trade_id {trade_id}): {'; '.join(diff)} "
                 "(the journal's batch re-derives the chain's root)"
             )
         else:
-            wrong.append(f"{LEDGER} trades trade_id {r.trade_id}: {'; '.join(diff)}")
+            wrong.append(f"{LEDGER} trades trade_id {trade_id}: {'; '.join(diff)}")
     return Check(
         "trades table = the journal's trades",
         not wrong,

@@ -20,7 +20,7 @@ from twin.scenario import TariffsConfig
 
 
 def verify_trades(
-    trades: pd.DataFrame, config: dict[str, Any], curtailed: pd.DataFrame
+    trades: pd.DataFrame, config: dict[str, Any], curtailed: pd.Series
 ) -> list[Check]:
     """Each ``trades`` row against what it derives from (module doc); ``curtailed`` is each
     (time, owner)'s curtailed generation [Wh] (``curtailments`` by node owner, empty if none)."""
@@ -99,7 +99,7 @@ def verify_bills(
         (np.ones(len(ids)), (owner_idx, np.arange(len(ids)))), shape=(n, len(ids))
     )
     actual = mw_to_wh((matrix @ power.to_numpy().T).T, interval_s)
-    t = times.get_indexer(trades["time"])
+    t = times.get_indexer(pd.Index(trades["time"]))
     seller = trades["seller"].astype(str).map(index).to_numpy(dtype=np.int64)
     buyer = trades["buyer"].astype(str).map(index).to_numpy(dtype=np.int64)
     energy = trades["energy_wh"].to_numpy(dtype=np.int64)

@@ -5,7 +5,7 @@ energy of ``intervals`` against ``curtailments``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -78,11 +78,12 @@ def verify_readings(
     forged = np.zeros(len(readings), dtype=bool)
     groups = pd.DataFrame({"d": device, "s": signature, "j": journaled, "p": k // period})
     live = groups.index[groups.j].to_numpy()
-    for (d, _, p), at in groups[groups.j].groupby(["d", "s", "p"], sort=False).indices.items():
+    for key, at in groups[groups.j].groupby(["d", "s", "p"], sort=False).indices.items():
+        dev, _, upload = cast(tuple[int, str, int], key)  # a 3-key groupby's keys: 3-tuples
         order = live[at][np.argsort(k[live[at]], kind="stable")]
-        root = readings_root(int(d), k[order], energy[order])
+        root = readings_root(int(dev), k[order], energy[order])
         forged[order] = not _signed(
-            separator, int(d), int(p), root, signature[order[0]], signer[order[0]]
+            separator, int(dev), int(upload), root, signature[order[0]], signer[order[0]]
         )
     checks = [
         row_check(
@@ -111,7 +112,10 @@ def verify_readings(
         by_address["attack"].astype(str).reindex(signer).to_numpy() if "attack" in nodes else None
     )
     honest = journaled if attack is None else journaled & (attack == "none")
-    power = node_power.set_index(["time", node_power["node_id"].astype(str)])["p_mw"]
+    power = pd.Series(
+        node_power["p_mw"].to_numpy(),
+        index=pd.MultiIndex.from_arrays([node_power["time"], node_power["node_id"].astype(str)]),
+    )
     p = power.reindex(pd.MultiIndex.from_arrays([readings["time"], own])).to_numpy()
     sign = np.where(kind == "consumer", 1.0, -1.0)
     finite = np.isfinite(p)
