@@ -116,6 +116,18 @@ def _drop_trade(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(index=100)
 
 
+def _first_stake(df: pd.DataFrame) -> int:
+    return int((df["kind"].astype(str) == "stake").to_numpy().nonzero()[0][0])
+
+
+def _rewarded_to_flagged(df: pd.DataFrame) -> pd.DataFrame:
+    """An accepted reading of a rewarded device (pv-1) made flagged, with a plausible flag."""
+    i = _accepted_pv(df)
+    df["status"] = df["status"].astype(object)
+    df.loc[df.index[i], ["status", "flags"]] = ["flagged_implausible", 16]
+    return df
+
+
 # (id, tampering, words a failed check must name: the table or file, and the row)
 CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
     ("ledger truncated", _truncate, ("ledger.sqlite",)),
@@ -194,6 +206,18 @@ CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
     ),
     ("stakes amount", _set("stakes", 5, "amount_units", lambda v: v + 1), ("stakes", "row 5")),
     (
+        "stakes stake row",
+        _set("stakes", _first_stake, "amount_units", lambda v: v - 1),
+        ("stakes", "row"),
+    ),
+    ("rewards energy", _set("rewards", 2, "energy_wh", lambda v: v + 1), ("rewards", "row 2")),
+    (
+        "reading accepted to flagged",
+        _edit("readings", _rewarded_to_flagged),
+        ("rewards", "row"),
+    ),
+    ("rewards garbage", _garbage("rewards.parquet"), ("rewards.parquet",)),
+    (
         "transactions gas",
         _set("transactions", 7, "gas_used", lambda v: v + 1),
         ("transactions", "row 7"),
@@ -203,12 +227,35 @@ CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
 ]
 
 
+#: One tampering of each kind runs by default; the rest are marked slow (each verify reads
+#: the whole chain, a few seconds; they all run in CI).
+QUICK = {
+    "ledger garbage",
+    "ledger trade payment",
+    "trade price",
+    "trade deleted",
+    "reading signature",
+    "reading status",
+    "node_power row",
+    "bills cost",
+    "participants address",
+    "rewards amount",
+    "stakes amount",
+    "manifest garbage",
+    "chain deleted",
+}
+PARAMS = [
+    pytest.param(tamper, names, id=name, marks=() if name in QUICK else pytest.mark.slow)
+    for name, tamper, names in CASES
+]
+
+
 def test_the_untouched_run_verifies(run_dir: Path) -> None:
     failed = [c for c in verify_run(run_dir) if not c.ok]
     assert not failed, failed
 
 
-@pytest.mark.parametrize(("tamper", "names"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("tamper", "names"), PARAMS)
 def test_verify_names_the_tampered_table_and_row(
     run_dir: Path, tmp_path: Path, tamper: Callable[[Path], None], names: tuple[str, ...]
 ) -> None:
@@ -218,3 +265,20 @@ def test_verify_names_the_tampered_table_and_row(
     failed = [f"{c.name}: {c.detail}" for c in verify_run(copy) if not c.ok]
     assert failed, "verify passed a tampered run"
     assert any(all(word in text for word in names) for text in failed), failed
+
+
+def test_a_run_without_devices_or_economy_verifies(tmp_path: Path) -> None:
+    """No readings, rewards, stakes, treasury, curtailments, bills' protocol fees: the optional
+    tables are absent and every check that remains passes."""
+    overrides = [o for o in OVERRIDES if not o.startswith("devices.")]
+    out = tmp_path / "plain"
+    run_scenario(
+        load_scenario(DEFAULT, [*overrides, "devices.enabled=false", "economy.enabled=false"]),
+        out,
+    )
+    for table in ("readings", "rewards", "stakes", "treasury", "token_economy"):
+        assert not (out / f"{table}.parquet").exists(), table
+    checks = verify_run(out)
+    assert checks
+    assert not [c for c in checks if not c.ok]
+    assert any(c.name.startswith("journal:") for c in checks)

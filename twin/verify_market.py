@@ -67,7 +67,7 @@ def verify_trades(
         row_check(
             "trades: curtailed energy <= the seller's curtailed generation",
             "trades",
-            (cut < 0) | (per_seller > limit + 1),
+            (cut < 0) | ((cut > 0) & (per_seller > limit + 1)),  # the rows claiming it
             lambda i: (
                 f"trade_id {trades['trade_id'].iat[i]}: curtailed_wh {cut[i]}, its seller's"
                 f" trades {per_seller[i]} Wh at {trades['time'].iat[i]}, curtailed generation"
