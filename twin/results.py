@@ -168,11 +168,22 @@ class RunFolder:
     manifest: dict[str, Any]
 
     def table(self, name: str) -> pd.DataFrame:
-        """Read one table as a DataFrame."""
+        """Read one table as a DataFrame.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the run has no such table.
+        ValueError
+            Naming the file, if it is not readable Parquet.
+        """
         path = self.path / f"{name}.parquet"
         if not path.is_file():
             raise FileNotFoundError(f"{self.path}: run has no table {name!r}")
-        return pd.read_parquet(path)
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+            raise ValueError(f"{path.name}: unreadable ({type(err).__name__}: {err})") from err
 
     def kpis(self) -> dict[str, float]:
         """The run's KPIs as ``{name: value}``."""

@@ -14,6 +14,7 @@ manifest, or ``rpc_url``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,9 @@ from twin.results import RunFolder, open_run
 from twin.verify_data import data_flows, data_minted, has_data_sales, verify_data_sales
 from twin.verify_devices import verify_devices
 from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
+from twin.verify_journal import LEDGER, verify_journal
+from twin.verify_market import verify_bills, verify_trades
+from twin.verify_physics import verify_balance, verify_curtailed, verify_readings
 
 __all__ = ["Check", "open_chain", "prove_trade", "verify_run"]
 
@@ -60,13 +64,102 @@ def _batch_leaves(batch_id: int, trades: pd.DataFrame, address: dict[str, str]) 
     )
 
 
+def _guarded(name: str, checks: Callable[[], list[Check]]) -> list[Check]:
+    """``checks()``, or one failed check naming what could not be checked and why."""
+    try:
+        return checks()
+    except Exception as err:
+        return [Check(name, False, f"{type(err).__name__}: {err}")]
+
+
+def _table(run: RunFolder, name: str) -> pd.DataFrame:
+    file = run.path / f"{name}.parquet"
+    try:
+        return run.table(name)
+    except Exception as err:
+        raise ValueError(f"{file.name}: unreadable ({type(err).__name__}: {err})") from None
+
+
 def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
-    """Every check of a run's settlement against its chain (see the module docstring)."""
-    run = open_run(path)
-    chain = open_chain(run, rpc_url)
-    trades = run.table("trades").sort_values("trade_id")
-    batches = run.table("batches")
-    participants = run.table("participants")
+    """Every check of a run against its journal, its chain, its signatures and its physics
+    (see the module docstring). Never raises: what cannot be read is a failed check naming the
+    file."""
+    try:
+        run = open_run(path)
+    except Exception as err:
+        return [Check("run folder: manifest.json readable", False, f"manifest.json: {err}")]
+    try:
+        info = run.manifest.get("chain") or {}
+        if info.get("kind") == "embedded" and not (run.path / str(info["file"])).is_file():
+            raise ValueError(f"{info['file']}: missing ({run.path / str(info['file'])})")
+        chain = open_chain(run, rpc_url)
+    except Exception as err:
+        return [Check("chain: reachable", False, f"{info.get('file', 'chain')}: {err}")]
+    checks = _guarded(
+        "settlement: trades.parquet, batches.parquet readable", lambda: _verify_chain(run, chain)
+    )
+    checks += _guarded("journal: ledger.sqlite", lambda: _verify_journal(run, chain))
+    checks += _guarded("market tables re-derived", lambda: _verify_market(run))
+    checks += _guarded("physics", lambda: _verify_physics(run))
+    return checks
+
+
+def _has(run: RunFolder, name: str) -> bool:
+    return (run.path / f"{name}.parquet").is_file()
+
+
+def _verify_journal(run: RunFolder, chain: Chain) -> list[Check]:
+    participants = _table(run, "participants")
+    address = dict(zip(participants["owner"].astype(str), participants["address"], strict=True))
+    return verify_journal(
+        run.path / LEDGER, chain, _table(run, "trades"), _table(run, "batches"), address
+    )
+
+
+def _verify_market(run: RunFolder) -> list[Check]:
+    trades, nodes = _table(run, "trades"), _table(run, "nodes")
+    curtailed = pd.Series(dtype=np.int64)
+    if _has(run, "curtailments"):
+        c = _table(run, "curtailments")
+        owner = (
+            c["node_id"]
+            .astype(str)
+            .map(dict(zip(nodes["node_id"].astype(str), nodes["owner"].astype(str), strict=True)))
+        )
+        curtailed = c.groupby([c["time"], owner])["curtailed_wh"].sum()
+    checks = verify_trades(trades, run.manifest["config"], curtailed)
+    if _has(run, "bills"):
+        checks.append(
+            verify_bills(
+                _table(run, "bills"),
+                trades,
+                _table(run, "node_power"),
+                nodes,
+                run.manifest["config"],
+            )
+        )
+    return checks
+
+
+def _verify_physics(run: RunFolder) -> list[Check]:
+    node_power, nodes = _table(run, "node_power"), _table(run, "nodes")
+    checks = verify_balance(node_power, _table(run, "grid_exchange"))
+    curtailments = (
+        _table(run, "curtailments")
+        if _has(run, "curtailments")
+        else pd.DataFrame({"time": [], "curtailed_wh": []})
+    )
+    checks.append(verify_curtailed(_table(run, "intervals"), curtailments, len(nodes)))
+    if _has(run, "readings"):
+        checks += verify_readings(_table(run, "readings"), nodes, node_power, run.manifest)
+    return checks
+
+
+def _verify_chain(run: RunFolder, chain: Chain) -> list[Check]:
+    """The settlement's tables against the chain: roots, net payments, balances, supply."""
+    trades = _table(run, "trades").sort_values("trade_id")
+    batches = _table(run, "batches")
+    participants = _table(run, "participants")
     address = dict(zip(participants["owner"], participants["address"], strict=True))
     addresses = participants["address"].astype(str).tolist()
     index = {str(owner): i for i, owner in enumerate(participants["owner"])}
@@ -129,11 +222,13 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
         net_total[who] = net_total.get(who, 0) + amount
         minted.setdefault(who, 0)
     # a payer short of balance or consent paid less (its debt), its receivers got less (claims)
-    owed = {a: chain.debt_of(a) - chain.claim_of(a) for a in net_total}
+    debt = {a: chain.debt_of(a) for a in net_total}
+    claim = {a: chain.claim_of(a) for a in net_total}
+    balance = {a: chain.balance_of(a) for a in net_total}
     wrong = [
-        f"{a}: chain {chain.balance_of(a):,}, tables {minted[a] + total + owed[a]:,}"
+        f"{a}: chain {balance[a]:,}, tables {minted[a] + total + debt[a] - claim[a]:,}"
         for a, total in net_total.items()
-        if chain.balance_of(a) != minted[a] + total + owed[a]
+        if balance[a] != minted[a] + total + debt[a] - claim[a]
     ]
     checks.append(
         Check(
@@ -149,8 +244,7 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
             f"net payments and flows sum to {sum(net_total.values()):,} micro-euro",
         )
     )
-    debts = sum(chain.debt_of(a) for a in net_total)
-    claims = sum(chain.claim_of(a) for a in net_total)
+    debts, claims = sum(debt.values()), sum(claim.values())
     checks.append(
         Check(
             "shortfalls: debts = claims",
@@ -168,16 +262,23 @@ def verify_run(path: str | Path, rpc_url: str | None = None) -> list[Check]:
     )
     if admin := run.manifest["chain"].get("admin"):
         checks.append(_verify_roles(chain, str(run.manifest["chain"]["operator"]), str(admin)))
+    # each optional part apart: one unreadable table fails its own checks, not the others
     if has_treasury:
-        checks += verify_treasury(run, chain, trades, batches)
-    if (run.path / "asset_payouts.parquet").is_file():
-        checks += verify_payouts(run, chain)
-    if (run.path / "transactions.parquet").is_file():
-        checks += _verify_transactions(run, chain)
-    if (run.path / "rewards.parquet").is_file():
-        checks += verify_devices(run, chain)
+        checks += _guarded(
+            "treasury.parquet readable", lambda: verify_treasury(run, chain, trades, batches)
+        )
+    if _has(run, "asset_payouts"):
+        checks += _guarded("asset_payouts.parquet readable", lambda: verify_payouts(run, chain))
+    if _has(run, "transactions"):
+        checks += _guarded(
+            "transactions.parquet readable", lambda: _verify_transactions(run, chain)
+        )
+    if _has(run, "rewards"):
+        checks += _guarded(
+            "devices: readings, rewards, stakes, nodes readable", lambda: verify_devices(run, chain)
+        )
     if has_data_sales(run):
-        checks += verify_data_sales(run, chain)
+        checks += _guarded("data sales readable", lambda: verify_data_sales(run, chain))
     return checks
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hexbytes import HexBytes
+from web3.logs import DISCARD
 
 from settlement.chain.connection import Chain
 from settlement.chain.merkle import merkle_root
 from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
 from settlement.depin.staking import DeviceStaking
-from twin.checks import Check
+from twin.checks import Check, row_check
 from twin.results import RunFolder
 from twin.verify_buyback import sold_by_seller, verify_buyback
 from twin.verify_transfers import verify_transfers
@@ -88,6 +90,7 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
                 f"{int(rows.sum())} accepted readings",
             )
         )
+    checks += verify_rewards(run, depin, readings, rewards)
     total = sum(int(x) for x in rewards["amount"])
     supply = depin.reward_supply()
     stakes = run.table("stakes") if (run.path / "stakes.parquet").is_file() else None
@@ -130,7 +133,9 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     )
     if stakes is not None:
         address = run.manifest["chain"]["addresses"]["DeviceStaking"]
-        checks += verify_stakes(DeviceStaking(depin, address=address), stakes)
+        staking = DeviceStaking(depin, address=address)
+        checks.append(verify_stake_rows(staking, stakes))
+        checks += verify_stakes(staking, stakes)
     if (run.path / "token_economy.parquet").is_file():
         checks += verify_token_economy(run.table("token_economy"), rewards, supply)
     if (run.path / "buybacks.parquet").is_file():
@@ -240,3 +245,141 @@ def verify_token_economy(economy: pd.DataFrame, rewards: pd.DataFrame, supply: i
         )
     )
     return checks
+
+
+def _paid_rewards(run: RunFolder, depin: DepinContracts) -> dict[tuple[int, int], int]:
+    """(epoch, device id) -> the reward the chain paid [base units], decoded from every
+    ``distribute``, ``claim`` and ``claimMany`` that left a Rewards event."""
+    chain = depin.chain
+    contract = depin.contract("Rewards")
+    logs = chain.w3.eth.get_logs(
+        {
+            "address": contract.address,
+            "fromBlock": int(run.manifest["chain"].get("first_block", 0)),
+            "toBlock": "latest",
+        }
+    )
+    paid: dict[tuple[int, int], int] = {}
+    for tx_hash in dict.fromkeys(bytes(log["transactionHash"]) for log in logs):
+        tx = chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        try:
+            function, args = contract.decode_function_input(tx["input"])
+        except ValueError:  # a call to another contract (a timelock's, staking's) left the event
+            continue
+        name = function.fn_name
+        if name in ("distribute", "claimMany"):
+            pairs = zip(args["deviceIds"], args["amounts"], strict=True)
+        elif name == "claim":
+            pairs = zip([args["deviceId"]], [args["amount"]], strict=True)
+        else:
+            continue
+        for device, amount in pairs:
+            key = (int(args["epoch"]), int(device))
+            paid[key] = paid.get(key, 0) + int(amount)
+    return paid
+
+
+def verify_rewards(
+    run: RunFolder,
+    depin: DepinContracts,
+    readings: pd.DataFrame,
+    rewards: pd.DataFrame,
+) -> list[Check]:
+    """Each ``rewards`` row: its amount is what the chain paid the device for the epoch, its
+    energy the device's accepted readings of the epoch; each accepted reading belongs to a
+    rewarded device whose epoch energy is its ``rewards`` row's."""
+    config = run.manifest["config"]
+    interval_s = int(config["run"]["interval_s"])
+    epoch_len = int(config["devices"]["epoch_days"]) * 86_400 // interval_s
+    start = pd.Timestamp(config["run"]["start"])
+    k = ((readings["time"] - start) // pd.Timedelta(seconds=interval_s)).to_numpy(dtype=np.int64)
+    accepted = readings["status"].astype(str).to_numpy() == "accepted"
+    key = pd.MultiIndex.from_arrays(
+        [k // epoch_len, readings["device_id"].to_numpy(dtype=np.int64)]
+    )
+    energy = np.maximum(readings["energy_wh"].to_numpy(dtype=np.int64), 0)
+    per_device = pd.Series(np.where(accepted, energy, 0), index=key).groupby(level=[0, 1]).sum()
+    epochs = rewards["epoch"].to_numpy(dtype=np.int64)
+    devices = rewards["device_id"].to_numpy(dtype=np.int64)
+    rows = pd.MultiIndex.from_arrays([epochs, devices])
+    derived = per_device.reindex(rows).fillna(0).to_numpy(dtype=np.int64)
+    stated = rewards["energy_wh"].to_numpy(dtype=np.int64)
+    amount = rewards["amount"].to_numpy(dtype=np.int64)
+    paid = _paid_rewards(run, depin)
+    on_chain = np.array(
+        [paid.get((int(e), int(d)), -1) for e, d in zip(epochs, devices, strict=True)]
+    )
+    rewarded = pd.Series(stated, index=rows)
+    rewarded = rewarded[~rewarded.index.duplicated()]
+    claimed = rewarded.reindex(key).to_numpy(dtype=np.float64)  # NaN: not rewarded
+    mine = per_device.reindex(key).to_numpy(dtype=np.int64)
+    return [
+        row_check(
+            "rewards: amount = the chain's payment, energy_wh = the accepted readings",
+            "rewards",
+            (amount != on_chain) | (stated != derived),
+            lambda i: (
+                f"epoch {epochs[i]}, device {devices[i]}: amount {amount[i]:,} (chain paid "
+                f"{on_chain[i]:,}), energy_wh {stated[i]:,} (accepted readings {derived[i]:,})"
+            ),
+        ),
+        row_check(
+            "readings: each device's accepted energy of an epoch = its rewards row's",
+            "readings",
+            accepted & np.isfinite(claimed) & (mine != claimed),
+            lambda i: (
+                f"device {readings['device_id'].iat[i]} at {readings['time'].iat[i]}: accepted,"
+                f" its epoch's accepted readings {mine[i]:,} Wh, rewarded {claimed[i]:,.0f} Wh"
+            ),
+        ),
+    ]
+
+
+def verify_stake_rows(staking: DeviceStaking, stakes: pd.DataFrame) -> Check:
+    """Each ``genesis`` row is a recipient and amount of its ``allocateGenesis``, each
+    ``stake`` row a ``Staked`` event (device, staker, amount) of its transaction."""
+    chain = staking.chain
+    contract = staking.contract
+    moved: dict[str, set[tuple[int, str, int]]] = {}
+
+    def on_chain(tx_hash: str) -> set[tuple[int, str, int]]:
+        if tx_hash not in moved:
+            found: set[tuple[int, str, int]] = set()
+            try:
+                tx = chain.w3.eth.get_transaction(HexBytes(tx_hash))
+                function, args = contract.decode_function_input(tx["input"])
+                if function.fn_name == "allocateGenesis":
+                    found |= {
+                        (0, str(a).lower(), int(v))
+                        for a, v in zip(args["recipients"], args["amounts"], strict=True)
+                    }
+                receipt = chain.get_receipt(tx_hash)
+                events = contract.events.Staked().process_receipt(receipt, errors=DISCARD)
+                found |= {
+                    (int(e.args.deviceId), str(e.args.staker).lower(), int(e.args.amount))
+                    for e in events
+                }
+            except Exception:  # no such transaction, or not one of ours: nothing moved
+                pass
+            moved[tx_hash] = found
+        return moved[tx_hash]
+
+    kind = stakes["kind"].astype(str).to_numpy()
+    checked = (kind == "genesis") | (kind == "stake")
+    device = np.where(kind == "genesis", 0, stakes["device_id"].to_numpy(dtype=np.int64))
+    owner = stakes["owner_address"].astype(str).str.lower().to_numpy()
+    amount = stakes["amount_units"].to_numpy(dtype=np.int64)
+    tx = stakes["tx_hash"].astype(str).to_numpy()
+    bad = [
+        bool(checked[i]) and (int(device[i]), owner[i], int(amount[i])) not in on_chain(tx[i])
+        for i in range(len(stakes))
+    ]
+    return row_check(
+        "stakes: each genesis and stake row = its transaction (allocateGenesis, Staked)",
+        "stakes",
+        bad,
+        lambda i: (
+            f"{kind[i]} of {amount[i]:,} base units to device {device[i]} by {owner[i]}:"
+            f" not what {tx[i]} did on chain"
+        ),
+    )

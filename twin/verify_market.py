@@ -1,0 +1,149 @@
+"""``gridtwin verify``'s re-derivations of the market's tables, row by row: each trade's
+payment from its energy and price, its protocol fee from its payment, its curtailed energy
+from its seller's curtailed generation; each owner's bill from its metered energy
+(``node_power``), the trades and the tariff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from settlement.economy.fees import protocol_fees
+from settlement.market.bills import net_payments
+from settlement.market.tariff import tariff_prices, utility_bill
+from settlement.units import mw_to_wh
+from twin.checks import Check, row_check
+from twin.scenario import TariffsConfig
+
+
+def verify_trades(
+    trades: pd.DataFrame, config: dict[str, Any], curtailed: pd.Series
+) -> list[Check]:
+    """Each ``trades`` row against what it derives from (module doc); ``curtailed`` is each
+    (time, owner)'s curtailed generation [Wh] (``curtailments`` by node owner, empty if none)."""
+    energy = trades["energy_wh"].to_numpy(dtype=np.int64)
+    price = trades["price_eur_per_mwh"].to_numpy(dtype=np.float64)
+    pay = trades["payment_micro_eur"].to_numpy(dtype=np.int64)
+    due = np.rint(energy * price).astype(np.int64)
+    checks = [
+        row_check(
+            "trades: payment = energy x price",
+            "trades",
+            (due != pay) | ~np.isfinite(price) | (price < 0),
+            lambda i: (
+                f"trade_id {trades['trade_id'].iat[i]}: {energy[i]} Wh x {price[i]} EUR/MWh"
+                f" = {due[i]} micro-euro, payment_micro_eur {pay[i]}"
+            ),
+        )
+    ]
+    economy = config.get("economy") or {}
+    if "protocol_fee_micro_eur" in trades:
+        bps = int(economy.get("protocol_fee_bps", 0)) if economy.get("enabled") else 0
+        fee = trades["protocol_fee_micro_eur"].to_numpy(dtype=np.int64)
+        owed = protocol_fees(pay, bps)
+        checks.append(
+            row_check(
+                f"trades: protocol fee = payment x {bps} bps",
+                "trades",
+                fee != owed,
+                lambda i: (
+                    f"trade_id {trades['trade_id'].iat[i]}: protocol_fee_micro_eur "
+                    f"{fee[i]}, {owed[i]} due"
+                ),
+            )
+        )
+    cut = trades["curtailed_wh"].to_numpy(dtype=np.int64)
+    key = pd.MultiIndex.from_arrays([trades["time"], trades["seller"].astype(str)])
+    per_seller = pd.Series(cut, index=key).groupby(level=[0, 1]).transform("sum").to_numpy()
+    limit = (
+        curtailed.reindex(key).fillna(0).to_numpy(dtype=np.int64)
+        if len(curtailed)
+        else np.zeros(len(trades), dtype=np.int64)
+    )
+    checks.append(
+        row_check(
+            "trades: curtailed energy <= the seller's curtailed generation",
+            "trades",
+            (cut < 0) | ((cut > 0) & (per_seller > limit + 1)),  # the rows claiming it
+            lambda i: (
+                f"trade_id {trades['trade_id'].iat[i]}: curtailed_wh {cut[i]}, its seller's"
+                f" trades {per_seller[i]} Wh at {trades['time'].iat[i]}, curtailed generation"
+                f" {limit[i]} Wh"
+            ),
+        )
+    )
+    return checks
+
+
+def verify_bills(
+    bills: pd.DataFrame,
+    trades: pd.DataFrame,
+    node_power: pd.DataFrame,
+    nodes: pd.DataFrame,
+    config: dict[str, Any],
+) -> Check:
+    """Each ``bills`` row recomputed from metered energy, the trades and the tariff."""
+    interval_s = int(config["run"]["interval_s"])
+    owners = bills["owner"].astype(str).to_numpy()
+    index = {o: i for i, o in enumerate(owners)}
+    n = len(owners)
+    ids = nodes["node_id"].astype(str)
+    power = node_power.pivot(index="time", columns="node_id", values="p_mw")
+    power = power.set_axis(power.columns.astype(str), axis=1)[ids]
+    times = power.index
+    owner_idx = nodes["owner"].astype(str).map(index).to_numpy(dtype=np.int64)
+    matrix = sp.csr_matrix(
+        (np.ones(len(ids)), (owner_idx, np.arange(len(ids)))), shape=(n, len(ids))
+    )
+    actual = mw_to_wh((matrix @ power.to_numpy().T).T, interval_s)
+    t = times.get_indexer(pd.Index(trades["time"]))
+    seller = trades["seller"].astype(str).map(index).to_numpy(dtype=np.int64)
+    buyer = trades["buyer"].astype(str).map(index).to_numpy(dtype=np.int64)
+    energy = trades["energy_wh"].to_numpy(dtype=np.int64)
+    pay = trades["payment_micro_eur"].to_numpy(dtype=np.int64)
+    fee = trades["grid_fee_micro_eur"].to_numpy(dtype=np.int64)
+    proto = (
+        trades["protocol_fee_micro_eur"].to_numpy(dtype=np.int64)
+        if "protocol_fee_micro_eur" in trades
+        else None
+    )
+    n_t = len(times)
+
+    def per_owner(who: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(n_t * n, dtype=np.int64)
+        np.add.at(out, t * n + who, values)
+        return out.reshape(n_t, n)
+
+    bought, sold = per_owner(buyer, energy), per_owner(seller, energy)
+    paid = -net_payments(buyer, seller, pay, fee, n, t, n_t, proto)[:, :n]
+    tariffs = TariffsConfig.model_validate(config["tariffs"])
+    retail, feed_in = tariff_prices(pd.DatetimeIndex(times).hour.to_numpy(), tariffs)
+    imp, exp, utility = utility_bill(actual - bought + sold, retail[:, None], feed_in[:, None])
+    baseline = utility_bill(actual, retail[:, None], feed_in[:, None])[2]
+    cost = paid.sum(axis=0) + utility.sum(axis=0)
+    expected = {
+        "import_wh": imp.sum(axis=0),
+        "export_wh": exp.sum(axis=0),
+        "p2p_bought_wh": bought.sum(axis=0),
+        "p2p_sold_wh": sold.sum(axis=0),
+        "p2p_paid_micro_eur": paid.sum(axis=0),
+        "cost_micro_eur": cost,
+        "baseline_cost_micro_eur": baseline.sum(axis=0),
+        "savings_micro_eur": baseline.sum(axis=0) - cost,
+    }
+    if proto is not None and "protocol_fee_micro_eur" in bills:
+        expected["protocol_fee_micro_eur"] = per_owner(seller, proto).sum(axis=0)
+    diff = {c: bills[c].to_numpy(dtype=np.int64) != v for c, v in expected.items()}
+    bad = np.logical_or.reduce(list(diff.values()))
+
+    def why(i: int) -> str:
+        return f"owner {owners[i]}: " + ", ".join(
+            f"{c} {bills[c].iat[i]:,}, derived {expected[c][i]:,}" for c in diff if diff[c][i]
+        )
+
+    return row_check(
+        "bills = metered energy (node_power) + trades at the tariff", "bills", bad, why
+    )
