@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +19,9 @@ def faults(
         list[str] | None, typer.Option(help="Run only this fault (repeatable); default all.")
     ] = None,
     quick: Annotated[bool, typer.Option(help="Shorter faults where a fault allows it.")] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the rows to this JSON file.")
+    ] = None,
     keep: Annotated[
         Path | None, typer.Option(help="Keep the faults' runs in this folder (must not exist).")
     ] = None,
@@ -38,10 +43,12 @@ def faults(
         console.print(f"[red]error:[/red] --keep {keep}: exists already", highlight=False)
         raise typer.Exit(2)
     table = Table(title="gridtwin faults", show_lines=True)
-    for name in ("fault", "expected", "observed", "data lost", "result"):
+    table.add_column("fault", no_wrap=True)
+    for name in ("expected", "observed", "data lost", "result"):
         table.add_column(name, overflow="fold")
     names = only or list(FAULTS)
     failed = 0
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="gridtwin-faults-") as tmp:
         work = keep or Path(tmp)
         with console.status("") as status:
@@ -56,8 +63,11 @@ def faults(
                 failed += not row.ok
                 lost = "-" if row.lost is None else str(row.lost)
                 table.add_row(row.fault, row.expected, row.observed, lost, result)
+                rows.append(asdict(row))
                 console.print(f"{row.fault}: {result}", highlight=False)
     console.print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(rows, indent=2) + "\n")
     if failed:
         console.print(f"[red]{failed} of {len(names)} faults failed[/red]")
         raise typer.Exit(1)
