@@ -40,7 +40,7 @@ def corrupted_profile(folder: Path, quick: bool) -> Outcome:
     child = subprocess.run(args, env=env, capture_output=True, timeout=600, check=False)
     if child.returncode != 0:
         raise RuntimeError(f"the run failed: {child.stdout.decode()[-500:]}")
-    run, lost, reasons = lost_in(out)
+    _, lost, reasons = lost_in(out)
     differing = 0
     for t in TABLES:
         rebuilt = pd.read_parquet(corrupt / f"{t}.parquet")
