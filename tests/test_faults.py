@@ -47,7 +47,7 @@ def test_every_fault_is_survived_with_no_data_lost(table: tuple[str, list[dict[s
     observed = {r["fault"]: r["observed"] for r in rows}
     assert "held back 2 batches" in observed["chain-down-8h"]
     assert "96/96 intervals on self-consumption" in observed["forecast-feed-down-24h"]
-    assert "23/23 tables identical" in observed["process-killed-resumed"]
+    assert "23/23 tables byte-identical" in observed["process-killed-resumed"]
 
 
 def _fake(lost: int, behaved: bool = True) -> Fault:

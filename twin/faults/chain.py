@@ -154,7 +154,7 @@ def node_restarted_empty(folder: Path, quick: bool) -> Outcome | None:
     wrongly_final = len(set(final) - set(seen))
     observed = (
         f"stopped before sending (MissingContractError); the journal keeps its "
-        f"{len(final)} final batches, {sent_to_lost} transactions to the lost contracts"
+        f"{len(final)} final batch(es), {sent_to_lost} transactions to the lost contracts"
     )
     behaved = (folder / "run").exists() is False and "restarted without its state" in str(error)
     return Outcome(observed, behaved, dropped + wrongly_final + sent_to_lost)
