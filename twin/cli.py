@@ -9,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from twin.cli_faults import faults
 from twin.cli_run import _error, _load, _resumable, _summary, console
 from twin.scenario import ScenarioError, load_scenario
 
@@ -334,6 +335,8 @@ def clean(
             soft_wrap=True,
         )
 
+
+app.command()(faults)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

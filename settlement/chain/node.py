@@ -19,6 +19,7 @@ timelock's delay; :meth:`Node.send_ether` gives an account the ether for its own
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, Literal, cast
@@ -233,7 +234,7 @@ class Node:
         """:meth:`send`, then :meth:`wait_receipt`: the receipt of a transaction that succeeded."""
         tx_hash = self.send(contract, function, args, gas=gas, sender=sender, key=key)
         try:
-            return self.wait_receipt(tx_hash)
+            return self.wait_receipt(tx_hash, to=contract.address)
         except TransactionRevertedError as err:  # name what reverted
             raise TransactionRevertedError(err.receipt, f"{function}: {err.error}") from None
 
@@ -262,15 +263,26 @@ class Node:
         return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
 
     def wait_receipt(
-        self, tx_hash: str, *, timeout_s: float = 120.0, check: bool = True
+        self, tx_hash: str, *, timeout_s: float = 120.0, check: bool = True, to: str | None = None
     ) -> TxReceipt:
         """Wait up to ``timeout_s`` [s] for the receipt of ``tx_hash``.
 
         With ``check``, a reverted transaction (status 0) raises
-        :class:`TransactionRevertedError` with the contract's decoded error.
+        :class:`TransactionRevertedError` with the contract's decoded error. With ``to`` (the
+        contract called; else the first one attached), its code is checked every second while no
+        receipt comes: a node restarted without its state never mines a transaction sent
+        before, and the wait ends in :class:`MissingContractError`, not after ``timeout_s``.
         """
+        watched = to or next(iter(self._names), None)  # else the first contract attached
+        checked = time.monotonic()
+        deadline = checked + timeout_s
+        while watched and time.monotonic() < deadline and not self.get_receipt(tx_hash):
+            if time.monotonic() - checked > 1.0:  # a second since the last look at the code
+                self.require_code(watched)
+                checked = time.monotonic()
+            time.sleep(0.02)
         receipt = self.w3.eth.wait_for_transaction_receipt(
-            HexBytes(tx_hash), timeout=timeout_s, poll_latency=0.02
+            HexBytes(tx_hash), timeout=max(0.1, deadline - time.monotonic()), poll_latency=0.02
         )
         if check and receipt["status"] != 1:
             raise TransactionRevertedError(receipt, self._replay_error(receipt))
