@@ -182,7 +182,8 @@ def test_a_reverted_transaction_names_the_layer_and_the_call(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A revert inside the run (here: an epoch's rewards sent twice) ends it with the layer,
-    the call and the contract function named, and leaves no run folder (SimPy's re-raise
+    the call and the contract function named, and leaves no finished run folder, only the
+    partial one with its journal (SimPy's re-raise
     used to turn such an error into an unrelated TypeError)."""
     from settlement.depin.client import DepinContracts
 
@@ -200,5 +201,8 @@ def test_a_reverted_transaction_names_the_layer_and_the_call(
     assert "layer 'devices' failed in add" in message
     assert "TransactionRevertedError" in message
     assert "distribute" in message
-    assert not out.exists()
-    assert list((tmp_path / "results").iterdir()) == []
+    assert not out.exists()  # nothing that looks like a finished run
+    kept = list((tmp_path / "results").iterdir())  # the partial run, its journal kept
+    assert [p.name.startswith(".run.partial-") for p in kept] == [True]
+    assert (kept[0] / "ledger.sqlite").is_file()
+    assert not (kept[0] / "manifest.json").exists()

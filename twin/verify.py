@@ -143,7 +143,7 @@ def _verify_market(run: RunFolder) -> list[Check]:
 
 def _verify_physics(run: RunFolder) -> list[Check]:
     node_power, nodes = _table(run, "node_power"), _table(run, "nodes")
-    checks = verify_balance(node_power, _table(run, "grid_exchange"))
+    checks = verify_balance(node_power, _table(run, "grid_exchange"), _table(run, "intervals"))
     curtailments = (
         _table(run, "curtailments")
         if _has(run, "curtailments")

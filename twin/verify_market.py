@@ -92,7 +92,9 @@ def verify_bills(
     n = len(owners)
     ids = nodes["node_id"].astype(str)
     power = node_power.pivot(index="time", columns="node_id", values="p_mw")
-    power = power.set_axis(power.columns.astype(str), axis=1)[ids]
+    # a node before it is in service (an asset executed mid-run) or never (a defeated
+    # proposal's) has no node_power rows: it metered nothing
+    power = power.set_axis(power.columns.astype(str), axis=1).reindex(columns=ids).fillna(0.0)
     times = power.index
     owner_idx = nodes["owner"].astype(str).map(index).to_numpy(dtype=np.int64)
     matrix = sp.csr_matrix(

@@ -20,13 +20,26 @@ from twin.checks import Check, row_check
 BALANCE_TOLERANCE_MW = 1e-6
 
 
-def verify_balance(node_power: pd.DataFrame, exchange: pd.DataFrame) -> list[Check]:
+def verify_balance(
+    node_power: pd.DataFrame, exchange: pd.DataFrame, intervals: pd.DataFrame | None = None
+) -> list[Check]:
     """Energy balance per interval; a broken interval names its ``grid_exchange`` row, and the
-    ``node_power`` rows of that interval."""
+    ``node_power`` rows of that interval. An interval whose power flow did not converge
+    (``intervals.converged`` false, flagged infeasible) has no exchange to balance: its
+    import and losses must be unknown (NaN), never invented."""
     total = node_power.groupby("time")["p_mw"].sum()
     p = total.reindex(exchange["time"]).to_numpy()
     gap = p + exchange["losses_mw"].to_numpy() - exchange["import_mw"].to_numpy()
     ok = np.isfinite(gap) & (np.abs(gap) <= BALANCE_TOLERANCE_MW)
+    if intervals is not None and "converged" in intervals:
+        converged = (
+            intervals.set_index("time")["converged"]
+            .reindex(exchange["time"])
+            .fillna(True)
+            .to_numpy(dtype=bool)
+        )
+        unknown = exchange["import_mw"].isna().to_numpy() & exchange["losses_mw"].isna().to_numpy()
+        ok |= ~converged & unknown
     bad_times = set(exchange["time"][~ok])
     first = {t: i for i, t in reversed(list(enumerate(node_power["time"])))}
     rows = np.zeros(len(node_power), dtype=bool)
@@ -148,7 +161,9 @@ def verify_readings(
     finite = np.isfinite(p)
     metered = np.zeros(len(p), dtype=np.int64)
     metered[finite] = mw_to_wh(sign[finite] * p[finite], interval_s)
-    mismatch = honest & ~forged & (~finite | (metered != energy))
+    # no node_power row: a node not in service then (an asset before its execution) metered
+    # nothing, so only a non-zero reading contradicts it
+    mismatch = honest & ~forged & np.where(finite, metered != energy, energy != 0)
     power_rows = pd.Series(np.arange(len(node_power)), index=power.index)
     where = power_rows.reindex(pd.MultiIndex.from_arrays([readings["time"], own])).to_numpy()
     node_bad = np.zeros(len(node_power), dtype=bool)
