@@ -119,7 +119,7 @@ def test_stakes_over_time_end_at_the_chains_stake(depin: RunFolder) -> None:
     # the subtle wind inflater, slashed once on the grid-side check's verdict, nobody else
     slashed = stakes.loc[stakes["kind"] == "slash"]
     assert slashed["node_id"].tolist() == ["wind-0"]
-    assert [t.name for t in fig.data][0] == "remaining stake"
+    assert fig.data[0].name == "remaining stake"
     assert {t.name for t in fig.data[1:]} <= {
         "slashed: burned",
         "slashed: to the treasury",
