@@ -18,27 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
+from settlement.chain.erc2612 import CREDIT_DOMAIN, sign_permit
 from settlement.chain.node import Node
 
 _PERMIT_GAS = (60_000, 60_000)  # base, per permit
 
 #: ERC-2612's "no deadline".
 NO_DEADLINE = 2**256 - 1
-
-_PERMIT_TYPES = {
-    "Permit": [
-        {"name": "owner", "type": "address"},
-        {"name": "spender", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "deadline", "type": "uint256"},
-    ]
-}
 
 
 class MemberConsent(Node):
@@ -61,27 +51,21 @@ class MemberConsent(Node):
         """An ERC-2612 permit, signed with ``key``, that lets ``spender`` (default:
         Settlement) move up to ``value`` [micro-euro] of the key's credits until ``deadline``
         [unix s]: (owner, value, deadline, v, r, s)."""
-        account = Account.from_key(key)
         credit = self.contract("EnergyCredit")
+        owner = Account.from_key(key).address
         if nonce is None:
-            nonce = int(self.call(credit, "nonces", account.address))
-        domain = {
-            "name": "gridtwin EnergyCredit",
-            "version": "1",
-            "chainId": self.chain_id,
-            "verifyingContract": credit.address,
-        }
-        message = {
-            "owner": account.address,
-            "spender": Web3.to_checksum_address(spender or self.contract("Settlement").address),
-            "value": int(value),
-            "nonce": nonce,
-            "deadline": int(deadline),
-        }
-        signable = encode_typed_data(domain, _PERMIT_TYPES, message)
-        sig = account.sign_message(signable)
-        r, s = sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
-        return (account.address, int(value), int(deadline), sig.v, r, s)
+            nonce = int(self.call(credit, "nonces", owner))
+        permit = sign_permit(
+            key,
+            chain_id=self.chain_id,
+            token=credit.address,
+            spender=spender or self.contract("Settlement").address,
+            value=value,
+            nonce=nonce,
+            deadline=deadline,
+            domain_name=CREDIT_DOMAIN,
+        )
+        return (permit.owner, permit.value, permit.deadline, permit.v, permit.r, permit.s)
 
     def consent(
         self, keys: Sequence[bytes | str], allowance_micro_eur: int, *, chunk: int = 200

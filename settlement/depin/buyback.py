@@ -23,8 +23,8 @@ from web3.types import TxReceipt
 
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.connection import Chain
+from settlement.chain.erc2612 import sign_permit
 from settlement.depin.client import DepinContracts
-from settlement.depin.staking import sign_permit
 
 _DEPLOY_GAS = 3_000_000
 _SET_GAS = 120_000

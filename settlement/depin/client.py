@@ -29,8 +29,7 @@ a locally held operator key works); a revert raises
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
@@ -39,9 +38,7 @@ from web3.types import TxReceipt
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.connection import Chain
 from settlement.chain.errors import ChainError
-from settlement.chain.merkle import merkle_tree, multiproof
-from settlement.depin.rewards import reward_leaves
-from settlement.units import TokenUnits
+from settlement.depin.reward_payments import RewardPayments
 
 DEPIN_CONTRACTS = ("RewardToken", "DeviceRegistry", "Rewards")
 """The contracts :meth:`DepinContracts.deploy` deploys, in order."""
@@ -54,23 +51,10 @@ DEFAULT_EPOCH_CAP = 10**18
 _DEPLOY_GAS = 6_000_000
 # Gas bounds per call (base + per item), measured on eth-tester with room to spare.
 _REGISTER_GAS = (60_000, 120_000)
-_DISTRIBUTE_GAS = (120_000, 45_000)
-_CLAIM_GAS = (150_000, 2_000)  # per proof hash
-_CLAIM_MANY_GAS = (150_000, 50_000)
 _SIMPLE_GAS = 120_000
 
 
-class EpochRecord(NamedTuple):
-    """``Rewards.epochRecord``: amounts [base units]; zero rewards root for (a); block 0: none."""
-
-    readings_root: bytes
-    rewards_root: bytes
-    total: int
-    paid: int
-    committed_block: int
-
-
-class DepinContracts:
+class DepinContracts(RewardPayments):
     """RewardToken, DeviceRegistry and Rewards on ``chain``, deployed on first use.
 
     Parameters
@@ -152,11 +136,6 @@ class DepinContracts:
         """The web3 contract object of ``name`` (one of :data:`DEPIN_CONTRACTS`); deploys first."""
         self.deploy()
         return self._contracts[name]
-
-    @cached_property
-    def block_gas_limit(self) -> int:
-        """The latest block's gas limit: no transaction's gas bound exceeds it."""
-        return self.chain.block_gas_limit()
 
     def register_devices(
         self,
@@ -279,130 +258,6 @@ class DepinContracts:
         """
         args = (int(device_id), int(period), bytes(readings_root), int(nonce), bytes(signature))
         return bool(self._call("DeviceRegistry", "verifyUpload", *args))
-
-    def distribute(
-        self,
-        epoch: int,
-        readings_root: bytes,
-        device_ids: Sequence[int],
-        amounts_token_units: Sequence[TokenUnits],
-        *,
-        sender: str | None = None,
-    ) -> TxReceipt:
-        """(a) Pay epoch ``epoch`` in one batch mint (DISTRIBUTOR_ROLE); once per epoch.
-
-        Each device's ``amounts_token_units[i]`` goes to its NFT's current owner; sent sorted by
-        id, as the contract takes each device once, ascending. Leave out devices that earn
-        nothing (each costs gas). About 11,500 gas a device whose owner holds tokens already,
-        29,000 for a first-time holder: past about 600 devices the block gas limit calls for
-        :meth:`commit_and_claim`.
-        """
-        pairs = sorted(zip(map(int, device_ids), map(int, amounts_token_units), strict=True))
-        args = [int(epoch), bytes(readings_root), [d for d, _ in pairs], [a for _, a in pairs]]
-        gas = self._gas(_DISTRIBUTE_GAS, len(device_ids))
-        return self._transact("Rewards", "distribute", args, gas=gas, sender=sender)
-
-    def commit_epoch(
-        self,
-        epoch: int,
-        readings_root: bytes,
-        rewards_root: bytes,
-        total: int,
-        *,
-        sender: str | None = None,
-    ) -> TxReceipt:
-        """(b) Commit epoch ``epoch``'s rewards root and total [base units] (DISTRIBUTOR_ROLE)."""
-        args = [int(epoch), bytes(readings_root), bytes(rewards_root), int(total)]
-        return self._transact("Rewards", "commitEpoch", args, gas=_SIMPLE_GAS, sender=sender)
-
-    def claim(
-        self,
-        epoch: int,
-        device_id: int,
-        amount_token_units: TokenUnits,
-        proof: Sequence[bytes],
-        *,
-        sender: str | None = None,
-    ) -> TxReceipt:
-        """(b) Pay one device's reward of a committed epoch to its owner (anyone may send)."""
-        args = [int(epoch), int(device_id), int(amount_token_units), [bytes(p) for p in proof]]
-        gas = self._gas(_CLAIM_GAS, len(proof))
-        return self._transact("Rewards", "claim", args, gas=gas, sender=sender)
-
-    def claim_many(
-        self,
-        epoch: int,
-        device_ids: Sequence[int],
-        amounts_token_units: Sequence[TokenUnits],
-        proof: Sequence[bytes],
-        proof_flags: Sequence[bool],
-        *,
-        sender: str | None = None,
-    ) -> TxReceipt:
-        """(b) Pay many devices of a committed epoch, one :func:`multiproof` (leaves ascending)."""
-        args: list[Any] = [
-            int(epoch),
-            [int(d) for d in device_ids],
-            [int(a) for a in amounts_token_units],
-        ]
-        args += [[bytes(p) for p in proof], [bool(f) for f in proof_flags]]
-        gas = self._gas(_CLAIM_MANY_GAS, len(device_ids))
-        return self._transact("Rewards", "claimMany", args, gas=gas, sender=sender)
-
-    def commit_and_claim(
-        self,
-        epoch: int,
-        readings_root: bytes,
-        device_ids: Sequence[int],
-        amounts_token_units: Sequence[TokenUnits],
-        *,
-        chunk: int = 400,
-    ) -> list[TxReceipt]:
-        """(b) for any fleet size: commit the rewards root, then :meth:`claim_many` by chunks.
-
-        Devices are sorted by id, so each chunk is a run of consecutive leaves (a short
-        multiproof) and of neighbouring bitmap bits; 400 (up to ~12.5 M gas) stay below half a
-        30 M block. Returns the commit's receipt, then one receipt per chunk.
-        """
-        pairs = sorted(zip(map(int, device_ids), map(int, amounts_token_units), strict=True))
-        ids, values = [d for d, _ in pairs], [TokenUnits(a) for _, a in pairs]
-        tree = merkle_tree(reward_leaves(epoch, ids, values))
-        if not tree:
-            raise ValueError("no device to reward")
-        receipts = [self.commit_epoch(epoch, readings_root, tree[0], sum(values))]
-        for start in range(0, len(ids), chunk):
-            stop = min(start + chunk, len(ids))
-            proof, flags = multiproof(tree, range(start, stop))
-            receipts.append(
-                self.claim_many(epoch, ids[start:stop], values[start:stop], proof, flags)
-            )
-        return receipts
-
-    def epoch_root(self, epoch: int) -> tuple[bytes, bytes]:
-        """(readings root, rewards root) of ``epoch``; zero bytes where none."""
-        readings_root, rewards_root = self._call("Rewards", "epochRoot", int(epoch))
-        return bytes(readings_root), bytes(rewards_root)
-
-    def epoch_record(self, epoch: int) -> EpochRecord:
-        """The whole on-chain record of ``epoch``."""
-        readings_root, rewards_root, *numbers = self._call("Rewards", "epochRecord", int(epoch))
-        return EpochRecord(bytes(readings_root), bytes(rewards_root), *map(int, numbers))
-
-    def distributed(self, epoch: int) -> int:
-        """What ``epoch`` has paid so far [base units]."""
-        return int(self._call("Rewards", "distributed", int(epoch)))
-
-    def is_claimed(self, epoch: int, device_id: int) -> bool:
-        """Whether ``device_id``'s reward of ``epoch`` was claimed ((b) only)."""
-        return bool(self._call("Rewards", "isClaimed", int(epoch), int(device_id)))
-
-    def reward_balance(self, address: str) -> int:
-        """RewardToken balance of ``address`` [base units]."""
-        return int(self._call("RewardToken", "balanceOf", Web3.to_checksum_address(address)))
-
-    def reward_supply(self) -> int:
-        """RewardToken total supply [base units]: the sum of every epoch's payments."""
-        return int(self._call("RewardToken", "totalSupply"))
 
     def _gas(self, bound: tuple[int, int], items: int) -> int:
         base, per_item = bound

@@ -31,15 +31,13 @@ from web3.types import TxReceipt
 
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.connection import Chain
+from settlement.chain.erc2612 import CREDIT_DOMAIN, sign_permit
 from settlement.depin.client import DepinContracts
-from settlement.depin.staking import sign_permit
 from settlement.economy.consent import gas_funding_wei
 from settlement.units import MicroEur
 
 #: EIP-712 domain name of DeviceMarket's sales.
 SALE_DOMAIN_NAME = "gridtwin DeviceMarket"
-#: EIP-712 domain name of EnergyCredit's ERC-2612 permits.
-CREDIT_DOMAIN_NAME = "gridtwin EnergyCredit"
 BPS = 10_000
 _SALE_TYPES = {
     "Sale": [
@@ -201,7 +199,7 @@ class DeviceMarket:
             value=sale.price,
             nonce=int(chain.call(credit, "nonces", buyer)),
             deadline=deadline,
-            domain_name=CREDIT_DOMAIN_NAME,
+            domain_name=CREDIT_DOMAIN,
         )
         args: list[Any] = [
             tuple(sale),

@@ -10,8 +10,9 @@ contracts of :class:`~settlement.depin.client.DepinContracts`:
   The token's supply is then always ``genesis + rewards paid - burned``.
 - **Consent.** A stake moves only with its owner's consent: the owner signs an ERC-2612
   ``Permit`` of exactly the amount to exactly the staking contract with its own key
-  (:func:`sign_permit`), and the operator submits ``stakeWithPermit``; no ether, no allowance
-  the operator could reuse. Unbonding and withdrawing are the owner's own transactions.
+  (:func:`settlement.chain.erc2612.sign_permit`), and the operator submits
+  ``stakeWithPermit``; no ether, no allowance the operator could reuse. Unbonding and
+  withdrawing are the owner's own transactions.
 - **Staked.** A device is staked while its active stake covers ``min_stake_per_kw`` per kW of
   its registered capacity; the run rewards staked devices only. Unbonding takes
   ``unbonding_delay_s`` and unbonding stake stays slashable.
@@ -38,6 +39,7 @@ from web3.types import TxReceipt
 
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.connection import Chain
+from settlement.chain.erc2612 import sign_permit
 from settlement.chain.merkle import merkle_tree, tree_proof
 from settlement.depin.client import DepinContracts
 from settlement.depin.leaves import reading_leaves
@@ -47,8 +49,6 @@ from settlement.depin.uploads import Upload
 REASONS = {"nameplate": 1, "clear_sky": 2, "negative": 3, "state_estimation": 4}
 #: Reasons the contract checks itself (from the registry's capacity and kind).
 CHECKED_ON_CHAIN = frozenset({"nameplate", "negative"})
-#: EIP-712 domain name of the RewardToken's ERC-2612 permit.
-PERMIT_DOMAIN_NAME = "gridtwin Reward"
 _BPS = 10_000
 _DEPLOY_GAS = 6_000_000
 _STAKE_GAS = 260_000
@@ -160,68 +160,6 @@ def evidence_of(upload: Upload, index: int, reason: str) -> Evidence:
         int(upload.energy_wh[index]),
         proof,
         REASONS[reason],
-    )
-
-
-class Permit(NamedTuple):
-    """An owner's ERC-2612 permit of ``value`` to ``spender``, signed with its key."""
-
-    owner: str
-    spender: str
-    value: int
-    deadline: int
-    v: int
-    r: bytes
-    s: bytes
-
-
-def sign_permit(
-    key: bytes | str,
-    *,
-    chain_id: int,
-    token: str,
-    spender: str,
-    value: int,
-    nonce: int,
-    deadline: int,
-    domain_name: str = PERMIT_DOMAIN_NAME,
-) -> Permit:
-    """The owner's ERC-2612 ``Permit`` of ``value`` [base units] to ``spender``, signed with
-    ``key`` in the token's domain (``domain_name``, version "1"): by default the RewardToken's
-    ("gridtwin Reward"); EnergyCredit's is "gridtwin EnergyCredit"."""
-    owner = Account.from_key(key).address
-    domain = {
-        "name": domain_name,
-        "version": "1",
-        "chainId": int(chain_id),
-        "verifyingContract": Web3.to_checksum_address(token),
-    }
-    types = {
-        "Permit": [
-            {"name": "owner", "type": "address"},
-            {"name": "spender", "type": "address"},
-            {"name": "value", "type": "uint256"},
-            {"name": "nonce", "type": "uint256"},
-            {"name": "deadline", "type": "uint256"},
-        ]
-    }
-    spender = Web3.to_checksum_address(spender)
-    message = {
-        "owner": owner,
-        "spender": spender,
-        "value": int(value),
-        "nonce": int(nonce),
-        "deadline": int(deadline),
-    }
-    signed = Account.sign_typed_data(key, domain, types, message)
-    return Permit(
-        owner,
-        spender,
-        int(value),
-        int(deadline),
-        int(signed.v),
-        int(signed.r).to_bytes(32, "big"),
-        int(signed.s).to_bytes(32, "big"),
     )
 
 
