@@ -241,3 +241,24 @@ def test_cli_unreachable_rpc_node_is_an_error_not_a_traceback(tmp_path: Path) ->
     assert f"{DEFAULT}: chain.rpc_url = '{url}': no JSON-RPC node answers" in output
     assert "Traceback" not in output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "key"),
+    [
+        ("nodes.pv_profile=PV99", "nodes.pv_profile"),
+        ("nodes.wind_profile=WP0", "nodes.wind_profile"),
+    ],
+)
+def test_cli_unknown_profile_names_the_key_and_the_known_ones(
+    tmp_path: Path, setting: str, key: str
+) -> None:
+    out = tmp_path / "results" / "run"
+    args = ["run", str(DEFAULT), "--days", "1", "--out", str(out), "--set", setting]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert f"{DEFAULT}: {key}:" in output
+    known = output.split("known: ")[1]
+    assert "PV5" in known or "WP4" in known
+    assert not out.exists()

@@ -77,6 +77,31 @@ class Twin:
         return start
 
 
+#: The scenario key that names each kind's profile (a consumer's comes with its grid).
+PROFILE_KEYS = {
+    "consumer": "the grid's loads (grid.simbench_code or grid.file, column 'profile')",
+    "solar": "nodes.pv_profile",
+    "wind": "nodes.wind_profile",
+}
+
+
+def _unknown_profiles(kind: str, missing: list[str], columns: pd.Index, suffix: str) -> str:
+    """The error for profile names the SimBench library does not have: the key, the names
+    and the names it does have for that kind."""
+    names = [m.removesuffix(suffix) for m in missing] if suffix else missing
+    known = sorted(
+        {str(c).removesuffix(suffix) for c in columns if not suffix or str(c).endswith(suffix)}
+    )
+    if kind in ("solar", "wind"):
+        prefix = "PV" if kind == "solar" else "WP"
+        known = [k for k in known if k.startswith(prefix)]
+    shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    return (
+        f"{PROFILE_KEYS.get(kind, kind)}: {kind} profile(s) {', '.join(names)} not in "
+        f"SimBench's profiles; known: {shown}"
+    )
+
+
 def _profile_nodes(
     nodes: NodeSet,
     kind: str,
@@ -94,7 +119,7 @@ def _profile_nodes(
     p_cols = [f"{u}{suffix[0]}" for u in unique]
     missing = sorted(set(p_cols) - set(p_table.columns))
     if missing:
-        raise ScenarioError(f"{kind} profile(s) not in SimBench's profiles: {', '.join(missing)}")
+        raise ScenarioError(_unknown_profiles(kind, missing, p_table.columns, suffix[0]))
     q_profiles = None
     if q_table is not None:
         q_profiles = q_table[[f"{u}{suffix[1]}" for u in unique]].to_numpy()
