@@ -128,6 +128,32 @@ def _rewarded_to_flagged(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _unrewarded_to_accepted(df: pd.DataFrame) -> None:
+    """A flagged reading of a device that earns nothing (pv-0, every reading flagged) made
+    accepted, its flags zeroed: nothing in rewards points at it."""
+    i = _flagged(df)
+    df["status"] = df["status"].astype(object)
+    df.loc[df.index[i], ["status", "flags"]] = ["accepted", 0]
+
+
+def _meter_to_flagged(df: pd.DataFrame) -> None:
+    """An accepted reading of a household meter (never rewarded) made flagged."""
+    i = int((df["node_id"].astype(str) == "load-7").to_numpy().nonzero()[0][5])
+    df["status"] = df["status"].astype(object)
+    df.loc[df.index[i], ["status", "flags"]] = ["flagged_implausible", 8]
+
+
+def _role(role: str) -> Callable[[pd.DataFrame], int]:
+    return lambda df: int((df["role"].astype(str) == role).to_numpy().nonzero()[0][0])
+
+
+def _withdraw_added(df: pd.DataFrame) -> pd.DataFrame:
+    """A ``withdraw`` row that no transaction made, copied from a stake."""
+    extra = df.iloc[[_first_stake(df)]].copy()
+    extra["kind"] = "withdraw"
+    return pd.concat([df.astype({"kind": object}), extra.astype({"kind": object})])
+
+
 # (id, tampering, words a failed check must name: the table or file, and the row)
 CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
     ("ledger truncated", _truncate, ("ledger.sqlite",)),
@@ -217,6 +243,24 @@ CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
         ("rewards", "row"),
     ),
     ("rewards garbage", _garbage("rewards.parquet"), ("rewards.parquet",)),
+    (
+        "unrewarded reading accepted, flags zeroed",
+        _edit("readings", _unrewarded_to_accepted),
+        ("readings", "row"),
+    ),
+    ("meter reading flagged", _edit("readings", _meter_to_flagged), ("readings", "row")),
+    (
+        "treasury address",
+        _set("participants", _role("treasury"), "address", "0x" + "ab" * 20),
+        ("participants", "row 43"),
+    ),
+    (
+        "grid operator address",
+        _set("participants", _role("grid_operator"), "address", "0x" + "cd" * 20),
+        ("participants", "row 42"),
+    ),
+    ("stake made unbond", _set("stakes", _first_stake, "kind", "unbond"), ("stakes", "row")),
+    ("withdraw row added", _edit("stakes", _withdraw_added), ("stakes", "row")),
     (
         "transactions gas",
         _set("transactions", 7, "gas_used", lambda v: v + 1),

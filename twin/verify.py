@@ -35,6 +35,7 @@ from twin.verify_devices import verify_devices
 from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
 from twin.verify_journal import LEDGER, verify_journal
 from twin.verify_market import verify_bills, verify_trades
+from twin.verify_participants import verify_participants
 from twin.verify_physics import verify_balance, verify_curtailed, verify_readings
 
 __all__ = ["Check", "open_chain", "prove_trade", "verify_run"]
@@ -171,7 +172,7 @@ def _verify_chain(run: RunFolder, chain: Chain) -> list[Check]:
     has_treasury = "treasury" in roles
     members = roles.count("member")
     settlement = chain.contract("Settlement")
-    checks: list[Check] = []
+    checks: list[Check] = [verify_participants(run, chain, participants)]
     net_total: dict[str, int] = dict.fromkeys(participants["address"], 0)
     by_batch = dict(tuple(trades.groupby("batch_id")))
     for row in batches.itertuples():

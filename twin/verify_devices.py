@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from hexbytes import HexBytes
-from web3.logs import DISCARD
 
 from settlement.chain.connection import Chain
 from settlement.chain.merkle import merkle_root
@@ -17,7 +16,9 @@ from settlement.depin.staking import DeviceStaking
 from twin.checks import Check, row_check
 from twin.results import RunFolder
 from twin.verify_buyback import sold_by_seller, verify_buyback
+from twin.verify_stakes import verify_stake_rows, verify_stakes
 from twin.verify_transfers import verify_transfers
+from twin.verify_verdicts import verify_verdicts
 
 
 def verify_genesis(run: RunFolder, depin: DepinContracts, genesis: int) -> Check:
@@ -90,6 +91,7 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
                 f"{int(rows.sum())} accepted readings",
             )
         )
+    checks.append(verify_verdicts(run, readings))
     checks += verify_rewards(run, depin, readings, rewards)
     total = sum(int(x) for x in rewards["amount"])
     supply = depin.reward_supply()
@@ -114,8 +116,8 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     owners = dict(zip(participants["owner"], participants["address"], strict=True))
     expected = {owners[o]: int(a) for o, a in rewards.groupby("owner")["amount"].sum().items()}
     if stakes is not None:
-        moved = stakes[stakes["kind"].isin(["genesis", "stake"])]
-        sign = np.where(moved["kind"] == "genesis", 1, -1)
+        moved = stakes[stakes["kind"].isin(["genesis", "stake", "withdraw"])]
+        sign = np.where(moved["kind"] == "stake", -1, 1)  # a withdrawal pays the staker back
         for address, amount in zip(
             moved["owner_address"], sign * moved["amount_units"], strict=True
         ):
@@ -156,57 +158,6 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     )
     if (run.path / "device_transfers.parquet").is_file():
         checks += verify_transfers(run, depin)
-    return checks
-
-
-def verify_stakes(staking: DeviceStaking, stakes: pd.DataFrame) -> list[Check]:
-    """Each device's stake, each slash's event and evidence, and the totals, against the chain."""
-    checks = []
-    per_device = stakes[stakes["kind"].isin(["stake", "slash"])]
-    signed = np.where(per_device["kind"] == "stake", 1, -1) * per_device["amount_units"]
-    held = signed.groupby(per_device["device_id"]).sum()
-    wrong = []
-    for device_id, amount in held.items():
-        record = staking.stake_of(int(device_id))
-        if record.active + record.unbonding != int(amount):
-            wrong.append(int(device_id))
-    checks.append(
-        Check(
-            "stakes: every device's stake (Parquet = DeviceStaking)",
-            not wrong,
-            f"{len(held)} devices" + (f"; wrong device ids: {wrong[:3]}" if wrong else ""),
-        )
-    )
-    chain = staking.chain
-    for row in stakes[stakes["kind"] == "slash"].itertuples():
-        receipt = chain.get_receipt(str(row.tx_hash))
-        event = staking.slashed_event(receipt) if receipt is not None else {}
-        facts = (
-            event.get("deviceId") == int(str(row.device_id))
-            and "0x" + bytes(event.get("evidenceId", b"")).hex() == row.evidence_id
-            and event.get("amount") == int(str(row.amount_units))
-            and event.get("burnedAmount") == int(str(row.burned_units))
-            and event.get("toSink") == int(str(row.to_treasury_units))
-            and event.get("toReporter") == int(str(row.to_reporter_units))
-            and staking.evidence_used(bytes.fromhex(str(row.evidence_id)[2:]))
-        )
-        checks.append(
-            Check(
-                f"stakes row {row.Index}: slash of device {row.device_id} ({row.node_id}) "
-                "(Parquet = Slashed event, evidence used)",
-                bool(facts),
-                f"{row.amount_units:,} base units, reason {row.reason}",
-            )
-        )
-    total = int(held.sum())
-    burned = int(stakes["burned_units"].sum())
-    checks.append(
-        Check(
-            "DeviceStaking: total staked and burned (Parquet = contract)",
-            staking.total_staked() == total and staking.burned() == burned,
-            f"staked {total:,}, burned {burned:,} base units",
-        )
-    )
     return checks
 
 
@@ -333,53 +284,3 @@ def verify_rewards(
             ),
         ),
     ]
-
-
-def verify_stake_rows(staking: DeviceStaking, stakes: pd.DataFrame) -> Check:
-    """Each ``genesis`` row is a recipient and amount of its ``allocateGenesis``, each
-    ``stake`` row a ``Staked`` event (device, staker, amount) of its transaction."""
-    chain = staking.chain
-    contract = staking.contract
-    moved: dict[str, set[tuple[int, str, int]]] = {}
-
-    def on_chain(tx_hash: str) -> set[tuple[int, str, int]]:
-        if tx_hash not in moved:
-            found: set[tuple[int, str, int]] = set()
-            try:
-                tx = chain.w3.eth.get_transaction(HexBytes(tx_hash))
-                function, args = contract.decode_function_input(tx["input"])
-                if function.fn_name == "allocateGenesis":
-                    found |= {
-                        (0, str(a).lower(), int(v))
-                        for a, v in zip(args["recipients"], args["amounts"], strict=True)
-                    }
-                receipt = chain.get_receipt(tx_hash)
-                events = contract.events.Staked().process_receipt(receipt, errors=DISCARD)
-                found |= {
-                    (int(e.args.deviceId), str(e.args.staker).lower(), int(e.args.amount))
-                    for e in events
-                }
-            except Exception:  # no such transaction, or not one of ours: nothing moved
-                pass
-            moved[tx_hash] = found
-        return moved[tx_hash]
-
-    kind = stakes["kind"].astype(str).to_numpy()
-    checked = (kind == "genesis") | (kind == "stake")
-    device = np.where(kind == "genesis", 0, stakes["device_id"].to_numpy(dtype=np.int64))
-    owner = stakes["owner_address"].astype(str).str.lower().to_numpy()
-    amount = stakes["amount_units"].to_numpy(dtype=np.int64)
-    tx = stakes["tx_hash"].astype(str).to_numpy()
-    bad = [
-        bool(checked[i]) and (int(device[i]), owner[i], int(amount[i])) not in on_chain(tx[i])
-        for i in range(len(stakes))
-    ]
-    return row_check(
-        "stakes: each genesis and stake row = its transaction (allocateGenesis, Staked)",
-        "stakes",
-        bad,
-        lambda i: (
-            f"{kind[i]} of {amount[i]:,} base units to device {device[i]} by {owner[i]}:"
-            f" not what {tx[i]} did on chain"
-        ),
-    )
