@@ -16,6 +16,10 @@ through the MV grid.
 
 Money: buyer payments = seller receipts + fees, so net payments including the grid operator's
 fees sum to zero.
+
+§14a EnWG (:func:`fee_reduction_micro_eur`): a controllable device the grid operator may dim
+earns its owner a flat annual grid-fee reduction, pro rata to the run; the operator pays it
+out of its fee revenue.
 """
 
 from __future__ import annotations
