@@ -89,8 +89,8 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
     factories.append(("market", _market))
     if twin.flex is not None:
         factories.append(("flex", _flex))
-    if twin.dimming is not None:
-        factories.append(("dimming", _dimming))
+        if twin.dimming is not None:  # the operator dims flexible loads: [flex] is on
+            factories.append(("dimming", _dimming))
     if sc.chain.enabled:
         factories.append(("chain", _chain))
         if sc.economy.enabled:  # built first: the devices slash to its treasury, count its fees
