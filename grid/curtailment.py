@@ -95,8 +95,12 @@ def violated(flow: PowerFlowBatch, vm_min: float, vm_max: float, max_loading: fl
     return (bus_bad.sum(axis=1) + branch_bad.sum(axis=1)).astype(np.int64)
 
 
-def _share(need: np.ndarray, s: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Cut ``theta * s * x`` per generator with ``sum(s * cut) = need`` (linear estimate)."""
+def share(need: np.ndarray, s: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Cut ``theta * s * x`` per unit with ``sum(s * cut) = need`` (linear estimate).
+
+    Also the operator's dimming share (:mod:`grid.dimming`), with ``x`` the headroom above
+    the floor.
+    """
     weight = s * x
     denom = (s * weight).sum(axis=1)
     theta = np.divide(need, denom, out=np.zeros_like(need), where=denom > 0)
@@ -179,7 +183,7 @@ def curtail(
         over_v = vm[idx] - vm_max
         b = over_v.argmax(axis=1)
         need_v = np.where(over_v[rows, b] > 0, over_v[rows, b] + V_MARGIN_PU, 0.0)
-        cut = np.maximum(cut, _share(need_v, np.clip(dv_gen[:, b].T, 0.0, None), x))
+        cut = np.maximum(cut, share(need_v, np.clip(dv_gen[:, b].T, 0.0, None), x))
         if loading.shape[1]:
             over_l = loading[idx] - max_loading
             br = over_l.argmax(axis=1)
@@ -189,7 +193,7 @@ def curtail(
             need_l = np.where(
                 (over_l[rows, br] > 0) & reverse, over_l[rows, br] + LOADING_MARGIN_PERCENT, 0.0
             )
-            cut = np.maximum(cut, _share(need_l, np.clip(dl_gen[:, br].T, 0.0, None), x))
+            cut = np.maximum(cut, share(need_l, np.clip(dl_gen[:, br].T, 0.0, None), x))
         cut = np.minimum(cut, x)
         stuck = cut.sum(axis=1) <= 0
         p[np.ix_(idx, gen_rows)] += cut

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from forecasting.dispatch import BatteryDispatcher, BatterySpec
 from forecasting.oracles import make_forecaster
 from forecasting.policy import ForecastDispatchPolicy
+from grid.dimming import DimmingOperator
 from grid.flex import FlexNodes
 from grid.network import build_net, simbench_scenario
 from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, SharedBatteries, outage_events
@@ -24,7 +25,7 @@ from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
 from settlement.market.tariff import tariff_prices
 from twin.build_batteries import home_batteries, shared_batteries
-from twin.build_flex import build_flex, forecast_series
+from twin.build_flex import build_dimming, build_flex, forecast_series
 from twin.scenario import Scenario, ScenarioError
 from twin.scenario.world import NodesConfig, unknown_node
 
@@ -64,6 +65,7 @@ class Twin:
     forecast_policy: ForecastDispatchPolicy | None = None
     series_rows: np.ndarray | None = None
     flex: FlexNodes | None = None
+    dimming: DimmingOperator | None = None
     shared: SharedBatteries | None = None
 
     @property
@@ -256,6 +258,8 @@ def build(scenario: Scenario) -> Twin:
         batteries.policy = twin.forecast_policy
     if scenario.flex.enabled:
         twin.flex = build_flex(twin, library)
+        if scenario.flex.dimming.enabled:
+            twin.dimming = build_dimming(twin, twin.flex)
     return twin
 
 

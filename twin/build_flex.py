@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from forecasting.flex_dispatch import FlexDispatcher, FlexDispatchPolicy
+from grid.curtailment import Sensitivities
+from grid.dimming import DimmingOperator, controllable
 from grid.flex import (
     EvFleet,
     FlexNodes,
@@ -156,4 +158,33 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
         hp=hp,
         interval_s=run.interval_s,
         policy=policy,
+    )
+
+
+def build_dimming(twin: Twin, flex: FlexNodes) -> DimmingOperator:
+    """The grid operator of ``[flex.dimming]``: who it may dim, its limits, its solver."""
+    sc = twin.scenario
+    cfg, grid = sc.flex.dimming, sc.grid
+    floor_mw = cfg.floor_kw / 1e3
+    solve = twin.solver.solve
+    cache: list[Sensitivities] = []
+
+    def sensitivities() -> Sensitivities:
+        if not cache:
+            cache.append(Sensitivities.of(solve, twin.nodes.table["bus"].to_numpy()))
+        return cache[0]
+
+    return DimmingOperator(
+        devices=controllable(flex, twin.batteries, floor_mw),
+        floor_mw=floor_mw,
+        mode=cfg.mode,
+        solve=solve,
+        sensitivities=sensitivities,
+        flex=flex,
+        batteries=twin.batteries,
+        vm_min=grid.vm_min_pu,
+        vm_max=grid.vm_max_pu,
+        max_loading=grid.max_loading_percent,
+        rounds=cfg.rounds,
+        n_intervals=sc.run.n_intervals,
     )

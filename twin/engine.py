@@ -177,6 +177,8 @@ class Engine:
         if twin.shared is not None:  # after every other node: it balances what they metered
             shared_log = soc_log[:, n_home:]
             env.process(twin.shared.process(env, meters, self.n_intervals, shared_log))
+        if twin.dimming is not None:  # after every node: the operator dims what they metered
+            env.process(twin.dimming.process(env, meters, soc_log[:, :n_home]))
         for layer in self.layers:
             for process in layer.start(env):
                 env.process(self._timed_process(layer.name, process))

@@ -303,12 +303,15 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("p2p_paid_micro_eur", pa.int64()),
                 ("forecast_error_cost_micro_eur", pa.int64()),
                 ("protocol_fee_micro_eur", pa.int64()),
+                ("grid_fee_reduction_micro_eur", pa.int64()),
                 ("savings_micro_eur", pa.int64()),
             ]
         ),
         "each owner's money over the run: P2P payments (fees included) plus the utility bill of "
-        "its imbalance (cost), the utility-only bill of the same energy (baseline), what "
-        "forecast error cost it and the protocol fees it paid as a seller",
+        "its imbalance, less its §14a grid-fee reduction (cost), the utility-only bill of the "
+        "same energy less the same reduction (baseline), what forecast error cost it, the "
+        "protocol fees it paid as a seller and the grid-fee reduction credited for its "
+        "controllable devices ([flex.dimming], paid by the grid operator)",
     ),
     "flex_ev": (
         pa.schema(
@@ -353,6 +356,40 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         ),
         "one row an EV charging session ([flex]); departed False: still plugged in at the "
         "run's end (its shortfall is then not final)",
+    ),
+    "dimming": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("node_id", pa.string()),
+                ("kind", pa.string()),
+                ("owner", pa.string()),
+                ("requested_mw", pa.float64()),
+                ("p_mw", pa.float64()),
+                ("dimmed_kwh", pa.float64()),
+            ]
+        ),
+        "one row an interval and controllable device the grid operator dimmed "
+        "([flex.dimming], §14a EnWG): kind (ev, heat_pump, battery), power the device drew "
+        "before and after the operator acted [MW], energy it gave up (requested minus metered "
+        "power over the interval) [kWh]",
+    ),
+    "dimming_devices": (
+        pa.schema(
+            [
+                ("node_id", pa.string()),
+                ("kind", pa.string()),
+                ("owner", pa.string()),
+                ("p_max_mw", pa.float64()),
+                ("dimmed_kwh", pa.float64()),
+                ("intervals_dimmed", pa.int64()),
+                ("grid_fee_reduction_micro_eur", pa.int64()),
+            ]
+        ),
+        "one row a controllable device the operator may dim ([flex.dimming]: chargers, heat "
+        "pumps, home batteries rated above floor_kw): its rating, energy dimmed over the run, "
+        "intervals dimmed, and its §14a grid-fee reduction credited to its owner's bill (the "
+        "annual reduction pro rata to the run)",
     ),
     "kpis": (
         pa.schema([("name", pa.string()), ("value", pa.float64()), ("unit", pa.string())]),

@@ -34,7 +34,7 @@ from twin.verify_data import data_flows, data_minted, has_data_sales, verify_dat
 from twin.verify_devices import verify_devices
 from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
 from twin.verify_journal import LEDGER, verify_journal
-from twin.verify_market import verify_bills, verify_trades
+from twin.verify_market import verify_bills, verify_fee_reductions, verify_trades
 from twin.verify_participants import verify_participants
 from twin.verify_physics import verify_balance, verify_curtailed, verify_readings
 
@@ -129,6 +129,9 @@ def _verify_market(run: RunFolder) -> list[Check]:
         )
         curtailed = c.groupby([c["time"], owner])["curtailed_wh"].sum()
     checks = verify_trades(trades, run.manifest["config"], curtailed)
+    reductions = _table(run, "dimming_devices") if _has(run, "dimming_devices") else None
+    if reductions is not None:
+        checks.append(verify_fee_reductions(reductions, run.manifest["config"]))
     if _has(run, "bills"):
         checks.append(
             verify_bills(
@@ -137,6 +140,7 @@ def _verify_market(run: RunFolder) -> list[Check]:
                 _table(run, "node_power"),
                 nodes,
                 run.manifest["config"],
+                reductions,
             )
         )
     return checks

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from settlement.economy.fees import protocol_fees
 from settlement.market.bills import net_payments
+from settlement.market.grid_fee import fee_reduction_micro_eur
 from settlement.market.tariff import tariff_prices, utility_bill
 from settlement.units import mw_to_wh
 from twin.checks import Check, row_check
@@ -84,8 +85,11 @@ def verify_bills(
     node_power: pd.DataFrame,
     nodes: pd.DataFrame,
     config: dict[str, Any],
+    reductions: pd.DataFrame | None = None,
 ) -> Check:
-    """Each ``bills`` row recomputed from metered energy, the trades and the tariff."""
+    """Each ``bills`` row recomputed from metered energy, the trades and the tariff, less the
+    §14a grid-fee reductions of ``reductions`` (``dimming_devices``: owner and
+    ``grid_fee_reduction_micro_eur`` a device; ``None``: none)."""
     interval_s = int(config["run"]["interval_s"])
     owners = bills["owner"].astype(str).to_numpy()
     index = {o: i for i, o in enumerate(owners)}
@@ -125,7 +129,12 @@ def verify_bills(
     retail, feed_in = tariff_prices(pd.DatetimeIndex(times).hour.to_numpy(), tariffs)
     imp, exp, utility = utility_bill(actual - bought + sold, retail[:, None], feed_in[:, None])
     baseline = utility_bill(actual, retail[:, None], feed_in[:, None])[2]
-    cost = paid.sum(axis=0) + utility.sum(axis=0)
+    credit = np.zeros(n, dtype=np.int64)
+    if reductions is not None and len(reductions):
+        who = reductions["owner"].astype(str).map(index).to_numpy(dtype=np.int64)
+        np.add.at(credit, who, reductions["grid_fee_reduction_micro_eur"].to_numpy(np.int64))
+    cost = paid.sum(axis=0) + utility.sum(axis=0) - credit
+    baseline_cost = baseline.sum(axis=0) - credit
     expected = {
         "import_wh": imp.sum(axis=0),
         "export_wh": exp.sum(axis=0),
@@ -133,9 +142,11 @@ def verify_bills(
         "p2p_sold_wh": sold.sum(axis=0),
         "p2p_paid_micro_eur": paid.sum(axis=0),
         "cost_micro_eur": cost,
-        "baseline_cost_micro_eur": baseline.sum(axis=0),
-        "savings_micro_eur": baseline.sum(axis=0) - cost,
+        "baseline_cost_micro_eur": baseline_cost,
+        "savings_micro_eur": baseline_cost - cost,
     }
+    if "grid_fee_reduction_micro_eur" in bills:
+        expected["grid_fee_reduction_micro_eur"] = credit
     if proto is not None and "protocol_fee_micro_eur" in bills:
         expected["protocol_fee_micro_eur"] = per_owner(seller, proto).sum(axis=0)
     diff = {c: bills[c].to_numpy(dtype=np.int64) != v for c, v in expected.items()}
@@ -147,5 +158,29 @@ def verify_bills(
         )
 
     return row_check(
-        "bills = metered energy (node_power) + trades at the tariff", "bills", bad, why
+        "bills = metered energy (node_power) + trades at the tariff - grid-fee reductions",
+        "bills",
+        bad,
+        why,
+    )
+
+
+def verify_fee_reductions(devices: pd.DataFrame, config: dict[str, Any]) -> Check:
+    """Each ``dimming_devices`` row's grid-fee reduction: ``flex.dimming``'s annual reduction
+    pro rata to the run (:func:`settlement.market.grid_fee.fee_reduction_micro_eur`)."""
+    run = config["run"]
+    dimming = (config.get("flex") or {}).get("dimming") or {}
+    per_year = float(dimming.get("fee_reduction_eur_per_year", 0.0))
+    interval_s = int(run["interval_s"])
+    run_s = int(run["days"]) * 86_400 // interval_s * interval_s  # whole intervals
+    due = fee_reduction_micro_eur(per_year, run_s)
+    got = devices["grid_fee_reduction_micro_eur"].to_numpy(dtype=np.int64)
+    return row_check(
+        f"dimming_devices: grid-fee reduction = {per_year:g} EUR/year pro rata",
+        "dimming_devices",
+        got != due,
+        lambda i: (
+            f"node_id {devices['node_id'].iat[i]}: grid_fee_reduction_micro_eur {got[i]:,},"
+            f" {due:,} due"
+        ),
     )

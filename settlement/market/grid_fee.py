@@ -16,6 +16,10 @@ through the MV grid.
 
 Money: buyer payments = seller receipts + fees, so net payments including the grid operator's
 fees sum to zero.
+
+§14a EnWG (:func:`fee_reduction_micro_eur`): a controllable device the grid operator may dim
+earns its owner a flat annual grid-fee reduction, pro rata to the run; the operator pays it
+out of its fee revenue.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from settlement.market.auction import Clearing, Orders, clear
+from settlement.units import MICRO_EUR_PER_EUR, MicroEur
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,3 +146,23 @@ def _subset(orders: Orders, rows: np.ndarray) -> Orders:
         energy_wh=np.asarray(orders.energy_wh)[rows],
         limit_eur_per_mwh=np.asarray(orders.limit_eur_per_mwh)[rows],
     )
+
+
+#: A year for pro-rating annual grid-fee reductions [s] (365 days).
+SECONDS_PER_YEAR = 365 * 86_400
+
+
+def fee_reduction_micro_eur(eur_per_year: float, run_s: int) -> MicroEur:
+    """A controllable device's grid-fee reduction (§14a EnWG module 1) over a run [micro-euro].
+
+    The flat annual reduction pro rata to the run's length, rounded to the micro-euro: what
+    the grid operator credits to the device's owner out of its grid-fee revenue.
+
+    Parameters
+    ----------
+    eur_per_year : float
+        The reduction per device and year [EUR/year].
+    run_s : int
+        The run's length [s].
+    """
+    return MicroEur(round(eur_per_year * MICRO_EUR_PER_EUR * run_s / SECONDS_PER_YEAR))

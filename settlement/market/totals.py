@@ -39,6 +39,7 @@ OWNER_SUMS = (
     "p2p_paid_micro_eur",
     "forecast_error_cost_micro_eur",
     "protocol_fee_micro_eur",
+    "grid_fee_reduction_micro_eur",
 )
 
 Kpis = dict[str, tuple[float, str]]
@@ -142,6 +143,16 @@ class MarketTotals:
             self.price_max = max(self.price_max, float(price[live].max()))
         self.cleared_intervals += int((block.bought_wh.sum(axis=1) > 0).sum())
 
+    def credit_fee_reduction(self, reduction_micro_eur: np.ndarray) -> None:
+        """Credit each owner's grid-fee reduction (§14a EnWG, :mod:`settlement.market.grid_fee`)
+        [micro-euro]: it lowers the owner's cost and its utility-only baseline alike (the
+        reduction is the device's, whatever the market), and the grid operator pays it."""
+        credit = np.asarray(reduction_micro_eur, dtype=np.int64)
+        s = self.by_owner
+        s["grid_fee_reduction_micro_eur"] += credit
+        s["cost_micro_eur"] -= credit
+        s["baseline_cost_micro_eur"] -= credit
+
     def kpis(self) -> Kpis:
         """The market's KPIs."""
         s = self.by_owner
@@ -158,6 +169,14 @@ class MarketTotals:
             "p2p_delivered_mwh": (self.delivered_wh / 1e6, "MWh"),
             "p2p_bought_beyond_deficit_mwh": (self.beyond_deficit_wh / 1e6, "MWh"),
             "grid_fees_eur": (self.grid_fees_micro_eur / eur, "EUR"),
+            "grid_fee_reduction_eur": (
+                float(s["grid_fee_reduction_micro_eur"].sum()) / eur,
+                "EUR",
+            ),
+            "grid_operator_net_fees_eur": (
+                (self.grid_fees_micro_eur - int(s["grid_fee_reduction_micro_eur"].sum())) / eur,
+                "EUR",
+            ),
             "trades": (float(self.trades), "count"),
             "curtailed_trade_wh": (float(self.curtailed_trade_wh), "Wh"),
             "price_mean_eur_per_mwh": (

@@ -21,6 +21,10 @@ auction's limit prices or the pooled rule's community price.
 - **Grid check** (``market.network_aware``): the chunk's violations are counted and, in
   network-aware mode, the generation behind them is curtailed (:func:`grid.curtailment.curtail`)
   with its trades; the layers after this one see the curtailed powers and flow.
+- **§14a grid-fee reduction** (``[flex.dimming]``): at the end, each owner of a controllable
+  device the operator may dim is credited the device's reduction in its bill
+  (:func:`settlement.market.grid_fee.fee_reduction_micro_eur`), paid out of the grid
+  operator's fee revenue (``grid_operator_net_fees_eur``).
 - **Settlement** on metered energy: :func:`settlement.market.bills.settle_block`; the run's
   totals in :class:`settlement.market.totals.MarketTotals`. Where there is a treasury
   (``[chain]`` and ``[economy]`` on) each trade's seller pays the protocol fee
@@ -45,7 +49,7 @@ from settlement.market.auction import Clearing, Orders
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
 from settlement.market.ex_post import mid_market, pooled_clearing
-from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee
+from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee, fee_reduction_micro_eur
 from settlement.market.sharing import allocate, community_price, key_parts
 from settlement.market.tariff import tariff_prices
 from settlement.market.totals import MarketTotals
@@ -335,12 +339,25 @@ class MarketLayer:
 
     def finish(self) -> LayerOutput:
         """The market's KPIs (with the grid check's) and the ``bills`` table."""
+        dimming = self.twin.dimming
+        if dimming is not None and self.twin.scenario.flex.dimming.fee_reduction_eur_per_year:
+            self.totals.credit_fee_reduction(self.fee_reductions(dimming.devices.rows))
         kpis = {
             **self.totals.kpis(),
             "curtailed_wh": (float(self.curtailed_wh), "Wh"),
             "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
         }
         return LayerOutput(kpis=kpis, tables={"bills": dict(self.totals.bills(self.owners))})
+
+    def fee_reductions(self, device_rows: np.ndarray) -> np.ndarray:
+        """Each owner's §14a grid-fee reduction for its controllable devices (nodes at
+        ``device_rows``) over the run [micro-euro]."""
+        cfg = self.twin.scenario.flex.dimming
+        per_device = fee_reduction_micro_eur(
+            cfg.fee_reduction_eur_per_year, self.interval_s * self.twin.scenario.run.n_intervals
+        )
+        count = np.bincount(self.owner_idx[device_rows], minlength=len(self.owners))
+        return count.astype(np.int64) * per_device
 
 
 def _column(parts: list[Orders] | list[Clearing], name: str) -> np.ndarray:

@@ -17,6 +17,7 @@ from twin.layers.chain import ChainLayer
 from twin.layers.context import LayerContext
 from twin.layers.data_sales import DataSalesLayer
 from twin.layers.devices import DeviceLayer
+from twin.layers.dimming import DimmingLayer
 from twin.layers.dispatch import DispatchLayer
 from twin.layers.economy import EconomyLayer
 from twin.layers.flex import FlexLayer
@@ -36,6 +37,11 @@ def _dispatch(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
 def _flex(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
     assert ctx.twin.flex is not None
     return FlexLayer(ctx, ctx.twin.flex)
+
+
+def _dimming(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
+    assert ctx.twin.dimming is not None
+    return DimmingLayer(ctx, ctx.twin.dimming)
 
 
 def _market(ctx: LayerContext, built: Mapping[str, Layer]) -> Layer:
@@ -83,6 +89,8 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
     factories.append(("market", _market))
     if twin.flex is not None:
         factories.append(("flex", _flex))
+        if twin.dimming is not None:  # the operator dims flexible loads: [flex] is on
+            factories.append(("dimming", _dimming))
     if sc.chain.enabled:
         factories.append(("chain", _chain))
         if sc.economy.enabled:  # built first: the devices slash to its treasury, count its fees
@@ -95,7 +103,7 @@ def layer_factories(ctx: LayerContext) -> list[tuple[str, Factory]]:
 
 
 #: The order layers step and take chunks in (names not built are skipped).
-RUN_ORDER = ("market", "dispatch", "flex", "chain", "devices", "data_sales", "economy")
+RUN_ORDER = ("market", "dispatch", "flex", "dimming", "chain", "devices", "data_sales", "economy")
 
 
 def run_order(layers: Mapping[str, Layer]) -> list[Layer]:

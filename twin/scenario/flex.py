@@ -87,9 +87,35 @@ class HeatPumpConfig(Section):
         return self
 
 
+class DimmingConfig(Section):
+    """``[flex.dimming]``: the grid operator's dimming of controllable devices (§14a EnWG).
+
+    In network-aware mode (``market.network_aware``), in an interval with a demand-driven
+    violation (under-voltage, import overload), the operator dims the chargers, heat pumps and
+    home batteries rated above ``floor_kw`` that contribute most, to no less than ``floor_kw``
+    each, before curtailment acts on generation (:mod:`grid.dimming`).
+
+    ``mode``: ``dim`` (§14a: to the floor at most) or ``switch_off`` (the older tool: whole
+    devices off, those contributing most first; the comparison's baseline).
+    ``floor_kw``: the power every dimmed device keeps [kW] (§14a: 4.2 kW).
+    ``fee_reduction_eur_per_year``: the grid-fee reduction of every controllable device
+    (§14a module 1: a flat reduction per device, 2024 about 110-190 EUR/year by operator)
+    [EUR/year a device], credited pro rata to the run's length to its owner's bill and paid
+    out of the grid operator's fee revenue.
+    ``rounds``: at most this many re-solves an interval.
+    """
+
+    enabled: bool = False
+    mode: Literal["dim", "switch_off"] = "dim"
+    floor_kw: Annotated[float, Field(ge=0.0, le=50.0)] = 4.2
+    fee_reduction_eur_per_year: Annotated[float, Field(ge=0.0, le=1000.0)] = 150.0
+    rounds: Annotated[int, Field(ge=1, le=50)] = 8
+
+
 class FlexConfig(Section):
     """``[flex]``: flexible loads; ``enabled = false`` (the default) leaves every load fixed."""
 
     enabled: bool = False
     ev: EvConfig = Field(default_factory=EvConfig)
     heat_pump: HeatPumpConfig = Field(default_factory=HeatPumpConfig)
+    dimming: DimmingConfig = Field(default_factory=DimmingConfig)

@@ -77,6 +77,13 @@ def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
     batch_h = scenario.chain.batch_hours
     if (batch_h * 3600) % interval_s:
         yield "chain.batch_hours", f"{batch_h} h is not a positive whole multiple of {where}"
+    dimming = scenario.flex.dimming
+    if dimming.enabled and not (scenario.flex.enabled and scenario.market.network_aware):
+        yield (
+            "flex.dimming.enabled",
+            "the operator dims flexible loads in network-aware mode: needs [flex] enabled and"
+            " market.network_aware = true",
+        )
     devices = scenario.devices
     if devices.data_sales.enabled and not (scenario.chain.enabled and devices.enabled):
         yield "devices.data_sales.enabled", "data sales need [chain] and [devices] enabled"
