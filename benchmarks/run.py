@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 import depin_bench  # noqa: E402
 import devices_bench  # noqa: E402
+import dimming_bench  # noqa: E402
 import emission_bench  # noqa: E402
 import engine_bench  # noqa: E402
 import forecast_value  # noqa: E402
@@ -211,6 +212,8 @@ def main() -> None:
     market = market_value.value_table(fv_days)
     stressed = market_value.stressed_table(7)
     fairness = market_fairness.fairness_table(fv_days)
+    print("measuring the grid operator's dimming ...", flush=True)
+    dimming = dimming_bench.dimming_table(2)
     print("measuring settlement ...", flush=True)
     settlement = settlement_bench.settlement_table(7)
     print("measuring devices and rewards ...", flush=True)
@@ -262,6 +265,9 @@ def main() -> None:
         "Who gains and who loses, by market rule and season (`benchmarks/market_fairness.py`): "
         "the ex-ante auction against the rules that settle on metered energy (`market.rule`).",
         fairness,
+        "## Flexible loads: the grid operator's dimming",
+        " ".join((dimming_bench.__doc__ or "").split("\n\n")[1].split()),
+        dimming,
         "## On-chain settlement",
         "Embedded chain (eth-tester + py-evm); `benchmarks/settlement_bench.py`.",
         settlement,
