@@ -34,7 +34,7 @@ from twin.verify_data import data_flows, data_minted, has_data_sales, verify_dat
 from twin.verify_devices import verify_devices
 from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
 from twin.verify_journal import LEDGER, verify_journal
-from twin.verify_market import verify_bills, verify_trades
+from twin.verify_market import verify_bills, verify_orders, verify_trades
 from twin.verify_physics import verify_balance, verify_curtailed, verify_readings
 
 __all__ = ["Check", "open_chain", "prove_trade", "verify_run"]
@@ -128,6 +128,8 @@ def _verify_market(run: RunFolder) -> list[Check]:
         )
         curtailed = c.groupby([c["time"], owner])["curtailed_wh"].sum()
     checks = verify_trades(trades, run.manifest["config"], curtailed)
+    if _has(run, "orders"):
+        checks += verify_orders(_table(run, "orders"), trades, nodes, run.manifest["config"])
     if _has(run, "bills"):
         checks.append(
             verify_bills(
