@@ -1,6 +1,6 @@
 """``gridtwin faults``: every fault of the table survived with no data lost.
 
-The table runs once (``--quick``: eight one-day runs, two of them on anvil when it is
+The table runs once (``--quick``: nine one-day runs, two of them on anvil when it is
 installed); its rows, written with ``--json``, must each show the expected behaviour and
 0 data lost. Without anvil its two rows are skipped (a failure under ``CI``).
 """
@@ -48,6 +48,10 @@ def test_every_fault_is_survived_with_no_data_lost(table: tuple[str, list[dict[s
     assert "held back 2 batches" in observed["chain-down-8h"]
     assert "96/96 intervals on self-consumption" in observed["forecast-feed-down-24h"]
     assert "23/23 tables byte-identical" in observed["process-killed-resumed"]
+    assert (
+        "72 orders of community, member-0002, member-0005 arrived after the gate"
+        in (observed["orders-after-gate-closure"])
+    )
 
 
 def _fake(lost: int, behaved: bool = True) -> Fault:

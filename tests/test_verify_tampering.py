@@ -311,6 +311,75 @@ def test_verify_names_the_tampered_table_and_row(
     assert any(all(word in text for word in names) for text in failed), failed
 
 
+#: A day of the ex-ante auction whose gate (300 s before each interval) member-0000's orders
+#: miss all day (they arrive 700 s after they are sent, the gate is at 600 s).
+GATE_OVERRIDES = [
+    "run.days=1",
+    "chain.batch_hours=6",
+    'market.rule="ex_ante_auction"',
+    "market.gate_closure_s=300",
+    'market.late_orders=[{participant = "member-0000", start_h = 0.0, duration_h = 24.0, '
+    "delay_s = 700}]",
+]
+
+
+@pytest.fixture(scope="module")
+def gate_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tamper-gate") / "day"
+    run_scenario(load_scenario(DEFAULT, GATE_OVERRIDES), out)
+    return out
+
+
+def _first_late(df: pd.DataFrame) -> int:
+    return int((df["status"].astype(str) == "late").to_numpy().nonzero()[0][0])
+
+
+def _late_made_on_time(df: pd.DataFrame) -> None:
+    """A late order claimed on time, its submission time moved before the gate too."""
+    i = _first_late(df)
+    df["status"] = df["status"].astype(object)
+    df.loc[df.index[i], "status"] = "on_time"
+    sent = pd.Timestamp(str(df["time"].iat[i])) - pd.Timedelta(seconds=900)
+    df["submitted"] = df["submitted"].mask(df.index == df.index[i], sent)
+
+
+def _first_buy_trade(df: pd.DataFrame) -> int:
+    return int((df["buyer"].astype(str) != "member-0000").to_numpy().nonzero()[0][0])
+
+
+GATE_CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
+    (
+        "late order flipped on time",
+        _set("orders", _first_late, "status", "on_time"),
+        ("orders", "row"),
+    ),
+    ("late order moved before the gate", _edit("orders", _late_made_on_time), ("orders", "row")),
+    (
+        "trade of a late owner",
+        _set("trades", _first_buy_trade, "buyer", "member-0000"),
+        ("trades", "row", "refused at the gate"),
+    ),
+]
+
+
+def test_the_untouched_gate_run_verifies(gate_run_dir: Path) -> None:
+    assert (pd.read_parquet(gate_run_dir / "orders.parquet")["status"] == "late").any()
+    failed = [c for c in verify_run(gate_run_dir) if not c.ok]
+    assert not failed, failed
+
+
+@pytest.mark.parametrize(("tamper", "names"), [pytest.param(t, n, id=i) for i, t, n in GATE_CASES])
+def test_verify_names_a_tampered_order_or_a_late_owners_trade(
+    gate_run_dir: Path, tmp_path: Path, tamper: Callable[[Path], None], names: tuple[str, ...]
+) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(gate_run_dir, copy)
+    tamper(copy)
+    failed = [f"{c.name}: {c.detail}" for c in verify_run(copy) if not c.ok]
+    assert failed, "verify passed a tampered run"
+    assert any(all(word in text for word in names) for text in failed), failed
+
+
 def test_a_run_without_devices_or_economy_verifies(tmp_path: Path) -> None:
     """No readings, rewards, stakes, treasury, curtailments, bills' protocol fees: the optional
     tables are absent and every check that remains passes."""

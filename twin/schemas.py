@@ -165,9 +165,16 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("side", pa.dictionary(pa.int8(), pa.string())),
                 ("energy_wh", pa.int64()),
                 ("limit_price_eur_per_mwh", pa.float64()),
+                ("status", pa.dictionary(pa.int8(), pa.string())),
+                ("submitted", TIME),
             ]
         ),
-        "each owner's order in each interval: its forecast net position",
+        "each owner's order in each interval: its forecast net position (ex ante) or its metered "
+        "one (ex post); status on_time (cleared or unmatched), late (arrived after the gate, "
+        "market.gate_closure_s before the interval: refused, the owner's metered energy settled "
+        "at the tariff) or ex_post (an ex-post rule's metered position: no gate); submitted: "
+        "when the order arrived (UTC; ex ante: sent one interval before the interval starts, "
+        "plus its delay; ex post: the interval's end)",
     ),
     "trades": (
         pa.schema(

@@ -34,7 +34,7 @@ from twin.verify_data import data_flows, data_minted, has_data_sales, verify_dat
 from twin.verify_devices import verify_devices
 from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
 from twin.verify_journal import LEDGER, verify_journal
-from twin.verify_market import verify_bills, verify_fee_reductions, verify_trades
+from twin.verify_market import verify_bills, verify_fee_reductions, verify_orders, verify_trades
 from twin.verify_participants import verify_participants
 from twin.verify_physics import verify_balance, verify_curtailed, verify_readings
 
@@ -132,6 +132,8 @@ def _verify_market(run: RunFolder) -> list[Check]:
     reductions = _table(run, "dimming_devices") if _has(run, "dimming_devices") else None
     if reductions is not None:
         checks.append(verify_fee_reductions(reductions, run.manifest["config"]))
+    if _has(run, "orders"):
+        checks += verify_orders(_table(run, "orders"), trades, nodes, run.manifest["config"])
     if _has(run, "bills"):
         checks.append(
             verify_bills(

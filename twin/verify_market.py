@@ -1,7 +1,9 @@
 """``gridtwin verify``'s re-derivations of the market's tables, row by row: each trade's
 payment from its energy and price, its protocol fee from its payment, its curtailed energy
 from its seller's curtailed generation; each owner's bill from its metered energy
-(``node_power``), the trades and the tariff."""
+(``node_power``), the trades and the tariff; each order's submission time and status at the
+gate from the scenario (``market.gate_closure_s``, ``market.late_orders``), and each trade's
+seller and buyer from an order that was not refused (:mod:`settlement.market.gate`)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ import scipy.sparse as sp
 
 from settlement.economy.fees import protocol_fees
 from settlement.market.bills import net_payments
+from settlement.market.gate import STATUSES, is_late, submitted_s
 from settlement.market.grid_fee import fee_reduction_micro_eur
 from settlement.market.tariff import tariff_prices, utility_bill
 from settlement.units import mw_to_wh
 from twin.checks import Check, row_check
-from twin.scenario import TariffsConfig
+from twin.late_orders import order_delays
+from twin.scenario import MarketConfig, TariffsConfig
 
 
 def verify_trades(
@@ -184,3 +188,90 @@ def verify_fee_reductions(devices: pd.DataFrame, config: dict[str, Any]) -> Chec
             f" {due:,} due"
         ),
     )
+
+
+def verify_orders(
+    orders: pd.DataFrame, trades: pd.DataFrame, nodes: pd.DataFrame, config: dict[str, Any]
+) -> list[Check]:
+    """Each ``orders`` row's ``submitted`` and ``status`` re-derived from the scenario's gate
+    and late orders, and each ``trades`` row's seller and buyer against the orders: a trade
+    needs its seller's sell order and its buyer's buy order in its interval, neither refused
+    at the gate. A run written before orders had a status has nothing to check here."""
+    if "status" not in orders:
+        return []
+    run = config["run"]
+    interval_s = int(run["interval_s"])
+    market = MarketConfig.model_validate(config["market"])
+    owners = sorted(set(nodes["owner"].astype(str)))
+    node_owner = dict(zip(nodes["node_id"].astype(str), nodes["owner"].astype(str), strict=True))
+    n_intervals = int(run["days"]) * 86_400 // interval_s
+    delays = order_delays(market, n_intervals, interval_s, owners, node_owner, int(run["seed"]))
+    start = pd.Timestamp(run["start"])
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    times = pd.DatetimeIndex(orders["time"])
+    start_s = ((times - start) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+    k = np.clip(start_s // interval_s, 0, n_intervals - 1)
+    column = {o: i for i, o in enumerate(owners)}
+    who = orders["participant"].astype(str)
+    col = who.map(column).fillna(-1).to_numpy(dtype=np.int64)
+    delay = np.where(col >= 0, delays[k, np.maximum(col, 0)], 0)
+    if market.rule == "ex_ante_auction":
+        due_s = submitted_s(start_s, interval_s, delay)
+        late = is_late(due_s, start_s, market.gate_closure_s)
+        due_status = np.where(late, "late", "on_time")
+    else:
+        due_s = start_s + interval_s
+        due_status = np.full(len(orders), "ex_post")
+    sub = pd.DatetimeIndex(orders["submitted"])
+    got_s = ((sub - start) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
+    status = orders["status"].astype(str).to_numpy()
+    bad = (got_s != due_s) | (status != due_status) | ~np.isin(status, STATUSES)
+    checks = [
+        row_check(
+            "orders: submission time and status at the gate (market.gate_closure_s, "
+            "market.late_orders)",
+            "orders",
+            bad,
+            lambda i: (
+                f"{who.iat[i]} at {times[i]}: status {status[i]}, submitted {sub[i]}; derived "
+                f"{due_status[i]}, submitted {start + pd.Timedelta(seconds=int(due_s[i]))} "
+                f"(delay {int(delay[i])} s, gate {market.gate_closure_s} s before the interval)"
+            ),
+        )
+    ]
+    key = pd.MultiIndex.from_arrays([orders["time"], who, orders["side"].astype(str)])
+    found: dict[str, np.ndarray] = {}
+    for role, side in (("seller", "sell"), ("buyer", "buy")):
+        wanted = pd.MultiIndex.from_arrays(
+            [trades["time"], trades[role].astype(str), np.full(len(trades), side)]
+        )
+        found[role] = key.get_indexer(wanted)
+
+    def refused(role: str) -> np.ndarray:
+        at = found[role]
+        return (at < 0) | (status[np.maximum(at, 0)] == "late")
+
+    def why(i: int) -> str:
+        parts = []
+        for role in ("seller", "buyer"):
+            at = int(found[role][i])
+            if at < 0:
+                parts.append(f"its {role} {trades[role].iat[i]} has no order on that side")
+            elif status[at] == "late":
+                parts.append(
+                    f"its {role} {trades[role].iat[i]}'s order (orders row {at}) arrived late, "
+                    "refused at the gate"
+                )
+        return f"trade_id {trades['trade_id'].iat[i]} at {trades['time'].iat[i]}: " + "; ".join(
+            parts
+        )
+
+    checks.append(
+        row_check(
+            "trades: every seller and buyer had an order, none refused at the gate",
+            "trades",
+            refused("seller") | refused("buyer"),
+            why,
+        )
+    )
+    return checks

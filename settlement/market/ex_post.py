@@ -5,7 +5,9 @@ it then does not export (and buys it back from the utility), and a buyer can buy
 deficit (and sells it back at feed-in). An ex-post rule orders nothing in advance: after the
 interval is metered, each owner's metered net energy ``net_wh`` (import positive) is its
 position, so no seller sells more than it exported and no buyer buys more than it imported,
-and the utility settles only what is left at tariff. Each rule gives a
+and the utility settles only what is left at tariff. Taking no order before the interval,
+an ex-post rule has no gate closure and no order of it is ever late
+(:mod:`settlement.market.gate` is the ex-ante auction's). Each rule gives a
 :class:`~settlement.market.grid_fee.FeeClearing` (trades, prices, grid fee per trade):
 
 - the ex-post double auction is the auction itself (:mod:`settlement.market.bidding`, then

@@ -14,7 +14,12 @@ auction's limit prices or the pooled rule's community price.
   ``market.positions = "forecast"`` the expected power is the dispatch layer's forecast in
   force and its batteries' plans (:meth:`twin.layers.dispatch.DispatchLayer.expected_mw`);
   where none is in force, a node's last metered power stands in for it (persistence). Limit
-  prices come from ``market.strategy``.
+  prices come from ``market.strategy``. Each order is sent as the interval before starts and
+  arrives after its owner's delay (``market.late_orders``); one that arrives after the gate
+  (``market.gate_closure_s`` before the interval) is refused: it is written to ``orders`` with
+  status ``late`` and takes no part in the clearing, and its owner's metered energy settles at
+  the tariff (:mod:`settlement.market.gate`). The ex-post rules have no gate (status
+  ``ex_post``).
 - **Clearing**: :func:`settlement.market.auction.clear`, between the feed-in and retail
   tariff of the interval; with a grid fee, zone by zone and then across zones
   (:func:`settlement.market.grid_fee.clear_with_grid_fee`).
@@ -49,11 +54,13 @@ from settlement.market.auction import Clearing, Orders
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
 from settlement.market.ex_post import mid_market, pooled_clearing
+from settlement.market.gate import LATE, STATUSES, GatedOrders, apply_gate, metered_orders
 from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee, fee_reduction_micro_eur
 from settlement.market.sharing import allocate, community_price, key_parts
 from settlement.market.tariff import tariff_prices
 from settlement.market.totals import MarketTotals
 from settlement.units import WhArray, mw_to_wh
+from twin.late_orders import order_delays
 from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 from twin.layers.dispatch import DispatchLayer
@@ -61,10 +68,11 @@ from twin.layers.dispatch import DispatchLayer
 
 @dataclass
 class _Book:
-    """One interval's market: positions, orders and the clearing."""
+    """One interval's market: positions, orders (at the gate) and the clearing."""
 
     position_wh: np.ndarray
     orders: Orders
+    gated: GatedOrders
     clearing: Clearing
     fee_eur_per_mwh: np.ndarray
 
@@ -112,6 +120,16 @@ class MarketLayer:
         self._sensitivities: Sensitivities | None = None
         self.curtailed_wh = 0
         self.violations_uncurtailed = 0
+        table = twin.nodes.table
+        self.delay_s = order_delays(
+            self.config,
+            sc.run.n_intervals,
+            self.interval_s,
+            list(self.owners),
+            dict(zip(table["node_id"].astype(str), table["owner"].astype(str), strict=True)),
+            sc.run.seed,
+        )
+        self.orders_late = 0
 
     def _zones(self) -> tuple[np.ndarray, np.ndarray]:
         """Each owner's voltage zone (of its first node's bus) and the levels between zones."""
@@ -173,8 +191,15 @@ class MarketLayer:
             bidding, self.config.strategy, retail, feed_in, self.rng, markup=self.config.markup
         )
         orders = orders_from_positions(bidding, limits, limits)
+        start_s = k * self.interval_s
+        if self.ex_post:
+            gated = metered_orders(orders, start_s, self.interval_s)
+        else:
+            gate = self.config.gate_closure_s
+            gated = apply_gate(orders, start_s, self.interval_s, self.delay_s[k], gate)
+        self.orders_late += int((gated.status == LATE).sum())
         result = clear_with_grid_fee(
-            orders,
+            gated.on_time,
             self.zone,
             self.levels,
             self.config.grid_fee_eur_per_mwh_per_level,
@@ -182,7 +207,7 @@ class MarketLayer:
             feed_in,
             self.config.mechanism,
         )
-        return _Book(position, orders, result.clearing, result.fee_eur_per_mwh)
+        return _Book(position, orders, gated, result.clearing, result.fee_eur_per_mwh)
 
     def _ex_post(self, k: int, metered: np.ndarray) -> _Book:
         """Interval ``k``'s trades under an ex-post rule, from the metered net energy [Wh]."""
@@ -203,7 +228,8 @@ class MarketLayer:
             result = pooled_clearing(sold, bought, price, self.zone, self.levels, fee)
         limit = np.full(metered.shape, price)
         orders = orders_from_positions(metered, limit, limit)
-        return _Book(metered, orders, result.clearing, result.fee_eur_per_mwh)
+        gated = metered_orders(orders, k * self.interval_s, self.interval_s)
+        return _Book(metered, orders, gated, result.clearing, result.fee_eur_per_mwh)
 
     def add(self, chunk: Chunk) -> None:
         """Check the chunk's grid (curtailing in network-aware mode), then settle it."""
@@ -296,10 +322,11 @@ class MarketLayer:
             [b.clearing.clearing_price_eur_per_mwh for b in books]
         )
         chunk.traded_wh = block.bought_wh.sum(axis=1)
-        self._write(chunk, [b.orders for b in books], trades)
+        self._write(chunk, books, trades)
 
-    def _write(self, chunk: Chunk, orders: list[Orders], t: TradeColumns) -> None:
-        """Append the chunk's ``orders`` and ``trades``."""
+    def _write(self, chunk: Chunk, books: list[_Book], t: TradeColumns) -> None:
+        """Append the chunk's ``orders`` (with their status at the gate) and ``trades``."""
+        orders = [b.orders for b in books]
         names = pa.array(self.owners)
         times = chunk.times
 
@@ -308,6 +335,11 @@ class MarketLayer:
 
         counts = np.array([len(o.energy_wh) for o in orders], dtype=np.int64)
         side = _column(orders, "side").astype(np.int8)
+        gated = [b.gated for b in books]
+        status = _column(gated, "status").astype(np.int8)
+        # submission [s from the run's start] as a time: the chunk's first interval's start plus
+        # its offset from it
+        since = _column(gated, "submitted_s").astype(np.int64) - chunk.first * self.interval_s
         self.writer.append(
             "orders",
             {
@@ -318,6 +350,10 @@ class MarketLayer:
                 ),
                 "energy_wh": _column(orders, "energy_wh").astype(np.int64),
                 "limit_price_eur_per_mwh": _column(orders, "limit_eur_per_mwh").astype(np.float64),
+                "status": pa.DictionaryArray.from_arrays(pa.array(status), pa.array(STATUSES)),
+                "submitted": times[0] + since.astype("timedelta64[s]")
+                if len(times)
+                else np.zeros(0, dtype="datetime64[us]"),
             },
         )
         self.writer.append(
@@ -346,6 +382,7 @@ class MarketLayer:
             **self.totals.kpis(),
             "curtailed_wh": (float(self.curtailed_wh), "Wh"),
             "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
+            "orders_late": (float(self.orders_late), "count"),
         }
         return LayerOutput(kpis=kpis, tables={"bills": dict(self.totals.bills(self.owners))})
 
@@ -360,6 +397,6 @@ class MarketLayer:
         return count.astype(np.int64) * per_device
 
 
-def _column(parts: list[Orders] | list[Clearing], name: str) -> np.ndarray:
+def _column(parts: list[Orders] | list[Clearing] | list[GatedOrders], name: str) -> np.ndarray:
     """Attribute ``name`` of every part (clearings or orders), concatenated."""
     return np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)

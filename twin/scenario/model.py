@@ -53,7 +53,7 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _periods_fit_the_interval(self) -> Self:
-        for key, reason in interval_misfits(self):
+        for key, reason in [*interval_misfits(self), *gate_misfits(self)]:
             raise PydanticCustomError(MISFIT, "{key}: {reason}", {"key": key, "reason": reason})
         return self
 
@@ -117,3 +117,35 @@ def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
             f"upload periods of {devices.upload_intervals} intervals ({period_s / 3600:g} h at "
             f"{where}) do not divide the {devices.epoch_days} d reward epoch",
         )
+
+
+def gate_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """The market's gate against the run: ``market.gate_closure_s`` must leave time to order
+    (orders are sent as the interval before starts, so it must be below ``run.interval_s``),
+    and ``[[market.late_orders]]`` need the ex-ante auction (the ex-post rules take no orders
+    in advance) and must start within the run.
+
+    Yields
+    ------
+    key, reason : str
+        The dotted key that does not fit and why.
+    """
+    market, run = scenario.market, scenario.run
+    if market.gate_closure_s >= run.interval_s:
+        yield (
+            "market.gate_closure_s",
+            f"{market.gate_closure_s} s leaves no time to order: orders are sent one interval "
+            f"(run.interval_s = {run.interval_s} s) before it starts; give less",
+        )
+    if market.late_orders and market.rule != "ex_ante_auction":
+        yield (
+            "market.late_orders",
+            f"market.rule = {market.rule!r} forms its trades from metered energy after the "
+            "interval: it takes no orders in advance and has no gate (use ex_ante_auction)",
+        )
+    for i, late in enumerate(market.late_orders):
+        if late.start_h >= run.days * 24:
+            yield (
+                f"market.late_orders[{i}].start_h",
+                f"{late.start_h} h is not within the run's {run.days * 24} h",
+            )

@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from twin.scenario.base import NonNegativeFloat, PositiveFloat, Section, Share
+from twin.scenario.gate import LateOrderConfig
 from twin.scenario.royalties import DeviceTransferConfig, RoyaltyConfig
 
 #: An hour band ``[start, end)`` [h UTC]; a TOML list becomes the tuple (the hours stay strict).
@@ -81,6 +82,12 @@ class MarketConfig(Section):
     forecasts in force and its batteries' plans; a node without a forecast orders its last
     metered power) or ``last_metered`` (every node's power of the interval before, a one-step
     persistence forecast).
+    ``gate_closure_s`` (``ex_ante_auction`` only): the gate for an interval closes this long
+    [s] before it starts; orders are sent as the interval before starts and an order that
+    arrives after the gate is refused (status ``late`` in ``orders``), its owner's metered
+    energy settled at the tariff. ``late_orders`` injects late arrivals: windows in which an
+    owner's orders arrive ``delay_s`` late (:class:`twin.scenario.gate.LateOrderConfig`). The
+    ex-post rules take no orders in advance and have no gate.
     """
 
     enabled: bool = True
@@ -96,6 +103,8 @@ class MarketConfig(Section):
     positions: Literal["forecast", "last_metered"] = "forecast"
     static_shares: dict[str, NonNegativeFloat] = Field(default_factory=dict)
     community_price_eur_per_mwh: NonNegativeFloat | None = None
+    gate_closure_s: Annotated[int, Field(ge=0, le=86_400)] = 0
+    late_orders: list[LateOrderConfig] = Field(default_factory=list)
 
     @field_validator("static_shares")
     @classmethod
