@@ -220,7 +220,7 @@ def main() -> None:
     depin = depin_bench.depin_table(14)
     signing = devices_bench.devices_table(365)
     print("measuring the grid-side fraud check ...", flush=True)
-    fraud = fraud_detection.detection_table(1 if args.quick else 2)
+    fraud = fraud_detection.detection_table(quick=args.quick)
     print("measuring the token economy across emission schedules and fees ...", flush=True)
     emission = emission_bench.emission_table(3)
     print("measuring sweeps on dask ...", flush=True)

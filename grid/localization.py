@@ -7,7 +7,11 @@ every PV shares one profile): it then either refuses or, by chance, blames a nei
 
 Here every generating device is a hypothesis of its own. The claims fix the grid's state (a
 power flow of every node's claimed injection); the meters are the redundant measurements:
-the substation's active import and the smart meters' voltages (:class:`MeterNoise`). Device
+the substation's active import, the smart meters' voltages and, given :class:`HomeMeters`,
+each home meter's net active power (:class:`MeterNoise`). A rooftop PV sits behind its home's
+meter, so its lie shows there in full (a 10 % lie of a 6 kW roof is ~0.4 kW at noon against
+the meter's ~50 W), and on no other home's: the home meters place what the voltages cannot.
+Device
 ``d`` inflating its claims by a share ``alpha`` predicts, in every interval ``t``, the
 mismatch ``alpha * u_dt``, where ``u_dt`` is how the meters would move had ``d`` generated
 what it claimed less (a power flow per candidate, batched). Its weighted-least-squares fit
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from grid.measurements import MeterNoise
+from grid.measurements import HomeMeters, MeterNoise
 from grid.solver import PowerFlowBatch
 
 FloatArray = npt.NDArray[np.float64]
@@ -109,6 +113,8 @@ def weigh_hypotheses(
     *,
     use: npt.NDArray[np.bool_] | None = None,
     unknown: npt.NDArray[np.bool_] | None = None,
+    homes: HomeMeters | None = None,
+    home_mw: FloatArray | None = None,
     step: float = 0.05,
 ) -> Hypotheses:
     """Fit every candidate's inflation to the meters over one period.
@@ -141,6 +147,10 @@ def weigh_hypotheses(
         Claims the journal lacks (e.g. a rejected upload's): their injection is a free
         parameter of its interval, so what it could explain blames nobody (its claim in
         ``claimed_p_mw`` is only the point the power flow is linearized at).
+    homes : HomeMeters, optional
+        Which nodes each home meter sums; with ``home_mw``, the home meters are meters too.
+    home_mw : ndarray, shape (T, home), optional
+        The home meters' measured net active power, load convention [MW].
     step : float
         Share of a candidate's claimed generation removed to find its signature ``u`` [-]
         (a secant of the power flow; the fit is linear in it).
@@ -156,6 +166,9 @@ def weigh_hypotheses(
     n_t = len(claimed)
     todo = np.ones(n_t, dtype=bool) if use is None else np.asarray(use, dtype=bool).copy()
     todo &= np.isfinite(import_mw) & np.isfinite(vm_pu[:, cols]).all(axis=1)
+    metered = homes if homes is not None and home_mw is not None else None
+    if metered is not None:
+        todo &= np.isfinite(np.asarray(home_mw)).all(axis=1)
     todo &= (output_mw[:, cand] > 0).any(axis=1) if len(cand) else False
     rows = np.flatnonzero(todo)
     empty = Hypotheses(cand, np.zeros(len(cand)), np.zeros(len(cand)), 0.0, 0, 0)
@@ -164,7 +177,7 @@ def weigh_hypotheses(
     p = claimed[rows]
     base = solve(p, q[rows])
     ok = base.converged
-    # meters: voltages at the metered buses, then the substation's import
+    # meters: voltages at the metered buses, the substation's import, then the home meters
     e = np.hstack(
         [vm_pu[rows][:, cols] - base.vm_pu[:, cols], (import_mw[rows] - base.import_mw)[:, None]]
     )
@@ -174,9 +187,13 @@ def weigh_hypotheses(
             (noise.substation_std_mw(np.asarray(import_mw[rows], dtype=float)) ** -2)[:, None],
         ]
     )
+    if metered is not None:
+        home = np.asarray(home_mw, dtype=float)[rows]
+        e = np.hstack([e, home - metered.net(p)])
+        w = np.hstack([w, noise.home_std_mw(home) ** -2])
     out = np.asarray(output_mw, dtype=float)[rows]
     # every candidate's signature: the meters' move had it generated ``step`` less of its claim
-    u, good = _signatures(solve, p, q[rows], base, cols, cand, step * out[:, cand])
+    u, good = _signatures(solve, p, q[rows], base, cols, cand, step * out[:, cand], metered)
     u /= step
     # whitened: each meter's mismatch in its own standard deviations
     sw = np.sqrt(w)
@@ -193,7 +210,14 @@ def weigh_hypotheses(
         # an injection the journal lacks is a free parameter of its interval: the part of the
         # mismatch (and of each signature) it could explain is projected out
         v, v_ok = _signatures(
-            solve, p, q[rows], base, cols, nuisance, np.full((len(rows), len(nuisance)), NUDGE_MW)
+            solve,
+            p,
+            q[rows],
+            base,
+            cols,
+            nuisance,
+            np.full((len(rows), len(nuisance)), NUDGE_MW),
+            metered,
         )
         keep = (v_ok & hidden[:, nuisance].T)[..., None]
         vw = np.where(keep, v / NUDGE_MW * sw[None], 0.0).transpose(1, 2, 0)  # (T, m, k)
@@ -224,13 +248,16 @@ def _signatures(
     cols: npt.NDArray[np.int64],
     nodes: npt.NDArray[np.int64],
     delta_mw: FloatArray,
+    homes: HomeMeters | None = None,
 ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """How the meters move when each of ``nodes`` draws ``delta_mw`` more, in one batch.
 
     Returns
     -------
     moves : ndarray, shape (len(nodes), T, meter)
-        Voltages at ``cols`` [p.u.], then the substation's import [MW].
+        Voltages at ``cols`` [p.u.], then the substation's import [MW], then (given
+        ``homes``) each home meter's net power [MW]: the node's own home meter moves by
+        exactly ``delta_mw``, the others not at all.
     converged : ndarray of bool, shape (len(nodes), T)
     """
     n, n_t = len(nodes), len(p)
@@ -240,4 +267,11 @@ def _signatures(
     moved = solve(stacked.reshape(-1, p.shape[1]), np.tile(q, (n, 1)))
     vm = moved.vm_pu.reshape(n, n_t, -1)[:, :, cols] - base.vm_pu[None][:, :, cols]
     imp = moved.import_mw.reshape(n, n_t) - base.import_mw[None]
-    return np.concatenate([vm, imp[..., None]], axis=2), moved.converged.reshape(n, n_t)
+    parts = [vm, imp[..., None]]
+    if homes is not None:
+        home = np.zeros((n, n_t, homes.n_homes))
+        for i, d in enumerate(nodes):
+            if homes.of_node[d] >= 0:
+                home[i, :, homes.of_node[d]] = delta_mw[:, i]
+        parts.append(home)
+    return np.concatenate(parts, axis=2), moved.converged.reshape(n, n_t)

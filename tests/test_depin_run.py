@@ -45,6 +45,24 @@ def test_every_attack_reading_is_refused_and_earns_nothing(fraud_run: RunFolder)
     assert kpis["readings_revoked"] == len(revoked)
 
 
+def test_every_device_lying_about_its_own_energy_is_slashed_once(fraud_run: RunFolder) -> None:
+    """pv-12 (4x, above its nameplate) and pv-5 (30 %, a lie only its home's meter and the
+    grid see) are slashed once each, within the day; the devices whose uploads someone
+    replayed, forged or signed for another chain are honest victims: rejected, not slashed."""
+    stakes = fraud_run.table("stakes")
+    slashes = stakes[stakes["kind"] == "slash"]
+    assert sorted(slashes["node_id"]) == ["pv-12", "pv-5"]
+    assert slashes.set_index("node_id").loc["pv-5", "reason"] == "state_estimation"
+    nodes = fraud_run.table("nodes").set_index("node_id")["attack"].astype(str)
+    victims = set(nodes.index[nodes.isin(["replay", "forge", "wrong_chain"])])
+    assert victims == {"pv-17", "pv-19", "pv-24", "bat-28"}
+    assert not victims & set(slashes["node_id"])
+    assert fraud_run.kpis()["slashed_devices"] == 2
+    checks = fraud_run.table("physics_checks")
+    blamed = set(checks["flagged_node"].astype(str)) - {""}
+    assert blamed == {"pv-5", "pv-12"}  # the grid-side check blames no honest device
+
+
 def test_honest_devices_are_paid_and_the_counts_add_up(fraud_run: RunFolder) -> None:
     nodes = fraud_run.table("nodes")
     rewards = fraud_run.table("rewards")

@@ -103,8 +103,12 @@ def test_the_subtle_inflater_is_flagged_and_earns_nothing(subtle_run: RunFolder)
     assert set(wind["status"].astype(str)) == {"flagged_implausible"}
     rewards = subtle_run.table("rewards").set_index("node_id")["amount"]
     assert "wind-0" not in rewards.index
+    # pv-5's 10 % is placed at its home's meter, in the same period; no honest device blamed
+    pv = readings[readings["node_id"].astype(str) == "pv-5"]
+    assert ((pv["flags"] & SE_FLAG) > 0).all()
+    assert "pv-5" not in rewards.index
     flagged = readings[(readings["flags"] & SE_FLAG) > 0]
-    assert set(flagged["node_id"].astype(str)) == {"wind-0"}  # no honest device blamed
+    assert set(flagged["node_id"].astype(str)) == {"wind-0", "pv-5"}
     assert subtle_run.kpis()["physics_flagged_periods"] == 1
 
 

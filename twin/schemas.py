@@ -252,8 +252,9 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("runner_up_z", pa.float64()),
             ]
         ),
-        "the grid-side fraud check (devices.physics_check), one row an upload period (time: "
-        "its first interval) and method computed: the node blamed (empty: nobody), the "
+        "the grid-side fraud check (devices.physics_check), per upload period (time: its "
+        "first interval) and method computed, one row a node blamed (the hypotheses blame one "
+        "a round) or one row blaming nobody: the node blamed (empty: nobody), the "
         "strongest and the next hypothesis (hypotheses: devices; state_estimation: the "
         "devices of the two highest-scoring buses) and their scores [-]; applied: the method "
         "whose blame flagged readings",

@@ -1,14 +1,17 @@
 """The devices layer's grid-side fraud check: the claimed readings against the grid's meters.
 
 :class:`PhysicsCheck` keeps what the grid's own meters report for each interval (the
-substation meter's import and the smart meters' voltages, with the noise of
-``[devices.physics_check]``, seeded from the run seed) and, once a period's uploads are
-verified, tests the claims against them. ``method = "hypotheses"`` fits every generating
-device's inflation to the meters (:mod:`grid.localization`); ``"state_estimation"`` places
-the lie by pandapower's WLS normalized residuals (:mod:`grid.estimation`), and also records
-what the hypotheses would have blamed. The device blamed has its period's readings marked
-``flagged_implausible`` with the ``state_estimation`` flag (a reason code slashing can read):
-they earn nothing. Every period's decision is kept (``physics_checks`` table).
+substation meter's import, the smart meters' voltages and, with ``home_meters``, each home
+meter's net active power, with the noise of ``[devices.physics_check]``, seeded from the run
+seed) and, once a period's uploads are verified, tests the claims against them.
+``method = "hypotheses"`` fits every generating device's inflation to the meters
+(:mod:`grid.localization`), blaming one device a round until nobody stands out (a blamed
+device's claims are a free parameter of the next round: a second liar in the same period is
+not hidden behind the first); ``"state_estimation"`` places the lie by pandapower's WLS
+normalized residuals (:mod:`grid.estimation`), and also records what the hypotheses would
+have blamed. A device blamed has its period's readings marked ``flagged_implausible`` with
+the ``state_estimation`` flag (a reason code slashing can read): they earn nothing. Every
+period's decisions are kept (``physics_checks`` table).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy.typing as npt
 from grid.detection import attribute, day_scores, localize
 from grid.estimation import InjectionEstimator
 from grid.localization import weigh_hypotheses
-from grid.measurements import MeterNoise, measure
+from grid.measurements import HomeMeters, MeterNoise, measure, measure_homes
 from settlement.depin.plausibility import FLAGS
 from settlement.depin.verdict import ACCEPTED, FLAGGED, Verification
 from twin.layers.base import Chunk
@@ -27,6 +30,12 @@ from twin.layers.context import LayerContext
 
 #: Spawn key of the meters' noise stream under the run seed.
 NOISE_SPAWN_KEY = 0x5E
+#: Spawn key of the home meters' noise stream (its own: the other meters' draws stay put).
+HOME_NOISE_SPAWN_KEY = 0x5F
+#: Most devices the hypotheses blame in one period (one a round).
+MAX_ROUNDS = 8
+#: A round: (liar, top, runner-up node column, their z); -1 for none.
+Round = tuple[int, int, int, float, float]
 
 
 class PhysicsCheck:
@@ -51,6 +60,8 @@ class PhysicsCheck:
             voltage_std_pu=cfg.voltage_std_pu,
             power_std=cfg.power_std,
             power_floor_mw=cfg.power_floor_mw,
+            home_power_std=cfg.home_power_std,
+            home_power_floor_mw=cfg.home_power_floor_mw,
         )
         table = twin.nodes.table
         self.p_max_mw = table["p_max_mw"].to_numpy(dtype=float)
@@ -70,6 +81,14 @@ class PhysicsCheck:
         self.margin = cfg.margin
         seed = np.random.SeedSequence(ctx.scenario.run.seed, spawn_key=(NOISE_SPAWN_KEY,))
         self.rng = np.random.default_rng(seed)
+        self.homes = (
+            HomeMeters.from_hosts(table["kind"].to_numpy(), table["host"].to_numpy())
+            if cfg.home_meters
+            else None
+        )
+        home_seed = np.random.SeedSequence(ctx.scenario.run.seed, spawn_key=(HOME_NOISE_SPAWN_KEY,))
+        self.home_rng = np.random.default_rng(home_seed)
+        self.home: list[np.ndarray] = []
         self.first = 0
         self.vm: list[np.ndarray] = []
         self.imp: list[np.ndarray] = []
@@ -83,14 +102,18 @@ class PhysicsCheck:
         self.vm.append(vm)
         self.imp.append(imp)
         self.q.append(chunk.q_mvar)
+        if self.homes is not None:
+            net = self.homes.net(chunk.p_mw)
+            self.home.append(measure_homes(net, self.noise, self.home_rng))
 
     def flag(self, result: Verification, first: int, n: int) -> None:
-        """Flag, in ``result``, the readings of the device a lie in intervals
+        """Flag, in ``result``, the readings of the devices a lie in intervals
         ``[first, first + n)`` is localized at (in place: status and flags), by the
         configured ``method``; every method computed is recorded (:meth:`table`)."""
         vm = np.concatenate(self.vm)
         imp = np.concatenate(self.imp)
         q = np.concatenate(self.q)
+        home = np.concatenate(self.home) if self.home else None
         rows = slice(first - self.first, first - self.first + n)
         n_dev = len(self.sign)
         claimed = np.zeros((n, n_dev))
@@ -105,21 +128,26 @@ class PhysicsCheck:
         claimed_p = self.sign * claimed  # load convention
         output = np.where(self.sign < 0, claimed, 0.0)  # generation and discharge [MW]
         generating = (output > 0) & self.eligible
-        blamed = {"hypotheses": self._hypotheses(claimed_p, output, known, q, vm, imp, rows)}
+        period_home = home[rows] if home is not None else None
+        blamed = {
+            "hypotheses": self._hypotheses(claimed_p, output, known, q, vm, imp, period_home, rows)
+        }
         if self.method == "state_estimation":
-            blamed["state_estimation"] = self._state_estimation(
-                claimed_p, output, generating, known, q, vm, imp, rows
-            )
-        for method, (liar, top, second, top_z, second_z) in blamed.items():
+            blamed["state_estimation"] = [
+                self._state_estimation(claimed_p, output, generating, known, q, vm, imp, rows)
+            ]
+        for method, rounds in blamed.items():
             applied = method == self.method
-            self.records.append((first, method, applied, liar, top, second, top_z, second_z))
+            for liar, top, second, top_z, second_z in rounds:
+                self.records.append((first, method, applied, liar, top, second, top_z, second_z))
         done = first + n - self.first
         self.vm, self.imp, self.q = [vm[done:]], [imp[done:]], [q[done:]]
+        self.home = [home[done:]] if home is not None else []
         self.first = first + n
-        liar = blamed[self.method][0]
-        if liar < 0:
+        liars = [r[0] for r in blamed[self.method] if r[0] >= 0]
+        if not liars:
             return
-        hit = ok & (col == liar)
+        hit = ok & np.isin(col, liars)
         result.status[hit] = FLAGGED
         result.flags[hit] |= np.uint8(FLAGS["state_estimation"])
         self.flagged_periods += 1
@@ -132,29 +160,48 @@ class PhysicsCheck:
         q: np.ndarray,
         vm: np.ndarray,
         imp: np.ndarray,
+        home: np.ndarray | None,
         rows: slice,
-    ) -> tuple[int, int, int, float, float]:
+    ) -> list[Round]:
         """Every generating device's inflation fitted to the meters (:mod:`grid.localization`);
-        a claim the journal lacks is a free parameter of its interval."""
+        a claim the journal lacks is a free parameter of its interval. One device is blamed a
+        round; its claims, moved to what the fit says it generated, become a free parameter
+        of the next round, until nobody is blamed. The rounds that blamed, or the one that
+        blamed nobody."""
         candidates = np.flatnonzero(self.eligible & (output > 0).any(axis=0))
-        test = weigh_hypotheses(
-            self.solve,
-            claimed_p,
-            q[rows],
-            vm[rows],
-            imp[rows],
-            self.vm_cols,
-            self.noise,
-            output,
-            candidates,
-            unknown=np.asarray(~known, dtype=bool),
-        )
-        order = test.ranked()
-        top = int(test.candidates[order[0]]) if len(order) else -1
-        second = int(test.candidates[order[1]]) if len(order) > 1 else -1
-        top_z = float(test.z[order[0]]) if len(order) else 0.0
-        second_z = float(test.z[order[1]]) if len(order) > 1 else 0.0
-        return test.blame(self.z_threshold, self.margin), top, second, top_z, second_z
+        unknown = np.asarray(~known, dtype=bool)
+        claimed_p = claimed_p.copy()
+        rounds: list[Round] = []
+        for _ in range(MAX_ROUNDS):
+            test = weigh_hypotheses(
+                self.solve,
+                claimed_p,
+                q[rows],
+                vm[rows],
+                imp[rows],
+                self.vm_cols,
+                self.noise,
+                output,
+                candidates,
+                unknown=unknown,
+                homes=self.homes,
+                home_mw=home,
+            )
+            order = test.ranked()
+            top = int(test.candidates[order[0]]) if len(order) else -1
+            second = int(test.candidates[order[1]]) if len(order) > 1 else -1
+            top_z = float(test.z[order[0]]) if len(order) else 0.0
+            second_z = float(test.z[order[1]]) if len(order) > 1 else 0.0
+            liar = test.blame(self.z_threshold, self.margin)
+            if liar < 0:
+                return rounds or [(liar, top, second, top_z, second_z)]
+            rounds.append((liar, top, second, top_z, second_z))
+            alpha = min(max(float(test.alpha[order[0]]), 0.0), 1.0)
+            claimed_p[:, liar] *= 1.0 - alpha  # linearize at what it generated
+            unknown = unknown.copy()
+            unknown[:, liar] = True
+            candidates = candidates[candidates != liar]
+        return rounds
 
     def _state_estimation(
         self,
@@ -201,7 +248,8 @@ class PhysicsCheck:
         return (device(bus) if bus >= 0 else -1), top, second, top_z, second_z
 
     def table(self, node_ids: np.ndarray, stamps_us: np.ndarray) -> dict[str, np.ndarray]:
-        """The ``physics_checks`` table: one row a period and method computed."""
+        """The ``physics_checks`` table: one row a device blamed in a period by a method
+        computed, or one row blaming nobody."""
         recs = self.records
 
         def names(i: int) -> list[str]:

@@ -247,14 +247,21 @@ class PhysicsCheckConfig(Section):
     ``hypotheses`` (:mod:`grid.localization`: every generating device's inflation is fitted
     to the meters; the best must exceed ``z_threshold`` and lead the next device by
     ``margin``; ~0.3 s a day) or ``state_estimation`` (the largest matched-filtered normalized
-    residual of pandapower's WLS, as above; ~0.1-0.2 s per generating interval). Off by
-    default.
+    residual of pandapower's WLS, as above; ~0.1-0.2 s per generating interval). With
+    ``home_meters`` the hypotheses also weigh each home's smart meter's net active power
+    (its consumption and what sits behind it: ``home_power_std`` of the flow, at least
+    ``home_power_floor_mw`` [MW]), which places a rooftop PV's lie at its own home; the
+    hypotheses then blame one device at a time, each blamed device's claim a free parameter
+    of the next round, so two liars in one period are both found. Off by default.
     """
 
     enabled: bool = False
     voltage_std_pu: Annotated[float, Field(gt=0.0, le=0.05)] = 0.005
     power_std: Annotated[float, Field(gt=0.0, le=0.2)] = 0.01
     power_floor_mw: Annotated[float, Field(gt=0.0, le=1.0)] = 0.0005
+    home_meters: bool = True
+    home_power_std: Annotated[float, Field(gt=0.0, le=0.2)] = 0.01
+    home_power_floor_mw: Annotated[float, Field(gt=0.0, le=1.0)] = 0.00005
     z_threshold: Annotated[float, Field(ge=1.0, le=100.0)] = 5.0
     margin: Annotated[float, Field(ge=0.0, le=100.0)] = 2.0
     method: Literal["hypotheses", "state_estimation"] = "hypotheses"
