@@ -108,6 +108,8 @@ class DataSalesLayer:
         devices.on_verified(self._verified)
 
     def _verified(self, first: int, energy_wh: np.ndarray, accepted: np.ndarray) -> None:
+        """Keep a period's verified readings for the sales to come; late readings of a period
+        already sold are left out of it (a sale releases what is verified when it is due)."""
         end = first + len(energy_wh)
         if end > self.next_first:
             self.pieces.append((first, energy_wh.copy(), accepted.copy()))
@@ -137,8 +139,10 @@ class DataSalesLayer:
         for start, e, ok in self.pieces:
             lo, hi = max(start, first), min(start + len(e), end)
             if lo < hi:
-                energy[lo - first : hi - first] = e[lo - start : hi - start]
-                accepted[lo - first : hi - first] = ok[lo - start : hi - start]
+                got = ok[lo - start : hi - start]  # late pieces add to the period's cells
+                window = slice(lo - first, hi - first)
+                energy[window] = np.where(got, e[lo - start : hi - start], energy[window])
+                accepted[window] |= got
         self.pieces = [p for p in self.pieces if p[0] + len(p[1]) > end]
         return energy, accepted
 
