@@ -53,8 +53,8 @@ def upload_times(readings: pd.DataFrame, config: dict[str, Any]) -> UploadTimes:
     epoch_len = int(config["devices"]["epoch_days"]) * 86_400 // interval_s
     start = pd.Timestamp(config["run"]["start"])
     step = pd.Timedelta(seconds=interval_s)
-    k = ((readings["time"] - start) // step).to_numpy(dtype=np.int64)
-    period_end = np.minimum((k // period + 1) * period, n_run)
+    k: IntArray = ((readings["time"] - start) // step).to_numpy(dtype=np.int64)
+    period_end: IntArray = np.minimum((k // period + 1) * period, n_run)
     if "uploaded_at" in readings:
         since = (readings["uploaded_at"] - start).to_numpy(dtype="timedelta64[us]")
         uploaded = (since // np.timedelta64(interval_s, "s")).astype(np.int64)
