@@ -53,7 +53,7 @@ def upload_times(readings: pd.DataFrame, config: dict[str, Any]) -> UploadTimes:
     epoch_len = int(config["devices"]["epoch_days"]) * 86_400 // interval_s
     start = pd.Timestamp(config["run"]["start"])
     step = pd.Timedelta(seconds=interval_s)
-    k: IntArray = ((readings["time"] - start) // step).to_numpy(dtype=np.int64)
+    k: IntArray = np.asarray((readings["time"] - start) // step, dtype=np.int64)
     period_end: IntArray = np.minimum((k // period + 1) * period, n_run)
     if "uploaded_at" in readings:
         since = (readings["uploaded_at"] - start).to_numpy(dtype="timedelta64[us]")
