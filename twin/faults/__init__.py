@@ -12,7 +12,8 @@ Fault families, one module each: :mod:`twin.faults.chain` (the chain node down f
 killed and restarted with and without its state), :mod:`twin.faults.inputs` (a corrupted
 profile), :mod:`twin.faults.physics` (a power-flow non-convergence storm, a forecast feed that
 fails for a day), :mod:`twin.faults.process`
-(the process killed and resumed). Faults needing anvil are skipped when it is not installed,
+(the process killed and resumed), :mod:`twin.faults.meters` (devices' meter links down for
+hours, uploads that arrive late). Faults needing anvil are skipped when it is not installed,
 unless ``CI`` is set (then the row fails).
 """
 
@@ -24,13 +25,20 @@ from pathlib import Path
 from twin.faults.base import Fault, FaultResult
 from twin.faults.chain import CHAIN_FAULTS
 from twin.faults.inputs import INPUT_FAULTS
+from twin.faults.meters import METER_FAULTS
 from twin.faults.physics import PHYSICS_FAULTS
 from twin.faults.process import PROCESS_FAULTS
 
 __all__ = ["FAULTS", "Fault", "FaultResult", "run_faults"]
 
 #: Every fault of the table, in the order it is printed.
-FAULTS: dict[str, Fault] = {**CHAIN_FAULTS, **INPUT_FAULTS, **PHYSICS_FAULTS, **PROCESS_FAULTS}
+FAULTS: dict[str, Fault] = {
+    **CHAIN_FAULTS,
+    **INPUT_FAULTS,
+    **PHYSICS_FAULTS,
+    **PROCESS_FAULTS,
+    **METER_FAULTS,
+}
 
 
 def run_faults(
