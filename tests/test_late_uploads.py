@@ -9,7 +9,9 @@ every upload 2 periods late.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,7 @@ import pytest
 from settlement.depin import devices as dv
 from settlement.depin.links import arrival_slots
 from settlement.depin.readings import verify_uploads
-from settlement.depin.uploads import sign_upload
+from settlement.depin.uploads import Upload, sign_upload
 from settlement.depin.verifier_state import VerifierState
 from settlement.units import mw_to_wh
 from tests.conftest import DEFAULT
@@ -41,6 +43,7 @@ OVERRIDES = [
     'devices.upload_delay_periods={"pv-3" = 2}',
 ]
 N_RUN = 48
+DAY = np.timedelta64(1, "D")
 
 
 @pytest.fixture(scope="module")
@@ -150,30 +153,36 @@ def test_verify_passes_and_catches_edited_arrivals(run: RunFolder, tmp_path: Pat
         c.detail for c in verify_run(run.path) if not c.ok
     ]
     readings = run.table("readings")
-    after = np.flatnonzero(readings["after_epoch"].to_numpy())[0]
+    after = int(np.flatnonzero(readings["after_epoch"].to_numpy())[0])
     counted_late = np.flatnonzero(
         (readings["late_periods"].to_numpy() > 0) & ~readings["after_epoch"].to_numpy()
     )
-    wind_late = next(i for i in counted_late if str(readings["node_id"].iat[i]) == "wind-0")
+    wind = readings["node_id"].astype(str).to_numpy() == "wind-0"
+    wind_late = int(counted_late[wind[counted_late]][0])
 
-    def tampered(name: str, change: object) -> list[str]:
+    def tampered(name: str, change: Callable[[pd.DataFrame], None]) -> list[str]:
         copy = tmp_path / name
         shutil.copytree(run.path, copy)
         df = pd.read_parquet(copy / "readings.parquet")
-        change(df)  # type: ignore[operator]
+        change(df)
         df.to_parquet(copy / "readings.parquet", index=False)
         return [c.detail for c in verify_run(copy) if not c.ok]
 
+    def put(df: pd.DataFrame, row: int, column: str, value: object) -> None:
+        values = df[column].to_numpy().copy()
+        values[row] = value
+        df[column] = values
+
     def unflag(df: pd.DataFrame) -> None:  # an after-epoch reading claimed as counted
-        df.loc[after, "after_epoch"] = False
+        put(df, after, "after_epoch", False)
 
     def postpone(df: pd.DataFrame) -> None:  # a counted late reading moved past its epoch
-        df.loc[wind_late, "uploaded_at"] += pd.Timedelta(hours=24)
-        df.loc[wind_late, "late_periods"] += 24
-        df.loc[wind_late, "after_epoch"] = True
+        put(df, wind_late, "uploaded_at", df["uploaded_at"].to_numpy()[wind_late] + DAY)
+        put(df, wind_late, "late_periods", df["late_periods"].to_numpy()[wind_late] + 24)
+        put(df, wind_late, "after_epoch", True)
 
     def early(df: pd.DataFrame) -> None:  # uploaded before it was measured
-        df.loc[wind_late, "uploaded_at"] = df.loc[wind_late, "time"]
+        put(df, wind_late, "uploaded_at", df["time"].to_numpy()[wind_late])
 
     for name, change in (("unflag", unflag), ("postpone", postpone), ("early", early)):
         failed = tampered(name, change)
@@ -185,24 +194,27 @@ def test_a_late_period_is_accepted_once_and_its_replay_rejected() -> None:
     kinds = ["solar", "solar"]
     fleet = dv.make_devices(["pv-a", "pv-b"], kinds, [0.005, 0.005], [0.0, 0.0], 7)
     registry = dv.registry_of(fleet)
-    domain = {"chain_id": 31337, "verifying_contract": "0x5FbDB2315678afecb367f032d93F642f64180aa3"}
+    domain: dict[str, Any] = {
+        "chain_id": 31337,
+        "verifying_contract": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    }
     p = 4
     energy = np.array([10, 20, 30, 40], dtype=np.int64)
 
-    def upload(period: int, nonce: int):  # type: ignore[no-untyped-def]
+    def upload(period: int, nonce: int) -> Upload:
         intervals = period * p + np.arange(p, dtype=np.int64)
         return sign_upload(fleet[0], period, intervals, energy, nonce, **domain)
 
     state = VerifierState()
-    kw = {"state": state, "interval_s": 900, "period_intervals": p, **domain}
-    on_time = verify_uploads([upload(1, 1)], registry, **kw)  # type: ignore[arg-type]
+    kw: dict[str, Any] = {"state": state, "interval_s": 900, "period_intervals": p, **domain}
+    on_time = verify_uploads([upload(1, 1)], registry, **kw)
     state.record(on_time)
-    late = verify_uploads([upload(0, 0)], registry, **kw)  # type: ignore[arg-type]
+    late = verify_uploads([upload(0, 0)], registry, **kw)
     assert set(late.statuses) == {"accepted"}
     state.record(late)
-    again = verify_uploads([upload(0, 0)], registry, **kw)  # type: ignore[arg-type]
+    again = verify_uploads([upload(0, 0)], registry, **kw)
     assert set(again.statuses) == {"rejected_replayed"}
-    fresh_nonce = verify_uploads([upload(0, 7)], registry, **kw)  # type: ignore[arg-type]
+    fresh_nonce = verify_uploads([upload(0, 7)], registry, **kw)
     assert set(fresh_nonce.statuses) == {"rejected_replayed"}
 
 
