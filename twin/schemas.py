@@ -233,11 +233,18 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("attack", pa.dictionary(pa.int32(), pa.string())),
                 ("device_id", pa.int64()),
                 ("flags", pa.int64()),
+                ("uploaded_at", TIME),
+                ("late_periods", pa.int64()),
+                ("after_epoch", pa.bool_()),
             ]
         ),
-        "every reading the journal received: the device's production convention "
-        "(generation and discharge positive), the upload's signature, the journal's verdict, "
-        "the attack it belongs to (none: honest) and the physics flags",
+        "every reading the journal received, in the order received: the device's production "
+        "convention (generation and discharge positive), the upload's signature, the "
+        "journal's verdict, the attack it belongs to (none: honest) and the physics flags; "
+        "uploaded_at: when the journal received it (the end of the upload period, its slot, "
+        "it arrived with); late_periods: upload periods [-] between its own period's slot and "
+        "that one (0: on time; devices.dropouts, devices.upload_delay_periods); after_epoch: "
+        "it arrived after its reward epoch was paid (journaled, earns nothing)",
     ),
     "physics_checks": (
         pa.schema(

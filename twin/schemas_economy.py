@@ -189,6 +189,7 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("buyer", pa.string()),
                 ("release_root", pa.string()),
                 ("tx_hash", pa.string()),
+                ("sold_at", TIME),
             ]
         ),
         "one row per payee per data sale (devices.data_sales), the treasury's row last (kind "
@@ -196,7 +197,8 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "contributing device's release group, its owner paid at payout time (payee), its "
         "readings in released aggregates and its share [micro-euro]; the buyer's payment; the "
         "digest of the released aggregates committed on chain and the DataMarket.sellData "
-        "transaction; amounts sum to the payment per sale",
+        "transaction; amounts sum to the payment per sale; sold_at: when it was sold (its "
+        "aggregates hold the readings the journal had then: later late uploads are left out)",
     ),
     "data_releases": (
         pa.schema(

@@ -66,9 +66,8 @@ def verify_data_sales(run: RunFolder, chain: Chain) -> list[Check]:
     total_paid = total_split = 0
     owner = run.table("nodes").set_index("device_id")["owner"].astype(str)
     readings = run.table("readings")
-    accepted = readings[readings["status"].astype(str) == "accepted"][
-        ["time", "device_id", "energy_wh"]
-    ]
+    columns = ["time", "device_id", "energy_wh"] + ["uploaded_at"] * ("uploaded_at" in readings)
+    accepted = readings[readings["status"].astype(str) == "accepted"][columns]
     for s, sale in table.groupby("sale"):
         rows = sale.index.to_numpy()
         receipt = chain.get_receipt(str(sale["tx_hash"].iloc[0]))
@@ -165,12 +164,15 @@ def _rederive(
     owner: pd.Series,
     sale: pd.DataFrame,
 ) -> list[str]:
-    """The sale's aggregates and each paid device's readings from the accepted readings."""
+    """The sale's aggregates and each paid device's readings from the accepted readings the
+    journal held when it sold (late uploads after ``sold_at`` are in no sale)."""
     first, last = sale["first_time"].iloc[0], sale["last_time"].iloc[0]
     group_of = dict(
         zip(devices["device_id"].astype(int), devices["group"].astype(str), strict=True)
     )
     window = accepted[(accepted["time"] >= first) & (accepted["time"] <= last)]
+    if "uploaded_at" in window and "sold_at" in sale:  # what the journal had when it sold
+        window = window[window["uploaded_at"] <= sale["sold_at"].iloc[0]]
     window = window[window["device_id"].isin(group_of)].copy()
     window["group"] = window["device_id"].map(group_of)
     window["owner"] = window["device_id"].map(owner)

@@ -16,6 +16,7 @@ from settlement.depin.staking import DeviceStaking
 from twin.checks import Check, row_check
 from twin.results import RunFolder
 from twin.verify_buyback import sold_by_seller, verify_buyback
+from twin.verify_late import upload_times, verify_upload_times
 from twin.verify_stakes import verify_stake_rows, verify_stakes
 from twin.verify_transfers import verify_transfers
 from twin.verify_verdicts import verify_verdicts
@@ -71,10 +72,14 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     rewards = run.table("rewards")
     nodes = run.table("nodes")
     start = pd.Timestamp(config["run"]["start"])
-    ok = readings[readings["status"].astype(str) == "accepted"]
+    # an epoch's readings: accepted, and arrived before it was paid (after_epoch re-derived)
+    counted = (readings["status"].astype(str) == "accepted").to_numpy() & ~(
+        upload_times(readings, config).after_epoch
+    )
+    ok = readings[counted]
     k = ((ok["time"] - start) // pd.Timedelta(seconds=interval_s)).to_numpy(dtype=np.int64)
     epoch = k // epoch_len
-    checks = []
+    checks = verify_upload_times(readings, config)
     for e in np.unique(epoch):
         rows = epoch == e
         ids = ok["device_id"].to_numpy(dtype=np.int64)[rows]
@@ -238,13 +243,15 @@ def verify_rewards(
 ) -> list[Check]:
     """Each ``rewards`` row: its amount is what the chain paid the device for the epoch, its
     energy the device's accepted readings of the epoch; each accepted reading belongs to a
-    rewarded device whose epoch energy is its ``rewards`` row's."""
+    rewarded device whose epoch energy is its ``rewards`` row's. A reading that arrived after
+    its epoch was paid (:func:`twin.verify_late.upload_times`) counts in none."""
     config = run.manifest["config"]
     interval_s = int(config["run"]["interval_s"])
     epoch_len = int(config["devices"]["epoch_days"]) * 86_400 // interval_s
     start = pd.Timestamp(config["run"]["start"])
     k = ((readings["time"] - start) // pd.Timedelta(seconds=interval_s)).to_numpy(dtype=np.int64)
     accepted = readings["status"].astype(str).to_numpy() == "accepted"
+    accepted &= ~upload_times(readings, config).after_epoch  # paid epochs take none
     key = pd.MultiIndex.from_arrays(
         [k // epoch_len, readings["device_id"].to_numpy(dtype=np.int64)]
     )

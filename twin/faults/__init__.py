@@ -13,7 +13,8 @@ killed and restarted with and without its state), :mod:`twin.faults.inputs` (a c
 profile), :mod:`twin.faults.physics` (a power-flow non-convergence storm, a forecast feed that
 fails for a day), :mod:`twin.faults.process`
 (the process killed and resumed), :mod:`twin.faults.market` (orders that arrive after the
-ex-ante auction's gate closes). Faults needing anvil are skipped when it is not installed,
+ex-ante auction's gate closes), :mod:`twin.faults.meters` (devices' meter links down for
+hours, uploads that arrive late). Faults needing anvil are skipped when it is not installed,
 unless ``CI`` is set (then the row fails).
 """
 
@@ -26,6 +27,7 @@ from twin.faults.base import Fault, FaultResult
 from twin.faults.chain import CHAIN_FAULTS
 from twin.faults.inputs import INPUT_FAULTS
 from twin.faults.market import MARKET_FAULTS
+from twin.faults.meters import METER_FAULTS
 from twin.faults.physics import PHYSICS_FAULTS
 from twin.faults.process import PROCESS_FAULTS
 
@@ -38,6 +40,7 @@ FAULTS: dict[str, Fault] = {
     **PHYSICS_FAULTS,
     **PROCESS_FAULTS,
     **MARKET_FAULTS,
+    **METER_FAULTS,
 }
 
 

@@ -21,6 +21,7 @@ is a ``data_sale`` row of the economy layer's ``treasury`` table.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from grid.zones import feeders
@@ -108,6 +109,8 @@ class DataSalesLayer:
         devices.on_verified(self._verified)
 
     def _verified(self, first: int, energy_wh: np.ndarray, accepted: np.ndarray) -> None:
+        """Keep a period's verified readings for the sales to come; late readings of a period
+        already sold are left out of it (a sale releases what is verified when it is due)."""
         end = first + len(energy_wh)
         if end > self.next_first:
             self.pieces.append((first, energy_wh.copy(), accepted.copy()))
@@ -123,11 +126,12 @@ class DataSalesLayer:
     def add(self, chunk: Chunk) -> None:
         """Sell every sale period whose readings are all verified (the rest at the end)."""
         n_run = len(self.stamps)
+        sold_at = chunk.first + len(chunk.p_mw)  # after the chunk's uploads [intervals]
         while self.next_first < n_run:
             end = min(self.next_first + self.sale_len, n_run)
             if self.verified_to < end:
                 break
-            self._sell(self.next_first, end)
+            self._sell(self.next_first, end, sold_at)
             self.next_first = end
 
     def _window(self, first: int, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,12 +141,14 @@ class DataSalesLayer:
         for start, e, ok in self.pieces:
             lo, hi = max(start, first), min(start + len(e), end)
             if lo < hi:
-                energy[lo - first : hi - first] = e[lo - start : hi - start]
-                accepted[lo - first : hi - first] = ok[lo - start : hi - start]
+                got = ok[lo - start : hi - start]  # late pieces add to the period's cells
+                window = slice(lo - first, hi - first)
+                energy[window] = np.where(got, e[lo - start : hi - start], energy[window])
+                accepted[window] |= got
         self.pieces = [p for p in self.pieces if p[0] + len(p[1]) > end]
         return energy, accepted
 
-    def _sell(self, first: int, end: int) -> None:
+    def _sell(self, first: int, end: int, sold_at: int) -> None:
         energy, accepted = self._window(first, end)
         rel = release(energy, accepted, self.groups, self.household, self.cfg.k)
         self.suppressed += rel.suppressed
@@ -190,6 +196,9 @@ class DataSalesLayer:
         rows["buyer"] += [self.buyer] * (n + 1)
         rows["release_root"] += ["0x" + root.hex()] * (n + 1)
         rows["tx_hash"] += [tx] * (n + 1)
+        rows["sold_at"] += [self.stamps[0] + sold_at * pd.Timedelta(seconds=self.interval_s)] * (
+            n + 1
+        )
         out = self.releases
         out["sale"].append(np.full(len(rel.interval), self.sale, dtype=np.int64))
         out["time"].append(times)
@@ -205,7 +214,7 @@ class DataSalesLayer:
     def finish(self) -> LayerOutput:
         """The ``data_sales`` and ``data_releases`` tables, KPIs, the buyer and contract."""
         sales: Columns = {
-            c: np.array(v, dtype="datetime64[us]") if c.endswith("_time") else v
+            c: np.array(v, dtype="datetime64[us]") if c.endswith(("_time", "_at")) else v
             for c, v in self.sales.items()
         }
         releases: Columns = {
@@ -259,6 +268,7 @@ _SALE_COLUMNS = (
     "buyer",
     "release_root",
     "tx_hash",
+    "sold_at",
 )
 _RELEASE_DTYPES = {
     "sale": np.int64,

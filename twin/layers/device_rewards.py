@@ -42,6 +42,24 @@ class Epoch:
     importing: list[np.ndarray] = field(default_factory=list)
     attack_ok: list[np.ndarray] = field(default_factory=list)
 
+    def grow(self, n_rows: int, n_devices: int) -> None:
+        """Room for the next ``n_rows`` intervals' readings (none accepted yet)."""
+        self.energy.append(np.zeros((n_rows, n_devices), dtype=np.int64))
+        self.accepted.append(np.zeros((n_rows, n_devices), dtype=bool))
+        self.attack_ok.append(np.zeros((n_rows, n_devices), dtype=bool))
+
+    def put(
+        self, rows: np.ndarray, cols: np.ndarray, energy_wh: np.ndarray, attack: np.ndarray
+    ) -> None:
+        """Accepted readings at ``rows`` (intervals since ``first``) and device ``cols`` [Wh],
+        late ones included; ``attack``: whether each belongs to an attack."""
+        self.energy = [np.concatenate(self.energy)]
+        self.accepted = [np.concatenate(self.accepted)]
+        self.attack_ok = [np.concatenate(self.attack_ok)]
+        self.energy[0][rows, cols] = energy_wh
+        self.accepted[0][rows, cols] = True
+        self.attack_ok[0][rows, cols] = attack
+
 
 class DeviceRewards:
     """Epochs and rewards, a part of :class:`~twin.layers.devices.DeviceLayer` (whose

@@ -1,23 +1,37 @@
-"""A device layer's uploads: each period's signed uploads, the journal's verdicts, the readings.
+"""A device layer's uploads: each period's signed uploads, their arrival, the journal's
+verdicts, the readings.
 
 :class:`DeviceUploads` is the part of :class:`~twin.layers.devices.DeviceLayer` that, every
 ``devices.upload_intervals``, has each device sign its readings (attacking devices inflate,
-replay, forge or sign for another chain: :func:`settlement.depin.fraud.attack_uploads`), has
-the journal verify the period's uploads together (:func:`settlement.depin.readings.
-verify_uploads`; the grid-side physics check flags in place), slashes proven lies, keeps the
-accepted readings for the epoch's rewards, tells the listeners (data sales) and writes the
-``readings`` table.
+replay, forge or sign for another chain: :func:`settlement.depin.fraud.attack_uploads`) and
+send them, or hold them while its meter link is down or slow (``devices.dropouts``,
+``devices.upload_delay_periods``: :func:`settlement.depin.links.arrival_slots`); has the
+journal verify the uploads that arrive in the period's slot together, late ones among them
+(:func:`settlement.depin.readings.verify_uploads`; the grid-side physics check flags in
+place), slashes proven lies, keeps the accepted readings for the epoch's rewards, tells the
+listeners (data sales) and writes the ``readings`` table.
+
+**Late readings and rewards.** A late upload is verified as any other (signature, nonce,
+replay of a (device, interval) or a nonce already journaled, physics bounds). Its accepted
+readings count in their own interval's epoch while that epoch is open (its rewards are paid
+at its end, after the uploads of its last slot). Readings whose epoch was already paid when
+they arrive (``after_epoch`` in ``readings``) are journaled and earn nothing: the epoch's pool
+is shared and its Merkle root recorded on chain once (``Rewards.distribute``), and carrying
+them into the open epoch would let a device pick the epoch it is paid in (a richer pool, an
+emission schedule's step) by timing its uploads. They are counted apart
+(``readings_late_after_epoch``); nothing is dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from settlement.depin.fraud import SentUpload, attack_uploads
+from settlement.depin.links import arrival_slots
 from settlement.depin.plausibility import Plausibility
 from settlement.depin.readings import verify_uploads
 from settlement.depin.verdict import STATUSES
@@ -30,11 +44,21 @@ if TYPE_CHECKING:
     from twin.layers.device_rewards import Epoch
     from twin.layers.physics import PhysicsCheck
     from twin.layers.staking import StakingBook
+    from twin.scenario.settlement import DevicesConfig
+
+
+class Held(NamedTuple):
+    """An upload signed and not yet sent: the slot it goes with, its device and period."""
+
+    slot: int
+    device: int
+    period: int
+    sent: SentUpload
 
 
 class DeviceUploads:
-    """Uploads and verdicts, a part of :class:`~twin.layers.devices.DeviceLayer` (whose
-    constructor sets the attributes declared here)."""
+    """Uploads, their arrival and verdicts, a part of :class:`~twin.layers.devices.DeviceLayer`
+    (whose constructor sets the attributes declared here)."""
 
     devices: list[Device]
     nonce: np.ndarray
@@ -59,10 +83,43 @@ class DeviceUploads:
     node_ids: np.ndarray
     _verified: list[Callable[[int, np.ndarray, np.ndarray], None]]
 
+    def _links(self, cfg: DevicesConfig, position: dict[str, int], n_run: int) -> None:
+        """Each period's arrival slot per device (``arrival``, shape (period, device)), and
+        the state of held uploads; node ids are validated by the caller."""
+        n_periods = -(-n_run // self.period)
+        slot_end_s = np.minimum(
+            (np.arange(n_periods) + 1) * self.period * self.interval_s, n_run * self.interval_s
+        )
+        down: dict[int, list[tuple[float, float]]] = {}
+        for d in cfg.dropouts:
+            start_s = d.start_h * 3600.0
+            down.setdefault(position[d.node_id], []).append(
+                (start_s, start_s + d.duration_h * 3600)
+            )
+        self.arrival = np.stack(
+            [
+                arrival_slots(
+                    slot_end_s,
+                    down.get(i, []),
+                    cfg.upload_delay_periods.get(str(self.node_ids[i]), 0),
+                )
+                for i in range(len(self.devices))
+            ],
+            axis=1,
+        ).reshape(n_periods, len(self.devices))
+        self.held: list[Held] = []
+        self.metered = np.zeros((n_run, len(self.devices)), dtype=np.int64)
+        self.late_readings = 0
+        self.late_after_epoch = 0
+
     def _upload(self, period: int, energy: np.ndarray, writer: RunWriter) -> None:
-        sent: list[SentUpload] = []
+        """Sign period ``period``'s readings ``energy`` [Wh] (interval, device), then journal
+        what arrives in its slot: held uploads, oldest first, and the on-time ones."""
+        first_k = period * self.period
+        self.metered[first_k : first_k + len(energy)] = energy
         for i, device in enumerate(self.devices):
-            sent += attack_uploads(
+            slot = int(self.arrival[period, i])
+            for s in attack_uploads(
                 device,
                 period,
                 energy[:, i],
@@ -74,8 +131,14 @@ class DeviceUploads:
                 inflate_factor=float(self.inflate_factor[i]),
                 previous=self.previous.get(i),
                 seed=self.seed,
-            )
+            ):
+                self.held.append(Held(slot, i, period, s))
             self.nonce[i] += 1
+        end = first_k + len(energy)
+        final = end >= len(self.metered)  # the run's last slot takes everything still held
+        due = [h for h in self.held if final or h.slot <= period]
+        self.held = [h for h in self.held if not (final or h.slot <= period)]
+        sent = [h.sent for h in due]
         uploads = [s.upload for s in sent]
         result = verify_uploads(
             uploads,
@@ -89,49 +152,47 @@ class DeviceUploads:
             limits=self.limits,
         )
         if self.physics is not None:  # grid-side check: flags in place, before journaling
-            self.physics.flag(result, period * self.period, len(energy))
+            self.physics.flag(result, first_k, len(energy))
         self.state.record(result)
         if self.book is not None:
             self.book.slash_proven(result, self.stamps_us)
-        for s in sent:
-            if s.attack == "none":
-                self.previous[s.upload.device_id - 1] = s.upload
+        for h in due:
+            if h.sent.attack == "none":
+                self.previous[h.device] = h.sent.upload
         for name, count in result.counts().items():
             self.counts[name] = self.counts.get(name, 0) + int(count)
         attack = np.array([s.attack for s in sent], dtype=object)[result.upload]
         status = np.asarray(STATUSES, dtype=object)[result.status.astype(np.int64)]
         # an attack reading: every reading an attack sends, except an "inflated" reading that
         # equals the metered truth (0 x 1.3 is 0: nothing was inflated)
-        row = result.interval - period * self.period
+        row = result.interval
         col = result.device_id - 1
-        here = (row >= 0) & (row < len(energy)) & (col >= 0) & (col < len(self.devices))
+        here = (row >= 0) & (row < end) & (col >= 0) & (col < len(self.devices))
         truth = np.full(len(row), np.iinfo(np.int64).min)
-        truth[here] = energy[row[here], col[here]]
+        truth[here] = self.metered[row[here], col[here]]
         is_attack = (attack != "none") & ((attack != "inflate") | (result.energy_wh != truth))
         self.attack_readings += int(is_attack.sum())
-        # accepted readings for the epoch's rewards
-        e = self.epoch
         ok = status == "accepted"
-        rows = result.interval[ok] - e.first
-        cols = result.device_id[ok] - 1
-        n_rows = len(energy) + (period * self.period - e.first)
-        grid_e = np.zeros((n_rows, len(self.devices)), dtype=np.int64)
-        grid_ok = np.zeros((n_rows, len(self.devices)), dtype=bool)
-        grid_attack = np.zeros((n_rows, len(self.devices)), dtype=bool)
-        inside = (rows >= 0) & (rows < n_rows)
-        grid_e[rows[inside], cols[inside]] = result.energy_wh[ok][inside]
-        grid_ok[rows[inside], cols[inside]] = True
-        grid_attack[rows[inside], cols[inside]] = is_attack[ok][inside]
-        done = sum(len(x) for x in e.energy)
-        e.energy.append(grid_e[done:])
-        e.accepted.append(grid_ok[done:])
-        e.attack_ok.append(grid_attack[done:])
-        for listener in self._verified:
-            listener(e.first + done, grid_e[done:], grid_ok[done:])
+        late = period - result.interval // self.period
+        e = self.epoch
+        after_epoch = result.interval < e.first
+        self.late_readings += int((ok & (late > 0)).sum())
+        self.late_after_epoch += int((ok & after_epoch).sum())
+        # accepted readings for the epoch's rewards: their own epoch's, if still open
+        e.grow(len(energy), len(self.devices))
+        counted = ok & ~after_epoch & here
+        e.put(
+            result.interval[counted] - e.first,
+            col[counted],
+            result.energy_wh[counted],
+            is_attack[counted],
+        )
+        self._tell(period, result.interval[ok & here], col[ok & here], result.energy_wh[ok & here])
         stamps = self.stamps_us
         k = np.minimum(result.interval, len(stamps) - 1)
-        node = self.node_ids[np.clip(result.device_id - 1, 0, len(self.node_ids) - 1)]
+        node = self.node_ids[np.clip(col, 0, len(self.node_ids) - 1)]
         signatures = np.array(["0x" + u.signature.hex() for u in uploads], dtype=object)
+        uploaded_at = stamps[0] + np.timedelta64(end * self.interval_s, "s")
         writer.append(
             "readings",
             {
@@ -146,5 +207,23 @@ class DeviceUploads:
                 "attack": pa.array(np.where(is_attack, attack, "none")).dictionary_encode(),
                 "device_id": result.device_id.astype(np.int64),
                 "flags": result.flags.astype(np.int64),
+                "uploaded_at": np.full(len(k), uploaded_at),
+                "late_periods": late.astype(np.int64),
+                "after_epoch": after_epoch,
             },
         )
+
+    def _tell(self, period: int, interval: np.ndarray, col: np.ndarray, energy: np.ndarray) -> None:
+        """Tell the listeners the accepted readings of each period in this slot: the slot's
+        own period always (none of it may have arrived), earlier periods' late readings too."""
+        n_run, n_dev = self.metered.shape
+        for p in sorted({period, *(interval // self.period).tolist()}):
+            first = p * self.period
+            n = min(self.period, n_run - first)
+            mine = interval // self.period == p
+            grid_e = np.zeros((n, n_dev), dtype=np.int64)
+            grid_ok = np.zeros((n, n_dev), dtype=bool)
+            grid_e[interval[mine] - first, col[mine]] = energy[mine]
+            grid_ok[interval[mine] - first, col[mine]] = True
+            for listener in self._verified:
+                listener(first, grid_e, grid_ok)

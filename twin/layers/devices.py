@@ -109,6 +109,10 @@ class DeviceLayer(DeviceUploads, DeviceRewards):
         named += [
             (f"devices.staking.unstaked[{k}]", node) for k, node in enumerate(cfg.staking.unstaked)
         ]
+        named += [(f"devices.dropouts[{k}].node_id", d.node_id) for k, d in enumerate(cfg.dropouts)]
+        named += [
+            (f"devices.upload_delay_periods.{node}", node) for node in cfg.upload_delay_periods
+        ]
         for key, node in named:
             if node not in position:
                 ids = self.node_ids.tolist()
@@ -237,6 +241,7 @@ class DeviceLayer(DeviceUploads, DeviceRewards):
         self.nonce = np.zeros(len(self.devices), dtype=np.int64)
         self.previous: dict[int, Upload] = {}
         self.period = cfg.upload_intervals
+        self._links(cfg, position, n_run)
         self.epoch_len = cfg.epoch_days * 86_400 // self.interval_s
         self.pending: list[np.ndarray] = []
         self.pending_first = 0
@@ -310,6 +315,8 @@ class DeviceLayer(DeviceUploads, DeviceRewards):
         kpis.update(
             {
                 "attack_readings": (float(self.attack_readings), "count"),
+                "readings_late": (float(self.late_readings), "count"),
+                "readings_late_after_epoch": (float(self.late_after_epoch), "count"),
                 "attack_readings_rewarded": (float(self.attack_rewarded), "count"),
                 "physics_flagged_periods": (
                     float(self.physics.flagged_periods if self.physics else 0),

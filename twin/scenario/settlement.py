@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from twin.scenario.base import NonNegativeFloat, PositiveFloat, Section, Share
 from twin.scenario.gate import LateOrderConfig
+from twin.scenario.links import DelayPeriods, DropoutConfig
 from twin.scenario.royalties import DeviceTransferConfig, RoyaltyConfig
 
 #: An hour band ``[start, end)`` [h UTC]; a TOML list becomes the tuple (the hours stay strict).
@@ -316,7 +317,10 @@ class DevicesConfig(Section):
     device NFTs sold during the run, paying ``royalty``. An epoch must
     be a whole number of upload periods (checked against ``run.interval_s`` by the scenario).
     ``data_sales`` sells k-anonymous aggregates of the accepted readings to a data buyer
-    (:class:`DataSalesConfig`).
+    (:class:`DataSalesConfig`). ``dropouts`` take devices' meter links down for a while
+    (:class:`~twin.scenario.links.DropoutConfig`) and ``upload_delay_periods`` (node id ->
+    upload periods) makes a device's every upload reach the journal that many upload periods
+    after its period's end: both make uploads late (:mod:`settlement.depin.links`).
     """
 
     enabled: bool = True
@@ -336,3 +340,5 @@ class DevicesConfig(Section):
     data_sales: DataSalesConfig = Field(default_factory=DataSalesConfig)
     royalty: RoyaltyConfig = Field(default_factory=RoyaltyConfig)
     transfers: list[DeviceTransferConfig] = Field(default_factory=list)
+    dropouts: list[DropoutConfig] = Field(default_factory=list)
+    upload_delay_periods: dict[str, DelayPeriods] = Field(default_factory=dict)
