@@ -15,6 +15,16 @@ each charger's power ``c[e, t]`` and each heat pump's electric power ``p[h, t]``
     E_{ht} = E_{h,t-1} + \\Delta t (1000 \\, COP_{ht} \\, p_{ht} - q_{ht}), \\quad
     -l_{ht} \\le E_{ht} \\le \\bar E + o_{ht}, \\quad 0 \\le p_{ht} \\le \\bar p_h
 
+With a peak price ``lambda_pk`` [EUR/kW] the objective also pays ``lambda_pk * 1000 * z`` for
+the community's planned peak import ``z`` [MW]: ``z >= b_t + sum_e c_et + sum_h p_ht`` every
+step, ``b_t`` the forecast import of everything else (households, PV, wind; the batteries,
+planned apart, left out). Load may fill the valleys up to the horizon's forecast base peak
+for free and pays only for raising the peak above it (a demand charge's logic, as a planning
+price: it is not billed). The peak is the horizon's, not the run's so far: a floor at the
+highest import planned so far let the plans fill up to it, and the base's forecast error
+then made a new peak (117.4 kW against 111.1 kW over the January week of
+``scenarios/flex.toml``).
+
 ``N_e`` is what the car plugged in still needs by the horizon's end: its remaining need less
 what the charger can still deliver after the horizon (``D_e`` intervals until it leaves);
 ``u_e`` the shortfall [kWh] at ``lambda_ev`` [EUR/kWh]. ``E`` is the heat stored in the
@@ -59,6 +69,8 @@ class FlexDispatcher:
         Thermal capacity [kWh_th/K].
     shortfall_eur_per_kwh, comfort_eur_per_kelvin_hour : float
         Penalties of a shortfall and of leaving the comfort band.
+    peak_eur_per_kw : float
+        Price of raising the community's planned peak import [EUR/kW] (0: no peak term).
     """
 
     def __init__(
@@ -72,6 +84,7 @@ class FlexDispatcher:
         hp_kwh_per_k: float,
         shortfall_eur_per_kwh: float,
         comfort_eur_per_kelvin_hour: float,
+        peak_eur_per_kw: float = 0.0,
     ) -> None:
         self.horizon_steps = horizon_steps
         self.dt_h = interval_s / 3600.0
@@ -81,6 +94,7 @@ class FlexDispatcher:
         self.kwh_per_k = hp_kwh_per_k
         self.shortfall = shortfall_eur_per_kwh
         self.comfort = comfort_eur_per_kelvin_hour
+        self.peak_eur_per_kw = peak_eur_per_kw
 
     def plan(
         self,
@@ -90,6 +104,7 @@ class FlexDispatcher:
         hp_store_kwh: np.ndarray,
         hp_cop: np.ndarray,
         hp_heat_kw: np.ndarray,
+        base_mw: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Plan every charger and heat pump over the horizon.
 
@@ -103,6 +118,9 @@ class FlexDispatcher:
             Heat stored above the comfort minimum now [kWh_th].
         hp_cop, hp_heat_kw : ndarray, shape (hp, H)
             Forecast COP [-] and heat demand [kW_th].
+        base_mw : ndarray, shape (H,), optional
+            Forecast community import without the flexible loads [MW]; with
+            ``peak_eur_per_kw`` it prices the peak (None: no peak term).
 
         Returns
         -------
@@ -165,8 +183,27 @@ class FlexDispatcher:
                 sp.hstack([zero, eye, sp.csr_matrix((n_hpp, n_hpp)), -eye]),
             ]
         )
-        a_ub = sp.vstack([ev_rows, band]).tocsc()
+        a_ub = sp.vstack([ev_rows, band])
         b_ub = np.concatenate([-need, np.zeros(n_hpp), np.full(n_hpp, self.store_max_kwh)])
+        if self.peak_eur_per_kw > 0 and base_mw is not None:
+            # one more column, the peak z: base_t + sum_e c_et + sum_h p_ht - z <= 0
+            base = np.asarray(base_mw, dtype=float)
+            peak_rows = sp.hstack(
+                [
+                    sp.kron(np.ones((1, n_ev)), sp.eye(h)),
+                    sp.csr_matrix((h, n_ev)),
+                    sp.kron(np.ones((1, n_hp)), sp.eye(h)),
+                    sp.csr_matrix((h, 3 * n_hpp)),
+                    -np.ones((h, 1)),
+                ]
+            )
+            a_ub = sp.vstack([sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]), peak_rows])
+            heat_eq = sp.hstack([heat_eq, sp.csr_matrix((n_hpp, 1))])
+            b_ub = np.concatenate([b_ub, -base])
+            cost = np.append(cost, 1e3 * self.peak_eur_per_kw)
+            lower = np.append(lower, float(base.max(initial=0.0)))
+            upper = np.append(upper, np.inf)
+        a_ub = a_ub.tocsc()
         if not all(np.isfinite(x).all() for x in (cost[np.isfinite(cost)], b_ub, b_eq)):
             return None
         result = linprog(
@@ -208,6 +245,10 @@ class FlexDispatchPolicy:
     ev_p_max_mw : ndarray, shape (ev,)
     hp_profile_mw : ndarray, shape (run, hp)
         The heat pumps' fixed profiles [MW] (when not flexible).
+    base_history_mw : ndarray, shape (day + run,), optional
+        The community's import without the flexible loads from one day before the run on
+        [MW]; its forecast is the same interval a day before (the peak term of
+        :class:`FlexDispatcher`; None: no peak term).
     """
 
     def __init__(
@@ -223,8 +264,10 @@ class FlexDispatchPolicy:
         flexible_hp: bool,
         ev_p_max_mw: np.ndarray,
         hp_profile_mw: np.ndarray,
+        base_history_mw: np.ndarray | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.base_history = base_history_mw
         self.price = import_eur_per_mwh
         self.cop = hp_cop
         self.heat_history = hp_heat_history_kw
@@ -268,6 +311,7 @@ class FlexDispatchPolicy:
                 hp_store_kwh,
                 self.cop[k : k + self.horizon].T,
                 self.heat_forecast_kw(k),
+                base_mw=self.base_forecast_mw(k),
             )
             self.timings_s["flex_dispatch"] += time.perf_counter() - t0
             self.plans += 1
@@ -284,3 +328,10 @@ class FlexDispatchPolicy:
             if self.flexible_hp:
                 hp = self._plan[1][:, j]
         return ev, hp
+
+    def base_forecast_mw(self, k: int) -> np.ndarray | None:
+        """The community's import without the flexible loads over the horizon from interval
+        ``k``: the same interval a day before [MW] (None: no peak term)."""
+        if self.base_history is None:
+            return None
+        return self.base_history[k + np.arange(self.horizon) % self.per_day]

@@ -23,9 +23,9 @@ from grid.nodes import BatteryNodes, IdlePolicy, ProfileNodes, SharedBatteries, 
 from grid.placement import NodeSet, PinError, add_shared_batteries, place_nodes
 from grid.powerflow import PowerFlowSolver, make_solver
 from grid.profiles import profile_library, window
-from settlement.market.tariff import tariff_prices
 from twin.build_batteries import home_batteries, shared_batteries
 from twin.build_flex import build_dimming, build_flex, forecast_series
+from twin.prices import run_prices
 from twin.scenario import Scenario, ScenarioError
 from twin.scenario.world import NodesConfig, unknown_node
 
@@ -321,7 +321,7 @@ def _forecast_policy(
         run_actual = actual(start, n, streams(run.seed)["consumer_noise"])
         oracle = np.concatenate([history[:warmup], run_actual])
     times = pd.date_range(start - warmup * step, periods=warmup + n + horizon, freq=step)
-    prices = tariff_prices(times[warmup:].hour.to_numpy(), sc.tariffs)
+    prices = run_prices(sc, n + horizon)
     table = twin.nodes.table
     bat = twin.batteries.rows
     host = table["host"].to_numpy()
@@ -365,8 +365,8 @@ def _forecast_policy(
         warmup=warmup,
         times=times[: warmup + n],
         host_matrix=host_matrix,
-        import_eur_per_mwh=prices[0],
-        export_eur_per_mwh=prices[1],
+        import_eur_per_mwh=prices.retail_eur_per_mwh,
+        export_eur_per_mwh=prices.feed_in_eur_per_mwh,
         replan_intervals=fc.replan_intervals,
         retrain_intervals=fc.retrain_days * per_day,
         fit_intervals=warmup,

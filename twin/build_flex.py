@@ -25,7 +25,7 @@ from grid.flex import (
 )
 from grid.placement import NodeSet
 from grid.profiles import window
-from settlement.market.tariff import tariff_prices
+from twin.prices import run_prices
 from twin.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
     smart_ev, flexible_hp = flex.ev.mode == "smart", hp_cfg.mode == "flexible"
     policy: ProfilePolicy | FlexDispatchPolicy = ProfilePolicy(ev_p_max, hp_profile)
     if smart_ev or flexible_hp:
-        retail, _ = tariff_prices(times[per_day:].hour.to_numpy(), sc.tariffs)
+        retail = run_prices(sc, n + horizon).retail_eur_per_mwh
         dispatcher = FlexDispatcher(
             horizon_steps=horizon,
             interval_s=run.interval_s,
@@ -138,6 +138,7 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
             hp_kwh_per_k=hp_cfg.store_kwh_per_k,
             shortfall_eur_per_kwh=flex.ev.shortfall_penalty_eur_per_kwh,
             comfort_eur_per_kelvin_hour=hp_cfg.comfort_penalty_eur_per_kelvin_hour,
+            peak_eur_per_kw=flex.peak_penalty_eur_per_kw,
         )
         policy = FlexDispatchPolicy(
             dispatcher=dispatcher,
@@ -150,6 +151,11 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
             flexible_hp=flexible_hp,
             ev_p_max_mw=ev_p_max,
             hp_profile_mw=hp_profile,
+            base_history_mw=(
+                _base_mw(twin, library, loads, ev_rows, hp_rows, start - per_day * step)
+                if flex.peak_penalty_eur_per_kw > 0
+                else None
+            ),
         )
     return FlexNodes(
         ev_rows=ev_rows,
@@ -159,6 +165,31 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
         interval_s=run.interval_s,
         policy=policy,
     )
+
+
+def _base_mw(
+    twin: Twin,
+    library: dict[str, pd.DataFrame],
+    loads: pd.DataFrame,
+    ev_rows: np.ndarray,
+    hp_rows: np.ndarray,
+    first: pd.Timestamp,
+) -> np.ndarray:
+    """The community's import without the flexible loads and the batteries, from ``first``
+    over ``loads``' rows [MW]: the other consumers' SimBench load profiles (without the
+    meters' noise) less the PV and wind profiles (the peak term's forecast base)."""
+    table = twin.nodes.table
+    kind = table["kind"].to_numpy()
+    names = table["profile"].to_numpy().astype(str)
+    p_max = table["p_max_mw"].to_numpy()
+    consumers = np.setdiff1d(np.flatnonzero(kind == "consumer"), np.concatenate([ev_rows, hp_rows]))
+    base = loads[[f"{p}_pload" for p in names[consumers]]].to_numpy() @ p_max[consumers]
+    generators = np.flatnonzero((kind == "solar") | (kind == "wind"))
+    if len(generators):
+        run = twin.scenario.run
+        renewables = window(library["renewables"], first, len(loads), run.interval_s)
+        base -= renewables[list(names[generators])].to_numpy() @ p_max[generators]
+    return np.asarray(base, dtype=float)
 
 
 def build_dimming(twin: Twin, flex: FlexNodes) -> DimmingOperator:

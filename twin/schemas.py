@@ -197,6 +197,19 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "payment_micro_eur, the seller receives it less grid_fee_micro_eur and "
         "protocol_fee_micro_eur (to the treasury)",
     ),
+    "prices": (
+        pa.schema(
+            [
+                ("time", TIME),
+                ("retail_eur_per_mwh", pa.float64()),
+                ("feed_in_eur_per_mwh", pa.float64()),
+                ("day_ahead_eur_per_mwh", pa.float64()),
+            ]
+        ),
+        "the utility's retail and feed-in price of each interval, which the bills settle at "
+        "and the dispatch plans on; day_ahead_eur_per_mwh: the day-ahead price a dynamic "
+        "tariff passes through (null under the time-of-use tariff)",
+    ),
     "batches": (
         pa.schema(
             [

@@ -143,6 +143,7 @@ def _verify_market(run: RunFolder) -> list[Check]:
                 nodes,
                 run.manifest["config"],
                 reductions,
+                _table(run, "prices") if _has(run, "prices") else None,
             )
         )
     return checks

@@ -90,10 +90,13 @@ def verify_bills(
     nodes: pd.DataFrame,
     config: dict[str, Any],
     reductions: pd.DataFrame | None = None,
+    prices: pd.DataFrame | None = None,
 ) -> Check:
     """Each ``bills`` row recomputed from metered energy, the trades and the tariff, less the
     §14a grid-fee reductions of ``reductions`` (``dimming_devices``: owner and
-    ``grid_fee_reduction_micro_eur`` a device; ``None``: none)."""
+    ``grid_fee_reduction_micro_eur`` a device; ``None``: none). The tariff is the ``prices``
+    table's (retail and feed-in of every interval); ``None``: the time-of-use tariff of
+    ``config`` (a run from before that table)."""
     interval_s = int(config["run"]["interval_s"])
     owners = bills["owner"].astype(str).to_numpy()
     index = {o: i for i, o in enumerate(owners)}
@@ -129,8 +132,13 @@ def verify_bills(
 
     bought, sold = per_owner(buyer, energy), per_owner(seller, energy)
     paid = -net_payments(buyer, seller, pay, fee, n, t, n_t, proto)[:, :n]
-    tariffs = TariffsConfig.model_validate(config["tariffs"])
-    retail, feed_in = tariff_prices(pd.DatetimeIndex(times).hour.to_numpy(), tariffs)
+    if prices is not None:  # the prices the run settled at (a dynamic tariff's too)
+        stored = prices.set_index("time").reindex(times)
+        retail = stored["retail_eur_per_mwh"].to_numpy(dtype=np.float64)
+        feed_in = stored["feed_in_eur_per_mwh"].to_numpy(dtype=np.float64)
+    else:  # a run from before the prices table: the time-of-use tariff of its config
+        tariffs = TariffsConfig.model_validate(config["tariffs"])
+        retail, feed_in = tariff_prices(pd.DatetimeIndex(times).hour.to_numpy(), tariffs)
     imp, exp, utility = utility_bill(actual - bought + sold, retail[:, None], feed_in[:, None])
     baseline = utility_bill(actual, retail[:, None], feed_in[:, None])[2]
     credit = np.zeros(n, dtype=np.int64)

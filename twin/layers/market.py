@@ -57,13 +57,13 @@ from settlement.market.ex_post import mid_market, pooled_clearing
 from settlement.market.gate import LATE, STATUSES, GatedOrders, apply_gate, metered_orders
 from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee, fee_reduction_micro_eur
 from settlement.market.sharing import allocate, community_price, key_parts
-from settlement.market.tariff import tariff_prices
 from settlement.market.totals import MarketTotals
 from settlement.units import WhArray, mw_to_wh
 from twin.late_orders import order_delays
 from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 from twin.layers.dispatch import DispatchLayer
+from twin.prices import run_prices
 
 
 @dataclass
@@ -106,7 +106,9 @@ class MarketLayer:
         self.owner_matrix = sp.csr_matrix(
             (np.ones(nodes), (self.owner_idx, np.arange(nodes))), shape=(len(self.owners), nodes)
         )
-        self.retail, self.feed_in = tariff_prices(twin.times.hour.to_numpy(), sc.tariffs)
+        self.prices = run_prices(sc, len(twin.times))
+        self.retail = self.prices.retail_eur_per_mwh
+        self.feed_in = self.prices.feed_in_eur_per_mwh
         self.zone, self.levels = self._zones()
         self.rng = ctx.streams["market"]
         self.dispatch = dispatch if self.config.positions == "forecast" else None
@@ -325,7 +327,8 @@ class MarketLayer:
         self._write(chunk, books, trades)
 
     def _write(self, chunk: Chunk, books: list[_Book], t: TradeColumns) -> None:
-        """Append the chunk's ``orders`` (with their status at the gate) and ``trades``."""
+        """Append the chunk's ``prices``, ``orders`` (with their status at the gate) and
+        ``trades``."""
         orders = [b.orders for b in books]
         names = pa.array(self.owners)
         times = chunk.times
@@ -354,6 +357,17 @@ class MarketLayer:
                 "submitted": times[0] + since.astype("timedelta64[s]")
                 if len(times)
                 else np.zeros(0, dtype="datetime64[us]"),
+            },
+        )
+        span = slice(chunk.first, chunk.first + chunk.size)
+        day_ahead = self.prices.day_ahead_eur_per_mwh[span]
+        self.writer.append(
+            "prices",
+            {
+                "time": times,
+                "retail_eur_per_mwh": self.retail[span],
+                "feed_in_eur_per_mwh": self.feed_in[span],
+                "day_ahead_eur_per_mwh": pa.array(day_ahead, mask=np.isnan(day_ahead)),
             },
         )
         self.writer.append(

@@ -113,9 +113,17 @@ class DimmingConfig(Section):
 
 
 class FlexConfig(Section):
-    """``[flex]``: flexible loads; ``enabled = false`` (the default) leaves every load fixed."""
+    """``[flex]``: flexible loads; ``enabled = false`` (the default) leaves every load fixed.
+
+    ``peak_penalty_eur_per_kw``: the dispatch LP's price of each kW by which the community's
+    planned import (the other nodes' load and generation forecast as the day before, plus the
+    chargers and heat pumps) would rise above the forecast peak of the other nodes over the
+    plan's horizon [EUR/kW, once a plan]; a planning price, not billed (0: no peak term, the
+    plan follows the tariff alone).
+    """
 
     enabled: bool = False
+    peak_penalty_eur_per_kw: Annotated[float, Field(ge=0.0, le=1000.0)] = 0.0
     ev: EvConfig = Field(default_factory=EvConfig)
     heat_pump: HeatPumpConfig = Field(default_factory=HeatPumpConfig)
     dimming: DimmingConfig = Field(default_factory=DimmingConfig)

@@ -9,7 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from settlement.market.day_ahead import FixedParts
 from twin.scenario.base import ScenarioError
+from twin.scenario.day_ahead_csv import read_day_ahead_csv
 from twin.scenario.model import MISFIT, Scenario
 
 
@@ -57,6 +59,10 @@ def scenario_from_dict(
     grid = raw.get("grid")
     if isinstance(grid, dict) and isinstance(grid.get("file"), str) and base_dir is not None:
         grid["file"] = str((base_dir / grid["file"]).resolve())
+    tariffs = raw.get("tariffs")
+    prices = tariffs.get("day_ahead_csv") if isinstance(tariffs, dict) else None
+    if isinstance(tariffs, dict) and isinstance(prices, str) and base_dir is not None:
+        tariffs["day_ahead_csv"] = str((base_dir / prices).resolve())
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
@@ -64,6 +70,22 @@ def scenario_from_dict(
     path = scenario.grid.file
     if path is not None and not path.is_file():
         raise ScenarioError(f"{source}: grid.file: no such file {str(path)!r}")
+    prices = scenario.tariffs.day_ahead_csv
+    if prices is not None:
+        try:  # validated before anything runs; the build reads it again
+            read_day_ahead_csv(
+                prices,
+                scenario.run.start,
+                scenario.run.n_intervals * scenario.run.interval_s,
+                FixedParts(
+                    scenario.tariffs.network_eur_per_mwh,
+                    scenario.tariffs.levies_eur_per_mwh,
+                    scenario.tariffs.supplier_margin_eur_per_mwh,
+                    scenario.tariffs.vat_share,
+                ),
+            )
+        except ScenarioError as err:
+            raise ScenarioError(f"{source}: {err}") from None
     return scenario
 
 

@@ -4,6 +4,7 @@ on-chain settlement and the DePIN devices (``[tariffs]``, ``[market]``, ``[chain
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -24,11 +25,19 @@ HourSpan = Annotated[
 
 
 class TariffsConfig(Section):
-    """``[tariffs]``: the utility's time-of-use retail price and its feed-in price.
+    """``[tariffs]``: the utility's retail price (time-of-use or dynamic) and its feed-in price.
 
-    Retail is ``peak_eur_per_mwh`` in ``peak_hours_utc`` ``[start, end)``,
-    ``offpeak_eur_per_mwh`` in ``offpeak_hours_utc``, ``retail_eur_per_mwh`` otherwise; give
-    an empty span (``[0, 0]``) to drop a band.
+    Time-of-use (without ``day_ahead_csv``): retail is ``peak_eur_per_mwh`` in
+    ``peak_hours_utc`` ``[start, end)``, ``offpeak_eur_per_mwh`` in ``offpeak_hours_utc``,
+    ``retail_eur_per_mwh`` otherwise; give an empty span (``[0, 0]``) to drop a band.
+
+    Dynamic (§41a EnWG; ``day_ahead_csv`` names a day-ahead price CSV, relative to the
+    scenario file, see :mod:`twin.scenario.day_ahead_csv`): retail is
+    ``(day-ahead + network_eur_per_mwh + levies_eur_per_mwh + supplier_margin_eur_per_mwh)
+    * (1 + vat_share)`` in every interval, and the bands are unused. The defaults are of the
+    order of German 2024 household prices: network charges about 11 ct/kWh; electricity tax
+    2.05 ct/kWh, concession fee about 1.7 ct/kWh and the other surcharges about 1.6 ct/kWh;
+    VAT 19 %. Feed-in stays ``feed_in_eur_per_mwh``, capped at an interval's retail price.
     """
 
     retail_eur_per_mwh: NonNegativeFloat = 320.0
@@ -37,6 +46,11 @@ class TariffsConfig(Section):
     offpeak_eur_per_mwh: NonNegativeFloat = 220.0
     offpeak_hours_utc: HourSpan = (0, 5)
     feed_in_eur_per_mwh: NonNegativeFloat = 80.0
+    day_ahead_csv: Annotated[Path, Field(strict=False)] | None = None  # a TOML string is a path
+    network_eur_per_mwh: NonNegativeFloat = 110.0
+    levies_eur_per_mwh: NonNegativeFloat = 53.0
+    supplier_margin_eur_per_mwh: NonNegativeFloat = 20.0
+    vat_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.19
 
     @model_validator(mode="after")
     def _order(self) -> Self:
