@@ -1,7 +1,8 @@
 """gridtwin dashboard: ``python app.py [--results DIR] [--host 127.0.0.1] [--port 8050]``.
 
 A Dash app with one page per view under ``pages/`` (Dash Pages): ``/`` overview, ``/grid``,
-``/forecasts``, ``/market``, ``/settlement``, ``/economy``, ``/scenarios``. The header's run
+``/forecasts``, ``/market``, ``/settlement``, ``/economy``, ``/depin``, ``/flex``,
+``/scenarios``. The header's run
 chooser is shared by every page. Callbacks read the results store (``pages/_store.py``,
 cached per run folder) or call ``twin``, build a figure with the ``figures`` builders and
 return. Runs started from the Scenarios page execute as Dash background callbacks (diskcache
@@ -31,6 +32,7 @@ NAV_ORDER = (
     "/settlement",
     "/economy",
     "/depin",
+    "/flex",
     "/scenarios",
 )
 

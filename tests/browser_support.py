@@ -31,6 +31,7 @@ PAGES: dict[str, str] = {
     "/settlement": "#settlement-notice",
     "/economy": "#economy-flows .sankey-node",
     "/depin": "#depin-emission .main-svg",
+    "/flex": "#flex-ev-sessions .main-svg",
     "/scenarios": "#cmp-figure .main-svg",
 }
 

@@ -24,6 +24,10 @@ from twin.scenario import load_scenario
 ROOT = Path(__file__).resolve().parent.parent
 FRAUD = ROOT / "scenarios" / "fraud.toml"
 DEPIN_ECONOMY = ROOT / "scenarios" / "depin_economy.toml"
+FLEX = ROOT / "scenarios" / "flex.toml"
+FLEX_STRESSED = ROOT / "scenarios" / "flex_stressed.toml"
+#: The flex runs of the faces' tests: two days, no chain (it changes no flexible load).
+FLEX_SHORT = ["run.days=2", "chain.enabled=false"]
 #: ``scenarios/depin_economy.toml`` made short and coarse for the faces' tests: 2 days of
 #: daily epochs at hourly intervals (one upload a day), batteries on self-consumption (no
 #: forecaster to train), its data sale and device sale on day 1.
@@ -66,6 +70,21 @@ def depin_economy_run(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
     out = tmp_path_factory.getbasetemp() / "depin-economy-run" / "depin_economy"
     if not (out / "manifest.json").is_file():
         run_scenario(load_scenario(DEPIN_ECONOMY, DEPIN_ECONOMY_SHORT), out)
+    return open_run(out)
+
+
+def flex_run(tmp_path_factory: pytest.TempPathFactory, name: str = "smart") -> RunFolder:
+    """Two days of ``scenarios/flex.toml`` (:data:`FLEX_SHORT`), run once a session: ``smart``
+    (smart charging, flexible heat pumps), ``uncontrolled`` (uncontrolled, fixed) or
+    ``stressed`` (``scenarios/flex_stressed.toml``: §14a dimming on)."""
+    scenario, overrides = {
+        "smart": (FLEX, []),
+        "uncontrolled": (FLEX, ["flex.ev.mode=uncontrolled", "flex.heat_pump.mode=fixed"]),
+        "stressed": (FLEX_STRESSED, []),
+    }[name]
+    out = tmp_path_factory.getbasetemp() / "flex-runs" / name
+    if not (out / "manifest.json").is_file():
+        run_scenario(load_scenario(scenario, [*FLEX_SHORT, *overrides]), out)
     return open_run(out)
 
 

@@ -54,7 +54,7 @@ def _json(component: Any) -> str:
 
 def test_every_page_is_served(dash_app: Dash) -> None:
     client = dash_app.server.test_client()
-    pages = ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/depin")
+    pages = ("/", "/grid", "/forecasts", "/market", "/settlement", "/economy", "/depin", "/flex")
     for path in (*pages, "/scenarios"):
         assert client.get(path).status_code == 200, path
     layout = client.get("/_dash-layout")
@@ -517,3 +517,17 @@ def test_depin_page_of_the_depin_economy(
     assert [r["node_id"] for r in out[14]] == transfers["node_id"].tolist()
     royalty = transfers["royalty_micro_eur"].sum() / 1e6
     assert shown["device sale royalties"] == (f"{royalty:,.2f}", "EUR")
+
+
+def test_flex_page_of_a_run_without_flex(dash_app: Dash) -> None:
+    """The day run has no [flex]: every section says why it is empty, none fails."""
+    from pages.flex import NO_DIMMING, NO_FLEX, layout, show
+
+    assert "flex-ev-sessions" in _json(layout())
+    out = show("day")
+    assert out[0].children == NO_FLEX
+    assert out[1] == []  # no cards
+    assert out[7].children == NO_DIMMING
+    for figure in (*out[2:7], *out[8:11]):
+        assert figure.layout.annotations[0].text.startswith("this run"), figure.layout
+    assert "Choose a run" in _json(show("no-such-run")[0])

@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from tests.browser_support import (
     visit,
     wait_loaded,
 )
-from tests.dashboard_fixtures import fraud_run, results_folder
+from tests.dashboard_fixtures import copy_run, flex_run, fraud_run, results_folder
 from twin.results import RunFolder, open_run
 
 # `make test` installs Chromium and ChromeDriver and sets CI: there a missing browser fails
@@ -255,3 +256,35 @@ def test_quick_backtest_runs_in_the_background(dc: Any) -> None:
     assert "gb" in table
     assert "nMAE 15 min" in table
     assert severe_logs(dc) == []
+
+
+def _main_text_once_chosen(dc: Any, run: str) -> str:
+    """The page's text once ``run`` shows in the run chooser, else ''."""
+    return str(dc.find_element("main").text) if run in dc.find_element("#run").text else ""
+
+
+def test_flex_page_shows_a_flex_run_and_says_when_there_is_none(
+    dc: Any, results: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    for name in ("smart", "stressed"):  # two days of scenarios/flex*.toml, added last
+        copy_run(flex_run(tmp_path_factory, name), results / f"flex-{name}")
+    visit(dc, "/flex")  # a navigation re-lists the runs
+    for run, shot in (("flex-smart", "flex"), ("flex-stressed", "flex-dimming"), ("day", "")):
+        choose_run(dc, run)
+        wait_loaded(dc, "/flex")
+        text = until(partial(_main_text_once_chosen, dc, run), 20, f"{run} chosen")
+        if run == "day":
+            assert "has no flexible loads" in dc.find_element("#flex-notice").text
+        else:
+            assert "has no flexible loads" not in text
+            assert "ev sessions" in dc.find_element("#flex-cards").text.lower()
+            title = until(lambda: figure(dc, "flex-ev-sessions").get("title"), 20, "a title")
+            assert "EV energy delivered against need per session" in title
+            dimmed = "no dimming tables" in dc.find_element("#flex-dimming-notice").text
+            assert dimmed == (run == "flex-smart")
+        if run == "flex-stressed":
+            title = until(lambda: figure(dc, "flex-fee-reduction").get("title"), 20, "fees")
+            assert "fee reduction per owner" in title
+        if shot:
+            screenshot(dc, shot)
+        assert severe_logs(dc) == [], f"flex {run}"

@@ -28,6 +28,8 @@ EXTRA: dict[str, dict[str, Any]] = {
     "05_sweeps": {"pv_shares": [0.2, 0.6], "battery_shares": [0.0, 0.4], "workers": 2},
     # its proposals on days 3 and 6 need the shortened run's 10 days (two runs + verify, ~2 min)
     "06_economy": {"days": 10, "proposal_days": [3.0, 6.0], "whatif_days": 3},
+    # the stressed grid's overloads fall on both January days (five 2-day runs, no chain)
+    "07_flexibility": {"days": 2},
 }
 
 
@@ -72,6 +74,7 @@ def test_notebooks_exist() -> None:
         "04_depin_rewards",
         "05_sweeps",
         "06_economy",
+        "07_flexibility",
     } <= names
 
 

@@ -380,10 +380,11 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("delivered_kwh", pa.float64()),
                 ("shortfall_kwh", pa.float64()),
                 ("departed", pa.bool_()),
+                ("p_max_mw", pa.float64()),
             ]
         ),
         "one row an EV charging session ([flex]); departed False: still plugged in at the "
-        "run's end (its shortfall is then not final)",
+        "run's end (its shortfall is then not final); p_max_mw: its charger's rating [MW]",
     ),
     "dimming": (
         pa.schema(

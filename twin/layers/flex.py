@@ -126,6 +126,7 @@ class FlexLayer:
                 "delivered_kwh": flex.ev.delivered_kwh,
                 "shortfall_kwh": shortfall,
                 "departed": departed,
+                "p_max_mw": flex.ev.p_max_mw[s.ev] if len(s) else np.zeros(0),
             }
         }
         hp = flex.hp
