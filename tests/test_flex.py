@@ -202,3 +202,13 @@ def test_bad_flex_values_name_file_key_and_reason(override: str, key: str, reaso
 def test_flex_is_off_by_default() -> None:
     sc = load_scenario(ROOT / "scenarios" / "default.toml")
     assert not sc.flex.enabled
+
+
+def test_flex_on_a_grid_without_flexible_loads_is_refused_before_the_run(tmp_path: Path) -> None:
+    from tests.conftest import DEFAULT
+
+    scenario = load_scenario(DEFAULT, ["run.days=1", "flex.enabled=true"])
+    with pytest.raises(ScenarioError, match=r"flex\.enabled: no consumer of this grid") as err:
+        run_scenario(scenario, tmp_path / "run")
+    assert "1-LV-semiurb4--2-sw" in str(err.value)
+    assert not (tmp_path / "run").exists()

@@ -26,7 +26,7 @@ from grid.flex import (
 from grid.placement import NodeSet
 from grid.profiles import window
 from twin.prices import run_prices
-from twin.scenario import Scenario
+from twin.scenario import Scenario, ScenarioError
 
 if TYPE_CHECKING:
     from twin.build import Twin
@@ -63,6 +63,20 @@ def forecast_series(nodes: NodeSet, scenario: Scenario) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+def _no_flex_loads(nodes: NodeSet, scenario: Scenario) -> str:
+    """The error for ``[flex]`` on a grid none of whose consumers it can make flexible."""
+    consumers = nodes.rows("consumer")
+    profiles = sorted({str(p) for p in nodes.table["profile"].to_numpy()[consumers]})
+    shown = ", ".join(profiles[:8]) + (", ..." if len(profiles) > 8 else "")
+    flex = scenario.flex
+    return (
+        f"flex.enabled: no consumer of this grid has a profile starting with "
+        f"flex.ev.profiles {list(flex.ev.profiles)} or flex.heat_pump.profiles "
+        f"{list(flex.heat_pump.profiles)} (its profiles: {shown}); SimBench's future grids "
+        "have them, e.g. grid.simbench_code = \"1-LV-semiurb4--2-sw\" (scenarios/flex.toml)"
+    )
+
+
 def _rating_kw(profile: str) -> float | None:
     """The charger rating in a SimBench charging profile's name (``HLS_A_11.0``) [kW]."""
     try:
@@ -81,6 +95,8 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
     sc = twin.scenario
     run, flex = sc.run, sc.flex
     ev_rows, hp_rows = flex_rows(twin.nodes, sc)
+    if not len(ev_rows) and not len(hp_rows):
+        raise ScenarioError(_no_flex_loads(twin.nodes, sc))
     table = twin.nodes.table
     per_day = 86_400 // run.interval_s
     horizon = sc.forecasting.horizon_steps

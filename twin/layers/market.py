@@ -38,11 +38,8 @@ auction's limit prices or the pooled rule's community price.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import scipy.sparse as sp
 import simpy
 
@@ -50,11 +47,10 @@ from grid.curtailment import Sensitivities, curtail, violated
 from grid.zones import voltage_zones
 from settlement.chain.batches import batch_of
 from settlement.market.accounts import account_kinds
-from settlement.market.auction import Clearing, Orders
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
 from settlement.market.ex_post import mid_market, pooled_clearing
-from settlement.market.gate import LATE, STATUSES, GatedOrders, apply_gate, metered_orders
+from settlement.market.gate import LATE, apply_gate, metered_orders
 from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee, fee_reduction_micro_eur
 from settlement.market.sharing import allocate, community_price, key_parts
 from settlement.market.totals import MarketTotals
@@ -63,18 +59,8 @@ from twin.late_orders import order_delays
 from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 from twin.layers.dispatch import DispatchLayer
+from twin.layers.market_tables import Book, column, order_rows, price_rows, trade_rows
 from twin.prices import run_prices
-
-
-@dataclass
-class _Book:
-    """One interval's market: positions, orders (at the gate) and the clearing."""
-
-    position_wh: np.ndarray
-    orders: Orders
-    gated: GatedOrders
-    clearing: Clearing
-    fee_eur_per_mwh: np.ndarray
 
 
 class MarketLayer:
@@ -115,7 +101,7 @@ class MarketLayer:
         self.ex_post = self.config.enabled and self.config.rule != "ex_ante_auction"
         self.key_parts = self._static_key(twin.nodes.table) if self.ex_post else None
         self.last_p = np.zeros(nodes)
-        self.books: list[_Book] = []
+        self.books: list[Book] = []
         self.totals = MarketTotals(len(self.owners), account_kinds(self.owners))
         self.next_trade_id = 0
         self.gen_rows = np.concatenate([twin.nodes.rows("solar"), twin.nodes.rows("wind")])
@@ -186,7 +172,7 @@ class MarketLayer:
         bidding = position if self.config.enabled else np.zeros_like(position)
         self.books.append(self._auction(k, position, bidding))
 
-    def _auction(self, k: int, position: np.ndarray, bidding: np.ndarray) -> _Book:
+    def _auction(self, k: int, position: np.ndarray, bidding: np.ndarray) -> Book:
         """Interval ``k``'s double auction of the orders of ``bidding`` [Wh]."""
         retail, feed_in = float(self.retail[k]), float(self.feed_in[k])
         limits = limit_prices(
@@ -209,9 +195,9 @@ class MarketLayer:
             feed_in,
             self.config.mechanism,
         )
-        return _Book(position, orders, gated, result.clearing, result.fee_eur_per_mwh)
+        return Book(position, orders, gated, result.clearing, result.fee_eur_per_mwh)
 
-    def _ex_post(self, k: int, metered: np.ndarray) -> _Book:
+    def _ex_post(self, k: int, metered: np.ndarray) -> Book:
         """Interval ``k``'s trades under an ex-post rule, from the metered net energy [Wh]."""
         rule = self.config.rule
         if rule == "ex_post_auction":
@@ -231,7 +217,7 @@ class MarketLayer:
         limit = np.full(metered.shape, price)
         orders = orders_from_positions(metered, limit, limit)
         gated = metered_orders(orders, k * self.interval_s, self.interval_s)
-        return _Book(metered, orders, gated, result.clearing, result.fee_eur_per_mwh)
+        return Book(metered, orders, gated, result.clearing, result.fee_eur_per_mwh)
 
     def add(self, chunk: Chunk) -> None:
         """Check the chunk's grid (curtailing in network-aware mode), then settle it."""
@@ -283,10 +269,10 @@ class MarketLayer:
         counts = np.array([len(b.clearing.energy_wh) for b in books], dtype=np.int64)
         t_idx = np.repeat(np.arange(n_t), counts)
         clearings = [b.clearing for b in books]
-        seller = _column(clearings, "seller").astype(np.int64)
-        buyer = _column(clearings, "buyer").astype(np.int64)
-        cleared = _column(clearings, "energy_wh").astype(np.int64)
-        price = _column(clearings, "price_eur_per_mwh").astype(np.float64)
+        seller = column(clearings, "seller").astype(np.int64)
+        buyer = column(clearings, "buyer").astype(np.int64)
+        cleared = column(clearings, "energy_wh").astype(np.int64)
+        price = column(clearings, "price_eur_per_mwh").astype(np.float64)
         fee_rate = np.concatenate([b.fee_eur_per_mwh for b in books]) if n_t else np.zeros(0)
         block = settle_block(
             t_idx,
@@ -326,66 +312,18 @@ class MarketLayer:
         chunk.traded_wh = block.bought_wh.sum(axis=1)
         self._write(chunk, books, trades)
 
-    def _write(self, chunk: Chunk, books: list[_Book], t: TradeColumns) -> None:
-        """Append the chunk's ``prices``, ``orders`` (with their status at the gate) and
+    def _write(self, chunk: Chunk, books: list[Book], t: TradeColumns) -> None:
+        """Append the chunk's ``orders`` (with their status at the gate), ``prices`` and
         ``trades``."""
-        orders = [b.orders for b in books]
-        names = pa.array(self.owners)
-        times = chunk.times
-
-        def who(codes: np.ndarray) -> pa.DictionaryArray:
-            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), names)
-
-        counts = np.array([len(o.energy_wh) for o in orders], dtype=np.int64)
-        side = _column(orders, "side").astype(np.int8)
-        gated = [b.gated for b in books]
-        status = _column(gated, "status").astype(np.int8)
-        # submission [s from the run's start] as a time: the chunk's first interval's start plus
-        # its offset from it
-        since = _column(gated, "submitted_s").astype(np.int64) - chunk.first * self.interval_s
-        self.writer.append(
-            "orders",
-            {
-                "time": times[np.repeat(np.arange(len(orders)), counts)],
-                "participant": who(_column(orders, "participant").astype(np.int64)),
-                "side": pa.DictionaryArray.from_arrays(
-                    pa.array((side < 0).astype(np.int8)), pa.array(["buy", "sell"])
-                ),
-                "energy_wh": _column(orders, "energy_wh").astype(np.int64),
-                "limit_price_eur_per_mwh": _column(orders, "limit_eur_per_mwh").astype(np.float64),
-                "status": pa.DictionaryArray.from_arrays(pa.array(status), pa.array(STATUSES)),
-                "submitted": times[0] + since.astype("timedelta64[s]")
-                if len(times)
-                else np.zeros(0, dtype="datetime64[us]"),
-            },
-        )
-        span = slice(chunk.first, chunk.first + chunk.size)
+        times, span = chunk.times, slice(chunk.first, chunk.first + chunk.size)
+        first_s = chunk.first * self.interval_s
+        self.writer.append("orders", order_rows(books, self.owners, times, first_s))
         day_ahead = self.prices.day_ahead_eur_per_mwh[span]
         self.writer.append(
-            "prices",
-            {
-                "time": times,
-                "retail_eur_per_mwh": self.retail[span],
-                "feed_in_eur_per_mwh": self.feed_in[span],
-                "day_ahead_eur_per_mwh": pa.array(day_ahead, mask=np.isnan(day_ahead)),
-            },
+            "prices", price_rows(times, self.retail[span], self.feed_in[span], day_ahead)
         )
-        self.writer.append(
-            "trades",
-            {
-                "time": times[t.interval],
-                "trade_id": t.trade_id,
-                "batch_id": batch_of(chunk.first + t.interval, self.batch_intervals),
-                "seller": who(t.seller),
-                "buyer": who(t.buyer),
-                "energy_wh": t.energy_wh,
-                "price_eur_per_mwh": t.price_eur_per_mwh,
-                "payment_micro_eur": t.payment_micro_eur,
-                "grid_fee_micro_eur": t.grid_fee_micro_eur,
-                "curtailed_wh": t.curtailed_wh,
-                "protocol_fee_micro_eur": t.protocol_fee_micro_eur,
-            },
-        )
+        batch = batch_of(chunk.first + t.interval, self.batch_intervals)
+        self.writer.append("trades", trade_rows(t, times, self.owners, batch))
 
     def finish(self) -> LayerOutput:
         """The market's KPIs (with the grid check's) and the ``bills`` table."""
@@ -409,8 +347,3 @@ class MarketLayer:
         )
         count = np.bincount(self.owner_idx[device_rows], minlength=len(self.owners))
         return count.astype(np.int64) * per_device
-
-
-def _column(parts: list[Orders] | list[Clearing] | list[GatedOrders], name: str) -> np.ndarray:
-    """Attribute ``name`` of every part (clearings or orders), concatenated."""
-    return np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0)
