@@ -73,7 +73,7 @@ def _no_flex_loads(nodes: NodeSet, scenario: Scenario) -> str:
         f"flex.enabled: no consumer of this grid has a profile starting with "
         f"flex.ev.profiles {list(flex.ev.profiles)} or flex.heat_pump.profiles "
         f"{list(flex.heat_pump.profiles)} (its profiles: {shown}); SimBench's future grids "
-        "have them, e.g. grid.simbench_code = \"1-LV-semiurb4--2-sw\" (scenarios/flex.toml)"
+        'have them, e.g. grid.simbench_code = "1-LV-semiurb4--2-sw" (scenarios/flex.toml)'
     )
 
 
