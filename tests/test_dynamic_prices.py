@@ -266,3 +266,31 @@ def test_peak_term_keeps_the_peak_and_the_cost_below_uncontrolled(
         power = run.table("node_power").groupby("time")["p_mw"].sum()
         grid = run.table("grid_exchange").set_index("time")
         np.testing.assert_allclose(power + grid["losses_mw"], grid["import_mw"], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_verify_names_a_price_edited_with_its_bills(dynamic_run: RunFolder, tmp_path: Path) -> None:
+    """The bills are recomputed from the prices table; the prices from the scenario and the
+    day-ahead digest, so editing both still fails, naming the prices row."""
+    import shutil
+
+    from twin.verify_prices import verify_prices
+
+    copy = tmp_path / "run"
+    shutil.copytree(dynamic_run.path, copy)
+    run = open_run(copy)
+    prices = run.table("prices")
+    config, manifest = run.manifest["config"], run.manifest
+    assert all(c.ok for c in verify_prices(prices, config, manifest))
+    retail = prices.copy()
+    retail.loc[10, "retail_eur_per_mwh"] += 50.0
+    failed = [c for c in verify_prices(retail, config, manifest) if not c.ok]
+    assert [c.name for c in failed] == [
+        "prices: each interval's retail and feed-in = day-ahead + fixed parts, plus VAT"
+    ]
+    assert "prices row 10" in failed[0].detail
+    both = prices.copy()  # the day-ahead price moved, retail and feed-in re-derived from it
+    both.loc[10, "day_ahead_eur_per_mwh"] += 50.0
+    both.loc[10, "retail_eur_per_mwh"] += 50.0 * (1 + config["tariffs"]["vat_share"])
+    failed = [c for c in verify_prices(both, config, manifest) if not c.ok]
+    assert any("digest" in c.name for c in failed)

@@ -37,6 +37,7 @@ from twin.verify_journal import LEDGER, verify_journal
 from twin.verify_market import verify_bills, verify_fee_reductions, verify_orders, verify_trades
 from twin.verify_participants import verify_participants
 from twin.verify_physics import verify_balance, verify_curtailed, verify_readings
+from twin.verify_prices import verify_prices
 
 __all__ = ["Check", "open_chain", "prove_trade", "verify_run"]
 
@@ -132,6 +133,8 @@ def _verify_market(run: RunFolder) -> list[Check]:
     reductions = _table(run, "dimming_devices") if _has(run, "dimming_devices") else None
     if reductions is not None:
         checks.append(verify_fee_reductions(reductions, run.manifest["config"]))
+    if _has(run, "prices"):
+        checks += verify_prices(_table(run, "prices"), run.manifest["config"], run.manifest)
     if _has(run, "orders"):
         checks += verify_orders(_table(run, "orders"), trades, nodes, run.manifest["config"])
     if _has(run, "bills"):

@@ -12,6 +12,7 @@ below it, so that the market's price range [feed-in, retail] is never empty.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,3 +98,9 @@ def dynamic_retail(day_ahead_eur_per_mwh: np.ndarray, fixed: FixedParts) -> np.n
 def capped_feed_in(retail_eur_per_mwh: np.ndarray, feed_in_eur_per_mwh: float) -> np.ndarray:
     """The flat feed-in price, capped at each interval's retail price [EUR/MWh]."""
     return np.minimum(float(feed_in_eur_per_mwh), np.asarray(retail_eur_per_mwh, dtype=float))
+
+
+def day_ahead_digest(day_ahead_eur_per_mwh: np.ndarray) -> str:
+    """SHA-256 of a day-ahead series' float64 values (hex)."""
+    values = np.ascontiguousarray(np.asarray(day_ahead_eur_per_mwh, dtype="<f8"))
+    return hashlib.sha256(values.tobytes()).hexdigest()

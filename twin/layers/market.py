@@ -49,6 +49,7 @@ from settlement.chain.batches import batch_of
 from settlement.market.accounts import account_kinds
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
+from settlement.market.day_ahead import day_ahead_digest
 from settlement.market.ex_post import mid_market, pooled_clearing
 from settlement.market.gate import LATE, apply_gate, metered_orders
 from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee, fee_reduction_micro_eur
@@ -56,7 +57,7 @@ from settlement.market.sharing import allocate, community_price, key_parts
 from settlement.market.totals import MarketTotals
 from settlement.units import WhArray, mw_to_wh
 from twin.late_orders import order_delays
-from twin.layers.base import Chunk, LayerOutput, Process, TradeColumns
+from twin.layers.base import Chunk, JsonValue, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 from twin.layers.dispatch import DispatchLayer
 from twin.layers.market_tables import Book, column, order_rows, price_rows, trade_rows
@@ -336,7 +337,16 @@ class MarketLayer:
             "violations_uncurtailed": (float(self.violations_uncurtailed), "count"),
             "orders_late": (float(self.orders_late), "count"),
         }
-        return LayerOutput(kpis=kpis, tables={"bills": dict(self.totals.bills(self.owners))})
+        n = self.twin.scenario.run.n_intervals
+        day_ahead = self.prices.day_ahead_eur_per_mwh[:n]
+        manifest: dict[str, JsonValue] = (
+            {"tariffs": {"day_ahead_sha256": day_ahead_digest(day_ahead)}}
+            if self.twin.scenario.tariffs.day_ahead_csv is not None
+            else {}
+        )
+        return LayerOutput(
+            kpis=kpis, tables={"bills": dict(self.totals.bills(self.owners))}, manifest=manifest
+        )
 
     def fee_reductions(self, device_rows: np.ndarray) -> np.ndarray:
         """Each owner's §14a grid-fee reduction for its controllable devices (nodes at
