@@ -26,12 +26,8 @@ from settlement.depin import devices as dv
 from settlement.depin import fraud
 from settlement.depin.keys import key_address, recover_signer, sign_digest
 from settlement.depin.leaves import reading_leaves, readings_root
-from settlement.depin.plausibility import (
-    Plausibility,
-    flag_names,
-    median_of_others,
-    plausibility_flags,
-)
+from settlement.depin.peers import median_of_others
+from settlement.depin.plausibility import Plausibility, flag_names, plausibility_flags
 from settlement.depin.readings import verify_uploads
 from settlement.depin.uploads import (
     DEFAULT_PERIOD_INTERVALS,

@@ -270,6 +270,7 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
                 ("runner_up_node", pa.string()),
                 ("top_z", pa.float64()),
                 ("runner_up_z", pa.float64()),
+                ("uploaded_at", TIME),
             ]
         ),
         "the grid-side fraud check (devices.physics_check), per upload period (time: its "
@@ -277,7 +278,9 @@ SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "a round) or one row blaming nobody: the node blamed (empty: nobody), the "
         "strongest and the next hypothesis (hypotheses: devices; state_estimation: the "
         "devices of the two highest-scoring buses) and their scores [-]; applied: the method "
-        "whose blame flagged readings",
+        "whose blame flagged readings; uploaded_at: the slot of the uploads checked (a period "
+        "is checked on time and again, with its held claims, when a late upload of it "
+        "arrives: only the arriving readings of a node blamed are flagged)",
     ),
     "rewards": (
         pa.schema(

@@ -24,7 +24,10 @@ Consumer meters are not checked: their ``p_max_mw`` is a reference peak that hon
 exceed, and some SimBench loads are negative. Wind gets nameplate and sign only: a single
 turbine has no peers (and several differ by wake and hub height), so an inflation below
 nameplate goes unseen. A battery's inflation shows only when it cycles near its capacity.
-Peers are the PV devices of the same batch: verify a period's uploads together.
+Peers are the other PV readings of the same upload period: those of the same batch, and
+those the journal already holds of that period (``peers``, :mod:`settlement.depin.peers`): a late
+upload meets the peers of its own period, not those of the batch it arrives with. The held
+readings are context only: their own verdicts stand.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from settlement.depin.devices import DEVICE_KINDS
+from settlement.depin.peers import PeerReadings, peer_context, peer_excess
 from settlement.depin.uploads import DEFAULT_PERIOD_INTERVALS
 
 FLAGS = {
@@ -55,6 +59,7 @@ that slashing can read."""
 
 BatteryBook = dict[int, tuple[int, float]]
 """Battery bookkeeping: device id -> (last interval booked, stored energy at its end [Wh])."""
+
 
 _SOLAR, _WIND, _BATTERY = (DEVICE_KINDS.index(k) for k in ("solar", "wind", "battery"))
 FloatArray = npt.NDArray[np.float64]
@@ -126,6 +131,7 @@ def plausibility_flags(
     clear_sky_w_per_m2: FloatArray | None = None,
     limits: Plausibility | None = None,
     battery_book: Mapping[int, tuple[int, float]] | None = None,
+    peers: Mapping[int, PeerReadings] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], BatteryBook]:
     """Physics checks of readings, per reading and vectorised (see the module docstring).
 
@@ -152,6 +158,9 @@ def plausibility_flags(
         Thresholds; the defaults if None.
     battery_book : mapping, optional
         Battery bookkeeping carried from earlier batches.
+    peers : mapping of int to PeerReadings, optional
+        The PV readings already held of each upload period (:func:`held_peers`): peers of
+        these readings' PV checks, not checked themselves. None: only the batch's own.
 
     Returns
     -------
@@ -182,9 +191,21 @@ def plausibility_flags(
         ceiling = e_max[solar] * sky[k] / 1000.0 * (1 + lim.clear_sky_margin) + lim.slack_wh
         flags[solar[e[solar] > ceiling]] |= FLAGS["clear_sky"]
     if len(solar):
-        flags[solar] |= _peer_flags(
-            device[solar], group[solar], when[solar], e[solar], e_max[solar], period_intervals, lim
+        held = peer_context(peers or {}, np.unique(when[solar] // period_intervals))
+        n_sol = len(solar)
+        high, high_period = peer_excess(
+            np.concatenate([device[solar], held.device_id]),
+            np.concatenate([group[solar], -1 - held.device_id]),  # held: one upload a device
+            np.concatenate([when[solar], held.interval]),
+            np.concatenate([e[solar], held.energy_wh.astype(np.float64)]),
+            np.concatenate([e_max[solar], held.p_max_mw * 1e6 * interval_s / 3600.0]),
+            period_intervals,
+            tolerance=lim.peer_tolerance,
+            period_tolerance=lim.peer_period_tolerance,
+            slack_wh=lim.slack_wh,
         )
+        flags[solar[high[:n_sol]]] |= FLAGS["peer"]
+        flags[solar[high_period[:n_sol]]] |= FLAGS["peer_period"]
     book: BatteryBook = dict(battery_book or {})
     battery = np.flatnonzero(code == _BATTERY)
     if len(battery):
@@ -192,69 +213,6 @@ def plausibility_flags(
         bad = _battery_flags(device[battery], when[battery], e[battery], capacity_wh, lim, book)
         flags[battery[bad]] |= FLAGS["battery"]
     return flags, book
-
-
-def median_of_others(values: FloatArray) -> FloatArray:
-    """Per cell, the median of the other non-NaN values of its row (NaN if none or NaN itself).
-
-    Parameters
-    ----------
-    values : ndarray, shape (row, column)
-        NaN marks a missing value.
-    """
-    t, d = values.shape
-    valid = ~np.isnan(values)
-    order = np.argsort(values, axis=1, kind="stable")  # NaN last
-    ranked = np.take_along_axis(values, order, axis=1)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(d), (t, d)), axis=1)
-    others = valid.sum(axis=1, keepdims=True) - 1
-
-    def other(j: npt.NDArray[np.int64]) -> FloatArray:
-        """The ``j``-th smallest value of the row without the cell itself."""
-        position = np.clip(np.where(j < rank, j, j + 1), 0, d - 1)
-        return np.take_along_axis(ranked, position, axis=1)
-
-    low = np.broadcast_to((others - 1) // 2, (t, d))
-    high = np.broadcast_to(others // 2, (t, d))
-    median = (other(low) + other(high)) / 2.0
-    return np.where(valid & (others >= 1), median, np.nan)
-
-
-def _peer_flags(
-    device: npt.NDArray[np.int64],
-    group: npt.NDArray[np.int64],
-    when: npt.NDArray[np.int64],
-    e: FloatArray,
-    e_max: FloatArray,
-    period_intervals: int,
-    lim: Plausibility,
-) -> npt.NDArray[np.uint8]:
-    """``peer`` and ``peer_period`` bits of PV readings, one upload period at a time."""
-    flags = np.zeros(len(e), dtype=np.uint8)
-    period = when // period_intervals
-    for p in np.unique(period):
-        rows = np.flatnonzero(period == p)
-        _, column = np.unique(device[rows], return_inverse=True)
-        _, row = np.unique(when[rows], return_inverse=True)
-        yield_ = np.full((row.max() + 1, column.max() + 1), np.nan)
-        rated = e_max[rows] > 0
-        yield_[row[rated], column[rated]] = np.maximum(e[rows][rated], 0) / e_max[rows][rated]
-        median = median_of_others(yield_)[row, column]
-        has = ~np.isnan(median)
-        expected = np.where(has, median * e_max[rows], 0.0)
-        energy = np.where(has, e[rows], 0.0)
-        high = has & (energy > expected * (1 + lim.peer_tolerance) + lim.slack_wh)
-        flags[rows[high]] |= FLAGS["peer"]
-        _, member = np.unique(group[rows], return_inverse=True)
-        compared = np.bincount(member, weights=has)
-        active = np.bincount(member, weights=has & ((expected > 0) | (energy > 0)))
-        excess = np.bincount(member, weights=energy) - (1 + lim.peer_period_tolerance) * (
-            np.bincount(member, weights=expected)
-        )
-        bad_group = (compared > 0) & (excess > lim.slack_wh * np.sqrt(active))
-        flags[rows[bad_group[member]]] |= FLAGS["peer_period"]
-    return flags
 
 
 def _battery_flags(

@@ -25,7 +25,8 @@ per upload (one recovery each), everything per reading is vectorised.
    earlier in the batch;
 8. ``flagged_implausible``: a physics check of
    :func:`settlement.depin.plausibility.plausibility_flags` fails (the reading is journaled, and
-   earns nothing);
+   earns nothing); a PV reading's peers are the other PV readings of its own upload period,
+   in the batch or already held (``state.peers``: a late upload meets its period's peers);
 9. ``accepted``.
 
 Uploads that fail 1-5 use nothing up: a forged upload cannot burn the device's nonce or
@@ -42,6 +43,7 @@ import numpy.typing as npt
 from settlement.depin.devices import DEVICE_KINDS, MAX_DEVICE_ID, RegisteredDevice
 from settlement.depin.keys import address_bytes, recover_signer
 from settlement.depin.leaves import IntArray, readings_root
+from settlement.depin.peers import PeerBook, held_peers
 from settlement.depin.plausibility import Plausibility, plausibility_flags
 from settlement.depin.uploads import (
     DEFAULT_PERIOD_INTERVALS,
@@ -89,7 +91,8 @@ def verify_uploads(
     verifying_contract : str
         Our ``DeviceRegistry`` address.
     state : VerifierState, optional
-        What the journal already holds (not modified; see :meth:`VerifierState.record`).
+        What the journal already holds (not modified; see :meth:`VerifierState.record`),
+        the PV readings of recent periods among it (peers of late uploads).
     interval_s : int
         Interval length [s].
     period_intervals : int
@@ -168,6 +171,7 @@ def verify_uploads(
     live = np.flatnonzero(reading_status == _PENDING)
     flags = np.zeros(len(interval), dtype=np.uint8)
     book = dict(state.battery_book)
+    peers: PeerBook = {}
     if len(live):
         owner = upload_of[live]
         flags[live], book = plausibility_flags(
@@ -183,8 +187,18 @@ def verify_uploads(
             clear_sky_w_per_m2=clear_sky_w_per_m2,
             limits=limits,
             battery_book=book,
+            peers=state.peers,
         )
         reading_status[live] = np.where(flags[live] != 0, FLAGGED, ACCEPTED)
+        solar = live[kind[owner] == DEVICE_KINDS.index("solar")]
+        peers = held_peers(
+            state.peers,
+            device[solar],
+            interval[solar],
+            energy[solar],
+            p_max_mw[upload_of[solar]],
+            period_intervals=period_intervals,
+        )
     status[status == _PENDING] = ACCEPTED
     return Verification(
         uploads=list(uploads),
@@ -201,6 +215,7 @@ def verify_uploads(
         flags=flags,
         revoked=revoked[upload_of],
         battery_book=book,
+        peers=peers,
     )
 
 

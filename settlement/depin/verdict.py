@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement.depin.leaves import IntArray
+from settlement.depin.peers import PeerBook
 from settlement.depin.plausibility import BatteryBook
 from settlement.depin.uploads import Upload
 
@@ -61,6 +62,9 @@ class Verification:
         Rejected because the device is revoked.
     battery_book : dict
         Battery bookkeeping after the batch.
+    peers : dict
+        The PV readings held after the batch of each upload period it touched (peers of
+        later, late uploads of those periods).
     """
 
     uploads: Sequence[Upload]
@@ -77,6 +81,7 @@ class Verification:
     flags: npt.NDArray[np.uint8]
     revoked: npt.NDArray[np.bool_]
     battery_book: BatteryBook = field(default_factory=dict)
+    peers: PeerBook = field(default_factory=dict)
 
     @property
     def statuses(self) -> npt.NDArray[np.object_]:

@@ -2,7 +2,9 @@
 
 (device, interval) readings and (device, nonce) uploads are kept as sorted 64-bit keys
 (``value << 24 | device id``), so a batch's replay checks are vectorised lookups; each
-battery's booked state of charge carries the physics check across batches.
+battery's booked state of charge carries the physics check across batches, and the PV
+readings of recent upload periods are the peers of late uploads of those periods (kept until
+the caller :meth:`VerifierState.forget_peers` a period no upload can still reach).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from settlement.depin.devices import MAX_DEVICE_ID
+from settlement.depin.peers import PeerBook
 from settlement.depin.plausibility import BatteryBook
 from settlement.depin.uploads import MAX_INTERVAL
 from settlement.depin.verdict import ACCEPTED, FLAGGED
@@ -96,6 +99,11 @@ class VerifierState:
         Device ids and nonces of the uploads already journaled.
     battery_book : mapping, optional
         device id -> (last interval booked, stored energy [Wh]).
+
+    Attributes
+    ----------
+    peers : dict
+        upload period -> the PV readings held of it (accepted or flagged).
     """
 
     def __init__(
@@ -107,6 +115,7 @@ class VerifierState:
         self._readings = SortedKeys(pair_keys(*readings) if readings is not None else None)
         self._nonces = SortedKeys(pair_keys(*nonces) if nonces is not None else None)
         self.battery_book: BatteryBook = dict(battery_book or {})
+        self.peers: PeerBook = {}
 
     @property
     def n_readings(self) -> int:
@@ -134,3 +143,10 @@ class VerifierState:
         used = np.flatnonzero(v.nonce_used)
         self._nonces.add(pair_keys(v.upload_device_id[used], v.upload_nonce[used]))
         self.battery_book.update(v.battery_book)
+        self.peers.update(v.peers)
+
+    def forget_peers(self, keep: Any) -> None:
+        """Drop the PV readings of every upload period but ``keep`` (the periods an upload
+        can still reach: their late uploads' peers)."""
+        kept = set(keep)
+        self.peers = {p: r for p, r in self.peers.items() if p in kept}

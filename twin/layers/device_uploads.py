@@ -11,8 +11,15 @@ journal verify the uploads that arrive in the period's slot together, late ones 
 place), slashes proven lies, keeps the accepted readings for the epoch's rewards, tells the
 listeners (data sales) and writes the ``readings`` table.
 
-**Late readings and rewards.** A late upload is verified as any other (signature, nonce,
-replay of a (device, interval) or a nonce already journaled, physics bounds). Its accepted
+**Late readings meet their own period.** A late upload is verified as any other (signature,
+nonce, replay of a (device, interval) or a nonce already journaled, physics bounds), and
+against its own period, not the one it arrives with: its PV readings' peers are the PV
+readings of their period the journal already holds (``VerifierState.peers``), and the
+grid-side check tests its period again, with that period's meters and held claims and the
+late claims added, flagging only the late readings (the held ones' verdicts stand). Both are
+kept for a period while an upload of it is still held by a link, and dropped after.
+
+**Late readings and rewards.** Its accepted
 readings count in their own interval's epoch while that epoch is open (its rewards are paid
 at its end, after the uploads of its last slot). Readings whose epoch was already paid when
 they arrive (``after_epoch`` in ``readings``) are journaled and earn nothing: the epoch's pool
@@ -34,7 +41,7 @@ from settlement.depin.fraud import SentUpload, attack_uploads
 from settlement.depin.links import arrival_slots
 from settlement.depin.plausibility import Plausibility
 from settlement.depin.readings import verify_uploads
-from settlement.depin.verdict import STATUSES
+from settlement.depin.verdict import ACCEPTED, FLAGGED, STATUSES, Verification
 from settlement.depin.verifier_state import VerifierState
 from twin.results import RunWriter
 
@@ -152,8 +159,13 @@ class DeviceUploads:
             limits=self.limits,
         )
         if self.physics is not None:  # grid-side check: flags in place, before journaling
-            self.physics.flag(result, first_k, len(energy))
+            self._check_grid_side(period, result, end)
         self.state.record(result)
+        # what a late upload is checked against, kept while one can still arrive
+        awaited = {h.period for h in self.held}
+        self.state.forget_peers(awaited)
+        if self.physics is not None:
+            self.physics.forget({p * self.period for p in awaited}, end)
         if self.book is not None:
             self.book.slash_proven(result, self.stamps_us)
         for h in due:
@@ -212,6 +224,17 @@ class DeviceUploads:
                 "after_epoch": after_epoch,
             },
         )
+
+    def _check_grid_side(self, period: int, result: Verification, end: int) -> None:
+        """The grid-side check of the slot's own period, and again of each earlier period a
+        late upload of which arrived (its held claims and meters, the late claims added)."""
+        assert self.physics is not None
+        n_run = len(self.metered)
+        held = (result.status == ACCEPTED) | (result.status == FLAGGED)
+        late = {int(p) for p in np.unique(result.interval[held] // self.period) if p < period}
+        for p in [*sorted(late), period]:
+            first = p * self.period
+            self.physics.flag(result, first, min(self.period, n_run - first), end)
 
     def _tell(self, period: int, interval: np.ndarray, col: np.ndarray, energy: np.ndarray) -> None:
         """Tell the listeners the accepted readings of each period in this slot: the slot's

@@ -72,8 +72,12 @@ class PhysicsCheck:
         metered = np.union1d(table["bus"].to_numpy(), [self.estimator.slack])
         self.vm_cols = np.array([bus_col[int(b)] for b in metered], dtype=np.int64)
         self.method = cfg.method
-        #: (first interval, method, applied, flagged, top, runner-up node column, their z)
-        self.records: list[tuple[int, str, bool, int, int, int, float, float]] = []
+        #: (first interval, arrival slot's end, method, applied, flagged, top, runner-up node
+        #: column, their z)
+        self.records: list[tuple[int, int, str, bool, int, int, int, float, float]] = []
+        #: first interval -> (claims [MW], production convention; known), shape
+        #: (interval, device): the claims held of a period an upload can still reach
+        self.claims: dict[int, tuple[np.ndarray, npt.NDArray[np.bool_]]] = {}
         self.eligible = eligible
         self.sign = sign
         self.interval_s = ctx.scenario.run.interval_s
@@ -93,7 +97,7 @@ class PhysicsCheck:
         self.vm: list[np.ndarray] = []
         self.imp: list[np.ndarray] = []
         self.q: list[np.ndarray] = []
-        self.flagged_periods = 0
+        self.flagged: set[int] = set()
         self.estimated_intervals = 0
 
     def observe(self, chunk: Chunk) -> None:
@@ -106,18 +110,37 @@ class PhysicsCheck:
             net = self.homes.net(chunk.p_mw)
             self.home.append(measure_homes(net, self.noise, self.home_rng))
 
-    def flag(self, result: Verification, first: int, n: int) -> None:
+    def flag(self, result: Verification, first: int, n: int, at: int) -> None:
         """Flag, in ``result``, the readings of the devices a lie in intervals
         ``[first, first + n)`` is localized at (in place: status and flags), by the
-        configured ``method``; every method computed is recorded (:meth:`table`)."""
+        configured ``method``; every method computed is recorded (:meth:`table`).
+
+        The claims tested are those of ``result`` in the period and those of the period
+        already held (:meth:`forget` keeps them while an upload of the period can still
+        arrive): a late upload is tested with its own period's meters and claims. Only
+        ``result``'s readings are flagged: the verdicts of the held ones stand.
+
+        Parameters
+        ----------
+        result : Verification
+            The batch that arrived; its held readings outside the period are ignored.
+        first, n : int
+            The period's first interval and length [intervals].
+        at : int
+            The end of the slot the batch arrived in [intervals from the run's start].
+        """
         vm = np.concatenate(self.vm)
         imp = np.concatenate(self.imp)
         q = np.concatenate(self.q)
         home = np.concatenate(self.home) if self.home else None
+        self.vm, self.imp, self.q = [vm], [imp], [q]
+        self.home = [home] if home is not None else []
+        if first < self.first:
+            raise ValueError(f"the meters of interval {first} were forgotten ({self.first} on)")
         rows = slice(first - self.first, first - self.first + n)
         n_dev = len(self.sign)
-        claimed = np.zeros((n, n_dev))
-        known = np.zeros((n, n_dev), dtype=bool)
+        claimed, known = self.claims.get(first, (np.zeros((n, n_dev)), np.zeros((n, n_dev), bool)))
+        claimed, known = claimed.copy(), known.copy()
         held = (result.status == ACCEPTED) | (result.status == FLAGGED)
         row = result.interval - first
         col = result.device_id - 1
@@ -125,6 +148,7 @@ class PhysicsCheck:
         per_mw = 3600.0 / self.interval_s / 1e6
         claimed[row[ok], col[ok]] = result.energy_wh[ok] * per_mw
         known[row[ok], col[ok]] = True
+        self.claims[first] = (claimed, known)
         claimed_p = self.sign * claimed  # load convention
         output = np.where(self.sign < 0, claimed, 0.0)  # generation and discharge [MW]
         generating = (output > 0) & self.eligible
@@ -139,18 +163,32 @@ class PhysicsCheck:
         for method, rounds in blamed.items():
             applied = method == self.method
             for liar, top, second, top_z, second_z in rounds:
-                self.records.append((first, method, applied, liar, top, second, top_z, second_z))
-        done = first + n - self.first
-        self.vm, self.imp, self.q = [vm[done:]], [imp[done:]], [q[done:]]
-        self.home = [home[done:]] if home is not None else []
-        self.first = first + n
+                self.records.append(
+                    (first, at, method, applied, liar, top, second, top_z, second_z)
+                )
         liars = [r[0] for r in blamed[self.method] if r[0] >= 0]
         if not liars:
             return
         hit = ok & np.isin(col, liars)
         result.status[hit] = FLAGGED
         result.flags[hit] |= np.uint8(FLAGS["state_estimation"])
-        self.flagged_periods += 1
+        self.flagged.add(first)
+
+    def forget(self, keep: set[int], end: int) -> None:
+        """Drop the meters' readings and the claims of every period but those whose first
+        interval is in ``keep`` (an upload of them can still arrive), up to interval ``end``."""
+        self.claims = {f: c for f, c in self.claims.items() if f in keep}
+        done = min([*keep, end]) - self.first
+        self.vm = [np.concatenate(self.vm)[done:]]
+        self.imp = [np.concatenate(self.imp)[done:]]
+        self.q = [np.concatenate(self.q)[done:]]
+        self.home = [np.concatenate(self.home)[done:]] if self.home else []
+        self.first += done
+
+    @property
+    def flagged_periods(self) -> int:
+        """Upload periods in which a device's readings were flagged."""
+        return len(self.flagged)
 
     def _hypotheses(
         self,
@@ -249,20 +287,24 @@ class PhysicsCheck:
 
     def table(self, node_ids: np.ndarray, stamps_us: np.ndarray) -> dict[str, np.ndarray]:
         """The ``physics_checks`` table: one row a device blamed in a period by a method
-        computed, or one row blaming nobody."""
+        computed, or one row blaming nobody, per check (a period is checked again when a
+        late upload of it arrives: ``uploaded_at``, the end of the slot it arrived in)."""
         recs = self.records
 
         def names(i: int) -> list[str]:
             cols = [int(r[i]) for r in recs]
             return [str(node_ids[c]) if c >= 0 else "" for c in cols]
 
+        at = np.array([r[1] for r in recs], dtype=np.int64)
+
         return {
             "time": stamps_us[np.array([r[0] for r in recs], dtype=np.int64)],
-            "method": np.array([r[1] for r in recs], dtype=object),
-            "applied": np.array([r[2] for r in recs], dtype=bool),
-            "flagged_node": np.array(names(3), dtype=object),
-            "top_node": np.array(names(4), dtype=object),
-            "runner_up_node": np.array(names(5), dtype=object),
-            "top_z": np.array([r[6] for r in recs], dtype=float),
-            "runner_up_z": np.array([r[7] for r in recs], dtype=float),
+            "method": np.array([r[2] for r in recs], dtype=object),
+            "applied": np.array([r[3] for r in recs], dtype=bool),
+            "flagged_node": np.array(names(4), dtype=object),
+            "top_node": np.array(names(5), dtype=object),
+            "runner_up_node": np.array(names(6), dtype=object),
+            "top_z": np.array([r[7] for r in recs], dtype=float),
+            "runner_up_z": np.array([r[8] for r in recs], dtype=float),
+            "uploaded_at": stamps_us[0] + at * np.timedelta64(self.interval_s, "s"),
         }
