@@ -4,13 +4,17 @@ The token economy's emission is the token supply's change (per epoch, and on cha
 ``gridtwin verify``); the data buyer's payments are the devices' payouts plus the treasury's
 cut, to the micro-euro; no released aggregate covers fewer than k households; the subtle
 inflater's readings are flagged and earn nothing, and no honest device is slashed; the device
-sale pays its royalty into the treasury; and ``gridtwin verify`` passes on the whole run.
+sale pays its royalty into the treasury; and ``gridtwin verify`` passes on the whole run, and
+fails on a tampered slash, naming its row and the columns its event contradicts.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
@@ -54,7 +58,7 @@ def test_the_full_scenario_is_what_the_issue_asks() -> None:
     assert sc.devices.data_sales.k >= 5
     subtle = [a for a in sc.devices.attacks if a.kind == "inflate"]
     assert subtle
-    assert all(a.inflate_factor <= 1.2 for a in subtle)
+    assert all(a.inflate_factor is not None and a.inflate_factor <= 1.2 for a in subtle)
 
 
 @pytest.mark.slow
@@ -98,9 +102,9 @@ def test_the_subtle_inflater_earns_nothing_and_no_honest_device_is_slashed(
     assert (status[attack & ~first_day] != "accepted").all()  # flagged within a day
     assert (status[attack] != "accepted").mean() >= 2 / 3
     honest = readings[~attack]
-    device_days = honest.groupby([honest["node_id"], honest["time"].dt.floor("D")])
-    flagged = device_days["status"].agg(lambda s: (s.astype(str) != "accepted").any())
-    assert flagged.mean() <= 0.01  # at most 1 % of honest device-days flagged
+    device_day = [honest["node_id"].astype(str), honest["time"].dt.floor("D")]
+    flagged = (honest["status"].astype(str) != "accepted").groupby(device_day).any()
+    assert flagged.sum() <= 0.01 * len(flagged)  # at most 1 % of honest device-days flagged
     rewards = depin_run.table("rewards")
     wind = rewards[rewards["node_id"] == "wind-0"]
     accepted_wh = readings.loc[attack & (status == "accepted"), "energy_wh"].clip(lower=0).sum()
@@ -128,3 +132,21 @@ def test_the_sale_pays_its_royalty_into_the_treasury_and_verify_passes(
     names = " ".join(c.name for c in checks).replace("_", " ")
     for word in ("token economy", "data sales", "device transfers", "stake"):
         assert word in names, word
+
+
+@pytest.mark.slow
+def test_verify_names_a_tampered_slash_row_and_columns(
+    depin_run: RunFolder, tmp_path: Path
+) -> None:
+    """One base unit of wind-0's slash moved from the treasury to the burn (the slash's total
+    unchanged): the Slashed event contradicts the row."""
+    copy = tmp_path / "run"
+    shutil.copytree(depin_run.path, copy)
+    stakes = pd.read_parquet(copy / "stakes.parquet")
+    row = int(np.flatnonzero(stakes["kind"] == "slash")[0])
+    moved = (np.arange(len(stakes)) == row).astype(np.int64)
+    stakes["to_treasury_units"] -= moved
+    stakes["burned_units"] += moved
+    stakes.to_parquet(copy / "stakes.parquet", index=False)
+    failed = [f"{c.name}: {c.detail}" for c in verify_run(copy) if not c.ok]
+    assert any(f"stakes row {row}" in t and "to_treasury_units" in t for t in failed), failed

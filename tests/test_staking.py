@@ -228,5 +228,7 @@ def test_emission_schedules() -> None:
     assert halving == [1000, 1000, 500, 500, 250]
     decay = [epoch_emission(1000, n, "decay", decay_per_epoch=0.1) for n in range(3)]
     assert decay == [1000, 900, 810]
+    # floor of the exact decay (a float power gave 857,374,999: depin_economy's epoch 3)
+    assert epoch_emission(10**9, 3, "decay", decay_per_epoch=0.05) == 857_375_000
     assert break_even_eur_per_token(2_000_000, 4_000_000, 6) == pytest.approx(0.5)
     assert np.isnan(break_even_eur_per_token(1, 0, 6))

@@ -3,6 +3,8 @@ device's stake, each slash's event and evidence, and the totals."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from hexbytes import HexBytes
@@ -30,25 +32,15 @@ def verify_stakes(staking: DeviceStaking, stakes: pd.DataFrame) -> list[Check]:
             f"{len(held)} devices" + (f"; wrong device ids: {wrong[:3]}" if wrong else ""),
         )
     )
-    chain = staking.chain
     for row in stakes[stakes["kind"] == "slash"].itertuples():
-        receipt = chain.get_receipt(str(row.tx_hash))
-        event = staking.slashed_event(receipt) if receipt is not None else {}
-        facts = (
-            event.get("deviceId") == int(str(row.device_id))
-            and "0x" + bytes(event.get("evidenceId", b"")).hex() == row.evidence_id
-            and event.get("amount") == int(str(row.amount_units))
-            and event.get("burnedAmount") == int(str(row.burned_units))
-            and event.get("toSink") == int(str(row.to_treasury_units))
-            and event.get("toReporter") == int(str(row.to_reporter_units))
-            and staking.evidence_used(bytes.fromhex(str(row.evidence_id)[2:]))
-        )
+        wrong_facts = _slash_differences(staking, row)
         checks.append(
             Check(
                 f"stakes row {row.Index}: slash of device {row.device_id} ({row.node_id}) "
                 "(Parquet = Slashed event, evidence used)",
-                bool(facts),
-                f"{row.amount_units:,} base units, reason {row.reason}",
+                not wrong_facts,
+                f"{row.amount_units:,} base units, reason {row.reason}"
+                + (f"; differs: {'; '.join(wrong_facts)}" if wrong_facts else ""),
             )
         )
     total = int(held.sum())
@@ -61,6 +53,36 @@ def verify_stakes(staking: DeviceStaking, stakes: pd.DataFrame) -> list[Check]:
         )
     )
     return checks
+
+
+def _slash_differences(staking: DeviceStaking, row: Any) -> list[str]:
+    """What a ``slash`` row of ``stakes`` says that its transaction's ``Slashed`` event does
+    not (each as ``column value, event field value``), or that its evidence is unused."""
+    receipt = staking.chain.get_receipt(str(row.tx_hash))
+    if receipt is None:
+        return [f"tx_hash {row.tx_hash}: no such transaction"]
+    try:
+        event = staking.slashed_event(receipt)
+    except IndexError:
+        return [f"tx_hash {row.tx_hash}: no Slashed event"]
+    on_chain: dict[str, tuple[str, int | str]] = {
+        "device_id": ("deviceId", int(event["deviceId"])),
+        "evidence_id": ("evidenceId", "0x" + bytes(event["evidenceId"]).hex()),
+        "amount_units": ("amount", int(event["amount"])),
+        "burned_units": ("burnedAmount", int(event["burnedAmount"])),
+        "to_treasury_units": ("toSink", int(event["toSink"])),
+        "to_reporter_units": ("toReporter", int(event["toReporter"])),
+    }
+    wrong = []
+    for column, (field, value) in on_chain.items():
+        stated = getattr(row, column)
+        stated = int(stated) if isinstance(value, int) else str(stated)
+        if stated != value:
+            shown = (f"{stated:,}", f"{value:,}") if isinstance(value, int) else (stated, value)
+            wrong.append(f"{column} {shown[0]}, event {field} {shown[1]}")
+    if not wrong and not staking.evidence_used(bytes.fromhex(str(row.evidence_id)[2:])):
+        wrong.append(f"evidence_id {row.evidence_id}: not used on chain")
+    return wrong
 
 
 def verify_stake_rows(staking: DeviceStaking, stakes: pd.DataFrame) -> Check:

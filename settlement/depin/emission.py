@@ -4,7 +4,9 @@ The reward pool of epoch ``n`` [token base units] follows ``devices.emission``:
 
 - ``constant``: ``pool_0`` every epoch (gridtwin's original fixed pool);
 - ``halving``: ``pool_0 // 2**(n // halving_epochs)``: halved every ``halving_epochs`` epochs;
-- ``decay``: ``floor(pool_0 * (1 - decay_per_epoch)**n)``: a steady exponential decay;
+- ``decay``: ``floor(pool_0 * (1 - decay_per_epoch)**n)``: a steady exponential decay, in
+  exact rational arithmetic on the rate as written (0.05 is 1/20), so 5 % less every epoch
+  is 857,375,000 base units of 10**9 at epoch 3, not a float's 857,374,999;
 - ``revenue``: burn-and-mint (:func:`revenue_emission`): epoch 0 emits ``pool_0`` (the
   bootstrap: devices must hold tokens before revenue can buy any back); epoch ``n >= 1``
   emits what the buyback burned at the end of epoch ``n - 1``, at most ``pool_0``.
@@ -40,6 +42,7 @@ protocol revenue: ``revenue_eur / emitted_tokens``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Literal
 
 Schedule = Literal["constant", "halving", "decay", "revenue"]
@@ -83,7 +86,8 @@ def epoch_emission(
     if schedule == "decay":
         if not 0.0 <= decay_per_epoch < 1.0:
             raise ValueError("decay_per_epoch must lie in [0, 1)")
-        return int(int(pool_0) * (1.0 - decay_per_epoch) ** epoch)
+        kept = 1 - Fraction(repr(float(decay_per_epoch)))  # the rate's shortest decimal, exact
+        return int(pool_0) * kept.numerator**epoch // kept.denominator**epoch
     if schedule == "revenue":
         return revenue_emission(pool_0, epoch, burned_before)
     raise ValueError(f"unknown emission schedule {schedule!r}")
