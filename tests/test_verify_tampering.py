@@ -260,6 +260,16 @@ CASES: list[tuple[str, Callable[[Path], None], tuple[str, ...]]] = [
         ("participants", "row 42"),
     ),
     ("stake made unbond", _set("stakes", _first_stake, "kind", "unbond"), ("stakes", "row")),
+    (
+        "token_economy circulating",
+        _set("token_economy", 0, "circulating_units", lambda v: v + 1),
+        ("token_economy", "row 0"),
+    ),
+    (
+        "token_economy pays_for_itself",
+        _set("token_economy", 0, "pays_for_itself", lambda v: not v),
+        ("token_economy", "row 0"),
+    ),
     ("withdraw row added", _edit("stakes", _withdraw_added), ("stakes", "row")),
     (
         "transactions gas",

@@ -18,6 +18,7 @@ from twin.results import RunFolder
 from twin.verify_buyback import sold_by_seller, verify_buyback
 from twin.verify_late import upload_times, verify_upload_times
 from twin.verify_stakes import verify_stake_rows, verify_stakes
+from twin.verify_token_economy import verify_token_economy
 from twin.verify_transfers import verify_transfers
 from twin.verify_verdicts import verify_verdicts
 
@@ -144,7 +145,14 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
         checks.append(verify_stake_rows(staking, stakes))
         checks += verify_stakes(staking, stakes)
     if (run.path / "token_economy.parquet").is_file():
-        checks += verify_token_economy(run.table("token_economy"), rewards, supply)
+        staked = (
+            DeviceStaking(
+                depin, address=run.manifest["chain"]["addresses"]["DeviceStaking"]
+            ).total_staked()
+            if stakes is not None
+            else None
+        )
+        checks += verify_token_economy(run.table("token_economy"), rewards, supply, stakes, staked)
     if (run.path / "buybacks.parquet").is_file():
         checks += verify_buyback(run, depin)
     revoked = set(config["devices"]["revoked"])
@@ -163,43 +171,6 @@ def verify_devices(run: RunFolder, chain: Chain) -> list[Check]:
     )
     if (run.path / "device_transfers.parquet").is_file():
         checks += verify_transfers(run, depin)
-    return checks
-
-
-def verify_token_economy(economy: pd.DataFrame, rewards: pd.DataFrame, supply: int) -> list[Check]:
-    """Per epoch (row): emission = the epoch's rewards; the supply change since the row before
-    = genesis + emitted - burned; the last epoch's supply = the RewardToken's supply on chain.
-    A wrong row is named with its epoch and what disagrees."""
-    emitted = rewards.groupby("epoch")["amount"].sum()
-    bad: list[str] = []
-    before = 0
-    for i, row in enumerate(economy.itertuples()):
-        e, em, s = int(str(row.epoch)), int(str(row.emitted_units)), int(str(row.supply_units))
-        change = int(str(row.genesis_units)) + em - int(str(row.burned_units))
-        if em != int(emitted.get(e, 0)):
-            bad.append(f"row {i} (epoch {e}): emitted {em:,}, rewards {int(emitted.get(e, 0)):,}")
-        if s - before != change:
-            bad.append(
-                f"row {i} (epoch {e}): supply changed {s - before:,}, "
-                f"genesis + emitted - burned = {change:,}"
-            )
-        before = s
-    checks = [
-        Check(
-            "token_economy: emitted = rewards, supply change = genesis + emitted - burned, "
-            "per epoch",
-            not bad,
-            f"{len(economy)} epochs" + (f"; {'; '.join(bad[:3])}" if bad else ""),
-        )
-    ]
-    last = int(economy["supply_units"].iloc[-1]) if len(economy) else 0
-    checks.append(
-        Check(
-            "token_economy: last supply = RewardToken supply on chain",
-            last == supply,
-            f"{last:,} base units",
-        )
-    )
     return checks
 
 
