@@ -276,14 +276,17 @@ class Node:
         watched = to or next(iter(self._names), None)  # else the first contract attached
         checked = time.monotonic()
         deadline = checked + timeout_s
-        while watched and time.monotonic() < deadline and not self.get_receipt(tx_hash):
+        receipt = self.get_receipt(tx_hash) if watched else None  # mined already: one call
+        while watched and receipt is None and time.monotonic() < deadline:
             if time.monotonic() - checked > 1.0:  # a second since the last look at the code
                 self.require_code(watched)
                 checked = time.monotonic()
             time.sleep(0.02)
-        receipt = self.w3.eth.wait_for_transaction_receipt(
-            HexBytes(tx_hash), timeout=max(0.1, deadline - time.monotonic()), poll_latency=0.02
-        )
+            receipt = self.get_receipt(tx_hash)
+        if receipt is None:  # nothing watched, or the deadline passed: web3's own wait
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                HexBytes(tx_hash), timeout=max(0.1, deadline - time.monotonic()), poll_latency=0.02
+            )
         if check and receipt["status"] != 1:
             raise TransactionRevertedError(receipt, self._replay_error(receipt))
         return receipt
