@@ -148,6 +148,28 @@ def test_bad_base_forecast_keys_name_file_key_and_reason(
     assert reason in message
 
 
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["run.days=350", "flex.base_forecast_days=28"], "flex.base_forecast_days"),
+        (["run.days=366"], "run.days"),
+    ],
+)
+def test_a_window_past_the_profile_year_is_refused_before_the_run(
+    overrides: list[str], key: str
+) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(FLEX, overrides)
+    message = str(err.value)
+    assert "flex.toml" in message
+    assert f"{key}: " in message
+    assert "exceed the profile year" in message
+    # without the peak term no base forecast is read: 350 days fit
+    load_scenario(
+        FLEX, ["run.days=350", "flex.base_forecast_days=28", "flex.peak_penalty_eur_per_kw=0"]
+    )
+
+
 def test_defaults_keep_the_day_before_forecast() -> None:
     flex = load_scenario(ROOT / "scenarios" / "default.toml").flex
     assert (flex.base_forecast_days, flex.base_forecast_window_h) == (1, 0)
