@@ -11,6 +11,7 @@ Prints markdown tables and writes them, with the machine described, to
 4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
 5. the value of forecasting (``forecast_value``) and of the P2P market (``market_bench``,
    ``market_value``), and who gains and loses under each market rule (``market_fairness``);
+   flexible loads' cost and peak import (``flex_peak_bench``);
 6. DePIN: rewards' gas, the grid-side fraud check, and whether the token economy pays for
    itself across emission schedules and protocol fees (``emission_bench``).
 
@@ -38,6 +39,7 @@ import devices_bench  # noqa: E402
 import dimming_bench  # noqa: E402
 import emission_bench  # noqa: E402
 import engine_bench  # noqa: E402
+import flex_peak_bench  # noqa: E402
 import forecast_value  # noqa: E402
 import fraud_detection  # noqa: E402
 import market_bench  # noqa: E402
@@ -212,6 +214,8 @@ def main() -> None:
     market = market_value.value_table(fv_days)
     stressed = market_value.stressed_table(7)
     fairness = market_fairness.fairness_table(fv_days)
+    print("measuring flexible loads against the tariff and the peak ...", flush=True)
+    flex_peak = flex_peak_bench.flex_table(fv_days)
     print("measuring the grid operator's dimming ...", flush=True)
     dimming = dimming_bench.dimming_table(2)
     print("measuring settlement ...", flush=True)
@@ -265,6 +269,9 @@ def main() -> None:
         "Who gains and who loses, by market rule and season (`benchmarks/market_fairness.py`): "
         "the ex-ante auction against the rules that settle on metered energy (`market.rule`).",
         fairness,
+        "## Flexible loads: cost and peak import",
+        " ".join(" ".join((flex_peak_bench.__doc__ or "").split("\n\n")[1:3]).split()),
+        flex_peak,
         "## Flexible loads: the grid operator's dimming",
         " ".join((dimming_bench.__doc__ or "").split("\n\n")[1].split()),
         dimming,

@@ -23,7 +23,10 @@ for free and pays only for raising the peak above it (a demand charge's logic, a
 price: it is not billed). The peak is the horizon's, not the run's so far: a floor at the
 highest import planned so far let the plans fill up to it, and the base's forecast error
 then made a new peak (117.4 kW against 111.1 kW over the January week of
-``scenarios/flex.toml``).
+``scenarios/flex.toml``). The day-before forecast of ``b_t`` also underestimates afternoons
+busier than the day before, and the plan then stacks load onto the real peak (over 30
+January days the peak rose above the uncontrolled one); :func:`cautious_base_forecast`
+plans each step against the largest import seen at that time of day over the last days.
 
 ``N_e`` is what the car plugged in still needs by the horizon's end: its remaining need less
 what the charger can still deliver after the horizon (``D_e`` intervals until it leaves);
@@ -50,6 +53,54 @@ from scipy.optimize import linprog
 
 #: A plan's preference for earlier charging at equal prices [EUR/MWh per interval].
 TIE_BREAK_EUR_PER_MWH = 0.01
+
+
+def cautious_base_forecast(
+    forecast_mw: np.ndarray,
+    observed_mw: np.ndarray,
+    *,
+    intervals_per_day: int,
+    days: int,
+    window_steps: int,
+) -> np.ndarray:
+    """A forecast raised to the largest import observed at the same time of day.
+
+    Step ``j`` of the horizon is planned against the largest of ``forecast_mw[j]`` and the
+    observed import at the same time of day, ``window_steps`` either side, on each of the
+    last ``days`` days; only what was observed before the horizon counts (a window that
+    reaches into the horizon is cut there). With ``days = 1`` and ``window_steps = 0`` that
+    is the same interval a day before: the day-before forecast itself.
+
+    Parameters
+    ----------
+    forecast_mw : ndarray, shape (H,)
+        The model's forecast over the horizon [MW].
+    observed_mw : ndarray, shape (n,)
+        Observed import up to the horizon, its last element the interval just before the
+        horizon's first [MW].
+    intervals_per_day : int
+        Intervals a day.
+    days : int
+        Days looked back (>= 1).
+    window_steps : int
+        Intervals either side of the same time of day (>= 0).
+
+    Returns
+    -------
+    ndarray, shape (H,)
+        The cautious forecast [MW], elementwise at least ``forecast_mw``.
+    """
+    forecast = np.asarray(forecast_mw, dtype=float)
+    observed = np.asarray(observed_mw, dtype=float)
+    n = len(observed)
+    if not n:
+        return forecast.copy()
+    offsets = np.arange(-window_steps, window_steps + 1)
+    shifts = (-intervals_per_day * np.arange(1, days + 1)[:, None] + offsets[None, :]).ravel()
+    idx = n + np.arange(len(forecast))[:, None] + shifts[None, :]
+    seen = (idx >= 0) & (idx < n)
+    values = np.where(seen, observed[np.clip(idx, 0, n - 1)], -np.inf)
+    return np.maximum(forecast, values.max(axis=1, initial=-np.inf))
 
 
 class FlexDispatcher:
@@ -245,10 +296,15 @@ class FlexDispatchPolicy:
     ev_p_max_mw : ndarray, shape (ev,)
     hp_profile_mw : ndarray, shape (run, hp)
         The heat pumps' fixed profiles [MW] (when not flexible).
-    base_history_mw : ndarray, shape (day + run,), optional
-        The community's import without the flexible loads from one day before the run on
-        [MW]; its forecast is the same interval a day before (the peak term of
-        :class:`FlexDispatcher`; None: no peak term).
+    base_history_mw : ndarray, shape (base_days * day + run,), optional
+        The community's import without the flexible loads from ``base_days`` days before the
+        run on [MW]; its forecast is the same interval a day before (the peak term of
+        :class:`FlexDispatcher`; None: no peak term), raised by
+        :func:`cautious_base_forecast` unless ``base_days = 1`` and ``base_window_steps = 0``.
+    base_days : int
+        Days of ``base_history_mw`` before the run, the days the cautious forecast looks back.
+    base_window_steps : int
+        Intervals either side of the same time of day the cautious forecast looks at.
     """
 
     def __init__(
@@ -265,9 +321,13 @@ class FlexDispatchPolicy:
         ev_p_max_mw: np.ndarray,
         hp_profile_mw: np.ndarray,
         base_history_mw: np.ndarray | None = None,
+        base_days: int = 1,
+        base_window_steps: int = 0,
     ) -> None:
         self.dispatcher = dispatcher
         self.base_history = base_history_mw
+        self.base_days = base_days
+        self.base_window = base_window_steps
         self.price = import_eur_per_mwh
         self.cop = hp_cop
         self.heat_history = hp_heat_history_kw
@@ -331,7 +391,18 @@ class FlexDispatchPolicy:
 
     def base_forecast_mw(self, k: int) -> np.ndarray | None:
         """The community's import without the flexible loads over the horizon from interval
-        ``k``: the same interval a day before [MW] (None: no peak term)."""
+        ``k``: the same interval a day before [MW], made cautious by
+        :func:`cautious_base_forecast` (None: no peak term)."""
         if self.base_history is None:
             return None
-        return self.base_history[k + np.arange(self.horizon) % self.per_day]
+        now = self.base_days * self.per_day + k  # the history's row of interval k
+        forecast = self.base_history[now - self.per_day + np.arange(self.horizon) % self.per_day]
+        if self.base_days == 1 and self.base_window == 0:
+            return forecast
+        return cautious_base_forecast(
+            forecast,
+            self.base_history[:now],
+            intervals_per_day=self.per_day,
+            days=self.base_days,
+            window_steps=self.base_window,
+        )

@@ -168,10 +168,12 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
             ev_p_max_mw=ev_p_max,
             hp_profile_mw=hp_profile,
             base_history_mw=(
-                _base_mw(twin, library, loads, ev_rows, hp_rows, start - per_day * step)
+                _base_history_mw(twin, library, loads, ev_rows, hp_rows)
                 if flex.peak_penalty_eur_per_kw > 0
                 else None
             ),
+            base_days=flex.base_forecast_days,
+            base_window_steps=flex.base_forecast_window_h * 3600 // run.interval_s,
         )
     return FlexNodes(
         ev_rows=ev_rows,
@@ -181,6 +183,25 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
         interval_s=run.interval_s,
         policy=policy,
     )
+
+
+def _base_history_mw(
+    twin: Twin,
+    library: dict[str, pd.DataFrame],
+    loads: pd.DataFrame,
+    ev_rows: np.ndarray,
+    hp_rows: np.ndarray,
+) -> np.ndarray:
+    """:func:`_base_mw` from ``flex.base_forecast_days`` days before the run to the run's end
+    and a horizon (``loads``: from one day before)."""
+    sc = twin.scenario
+    run, days = sc.run, sc.flex.base_forecast_days
+    step = pd.Timedelta(seconds=run.interval_s)
+    per_day = 86_400 // run.interval_s
+    first = pd.Timestamp(run.start) - days * per_day * step
+    if days > 1:
+        loads = window(library["load"], first, (days - 1) * per_day + len(loads), run.interval_s)
+    return _base_mw(twin, library, loads, ev_rows, hp_rows, first)
 
 
 def _base_mw(

@@ -120,10 +120,18 @@ class FlexConfig(Section):
     chargers and heat pumps) would rise above the forecast peak of the other nodes over the
     plan's horizon [EUR/kW, once a plan]; a planning price, not billed (0: no peak term, the
     plan follows the tariff alone).
+    ``base_forecast_days``, ``base_forecast_window_h``: how cautious the peak term's forecast
+    of the other nodes' import is. Each step of the plan is planned against the largest of
+    the day-before forecast and the import observed at the same time of day
+    (± ``base_forecast_window_h`` hours [h]) on each of the last ``base_forecast_days`` days
+    [days] (:func:`forecasting.flex_dispatch.cautious_base_forecast`); 1 and 0 (the
+    defaults): the day-before forecast alone.
     """
 
     enabled: bool = False
     peak_penalty_eur_per_kw: Annotated[float, Field(ge=0.0, le=1000.0)] = 0.0
+    base_forecast_days: Annotated[int, Field(ge=1, le=28)] = 1
+    base_forecast_window_h: Annotated[int, Field(ge=0, le=12)] = 0
     ev: EvConfig = Field(default_factory=EvConfig)
     heat_pump: HeatPumpConfig = Field(default_factory=HeatPumpConfig)
     dimming: DimmingConfig = Field(default_factory=DimmingConfig)

@@ -15,6 +15,8 @@ from twin.scenario.flex import FlexConfig
 from twin.scenario.settlement import ChainConfig, DevicesConfig, MarketConfig, TariffsConfig
 from twin.scenario.world import (
     DEFAULT_CODE,
+    PROFILE_END,
+    PROFILE_START,
     ForecastingConfig,
     GridConfig,
     NodesConfig,
@@ -53,9 +55,46 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _periods_fit_the_interval(self) -> Self:
-        for key, reason in [*interval_misfits(self), *gate_misfits(self)]:
+        for key, reason in [*interval_misfits(self), *gate_misfits(self), *flex_misfits(self)]:
             raise PydanticCustomError(MISFIT, "{key}: {reason}", {"key": key, "reason": reason})
         return self
+
+
+def flex_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
+    """A ``[flex]`` whose profile window is longer than the SimBench profile year.
+
+    The flexible loads read their profiles from a day before the run (the heat-demand
+    forecast), with the peak term from ``flex.base_forecast_days`` before it (the base
+    forecast), to a horizon past its end: all of it must fit in the profile year, else the
+    build fails on a window outside the profiles.
+
+    Yields
+    ------
+    key, reason : str
+        The dotted key that does not fit and why.
+    """
+    flex, run = scenario.flex, scenario.run
+    if not flex.enabled:
+        return
+    year_s = (PROFILE_END - PROFILE_START).total_seconds()
+    horizon_s = scenario.forecasting.horizon_steps * run.interval_s
+    days = flex.base_forecast_days if flex.peak_penalty_eur_per_kw > 0 else 1
+    if (1 + run.days) * 86_400 + horizon_s > year_s:
+        yield (
+            "run.days",
+            (
+                f"{run.days} days, a day before them and the forecast horizon exceed the "
+                "profile year the flexible loads read"
+            ),
+        )
+    elif (days + run.days) * 86_400 + horizon_s > year_s:
+        yield (
+            "flex.base_forecast_days",
+            (
+                f"{days} days before the run's {run.days} days and the forecast horizon exceed "
+                "the profile year the peak term's base forecast reads"
+            ),
+        )
 
 
 def interval_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
