@@ -121,6 +121,8 @@ class ForecastDispatchPolicy:
         self.timings_s = {"forecasting": 0.0, "dispatch": 0.0}
         #: CPU time of the forecaster's fits and predictions [s] (``time.process_time``).
         self.cpu_s = {"fit": 0.0, "predict": 0.0}
+        #: Fits of the forecaster so far.
+        self.fits = 0
         n_series = history.shape[1]
         #: Forecast values issued per series (what a device at the edge sends upstream).
         self.values_issued = np.zeros(n_series, dtype=np.int64)
@@ -142,6 +144,7 @@ class ForecastDispatchPolicy:
         cpu = time.process_time()
         self.forecaster.fit(self.history[start:end], self.times[start:end], kind=self.kinds)
         self.cpu_s["fit"] += time.process_time() - cpu
+        self.fits += 1
 
     def _issue(self, k: int, soc_kwh: np.ndarray) -> None:
         clock = time.perf_counter

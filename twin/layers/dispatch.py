@@ -115,7 +115,7 @@ class DispatchLayer:
 
     def finish(self) -> LayerOutput:
         """Write the kept forecasts; report the policy's forecasting and dispatch time, and in
-        the manifest where the forecaster ran and what it cost (CPU, model size, forecast
+        the manifest where the forecaster ran and what it cost (fits, CPU, model size, forecast
         values issued)."""
         ids = self.node_ids[self.series_rows]
         cols = self.policy.forecasts_table(ids, self.n_intervals)
@@ -137,6 +137,7 @@ class DispatchLayer:
         forecasting: dict[str, JsonValue] = {
             "placement": self.placement,
             "devices": len(self.series_rows),
+            "fits": policy.fits,
             "fit_cpu_s": policy.cpu_s["fit"],
             "predict_cpu_s": policy.cpu_s["predict"],
             "model_bytes": list(model_bytes(policy.forecaster)),
