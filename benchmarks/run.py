@@ -9,7 +9,8 @@ Prints markdown tables and writes them, with the machine described, to
 3. the whole engine: a year of the default scenario with every layer that exists, wall time,
    peak memory and each layer's share;
 4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
-5. the value of forecasting (``forecast_value``) and of the P2P market (``market_bench``,
+5. the value of forecasting (``forecast_value``), forecasting at the edge against the central
+   pooled model (``edge_bench``), and the value of the P2P market (``market_bench``,
    ``market_value``), and who gains and loses under each market rule (``market_fairness``);
    flexible loads' cost and peak import (``flex_peak_bench``);
 6. DePIN: rewards' gas, the grid-side fraud check, and whether the token economy pays for
@@ -37,6 +38,7 @@ sys.path.insert(0, str(HERE))
 import depin_bench  # noqa: E402
 import devices_bench  # noqa: E402
 import dimming_bench  # noqa: E402
+import edge_bench  # noqa: E402
 import emission_bench  # noqa: E402
 import engine_bench  # noqa: E402
 import flex_peak_bench  # noqa: E402
@@ -209,6 +211,9 @@ def main() -> None:
     value = forecast_value.value_table(fv_days, forecast_value.STARTS)
     spread = forecast_value.seed_table(fv_days, forecast_value.STARTS, forecast_value.SEEDS)
     replan = forecast_value.replan_table(fv_days, forecast_value.STARTS[0], [1, 4, 8, 16, 24, 32])
+    print("measuring forecasting at the edge ...", flush=True)
+    edge = edge_bench.edge_table(3 if args.quick else 14)
+    print(edge, flush=True)
     print("measuring the market ...", flush=True)
     clearing = market_bench.market_table()
     market = market_value.value_table(fv_days)
@@ -256,6 +261,9 @@ def main() -> None:
         f"Re-plan period of the ML dispatch ({forecast_value.STARTS[0][:10]} + {fv_days} d): "
         "cost against wall time.",
         replan,
+        "## Forecasting at the edge",
+        " ".join((edge_bench.__doc__ or "").split("\n\n")[1].split()),
+        edge,
         "## The P2P market",
         "Clearing alone (`benchmarks/market_bench.py`): one interval's double auction, "
         "zero-intelligence limits, median over many calls.",

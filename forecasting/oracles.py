@@ -133,6 +133,7 @@ def make_forecaster(
     perfect_kinds: Sequence[str] = (),
     kinds: np.ndarray | None = None,
     site: Site = DEFAULT_SITE,
+    placement: str = "central",
 ) -> SeriesForecaster:
     """The forecaster named in ``forecasting.model``.
 
@@ -156,20 +157,40 @@ def make_forecaster(
         Forecasting kind of each series (:func:`node_kinds`).
     site : Site
         Where the community is (``gb``: its clear sky and its local clock).
+    placement : {"central", "edge"}
+        ``central``: one model of all series; ``edge``: one small model per series, fitted on
+        that series alone (:class:`forecasting.edge.EdgeForecasters`).
     """
     if perfect_kinds and model != "perfect":
         if actual is None or kinds is None:
             raise ValueError("perfect_kinds needs the actual series and their kinds")
         base = np.char.partition(np.asarray(kinds, dtype=str), ":")[:, 0]
         inner = make_forecaster(
-            model, None, times, seed, training_samples, trees, learning_rate, site=site
+            model,
+            None,
+            times,
+            seed,
+            training_samples,
+            trees,
+            learning_rate,
+            site=site,
+            placement=placement,
         )
         return PartlyPerfect(
             inner, PerfectForesight(actual, times), np.isin(base, list(perfect_kinds))
         )
-    from forecasting.boosting import GlobalGBForecaster
+    from forecasting.boosting import at_site
+    from forecasting.edge import EdgeForecasters, edge_gb
     from forecasting.models import SeasonalNaive
 
+    if placement not in ("central", "edge"):
+        raise ValueError(f"unknown forecasting placement {placement!r}")
+    if placement == "edge":
+        if model == "seasonal_naive":
+            return EdgeForecasters(SeasonalNaive())
+        if model == "gb":
+            return EdgeForecasters(edge_gb(trees, learning_rate, site, seed))
+        raise ValueError(f"forecasting model {model!r} cannot run at the edge")
     if model == "perfect":
         if actual is None:
             raise ValueError("perfect foresight needs the actual series")
@@ -177,15 +198,7 @@ def make_forecaster(
     if model == "seasonal_naive":
         return SeasonalNaive()
     if model == "gb":
-        gb = GlobalGBForecaster(
-            max_samples=training_samples,
-            max_iter=trees,
-            learning_rate=learning_rate,
-            latitude_deg=site.latitude_deg,
-            longitude_deg=site.longitude_deg,
-            altitude_m=site.altitude_m,
-            tz=site.timezone,
-            random_state=seed % 2**32,
+        return at_site(
+            site, seed, max_samples=training_samples, max_iter=trees, learning_rate=learning_rate
         )
-        return gb
     raise ValueError(f"unknown forecasting model {model!r}")

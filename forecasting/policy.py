@@ -119,7 +119,13 @@ class ForecastDispatchPolicy:
         self.records = ForecastRecord()
         self.fallback: set[int] = set()
         self.timings_s = {"forecasting": 0.0, "dispatch": 0.0}
+        #: CPU time of the forecaster's fits and predictions [s] (``time.process_time``).
+        self.cpu_s = {"fit": 0.0, "predict": 0.0}
+        #: Fits of the forecaster so far.
+        self.fits = 0
         n_series = history.shape[1]
+        #: Forecast values issued per series (what a device at the edge sends upstream).
+        self.values_issued = np.zeros(n_series, dtype=np.int64)
         self._fc = np.full((n_series, self.horizon), np.nan)  # newest good forecast
         self._host_fc = np.full((host_matrix.shape[0], self.horizon), np.nan)
         self._plan: np.ndarray | None = None
@@ -135,7 +141,10 @@ class ForecastDispatchPolicy:
     def _fit(self, k: int) -> None:
         end = self.warmup + k
         start = max(0, end - self.fit_intervals)
+        cpu = time.process_time()
         self.forecaster.fit(self.history[start:end], self.times[start:end], kind=self.kinds)
+        self.cpu_s["fit"] += time.process_time() - cpu
+        self.fits += 1
 
     def _issue(self, k: int, soc_kwh: np.ndarray) -> None:
         clock = time.perf_counter
@@ -152,6 +161,7 @@ class ForecastDispatchPolicy:
         # on a big grid the whole horizon only for the series behind a battery (the LP's), for
         # the others the steps until the next plan and the recorded horizons (market, store)
         hosts, others, near = self._hosts, self._others, self._near_horizons
+        cpu = time.process_time()
         if len(others) * (self.horizon - len(near)) < SPLIT_MIN_ROWS:
             fc = self.forecaster.predict_origins(y, times, origin, self._all_horizons)[0]
         else:
@@ -162,6 +172,8 @@ class ForecastDispatchPolicy:
             fc[np.ix_(others, near - 1)] = self.forecaster.predict_origins(
                 y, times, origin, near, others
             )[0]
+        self.cpu_s["predict"] += time.process_time() - cpu
+        self.values_issued += np.isfinite(fc).sum(axis=1)
         t1 = clock()
         plan = None
         if np.isfinite(fc[hosts]).all() and np.isfinite(fc[np.ix_(others, near - 1)]).all():

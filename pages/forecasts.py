@@ -33,6 +33,7 @@ def layout(**_query: Any) -> html.Div:
     return html.Div(
         [
             html.Div(id="forecast-notice"),
+            html.P(id="forecast-placement"),
             html.Div(
                 [
                     html.Label("node", htmlFor="forecast-node"),
@@ -79,16 +80,17 @@ def layout(**_query: Any) -> html.Div:
     Output("forecast-error-table", "data"),
     Output("forecast-error-table", "columns"),
     Output("forecast-notice", "children"),
+    Output("forecast-placement", "children"),
     Input("run", "value"),
 )
 def setup(run: str | None) -> tuple[Any, ...]:
-    """The nodes with forecasts and the run's error by horizon."""
+    """The nodes with forecasts, the run's error by horizon and where its forecaster ran."""
     key = _store.run_key(run)
     forecasts = _store.table(key, "forecasts") if key else None
     nodes = _store.table(key, "nodes", ["node_id", "kind"]) if key else None
     if key is None or forecasts is None or nodes is None or forecasts.empty:
         message = notice("This run has no forecasts (forecasting off, or no run chosen).")
-        return [], None, empty_figure("no forecasts"), [], [], message
+        return [], None, empty_figure("no forecasts"), [], [], message, None
     by_node = _store.forecasts_by_node(key)
     kinds = dict(zip(nodes["node_id"].astype(str), nodes["kind"].astype(str), strict=True))
     options = [
@@ -107,6 +109,23 @@ def setup(run: str | None) -> tuple[Any, ...]:
         rows,
         columns(rows),
         None,
+        placement_text(_store.manifest(key)),
+    )
+
+
+def placement_text(manifest: dict[str, Any]) -> str:
+    """Which placement the run's forecasts came from (``forecasting.placement``; runs from
+    before the key were central)."""
+    config = manifest.get("config", {}).get("forecasting", {})
+    placement = config.get("placement", "central")
+    if placement == "edge":
+        return (
+            "Placement: edge. Each device fitted a small model of its own on its own readings "
+            "and sent its forecasts upstream (forecasting.placement = edge)."
+        )
+    return (
+        "Placement: central. One model pooled over every device's readings, fitted upstream "
+        "(forecasting.placement = central)."
     )
 
 

@@ -177,11 +177,15 @@ def test_grid_page_of_a_run_without_grid_tables(dash_app: Dash) -> None:
 
 
 def test_forecasts_page(dash_app: Dash) -> None:
-    from pages.forecasts import setup, show_backtest, show_node
+    from pages.forecasts import placement_text, setup, show_backtest, show_node
 
-    _options, node, errors_fig, rows, _columns, message = setup("day")
+    _options, node, errors_fig, rows, _columns, message, placement = setup("day")
     assert node.startswith("pv-")
     assert message is None
+    assert placement.startswith("Placement: central")
+    assert placement_text({"config": {"forecasting": {"placement": "edge"}}}).startswith(
+        "Placement: edge"
+    )
     assert {r["kind"] for r in rows} == {"consumer", "solar", "wind"}
     assert len(errors_fig.data) == 3
     fig = show_node(node, "day")

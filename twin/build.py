@@ -263,6 +263,7 @@ def _forecast_policy(
             perfect_kinds=fc.perfect_kinds,
             kinds=kinds,
             site=sc.site.as_site(),
+            placement=fc.placement,
         ),
         kinds=kinds,
         dispatcher=BatteryDispatcher(spec, horizon, run.interval_s),

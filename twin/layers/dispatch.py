@@ -13,9 +13,10 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
+from forecasting.edge import model_bytes
 from forecasting.policy import ForecastDispatchPolicy
 from settlement.units import mw_to_wh
-from twin.layers.base import Chunk, LayerOutput, Process
+from twin.layers.base import Chunk, JsonValue, LayerOutput, Process
 from twin.layers.context import LayerContext
 from twin.results import tiled_ids
 
@@ -44,6 +45,7 @@ class DispatchLayer:
         self.stamps = ctx.stamps
         self.interval_s = ctx.scenario.run.interval_s
         self.n_intervals = ctx.scenario.run.n_intervals
+        self.placement = ctx.scenario.forecasting.placement
         self.node_ids = ctx.twin.nodes.table["node_id"].to_numpy().astype(str)
         self.bat_rows = ctx.twin.batteries.rows
         self._forecast: list[np.ndarray] = []
@@ -112,7 +114,9 @@ class DispatchLayer:
             )
 
     def finish(self) -> LayerOutput:
-        """Write the kept forecasts; report the policy's forecasting and dispatch time."""
+        """Write the kept forecasts; report the policy's forecasting and dispatch time, and in
+        the manifest where the forecaster ran and what it cost (fits, CPU, model size, forecast
+        values issued)."""
         ids = self.node_ids[self.series_rows]
         cols = self.policy.forecasts_table(ids, self.n_intervals)
         target = np.minimum(cols["target"].astype(np.int64), self.n_intervals - 1)
@@ -129,4 +133,14 @@ class DispatchLayer:
                 "actual_mw": cols["actual_mw"][inside],
             },
         )
-        return LayerOutput(timings_s=dict(self.policy.timings_s))
+        policy = self.policy
+        forecasting: dict[str, JsonValue] = {
+            "placement": self.placement,
+            "devices": len(self.series_rows),
+            "fits": policy.fits,
+            "fit_cpu_s": policy.cpu_s["fit"],
+            "predict_cpu_s": policy.cpu_s["predict"],
+            "model_bytes": list(model_bytes(policy.forecaster)),
+            "values_issued": int(policy.values_issued.sum()),
+        }
+        return LayerOutput(timings_s=dict(policy.timings_s), manifest={"forecasting": forecasting})

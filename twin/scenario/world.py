@@ -227,10 +227,15 @@ class ForecastingConfig(Section):
     ``seasonal_naive`` (same time yesterday) or ``perfect`` (the actual future: the bound).
     ``perfect_kinds``: node kinds (``consumer``, ``solar``, ``wind``) forecast perfectly while
     ``model`` forecasts the rest: what a better forecast of one source would be worth.
+    ``placement``: where the forecaster runs. ``central``: one model upstream, fitted on every
+    device's readings; ``edge``: each device fits a small model of its own on its own readings
+    only and sends its forecasts upstream (:class:`forecasting.edge.EdgeForecasters`; a model
+    that learns, ``gb`` or ``seasonal_naive``: perfect foresight has no device to run on).
     """
 
     battery_control: Literal["forecast", "self_consumption", "idle"] = "forecast"
     model: Literal["gb", "seasonal_naive", "perfect"] = "gb"
+    placement: Literal["central", "edge"] = "central"
     warmup_days: Annotated[int, Field(ge=8, le=120)] = 28
     horizon_steps: Annotated[int, Field(ge=4, le=192)] = 96
     replan_intervals: Annotated[int, Field(ge=1, le=96)] = 24
@@ -249,6 +254,11 @@ class ForecastingConfig(Section):
             raise ValueError("replan_intervals must not exceed horizon_steps")
         if any(h > self.horizon_steps for h in self.record_horizons):
             raise ValueError("record_horizons must not exceed horizon_steps")
+        if self.placement == "edge" and self.model == "perfect":
+            raise ValueError(
+                "placement = 'edge' needs a model a device can run (gb or seasonal_naive), "
+                "not perfect foresight"
+            )
         return self
 
 
