@@ -29,23 +29,20 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from settlement.chain.artifacts import load_artifact
+from settlement.chain.batches import commit_gas
 from settlement.chain.errors import ChainError
 from settlement.chain.participants import participant_addresses
 from settlement.chain.permits import MemberConsent
 from settlement.chain.roles import DEPLOY_GAS, ROLE_GAS, Roles
 from settlement.units import MicroEur
 
+__all__ = ["CONTRACTS", "BatchRecord", "Chain", "ChainError", "commit_gas"]
+
 CONTRACTS = ("EnergyCredit", "Settlement")
 """The contracts :meth:`Chain.deploy` deploys, in order."""
 
 #: EnergyCredit's cap when none is given [micro-euro]: one billion euro.
 DEFAULT_CREDIT_CAP = MicroEur(10**15)
-
-
-def commit_gas(accounts: int) -> int:
-    """A gas bound for ``commitBatch`` with ``accounts`` accounts: every account a new holder,
-    and a shortfall's debt and claim records."""
-    return 150_000 + 60_000 * accounts
 
 
 class BatchRecord(NamedTuple):
