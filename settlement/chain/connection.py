@@ -89,11 +89,18 @@ class Chain(Roles, MemberConsent):
             self.require_contracts()  # at connection: the addresses hold our contracts
 
     @classmethod
-    def embedded(cls) -> Chain:
-        """A fresh in-process chain (eth-tester + py-evm); its first dev account operates."""
+    def embedded(cls, *, block_gas_limit: int | None = None) -> Chain:
+        """A fresh in-process chain (eth-tester + py-evm); its first dev account operates.
+
+        ``block_gas_limit`` [gas]: eth-tester's (30,029,122) if None; a benchmark lifts it to
+        measure what does not fit a real block."""
         from eth_tester import EthereumTester, PyEVMBackend
 
-        backend = PyEVMBackend()
+        if block_gas_limit is None:
+            backend = PyEVMBackend()
+        else:
+            overrides = {"gas_limit": int(block_gas_limit)}
+            backend = PyEVMBackend(PyEVMBackend.generate_genesis_params(overrides=overrides))
         w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
         account = Account.from_key(backend.account_keys[0].to_bytes())
         return cls(w3, kind="embedded", operator=account.address, account=account)
