@@ -480,3 +480,20 @@ def test_on_anvil(capsys: pytest.CaptureFixture[str]) -> None:
         assert depin.reward_supply() == 61
         with capsys.disabled():
             print(f"\nanvil: distribute of 3 devices {receipt['gasUsed']:,} gas")
+
+
+def test_pay_epoch_distributes_when_it_fits_and_claims_in_chunks_when_not(
+    chain: Chain, depin: DepinContracts
+) -> None:
+    n = 40
+    owners = chain.participant_addresses([f"q{i}" for i in range(n)], seed=11)
+    device_ids = list(range(1_000, 1_000 + n))
+    register(depin, device_ids, owners)
+    amounts = [5 + i for i in range(n)]
+    one = depin.pay_epoch(next(epochs), ROOT_A, device_ids[:20], amounts[:20])
+    assert len(one) == 1  # one distribute
+    epoch = next(epochs)
+    small = depin.pay_epoch(epoch, ROOT_A, device_ids, amounts, max_tx_gas=1_000_000)
+    assert len(small) > 2  # commitEpoch, then claimMany chunks
+    assert all(int(r["gasUsed"]) <= 1_000_000 for r in small)
+    assert depin.distributed(epoch) == sum(amounts)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hexbytes import HexBytes
 
+from settlement.chain.commits import read_commit
 from settlement.chain.connection import Chain
 from settlement.chain.embedded import open_embedded
 from settlement.chain.merkle import merkle_root, merkle_tree, trade_leaves, tree_proof
@@ -203,21 +203,22 @@ def _verify_chain(run: RunFolder, chain: Chain) -> list[Check]:
         )[0]
         net = {addresses[i]: int(v) for i, v in enumerate(received) if v}
         tx_hash, block, gas_used = str(row.tx_hash), int(str(row.block)), int(str(row.gas_used))
-        tx = chain.w3.eth.get_transaction(HexBytes(tx_hash))
-        _, args = settlement.decode_function_input(tx["input"])
-        sent = dict(zip(args["accounts"], (int(x) for x in args["netAmounts"]), strict=True))
-        receipt = chain.get_receipt(tx_hash)
+        sent_by = read_commit(chain, settlement, b, tx_hash)  # one commit, or a split batch's
+        sent = dict(zip(sent_by.accounts, sent_by.net_amounts, strict=True))
+        mined = [chain.get_receipt(h) for h in sent_by.tx_hashes]
+        receipts = [r for r in mined if r is not None and r["status"] == 1]
         facts = {
             "root (Parquet = batches table)": "0x" + root.hex() == row.trades_root,
             "root (Parquet = contract)": on_chain.trades_root == root,
-            "trade count": on_chain.trade_count == len(t) == int(args["tradeCount"]),
-            "energy": on_chain.energy_wh == int(t["energy_wh"].sum()) == int(args["energyWh"]),
-            "net payments (Parquet = transaction)": net == sent,
+            "trade count": on_chain.trade_count == len(t) == sent_by.trade_count,
+            "energy": on_chain.energy_wh == int(t["energy_wh"].sum()) == sent_by.energy_wh,
+            "net payments (Parquet = transaction)": net == sent
+            and len(sent) == len(sent_by.accounts),
             "net payments sum to zero": sum(net.values()) == 0,
-            "receipt (mined, block, gas)": receipt is not None
-            and receipt["status"] == 1
-            and int(receipt["blockNumber"]) == block
-            and int(receipt["gasUsed"]) == gas_used,
+            "receipts (mined, block, gas)": len(receipts) == len(mined)
+            and sent_by.tx_hashes[-1] == tx_hash
+            and int(receipts[-1]["blockNumber"]) == block
+            and sum(int(r["gasUsed"]) for r in receipts) == gas_used,
         }
         for name, ok in facts.items():
             checks.append(Check(f"batch {b}: {name}", bool(ok), f"{len(t)} trades"))

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hexbytes import HexBytes
 
+from settlement.chain.batches import payers_first
+from settlement.chain.commits import read_commit
 from settlement.chain.connection import Chain
 from settlement.chain.merkle import merkle_root, trade_leaves
 from twin.checks import Check, row_check
@@ -98,10 +99,12 @@ def verify_journal(
             energy_wh = int(mine["energy_wh"].sum())
             if int(j["trade_count"]) != len(mine) or int(j["energy_wh"]) != energy_wh:
                 wrong.append(f"{where}: trade_count/energy_wh != its trades")
-            tx = chain.w3.eth.get_transaction(HexBytes(str(j["tx_hash"])))
-            _, args = settlement.decode_function_input(tx["input"])
-            sent = [str(a) for a in args["accounts"]], [int(x) for x in args["netAmounts"]]
-            if (json.loads(j["accounts"]), json.loads(j["net_amounts"])) != sent:
+            sent_by = read_commit(chain, settlement, b, str(j["tx_hash"]))
+            sent = sent_by.accounts, sent_by.net_amounts
+            accounts, amounts = json.loads(j["accounts"]), json.loads(j["net_amounts"])
+            if len(sent_by.tx_hashes) > 1:  # a split batch settles its payers first
+                accounts, amounts = payers_first(accounts, amounts)
+            if (accounts, amounts) != sent:
                 wrong.append(f"{where}: accounts/net_amounts != its transaction's")
         except Exception as err:
             wrong.append(f"{where}: {type(err).__name__}: {err}")

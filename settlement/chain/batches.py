@@ -112,3 +112,50 @@ def plan_batch(
         sellers=sellers,
         buyers=buyers,
     )
+
+
+#: Gas bound of ``Settlement.openBatch``, the header of a split batch.
+OPEN_GAS = 200_000
+
+
+def commit_gas(accounts: int) -> int:
+    """A gas bound for ``commitBatch`` (or one ``settleChunk``) with ``accounts`` accounts:
+    every account a new holder, and a shortfall's debt and claim records."""
+    return 150_000 + 60_000 * accounts
+
+
+def accounts_per_tx(gas_budget: int) -> int:
+    """The most accounts one ``commitBatch`` or ``settleChunk`` may carry within
+    ``gas_budget`` [gas] (by :func:`commit_gas`'s bound).
+
+    Raises
+    ------
+    ValueError
+        When not even one account fits, or the header (:data:`OPEN_GAS`) does not.
+    """
+    n = (gas_budget - commit_gas(0)) // (commit_gas(1) - commit_gas(0))
+    if n < 1 or gas_budget < OPEN_GAS:
+        raise ValueError(f"a gas budget of {gas_budget:,} fits no account of a batch")
+    return n
+
+
+def payers_first(accounts: list[str], net_amounts: list[int]) -> tuple[list[str], list[int]]:
+    """The accounts in the order a split batch settles them: payers (negative), then the
+    others, each group in its given order (so receivers' pro-rata cuts are the same as in
+    one ``commitBatch``)."""
+    order = [i for i, x in enumerate(net_amounts) if x < 0]
+    order += [i for i, x in enumerate(net_amounts) if x >= 0]
+    return [accounts[i] for i in order], [int(net_amounts[i]) for i in order]
+
+
+def split_batch(
+    accounts: list[str], net_amounts: list[int], per_tx: int
+) -> list[tuple[list[str], list[int]]]:
+    """A batch's accounts in chunks of at most ``per_tx``, payers first (:func:`payers_first`);
+    one chunk (in the given order) when they fit in one transaction."""
+    if len(accounts) <= per_tx:
+        return [(list(accounts), [int(x) for x in net_amounts])]
+    ordered, amounts = payers_first(accounts, net_amounts)
+    return [
+        (ordered[i : i + per_tx], amounts[i : i + per_tx]) for i in range(0, len(ordered), per_tx)
+    ]

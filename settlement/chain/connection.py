@@ -29,23 +29,20 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from settlement.chain.artifacts import load_artifact
+from settlement.chain.batches import commit_gas
 from settlement.chain.errors import ChainError
 from settlement.chain.participants import participant_addresses
 from settlement.chain.permits import MemberConsent
 from settlement.chain.roles import DEPLOY_GAS, ROLE_GAS, Roles
 from settlement.units import MicroEur
 
+__all__ = ["CONTRACTS", "BatchRecord", "Chain", "ChainError", "commit_gas"]
+
 CONTRACTS = ("EnergyCredit", "Settlement")
 """The contracts :meth:`Chain.deploy` deploys, in order."""
 
 #: EnergyCredit's cap when none is given [micro-euro]: one billion euro.
 DEFAULT_CREDIT_CAP = MicroEur(10**15)
-
-
-def commit_gas(accounts: int) -> int:
-    """A gas bound for ``commitBatch`` with ``accounts`` accounts: every account a new holder,
-    and a shortfall's debt and claim records."""
-    return 150_000 + 60_000 * accounts
 
 
 class BatchRecord(NamedTuple):
@@ -92,11 +89,18 @@ class Chain(Roles, MemberConsent):
             self.require_contracts()  # at connection: the addresses hold our contracts
 
     @classmethod
-    def embedded(cls) -> Chain:
-        """A fresh in-process chain (eth-tester + py-evm); its first dev account operates."""
+    def embedded(cls, *, block_gas_limit: int | None = None) -> Chain:
+        """A fresh in-process chain (eth-tester + py-evm); its first dev account operates.
+
+        ``block_gas_limit`` [gas]: eth-tester's (30,029,122) if None; a benchmark lifts it to
+        measure what does not fit a real block."""
         from eth_tester import EthereumTester, PyEVMBackend
 
-        backend = PyEVMBackend()
+        if block_gas_limit is None:
+            backend = PyEVMBackend()
+        else:
+            overrides = {"gas_limit": int(block_gas_limit)}
+            backend = PyEVMBackend(PyEVMBackend.generate_genesis_params(overrides=overrides))
         w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
         account = Account.from_key(backend.account_keys[0].to_bytes())
         return cls(w3, kind="embedded", operator=account.address, account=account)

@@ -11,6 +11,13 @@ final with the chain by its stored hash and by the contract's own record of the 
 a batch is never lost and never recorded twice (the contract also refuses a second commit
 of one id). Each state change is its own transaction, committed (and synced by SQLite)
 before the next step, so the journal is never behind what was sent.
+
+A batch too big for one transaction is split (:func:`settlement.chain.batches.split_batch`):
+its chunks are journaled (table ``chunks``: chunk 0 the header, ``Settlement.openBatch``, then
+one row per ``settleChunk``) before the first is sent, and each chunk goes ``planned`` →
+``sent`` → ``mined`` by itself, as a batch does. The batch stays ``planned`` until its last
+chunk is mined; it is then ``mined`` with the last chunk's hash, nonce and block, the gas of all
+its chunks and the sends of all of them.
 """
 
 from __future__ import annotations
@@ -50,8 +57,37 @@ CREATE TABLE IF NOT EXISTS trades (
     energy_wh INTEGER NOT NULL,
     payment_micro_eur INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS chunks (
+    batch_id INTEGER NOT NULL REFERENCES batches (batch_id),
+    chunk INTEGER NOT NULL,
+    accounts TEXT NOT NULL,
+    net_amounts TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('planned', 'sent', 'mined')),
+    tx_hash TEXT,
+    nonce INTEGER,
+    block INTEGER,
+    gas_used INTEGER,
+    sends INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, chunk)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One journaled transaction of a split batch (chunk 0: the header, no accounts)."""
+
+    batch_id: int
+    chunk: int
+    accounts: list[str]
+    net_amounts: list[int]
+    state: str
+    tx_hash: str | None
+    nonce: int | None
+    block: int | None
+    gas_used: int | None
+    sends: int
 
 
 @dataclass(frozen=True)
@@ -196,8 +232,100 @@ class Ledger:
         self._set(batch_id, "final")
 
     def replan(self, batch_id: int) -> None:
-        """Back to ``planned``: its transaction is gone (e.g. dropped by a restarted node)."""
+        """Back to ``planned``: its transaction is gone (e.g. dropped by a restarted node).
+
+        A split batch's chunks go back to ``planned`` too: the settler asks the contract which
+        of them it holds before sending any again."""
         self._set(batch_id, "planned", tx_hash=None, nonce=None, block=None, gas_used=None)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE chunks SET state = 'planned', tx_hash = NULL, nonce = NULL, "
+                "block = NULL, gas_used = NULL WHERE batch_id = ?",
+                (batch_id,),
+            )
+
+    def plan_chunks(self, batch_id: int, parts: Sequence[tuple[list[str], list[int]]]) -> None:
+        """Journal a split batch's chunks (``planned``), atomically: chunk 0 the header, then
+        ``parts`` (accounts, net amounts) in order. They must hold the batch's accounts."""
+        batch = self.batch(batch_id)
+        flat = sorted((a, int(x)) for acc, amt in parts for a, x in zip(acc, amt, strict=True))
+        if flat != sorted(zip(batch.accounts, batch.net_amounts, strict=True)):
+            raise ValueError(f"batch {batch_id}: the chunks are not the batch's net payments")
+        rows = [(batch_id, 0, "[]", "[]")] + [
+            (batch_id, i + 1, json.dumps(list(a)), json.dumps([int(x) for x in n]))
+            for i, (a, n) in enumerate(parts)
+        ]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO chunks (batch_id, chunk, accounts, net_amounts, state) "
+                "VALUES (?, ?, ?, ?, 'planned')",
+                rows,
+            )
+
+    def chunks(self, batch_id: int) -> list[Chunk]:
+        """A split batch's chunks, in order (empty: the batch is sent in one transaction)."""
+        cur = self.db.execute(
+            "SELECT batch_id, chunk, accounts, net_amounts, state, tx_hash, nonce, block, "
+            "gas_used, sends FROM chunks WHERE batch_id = ? ORDER BY chunk",
+            (batch_id,),
+        )
+        return [
+            Chunk(r[0], r[1], json.loads(r[2]), json.loads(r[3]), *r[4:]) for r in cur.fetchall()
+        ]
+
+    def mark_chunk_sent(self, batch_id: int, chunk: int, tx_hash: str, nonce: int) -> None:
+        """A chunk's transaction is signed; journaled before it is handed to the node."""
+        self._chunk(
+            batch_id,
+            chunk,
+            "state = 'sent', tx_hash = ?, nonce = ?, sends = sends + 1",
+            (tx_hash, nonce),
+        )
+
+    def mark_chunk_mined(
+        self, batch_id: int, chunk: int, tx_hash: str, block: int, gas_used: int
+    ) -> None:
+        """A chunk's transaction is in a block."""
+        self._chunk(
+            batch_id,
+            chunk,
+            "state = 'mined', tx_hash = ?, block = ?, gas_used = ?",
+            (tx_hash, block, gas_used),
+        )
+
+    def replan_chunk(self, batch_id: int, chunk: int) -> None:
+        """A chunk back to ``planned``: the node lost its transaction."""
+        self._chunk(batch_id, chunk, "state = 'planned', tx_hash = NULL, nonce = NULL", ())
+
+    def _chunk(self, batch_id: int, chunk: int, sets: str, args: tuple[Any, ...]) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE chunks SET {sets} WHERE batch_id = ? AND chunk = ?",
+                (*args, batch_id, chunk),
+            )
+            if cur.rowcount != 1:
+                raise KeyError(f"no chunk {chunk} of batch {batch_id} in {self.path}")
+
+    def mark_chunks_mined(self, batch_id: int) -> None:
+        """Every chunk of a split batch is mined: the batch is ``mined`` (the last chunk's hash,
+        nonce and block; all chunks' gas and sends)."""
+        chunks = self.chunks(batch_id)
+        if not chunks or any(c.state != "mined" for c in chunks):
+            raise ValueError(f"batch {batch_id}: not every chunk is mined")
+        last = chunks[-1]
+        with self._tx() as db:
+            db.execute(
+                "UPDATE batches SET state = 'mined', tx_hash = ?, nonce = ?, block = ?, "
+                "gas_used = ?, sends = ? WHERE batch_id = ?",
+                (
+                    last.tx_hash,
+                    last.nonce,
+                    last.block,
+                    sum(c.gas_used or 0 for c in chunks),
+                    sum(c.sends for c in chunks),
+                    batch_id,
+                ),
+            )
 
     def batch(self, batch_id: int) -> Batch:
         """One batch."""

@@ -26,8 +26,17 @@ naming the contract, instead of taking transactions to an empty address as commi
 Calls to the node are retried with back-off for ``retry_s`` seconds, so a node that goes away
 and comes back (an anvil restart) costs time, not batches.
 
-Fault injection for the crash tests: ``GRIDTWIN_FAULT=after_plan:<batch_id>`` or
-``after_send:<batch_id>`` ends the process (exit code 86) at that point.
+A batch whose ``commitBatch`` would need more gas than the budget (``max_tx_gas``, or 95 % of
+the chain's block gas limit if less) is split (:func:`settlement.chain.batches.split_batch`):
+its chunks are journaled, then sent one after the other, each journaled ``sent`` before it
+leaves and ``mined`` from its receipt (``Settlement.openBatch``, then ``settleChunk`` 0, 1, ...);
+after a crash the contract's own progress (``openProgress``) and its ``BatchOpened`` and
+``ChunkSettled`` events tell which chunks it holds, so exactly the remaining ones are sent. The
+contract refuses a chunk out of order or twice. The batch is mined when its last chunk is.
+
+Fault injection for the crash tests: ``GRIDTWIN_FAULT=after_plan:<batch_id>``,
+``after_send:<batch_id>`` or ``after_chunk:<batch_id>:<chunk>`` ends the process (exit code
+86) at that point.
 """
 
 from __future__ import annotations
@@ -41,15 +50,20 @@ from typing import Any, TypeVar
 from hexbytes import HexBytes
 from web3 import Web3
 
-from settlement.chain.connection import Chain, ChainError, commit_gas
-from settlement.chain.ledger import Batch, Ledger
+from settlement.chain.batches import OPEN_GAS, accounts_per_tx, commit_gas, split_batch
+from settlement.chain.connection import Chain, ChainError
+from settlement.chain.ledger import Batch, Chunk, Ledger
 
 T = TypeVar("T")
 FAULT_EXIT = 86
 
 
-def _fault(point: str, batch_id: int) -> None:
-    if os.environ.get("GRIDTWIN_FAULT") == f"{point}:{batch_id}":
+#: The most gas one settlement transaction may take by default: a 30 M gas block's worth.
+MAX_TX_GAS = 30_000_000
+
+
+def _fault(point: str, where: object) -> None:
+    if os.environ.get("GRIDTWIN_FAULT") == f"{point}:{where}":
         os._exit(FAULT_EXIT)
 
 
@@ -66,10 +80,17 @@ class Settler:
         Blocks on top of a batch's block before it is final.
     retry_s : float
         How long node calls are retried when the node cannot be reached [s].
+    max_tx_gas : int
+        The most gas one transaction may be given [gas]; a batch that needs more is split.
     """
 
     def __init__(
-        self, ledger: Ledger, chain: Chain, confirmations: int = 2, retry_s: float = 120.0
+        self,
+        ledger: Ledger,
+        chain: Chain,
+        confirmations: int = 2,
+        retry_s: float = 120.0,
+        max_tx_gas: int = MAX_TX_GAS,
     ) -> None:
         if chain.account is None:
             raise ChainError("the settler signs its own transactions: give the operator's key")
@@ -77,6 +98,16 @@ class Settler:
         self.chain = chain
         self.confirmations = confirmations
         self.retry_s = retry_s
+        self.max_tx_gas = max_tx_gas
+        self._budget: int | None = None
+
+    def gas_budget(self) -> int:
+        """The most gas one transaction is given: ``max_tx_gas``, or 95 % of the chain's block
+        gas limit if that is less [gas]."""
+        if self._budget is None:
+            block = self._node(lambda: self.chain.w3.eth.get_block("latest"))
+            self._budget = min(self.max_tx_gas, int(block["gasLimit"]) * 19 // 20)
+        return self._budget
 
     def _node(self, call: Callable[[], T]) -> T:
         """``call()``, retried with back-off while the node cannot be reached."""
@@ -126,9 +157,18 @@ class Settler:
         batch = self.ledger.batch(batch_id)
         if batch.state != "planned":
             return
+        if self.ledger.chunks(batch_id):
+            self._submit_chunks(batch, check_chain=True)
+            return
         done = self._committed(batch_id) if check_chain else None
         if done is not None:
             self.ledger.mark_mined(batch_id, **done)
+            return
+        budget = self.gas_budget()
+        if commit_gas(len(batch.accounts)) > budget:
+            parts = split_batch(batch.accounts, batch.net_amounts, accounts_per_tx(budget))
+            self.ledger.plan_chunks(batch_id, parts)
+            self._submit_chunks(batch, check_chain=check_chain)
             return
         chain = self.chain
         settlement = chain.contract("Settlement")
@@ -149,6 +189,94 @@ class Settler:
         self.ledger.mark_sent(batch_id, tx_hash, nonce)
         self._node(lambda: chain.send_signed(signed))
         _fault("after_send", batch_id)
+
+    def _submit_chunks(self, batch: Batch, *, check_chain: bool) -> None:
+        """Send a split batch's chunks that are not mined, in order, each confirmed before the
+        next; ``check_chain``: ask the contract first whether it holds a planned chunk."""
+        b = batch.batch_id
+        n, count = 0, len(self.ledger.chunks(b))
+        while n < count:
+            chunk = self.ledger.chunks(b)[n]
+            if chunk.state == "mined":
+                n += 1
+            elif chunk.state == "sent":
+                self._confirm_chunk(chunk)
+                check_chain = True  # back to planned: the node lost it, the contract may not
+            else:
+                done = self._chunk_on_chain(b, n) if check_chain else None
+                if done is not None:
+                    self.ledger.mark_chunk_mined(b, n, **done)
+                else:
+                    self._send_chunk(batch, chunk)
+        self.ledger.mark_chunks_mined(b)
+
+    def _send_chunk(self, batch: Batch, chunk: Chunk) -> None:
+        chain = self.chain
+        settlement = chain.contract("Settlement")
+        b = batch.batch_id
+        if chunk.chunk == 0:
+            due = sum(x for x in batch.net_amounts if x > 0)
+            head = [b, batch.trades_root, batch.trade_count, batch.energy_wh]
+            function, args, gas = "openBatch", [*head, len(batch.accounts), due], OPEN_GAS
+        else:
+            accounts = [Web3.to_checksum_address(a) for a in chunk.accounts]
+            args = [b, chunk.chunk - 1, accounts, chunk.net_amounts]
+            function, gas = "settleChunk", commit_gas(len(accounts))
+        nonce = self._node(lambda: chain.next_nonce())
+        signed = self._node(lambda: chain.sign(settlement, function, args, gas=gas, nonce=nonce))
+        tx_hash = HexBytes(signed.hash).to_0x_hex()
+        self.ledger.mark_chunk_sent(b, chunk.chunk, tx_hash, nonce)
+        self._node(lambda: chain.send_signed(signed))
+        _fault("after_chunk", f"{b}:{chunk.chunk}")
+
+    def _confirm_chunk(self, chunk: Chunk) -> None:
+        """Wait for a ``sent`` chunk's receipt (mined), or send it back to ``planned`` if the
+        node does not know its transaction."""
+        tx_hash = chunk.tx_hash
+        assert tx_hash is not None
+        deadline = time.monotonic() + self.retry_s
+        delay = 0.02
+        while True:
+            receipt = self._node(partial(self.chain.get_receipt, tx_hash))
+            if receipt is not None:
+                receipt = self._node(partial(self.chain.wait_receipt, tx_hash))
+                block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+                self.ledger.mark_chunk_mined(chunk.batch_id, chunk.chunk, tx_hash, block, gas)
+                return
+            self._node(self.chain.require_contracts)
+            if not self._node(partial(self._known, tx_hash)):
+                self.ledger.replan_chunk(chunk.batch_id, chunk.chunk)
+                return
+            if time.monotonic() > deadline:
+                raise ChainError(
+                    f"batch {chunk.batch_id} chunk {chunk.chunk}: transaction {tx_hash} "
+                    f"pending for {self.retry_s:.0f} s"
+                )
+            time.sleep(delay)
+            delay = min(2 * delay, 1.0)
+
+    def _chunk_on_chain(self, batch_id: int, chunk: int) -> dict[str, Any] | None:
+        """The transaction of chunk ``chunk`` of split batch ``batch_id`` if the contract holds
+        it (chunk 0: ``BatchOpened``; chunk c: ``ChunkSettled`` c - 1)."""
+        settlement = self.chain.contract("Settlement")
+        committed = self._node(lambda: self.chain.batch(batch_id)).committed_block != 0
+        settled, _, declared = self._node(
+            lambda: settlement.functions.openProgress(batch_id).call()
+        )
+        if not committed and (declared == 0 or settled < chunk):
+            return None
+        events = settlement.events
+        event = events.BatchOpened() if chunk == 0 else events.ChunkSettled()
+        logs = self._node(
+            lambda: event.get_logs(from_block=0, argument_filters={"batchId": batch_id})
+        )
+        logs = [log for log in logs if chunk == 0 or int(log["args"]["chunk"]) == chunk - 1]
+        if not logs:
+            raise ChainError(f"batch {batch_id}: chunk {chunk} is settled but not found")
+        tx_hash = HexBytes(logs[-1]["transactionHash"]).to_0x_hex()
+        receipt = self._node(lambda: self.chain.get_receipt(tx_hash))
+        gas = int(receipt["gasUsed"]) if receipt is not None else 0
+        return {"tx_hash": tx_hash, "block": int(logs[-1]["blockNumber"]), "gas_used": gas}
 
     def confirm(self, batch_id: int) -> Batch:
         """Wait for a ``sent`` batch's receipt; mark it mined (and final when deep enough).
@@ -204,6 +332,8 @@ class Settler:
             receipt = self._node(partial(self.chain.get_receipt, tx_hash))
             if receipt is None:
                 self.ledger.replan(batch.batch_id)
+            elif int(receipt["blockNumber"]) != batch.block and self.ledger.chunks(batch.batch_id):
+                self.ledger.replan(batch.batch_id)  # its chunks are read back from the chain
             elif int(receipt["blockNumber"]) != batch.block:
                 block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
                 self.ledger.mark_mined(batch.batch_id, tx_hash, block, gas)

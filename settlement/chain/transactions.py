@@ -51,6 +51,8 @@ KINDS = {
     "registerBatch": "register",
     "revoke": "revoke",
     "commitBatch": "commit",
+    "openBatch": "commit",
+    "settleChunk": "commit",
     "distribute": "reward",
     "commitEpoch": "reward",
     "claim": "reward",

@@ -92,6 +92,26 @@ class RewardPayments:
         gas = self._gas(_DISTRIBUTE_GAS, len(device_ids))
         return self._transact("Rewards", "distribute", args, gas=gas, sender=sender)
 
+    def pay_epoch(
+        self,
+        epoch: int,
+        readings_root: bytes,
+        device_ids: Sequence[int],
+        amounts_token_units: Sequence[TokenUnits],
+        *,
+        max_tx_gas: int = 30_000_000,
+    ) -> list[TxReceipt]:
+        """Pay epoch ``epoch``: :meth:`distribute` in one transaction when its gas bound fits
+        ``max_tx_gas`` [gas] and the block, else :meth:`commit_and_claim` in chunks that fit."""
+        budget = min(max_tx_gas, self.block_gas_limit * 19 // 20)
+        base, per_device = _DISTRIBUTE_GAS
+        if base + per_device * len(device_ids) <= budget:
+            return [self.distribute(epoch, readings_root, device_ids, amounts_token_units)]
+        chunk = max(1, (budget - _CLAIM_MANY_GAS[0]) // _CLAIM_MANY_GAS[1] // 2)  # + proofs
+        return self.commit_and_claim(
+            epoch, readings_root, device_ids, amounts_token_units, chunk=min(chunk, 400)
+        )
+
     def commit_epoch(
         self,
         epoch: int,

@@ -102,7 +102,9 @@ class ChainLayer:
         self.first_block = self.chain.block_number() + 1  # the run's transactions start here
         self.workdir = ctx.writer.tmp
         self.ledger = Ledger(self.workdir / "ledger.sqlite")
-        self.settler = Settler(self.ledger, self.chain, config.confirmations)
+        self.settler = Settler(
+            self.ledger, self.chain, config.confirmations, max_tx_gas=config.max_tx_gas
+        )
         self.ledger.set_meta("chain", self.chain.manifest())
         self.minted = 0
         if self.credits:

@@ -154,6 +154,8 @@ class ChainConfig(Section):
     Every transaction's gas is counted (the ``transactions`` table) and priced, as an
     assumption the scenario states, at a layer-1 and a layer-2 gas price ``gas_price_l1_gwei``,
     ``gas_price_l2_gwei`` [gwei] and an ether price ``eth_eur`` [EUR/ETH].
+    No settlement transaction is given more than ``max_tx_gas`` [gas] (nor more than the
+    chain's block gas limit): a batch with more accounts than fit is settled in chunks.
     """
 
     enabled: bool = True
@@ -170,6 +172,7 @@ class ChainConfig(Section):
     gas_price_l1_gwei: PositiveFloat = 5.0
     gas_price_l2_gwei: PositiveFloat = 0.01
     eth_eur: PositiveFloat = 3000.0
+    max_tx_gas: Annotated[int, Field(ge=250_000, le=10**9)] = 30_000_000
 
     @field_validator("batch_hours")
     @classmethod

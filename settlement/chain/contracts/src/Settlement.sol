@@ -38,6 +38,16 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// recorded as a claim ({claimOf}, event {CreditReduced}). Money is conserved exactly: what
 /// the payers paid equals what the receivers got, this contract's balance is unchanged by a
 /// batch, and the sum of all debts equals the sum of all claims ({totalDebt}).
+///
+/// Split batches. A batch with too many accounts for one transaction settles in several:
+/// {openBatch} declares its header and what its payers owe in total (= what its receivers are
+/// due), then {settleChunk} takes its accounts in chunks, in order (chunk 0, 1, ...), payers
+/// first: each payer is pulled as in {commitBatch}; no receiver is paid before every payer is
+/// pulled (so the batch's shortfall is known), and each receiver's cut is the same cumulative
+/// pro-rata cut as {commitBatch} makes for receivers in the same order. The last chunk records
+/// the batch ({batch}, event {BatchCommitted}); until then the batch is not committed, and this
+/// contract holds what its payers have paid so far. A chunk out of order, a second time, or
+/// after the last is refused; so is a one-transaction commit of an open batch.
 contract Settlement is AccessControl, Pausable {
     using SafeERC20 for IERC20;
 
@@ -62,16 +72,33 @@ contract Settlement is AccessControl, Pausable {
         bytes32 s;
     }
 
+    /// @dev A split batch being settled: its header and running totals (deleted when settled).
+    struct Open {
+        bytes32 tradesRoot;
+        uint64 tradeCount;
+        uint32 accountCount; // 0 = not open
+        uint32 accountsSettled;
+        uint32 nextChunk;
+        uint128 energyWh;
+        uint256 totalDue; // what the payers owe = what the receivers are due [micro-euro]
+        uint256 owedSoFar;
+        uint256 dueSoFar;
+        uint256 shortfall;
+        uint256 cutSoFar;
+    }
+
     /// @notice The token the net payments move.
     IERC20 public immutable credit;
 
     mapping(uint256 batchId => Batch) private _batches;
+    mapping(uint256 batchId => Open) private _open;
 
     /// @notice What `account` owes from the debits it could not pay [micro-euro].
     mapping(address account => uint256) public debtOf;
     /// @notice What `account` was due but not paid because a payer fell short [micro-euro].
     mapping(address account => uint256) public claimOf;
-    /// @notice The sum of every {debtOf}, which always equals the sum of every {claimOf}.
+    /// @notice The sum of every {claimOf}, which equals the sum of every {debtOf} whenever no
+    /// split batch is open (an open batch's debts are matched by claims at its last chunk).
     uint256 public totalDebt;
 
     /// @notice A batch was committed and its net payments moved.
@@ -82,6 +109,17 @@ contract Settlement is AccessControl, Pausable {
         uint256 energyWh,
         uint256 accountCount
     );
+    /// @notice A split batch was opened; its accounts follow in chunks ({settleChunk}).
+    event BatchOpened(
+        uint256 indexed batchId,
+        bytes32 tradesRoot,
+        uint256 tradeCount,
+        uint256 energyWh,
+        uint256 accountCount,
+        uint256 totalDue
+    );
+    /// @notice Chunk `chunk` of split batch `batchId` settled `accounts` accounts.
+    event ChunkSettled(uint256 indexed batchId, uint256 chunk, uint256 accounts);
     /// @notice `account` owed `owed` in batch `batchId` and paid only `paid` (the rest is debt).
     event Shortfall(uint256 indexed batchId, address indexed account, uint256 owed, uint256 paid);
     /// @notice `account` was due `due` in batch `batchId` and received `due - cut`.
@@ -99,6 +137,15 @@ contract Settlement is AccessControl, Pausable {
     error UnbalancedSettlement(int256 sum);
     /// @dev The zero address or this contract cannot take part in a batch.
     error InvalidAccount(address account);
+    /// @dev `batchId` is open for chunks already (or must be, for {settleChunk}).
+    error BatchAlreadyOpen(uint256 batchId);
+    error BatchNotOpen(uint256 batchId);
+    /// @dev The next chunk of `batchId` is `expected`, not `chunk`.
+    error ChunkOutOfOrder(uint256 batchId, uint256 expected, uint256 chunk);
+    /// @dev A chunk must have accounts, and a batch's chunks no more than it declared.
+    error BadChunk(uint256 batchId, uint256 accounts);
+    /// @dev A receiver came before every payer of the batch was pulled.
+    error PayersNotDone(uint256 batchId, uint256 owedSoFar, uint256 totalDue);
 
     /// @param credit_ the EnergyCredit token.
     /// @param admin gets DEFAULT_ADMIN_ROLE (a timelock: it alone grants and revokes roles).
@@ -145,6 +192,7 @@ contract Settlement is AccessControl, Pausable {
     ) external onlyRole(SETTLER_ROLE) whenNotPaused {
         Batch storage record = _batches[batchId];
         if (record.committedBlock != 0) revert BatchAlreadyCommitted(batchId);
+        if (_open[batchId].accountCount != 0) revert BatchAlreadyOpen(batchId);
         if ((tradeCount == 0) != (tradesRoot == bytes32(0))) {
             revert InconsistentBatch(batchId, tradesRoot, tradeCount);
         }
@@ -205,6 +253,145 @@ contract Settlement is AccessControl, Pausable {
             }
             if (pay != 0) token.safeTransfer(accounts[i], pay);
         }
+    }
+
+    /// @notice Open a batch that settles in chunks ({settleChunk}), exactly once per batchId.
+    /// @param batchId the batch's id; one already committed or open reverts.
+    /// @param tradesRoot Merkle root of the batch's trade leaves (zero for an empty batch).
+    /// @param tradeCount number of trades (leaves) in the batch.
+    /// @param energyWh energy traded in the batch [Wh].
+    /// @param accountCount accounts the chunks will settle, all chunks together (> 0).
+    /// @param totalDue what the payers owe in total, = what the receivers are due [micro-euro].
+    function openBatch(
+        uint256 batchId,
+        bytes32 tradesRoot,
+        uint256 tradeCount,
+        uint256 energyWh,
+        uint256 accountCount,
+        uint256 totalDue
+    ) external onlyRole(SETTLER_ROLE) whenNotPaused {
+        if (_batches[batchId].committedBlock != 0) revert BatchAlreadyCommitted(batchId);
+        Open storage o = _open[batchId];
+        if (o.accountCount != 0) revert BatchAlreadyOpen(batchId);
+        if ((tradeCount == 0) != (tradesRoot == bytes32(0))) {
+            revert InconsistentBatch(batchId, tradesRoot, tradeCount);
+        }
+        if (accountCount == 0) revert BadChunk(batchId, 0);
+        o.tradesRoot = tradesRoot;
+        o.tradeCount = SafeCast.toUint64(tradeCount);
+        o.accountCount = SafeCast.toUint32(accountCount);
+        o.energyWh = SafeCast.toUint128(energyWh);
+        o.totalDue = totalDue;
+        emit BatchOpened(batchId, tradesRoot, tradeCount, energyWh, accountCount, totalDue);
+    }
+
+    /// @notice Settle the next chunk of an open batch; the last one commits the batch.
+    /// @param batchId the open batch.
+    /// @param chunk the chunk's index: 0 first, each exactly once, in order.
+    /// @param accounts the chunk's accounts: every payer of the batch comes before its first
+    /// receiver (across chunks).
+    /// @param netAmounts net payment per account [micro-euro]: negative pays, positive receives.
+    function settleChunk(
+        uint256 batchId,
+        uint256 chunk,
+        address[] calldata accounts,
+        int256[] calldata netAmounts
+    ) external onlyRole(SETTLER_ROLE) whenNotPaused {
+        Open storage o = _open[batchId];
+        uint256 accountCount = o.accountCount;
+        if (accountCount == 0) revert BatchNotOpen(batchId);
+        if (chunk != o.nextChunk) revert ChunkOutOfOrder(batchId, o.nextChunk, chunk);
+        uint256 n = accounts.length;
+        if (n != netAmounts.length) revert LengthMismatch(n, netAmounts.length);
+        uint256 settled = o.accountsSettled + n;
+        if (n == 0 || settled > accountCount) revert BadChunk(batchId, settled);
+        o.nextChunk = SafeCast.toUint32(chunk + 1);
+        o.accountsSettled = SafeCast.toUint32(settled);
+        emit ChunkSettled(batchId, chunk, n);
+        _settleChunk(batchId, o, accounts, netAmounts);
+        if (settled == accountCount) _close(batchId, o);
+    }
+
+    /// @notice How far split batch `batchId` is: chunks settled, accounts settled, accounts
+    /// declared (all zero if it is not open: never opened, or committed).
+    function openProgress(uint256 batchId)
+        external
+        view
+        returns (uint256 chunksSettled, uint256 accountsSettled, uint256 accountCount)
+    {
+        Open storage o = _open[batchId];
+        return (o.nextChunk, o.accountsSettled, o.accountCount);
+    }
+
+    /// @dev One chunk: payers pulled within allowance (before any receiver), receivers paid
+    /// less their cumulative pro-rata cut of the batch's shortfall, as {_settle} does.
+    function _settleChunk(
+        uint256 batchId,
+        Open storage o,
+        address[] calldata accounts,
+        int256[] calldata netAmounts
+    ) private {
+        IERC20 token = credit;
+        uint256 total = o.totalDue;
+        uint256 owedSoFar = o.owedSoFar;
+        uint256 dueSoFar = o.dueSoFar;
+        uint256 shortfall = o.shortfall;
+        uint256 cutSoFar = o.cutSoFar;
+        uint256 n = accounts.length;
+        for (uint256 i; i < n; ++i) {
+            address account = accounts[i];
+            if (account == address(0) || account == address(this)) revert InvalidAccount(account);
+            int256 amount = netAmounts[i];
+            if (amount < 0) {
+                uint256 owed = uint256(-amount); // checked: int256.min reverts
+                owedSoFar += owed;
+                if (owedSoFar > total) revert UnbalancedSettlement(-SafeCast.toInt256(owedSoFar - total));
+                uint256 paid = Math.min(owed, Math.min(token.balanceOf(account), token.allowance(account, address(this))));
+                if (paid != 0) token.safeTransferFrom(account, address(this), paid);
+                if (paid != owed) {
+                    uint256 missing = owed - paid;
+                    debtOf[account] += missing;
+                    shortfall += missing;
+                    emit Shortfall(batchId, account, owed, paid);
+                }
+            } else {
+                if (owedSoFar != total) revert PayersNotDone(batchId, owedSoFar, total);
+                uint256 pay = uint256(amount);
+                dueSoFar += pay;
+                if (dueSoFar > total) revert UnbalancedSettlement(SafeCast.toInt256(dueSoFar - total));
+                if (shortfall != 0) {
+                    uint256 cutTotal = Math.mulDiv(shortfall, dueSoFar, total); // <= shortfall
+                    uint256 cut = cutTotal - cutSoFar;
+                    cutSoFar = cutTotal;
+                    if (cut != 0) {
+                        claimOf[account] += cut;
+                        emit CreditReduced(batchId, account, pay, cut);
+                        pay -= cut;
+                    }
+                }
+                if (pay != 0) token.safeTransfer(account, pay);
+            }
+        }
+        o.owedSoFar = owedSoFar;
+        o.dueSoFar = dueSoFar;
+        o.shortfall = shortfall;
+        o.cutSoFar = cutSoFar;
+    }
+
+    /// @dev The last chunk: the books balance, the batch is recorded and closed.
+    function _close(uint256 batchId, Open storage o) private {
+        uint256 total = o.totalDue;
+        if (o.owedSoFar != total || o.dueSoFar != total) {
+            revert UnbalancedSettlement(SafeCast.toInt256(o.dueSoFar) - SafeCast.toInt256(o.owedSoFar));
+        }
+        Batch storage record = _batches[batchId];
+        record.tradesRoot = o.tradesRoot;
+        record.tradeCount = o.tradeCount;
+        record.committedBlock = SafeCast.toUint64(block.number);
+        record.energyWh = o.energyWh;
+        if (o.shortfall != 0) totalDebt += o.shortfall;
+        emit BatchCommitted(batchId, o.tradesRoot, o.tradeCount, o.energyWh, o.accountCount);
+        delete _open[batchId];
     }
 
     /// @notice The trades root of `batchId` (zero if not committed or empty).
