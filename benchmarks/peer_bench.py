@@ -7,10 +7,9 @@ applied by ``simbench.apply_const_controllers`` and ``pandapower.timeseries.run_
 computing one AC power flow per quarter-hour, logging nothing (an ``OutputWriter`` with no
 log variables, ``verbose=False``). Its time counts ``apply_const_controllers`` and
 ``run_timeseries`` only; reading the net and its profiles is reported apart. gridtwin runs
-the default scenario with every layer at its defaults (nodes, forecasting and dispatch,
-market, grid, chain, devices, results) on the same grid and period; its wall time includes
-building the twin and writing the run folder. Each side is its own process (peak memory its
-own), measured one after the other in the same run.
+the default scenario with every layer at its defaults on the same grid and period; its wall
+time includes building the twin and writing the run folder. Each side is its own process
+(peak memory its own), measured one after the other in the same run.
 
 The peer's quarter-hours are the profile rows gridtwin's own run reads
 (:func:`grid.profiles.window`: the run's UTC start on SimBench's UTC-converted stamps, a
