@@ -15,8 +15,8 @@ The peer's quarter-hours are the profile rows gridtwin's own run reads
 (:func:`grid.profiles.window`: the run's UTC start on SimBench's UTC-converted stamps, a
 window past the profile year wrapping to its start).
 
-Run: ``.venv/bin/python benchmarks/peer_bench.py [--days N | --quick]``; by default the
-scenario's week, then a year from 2016-01-01.
+Run: ``.venv/bin/python benchmarks/peer_bench.py [--days N | --quick | --year]``; by
+default the scenario's week, then a year from 2016-01-01.
 """
 
 from __future__ import annotations
@@ -117,16 +117,20 @@ def measure_period(label: str, overrides: list[str]) -> dict[str, Any]:
     return {"label": label, "days": sc.run.days, "peer": peer, "twin": twin}
 
 
-def periods(days: int | None, quick: bool) -> list[tuple[str, list[str]]]:
+def periods(days: int | None, quick: bool, year_only: bool = False) -> list[tuple[str, list[str]]]:
     """The periods to measure: (label, scenario overrides)."""
     if quick:
         days = 1
     if days is not None:
         return [(f"{days} d from the scenario's start", [f"run.days={days}"])]
-    return [
-        ("week (the scenario's 7 d)", []),
-        ("year (365 d from 2016-01-01)", ["run.days=365", YEAR_START]),
-    ]
+    year = ("year (365 d from 2016-01-01)", ["run.days=365", YEAR_START])
+    return [year] if year_only else [("week (the scenario's 7 d)", []), year]
+
+
+def _largest_layers(timings_s: dict[str, float], n: int = 3) -> str:
+    """The ``n`` layers that took longest, with their times."""
+    largest = sorted(timings_s.items(), key=lambda item: -item[1])[:n]
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in largest)
 
 
 def peer_table(rows: list[dict[str, Any]]) -> str:
@@ -135,8 +139,8 @@ def peer_table(rows: list[dict[str, Any]]) -> str:
         "| period | quarter-hours | pandapower `run_timeseries`, power flow only [s] "
         "| gridtwin, every layer [s] | gridtwin / peer | peak memory peer [MiB] "
         "| peak memory gridtwin [MiB] | peer reading net and profiles [s] "
-        f"| year bar (≤ {YEAR_BAR:.2f}) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| year bar (≤ {YEAR_BAR:.2f}) | gridtwin's largest layers [s] |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         peer, twin = row["peer"], row["twin"]
@@ -145,7 +149,8 @@ def peer_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['label']} | {peer['steps']:,} | {peer['timeseries_s']:.1f} "
             f"| {twin['wall_s']:.1f} | {ratio:.2f} | {peer['peak_mib']:,.0f} "
-            f"| {twin['peak_mib']:,.0f} | {peer['load_s']:.1f} | {bar} |"
+            f"| {twin['peak_mib']:,.0f} | {peer['load_s']:.1f} | {bar} "
+            f"| {_largest_layers(twin['timings_s'])} |"
         )
     return "\n".join(lines)
 
@@ -155,6 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--days", type=int, help="one period of N days from the scenario's start")
     parser.add_argument("--quick", action="store_true", help="one day (a smoke test)")
+    parser.add_argument("--year", action="store_true", help="the year alone")
     parser.add_argument(
         "--peer", nargs=3, metavar=("CODE", "START", "STEPS"), help=argparse.SUPPRESS
     )
@@ -164,7 +170,7 @@ def main() -> None:
         print(json.dumps(measure_peer(code, start, int(n_steps))))
         return
     rows = []
-    for label, overrides in periods(args.days, args.quick):
+    for label, overrides in periods(args.days, args.quick, args.year):
         rows.append(measure_period(label, overrides))
         print(peer_table(rows[-1:]).splitlines()[-1], flush=True)
     print()
