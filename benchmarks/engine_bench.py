@@ -68,6 +68,12 @@ def measure_in_subprocess(
     cmd = [sys.executable, str(HERE / "engine_bench.py"), scenario]
     for item in overrides:
         cmd += ["--set", item]
+    return json_from_subprocess(cmd, timeout_s)
+
+
+def json_from_subprocess(cmd: list[str], timeout_s: float = 3600) -> dict[str, Any]:
+    """Run ``cmd`` (a measurement in a fresh interpreter) from the repository's root; return
+    the JSON object on the last line it prints."""
     done = subprocess.run(
         cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout_s, check=False
     )

@@ -8,6 +8,8 @@ Prints markdown tables and writes them, with the machine described, to
 2. power flow inside the engine: the grid layer's intervals/s in whole runs on MV rural;
 3. the whole engine: a year of the default scenario with every layer that exists, wall time,
    peak memory and each layer's share;
+   against the peer a user would otherwise pick: pandapower's timeseries power flow alone on
+   the same grid, a week and a year (``peer_bench``);
 4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
 5. the value of forecasting (``forecast_value``), forecasting at the edge against the central
    pooled model (``edge_bench``), and the value of the P2P market (``market_bench``,
@@ -47,6 +49,7 @@ import fraud_detection  # noqa: E402
 import market_bench  # noqa: E402
 import market_fairness  # noqa: E402
 import market_value  # noqa: E402
+import peer_bench  # noqa: E402
 import powerflow_bench  # noqa: E402
 import settlement_bench  # noqa: E402
 import sweep_bench  # noqa: E402
@@ -206,6 +209,10 @@ def main() -> None:
         f"pandapower {mv_pp:,.1f} intervals/s (its first interval includes numba's "
         f"compilation): {mv_fast / mv_pp:,.0f}x in this run."
     )
+    peer = peer_bench.peer_table(
+        [peer_bench.measure_period(*period) for period in peer_bench.periods(None, args.quick)]
+    )
+    print(peer, flush=True)
     print("measuring the value of forecasting ...", flush=True)
     fv_days = 7 if args.quick else 30
     value = forecast_value.value_table(fv_days, forecast_value.STARTS)
@@ -252,6 +259,9 @@ def main() -> None:
         "journal, Merkle roots, commits on the embedded chain, saving it).",
         engine,
         ratio,
+        "Against the peer a user would otherwise pick (`benchmarks/peer_bench.py`): "
+        + " ".join((peer_bench.__doc__ or "").split("\n\n")[1].split()),
+        peer,
         "## The value of forecasting",
         forecast_value.__doc__.split("\n\n")[1].replace("\n", " "),
         value,
