@@ -12,7 +12,10 @@ January), one seed, in fresh processes, side by side in one table:
     (``flex.base_forecast_days``, ``flex.base_forecast_window_h``: the largest import seen at
     that time of day over the last days);
 (d) **smart + flexible, no peak term**: the flex LP on the tariff alone
-    (``flex.peak_penalty_eur_per_kw=0``).
+    (``flex.peak_penalty_eur_per_kw=0``);
+(e) **smart + flexible, cautious base, joint batteries**: as (c), with the home batteries
+    planned in the flex LP (``flex.joint_batteries=true``): the tariff and the peak term
+    steer them with the chargers and heat pumps, and the battery LP plans them no more.
 
 Each under the time-of-use tariff and, with ``--day-ahead CSV``, under the dynamic tariff of
 that day-ahead price series (``tariffs.day_ahead_csv``; no series ships with gridtwin).
@@ -46,6 +49,7 @@ CONTROLS = {
     ],
     "(c) smart + flexible, cautious base": [],
     "(d) smart + flexible, no peak term": ["flex.peak_penalty_eur_per_kw=0"],
+    "(e) smart + flexible, cautious base, joint batteries": ["flex.joint_batteries=true"],
 }
 
 

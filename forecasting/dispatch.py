@@ -80,6 +80,57 @@ class BatterySpec:
     soc_max: float
 
 
+def battery_block(
+    capacity_kwh: np.ndarray,
+    p_max_mw: np.ndarray,
+    spec: BatterySpec,
+    horizon_steps: int,
+    dt_h: float,
+) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
+    """The battery programme's rows and column bounds for ``b`` batteries (module docstring).
+
+    Columns, battery by battery: charge ``c``, discharge ``d``, import ``imp`` [MW] and state of
+    charge ``s`` [kWh], ``horizon_steps`` each. Rows: the ``b * H`` energy balances
+    ``s_t - s_{t-1} - 1000 dt (eta_c c_t - d_t / eta_d) = s_0 [t = 0]``, then the ``b * H``
+    import rows ``-c_t + d_t + imp_t >= n_t``.
+
+    Returns
+    -------
+    a : sparse matrix, shape (2 b H, 4 b H)
+    lower, upper : ndarray, shape (b, 4, H)
+        Column bounds (``upper`` of the import: ``inf``).
+    """
+    b, h = len(capacity_kwh), horizon_steps
+    eye = sp.eye(h, format="csr")
+    zero = sp.csr_matrix((h, h))
+    step = (sp.eye(h) - sp.eye(h, k=-1)).tocsr()
+    e = 1000.0 * dt_h
+    dynamics = sp.hstack([-spec.eta_charge * e * eye, e / spec.eta_discharge * eye, zero, step])
+    imports = sp.hstack([-eye, eye, eye, zero])
+    a = sp.vstack([sp.block_diag([dynamics] * b), sp.block_diag([imports] * b)]).tocsc()
+    lower = np.zeros((b, 4, h))
+    upper = np.empty((b, 4, h))
+    upper[:, 0:2] = p_max_mw[:, None, None]
+    upper[:, 2] = np.inf
+    lower[:, 3] = (spec.soc_min * capacity_kwh)[:, None]
+    upper[:, 3] = (spec.soc_max * capacity_kwh)[:, None]
+    return a, lower, upper
+
+
+def battery_cost(
+    n_battery: int, pi: np.ndarray, pe: np.ndarray, dt_h: float, eta_discharge: float
+) -> np.ndarray:
+    """The columns' costs of :func:`battery_block`, shape (battery, 4, H) [EUR per unit]:
+    feed-in forgone or earned, the import's premium over feed-in, the stored energy's worth
+    at the horizon's end (module docstring)."""
+    cost = np.zeros((n_battery, 4, len(pi)))
+    cost[:, 0] = pe * dt_h
+    cost[:, 1] = -pe * dt_h
+    cost[:, 2] = (pi - pe) * dt_h
+    cost[:, 3, -1] = -eta_discharge * pi.min() / 1000.0
+    return cost
+
+
 class _BlockLP:
     """The programme of one block of batteries, built once, re-solved warm."""
 
@@ -97,24 +148,14 @@ class _BlockLP:
         with _quiet_stdout():
             self._h = highspy.Highs()
             self._h.setOptionValue("output_flag", False)
-        eye = sp.eye(h, format="csr")
-        zero = sp.csr_matrix((h, h))
-        step = (sp.eye(h) - sp.eye(h, k=-1)).tocsr()
-        e = 1000.0 * dt_h
-        dynamics = sp.hstack([-spec.eta_charge * e * eye, e / spec.eta_discharge * eye, zero, step])
-        imports = sp.hstack([-eye, eye, eye, zero])
-        a = sp.vstack([sp.block_diag([dynamics] * b), sp.block_diag([imports] * b)]).tocsc()
+        a, lower, upper = battery_block(capacity_kwh, p_max_mw, spec, h, dt_h)
         self._n_col, self._n_row = a.shape[1], a.shape[0]
-        lower = np.zeros((b, 4, h))
-        upper = np.empty((b, 4, h))
-        upper[:, 0:2] = p_max_mw[:, None, None]
-        upper[:, 2] = highspy.kHighsInf
-        lower[:, 3] = (spec.soc_min * capacity_kwh)[:, None]
-        upper[:, 3] = (spec.soc_max * capacity_kwh)[:, None]
+        lower, upper = lower.ravel(), upper.ravel()
+        upper[np.isinf(upper)] = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self._n_col, self._n_row
         lp.col_cost_ = np.zeros(self._n_col)
-        lp.col_lower_, lp.col_upper_ = lower.ravel(), upper.ravel()
+        lp.col_lower_, lp.col_upper_ = lower, upper
         lp.row_lower_, lp.row_upper_ = np.zeros(self._n_row), np.zeros(self._n_row)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_, lp.a_matrix_.index_ = a.indptr, a.indices
@@ -131,11 +172,7 @@ class _BlockLP:
     ) -> np.ndarray | None:
         """Battery power (battery, horizon) [MW], or None without an optimal solution."""
         b, h, dt = self.n_battery, self.horizon_steps, self.dt_h
-        cost = np.zeros((b, 4, h))
-        cost[:, 0] = pe * dt
-        cost[:, 1] = -pe * dt
-        cost[:, 2] = (pi - pe) * dt
-        cost[:, 3, -1] = -self.eta_discharge * pi.min() / 1000.0
+        cost = battery_cost(b, pi, pe, dt, self.eta_discharge)
         start = np.zeros((b, h))
         start[:, 0] = soc_kwh
         lower = np.concatenate([start.ravel(), net_mw.ravel()])

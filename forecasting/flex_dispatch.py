@@ -17,8 +17,8 @@ each charger's power ``c[e, t]`` and each heat pump's electric power ``p[h, t]``
 
 With a peak price ``lambda_pk`` [EUR/kW] the objective also pays ``lambda_pk * 1000 * z`` for
 the community's planned peak import ``z`` [MW]: ``z >= b_t + sum_e c_et + sum_h p_ht`` every
-step, ``b_t`` the forecast import of everything else (households, PV, wind; the batteries,
-planned apart, left out). Load may fill the valleys up to the horizon's forecast base peak
+step, ``b_t`` the forecast import of everything else (households, PV, wind; not the
+batteries). Load may fill the valleys up to the horizon's forecast base peak
 for free and pays only for raising the peak above it (a demand charge's logic, as a planning
 price: it is not billed). The peak is the horizon's, not the run's so far: a floor at the
 highest import planned so far let the plans fill up to it, and the base's forecast error
@@ -27,6 +27,14 @@ then made a new peak (117.4 kW against 111.1 kW over the January week of
 busier than the day before, and the plan then stacks load onto the real peak (over 30
 January days the peak rose above the uncontrolled one); :func:`cautious_base_forecast`
 plans each step against the largest import seen at that time of day over the last days.
+
+With ``flex.joint_batteries`` (:class:`JointBatteries`) the home batteries join the same
+programme with the battery LP's columns, rows and costs (:mod:`forecasting.dispatch`: charge,
+discharge, their home's import, state of charge; home forecasts ``n``, feed-in price ``pe``),
+and their power ``c_bt - d_bt`` joins every peak row. ``z`` then has no floor at the base's
+peak (which only tightened the bound while every flexible power was a load): a battery that
+discharges at the forecast peak lowers it, and pays for that with the tariff value of its
+energy. The battery LP then plans them no more.
 
 ``N_e`` is what the car plugged in still needs by the horizon's end: its remaining need less
 what the charger can still deliver after the horizon (``D_e`` intervals until it leaves);
@@ -46,10 +54,15 @@ close to yesterday's), the COP from the temperature model. Solved by HiGHS throu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
+
+from forecasting.dispatch import BatterySpec, battery_block, battery_cost
+from forecasting.policy import ForecastDispatchPolicy
 
 #: A plan's preference for earlier charging at equal prices [EUR/MWh per interval].
 TIE_BREAK_EUR_PER_MWH = 0.01
@@ -103,6 +116,46 @@ def cautious_base_forecast(
     return np.maximum(forecast, values.max(axis=1, initial=-np.inf))
 
 
+@dataclass(frozen=True)
+class BatteryInputs:
+    """What the flex LP needs to plan the batteries too (``flex.joint_batteries``).
+
+    Attributes
+    ----------
+    net_mw : ndarray, shape (battery, H)
+        Forecast net power of each battery's home without the battery [MW].
+    export_eur_per_mwh : ndarray, shape (H,)
+        Feed-in price [EUR/MWh].
+    soc_kwh : ndarray, shape (battery,)
+        State of charge now [kWh].
+    """
+
+    net_mw: np.ndarray
+    export_eur_per_mwh: np.ndarray
+    soc_kwh: np.ndarray
+
+
+@dataclass(frozen=True)
+class JointBatteries:
+    """The home batteries the flex LP plans with the chargers and heat pumps.
+
+    Their forecasts and their real-time rule stay those of the batteries' policy
+    (:meth:`ForecastDispatchPolicy.joint_forecast`, :meth:`ForecastDispatchPolicy.joint_plan`);
+    only the plan comes from the flex LP, whose peak term then sees them, and the battery LP
+    plans them no more.
+
+    Attributes
+    ----------
+    policy : ForecastDispatchPolicy
+        The batteries' policy.
+    soc_kwh : callable
+        The batteries' state of charge at the start of the current interval [kWh].
+    """
+
+    policy: ForecastDispatchPolicy
+    soc_kwh: Callable[[], np.ndarray]
+
+
 class FlexDispatcher:
     """The flexible loads' LP; see the module docstring.
 
@@ -122,6 +175,10 @@ class FlexDispatcher:
         Penalties of a shortfall and of leaving the comfort band.
     peak_eur_per_kw : float
         Price of raising the community's planned peak import [EUR/kW] (0: no peak term).
+    battery_spec : BatterySpec, optional
+        The batteries planned in the same LP (``flex.joint_batteries``; see
+        :class:`JointBatteries`), with the battery LP's columns, rows and costs
+        (:func:`forecasting.dispatch.battery_block`); None: none.
     """
 
     def __init__(
@@ -136,8 +193,15 @@ class FlexDispatcher:
         shortfall_eur_per_kwh: float,
         comfort_eur_per_kelvin_hour: float,
         peak_eur_per_kw: float = 0.0,
+        battery_spec: BatterySpec | None = None,
     ) -> None:
         self.horizon_steps = horizon_steps
+        self.battery_spec = battery_spec
+        b = 0 if battery_spec is None else len(battery_spec.capacity_kwh)
+        #: The last plan's battery powers, shape (battery, H) [MW] (load convention), and the
+        #: worth of one more MWh stored after each step [EUR/MWh] (the energy balances' duals).
+        self.battery_mw = np.zeros((b, horizon_steps))
+        self.battery_value = np.zeros((b, horizon_steps))
         self.dt_h = interval_s / 3600.0
         self.ev_p_max_mw = ev_p_max_mw
         self.hp_p_max_mw = hp_p_max_mw
@@ -156,8 +220,10 @@ class FlexDispatcher:
         hp_cop: np.ndarray,
         hp_heat_kw: np.ndarray,
         base_mw: np.ndarray | None = None,
+        battery: BatteryInputs | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Plan every charger and heat pump over the horizon.
+        """Plan every charger and heat pump (and the batteries, with ``battery``) over the
+        horizon.
 
         Parameters
         ----------
@@ -172,6 +238,10 @@ class FlexDispatcher:
         base_mw : ndarray, shape (H,), optional
             Forecast community import without the flexible loads [MW]; with
             ``peak_eur_per_kw`` it prices the peak (None: no peak term).
+        battery : BatteryInputs, optional
+            The batteries' forecasts, feed-in price and state of charge (needs
+            ``battery_spec``): their plan lands in :attr:`battery_mw` and
+            :attr:`battery_value`.
 
         Returns
         -------
@@ -236,6 +306,38 @@ class FlexDispatcher:
         )
         a_ub = sp.vstack([ev_rows, band])
         b_ub = np.concatenate([-need, np.zeros(n_hpp), np.full(n_hpp, self.store_max_kwh)])
+        n_bat = 0
+        if battery is not None and self.battery_spec is not None:
+            # the battery LP's columns (c, d, imp, s per battery), rows and costs, appended
+            spec = self.battery_spec
+            n_bat = len(spec.capacity_kwh)
+            a_bat, lo_bat, up_bat = battery_block(spec.capacity_kwh, spec.p_max_mw, spec, h, dt)
+            dyn, imports = a_bat[: n_bat * h], a_bat[n_bat * h :]
+            n_b = 4 * n_bat * h
+            heat_eq = sp.vstack(
+                [
+                    sp.hstack([heat_eq, sp.csr_matrix((n_hpp, n_b))]),
+                    sp.hstack([sp.csr_matrix((n_bat * h, n_col)), dyn]),
+                ]
+            )
+            start = np.zeros((n_bat, h))
+            start[:, 0] = battery.soc_kwh
+            b_eq = np.concatenate([b_eq.ravel(), start.ravel()])
+            # -c + d + imp >= n  as  c - d - imp <= -n
+            a_ub = sp.vstack(
+                [
+                    sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], n_b))]),
+                    sp.hstack([sp.csr_matrix((n_bat * h, n_col)), -imports]),
+                ]
+            )
+            b_ub = np.concatenate([b_ub, -np.asarray(battery.net_mw, dtype=float).ravel()])
+            pe = np.asarray(battery.export_eur_per_mwh, dtype=float)
+            cost = np.concatenate(
+                [cost, battery_cost(n_bat, pi, pe, dt, spec.eta_discharge).ravel()]
+            )
+            lower = np.concatenate([lower, lo_bat.ravel()])
+            upper = np.concatenate([upper, up_bat.ravel()])
+        o_bat, n_col = n_col, len(cost)
         if self.peak_eur_per_kw > 0 and base_mw is not None:
             # one more column, the peak z: base_t + sum_e c_et + sum_h p_ht - z <= 0
             base = np.asarray(base_mw, dtype=float)
@@ -248,27 +350,41 @@ class FlexDispatcher:
                     -np.ones((h, 1)),
                 ]
             )
+            if n_bat:  # the batteries' power c - d counts towards the community's import
+                one = sp.hstack([sp.eye(h), -sp.eye(h), sp.csr_matrix((h, 2 * h))])
+                peak_rows = sp.hstack(
+                    [peak_rows.tocsc()[:, :-1], sp.kron(np.ones((1, n_bat)), one), -np.ones((h, 1))]
+                )
             a_ub = sp.vstack([sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]), peak_rows])
-            heat_eq = sp.hstack([heat_eq, sp.csr_matrix((n_hpp, 1))])
+            heat_eq = sp.hstack([heat_eq, sp.csr_matrix((heat_eq.shape[0], 1))])
             b_ub = np.concatenate([b_ub, -base])
             cost = np.append(cost, 1e3 * self.peak_eur_per_kw)
-            lower = np.append(lower, float(base.max(initial=0.0)))
+            # without batteries the floor only tightens (loads are >= 0); batteries may
+            # discharge below the base's peak, and lowering the peak then counts
+            lower = np.append(lower, -np.inf if n_bat else float(base.max(initial=0.0)))
             upper = np.append(upper, np.inf)
         a_ub = a_ub.tocsc()
         if not all(np.isfinite(x).all() for x in (cost[np.isfinite(cost)], b_ub, b_eq)):
             return None
+        has_eq = n_hp or n_bat
         result = linprog(
             cost,
             A_ub=a_ub,
             b_ub=b_ub,
-            A_eq=heat_eq.tocsc() if n_hp else None,
-            b_eq=b_eq.ravel() if n_hp else None,
+            A_eq=heat_eq.tocsc() if has_eq else None,
+            b_eq=b_eq.ravel() if has_eq else None,
             bounds=np.column_stack([lower, upper]),
             method="highs",
         )
         if result.status != 0:
             return None
         x = result.x
+        if n_bat:
+            cols = x[o_bat : o_bat + 4 * n_bat * h].reshape(n_bat, 4, h)
+            self.battery_mw = cols[:, 0] - cols[:, 1]
+            # the dual of step t's energy balance: what one more kWh stored after t is worth
+            duals = np.asarray(result.eqlin.marginals)[n_hpp : n_hpp + n_bat * h]
+            self.battery_value = -duals.reshape(n_bat, h) * 1000.0
         return x[:n_evp].reshape(n_ev, h), x[o_hpp:o_store].reshape(n_hp, h)
 
 
@@ -305,6 +421,9 @@ class FlexDispatchPolicy:
         Days of ``base_history_mw`` before the run, the days the cautious forecast looks back.
     base_window_steps : int
         Intervals either side of the same time of day the cautious forecast looks at.
+    batteries : JointBatteries, optional
+        Batteries planned in the same LP (the dispatcher's ``battery_spec``), every plan
+        handed to their policy; None: the battery LP plans them apart.
     """
 
     def __init__(
@@ -323,8 +442,10 @@ class FlexDispatchPolicy:
         base_history_mw: np.ndarray | None = None,
         base_days: int = 1,
         base_window_steps: int = 0,
+        batteries: JointBatteries | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.batteries = batteries
         self.base_history = base_history_mw
         self.base_days = base_days
         self.base_window = base_window_steps
@@ -363,6 +484,7 @@ class FlexDispatchPolicy:
         self._departures = departures
         j = k - self._plan_k
         if self._plan is None or changed or k % self.replan == 0 or j >= self.horizon:
+            battery = self._battery_inputs(k)
             t0 = time.perf_counter()
             plan = self.dispatcher.plan(
                 self.price[k : k + self.horizon],
@@ -372,8 +494,12 @@ class FlexDispatchPolicy:
                 self.cop[k : k + self.horizon].T,
                 self.heat_forecast_kw(k),
                 base_mw=self.base_forecast_mw(k),
+                battery=battery,
             )
             self.timings_s["flex_dispatch"] += time.perf_counter() - t0
+            if battery is not None and self.batteries is not None:
+                battery_plan = None if plan is None else self.dispatcher.battery_mw
+                self.batteries.policy.joint_plan(k, battery_plan, self.dispatcher.battery_value)
             self.plans += 1
             if plan is None:
                 self.failed += 1
@@ -388,6 +514,21 @@ class FlexDispatchPolicy:
             if self.flexible_hp:
                 hp = self._plan[1][:, j]
         return ev, hp
+
+    def _battery_inputs(self, k: int) -> BatteryInputs | None:
+        """The joint batteries' forecasts, feed-in price and state of charge at interval
+        ``k`` (None: no joint batteries, or their forecast is not finite)."""
+        if self.batteries is None:
+            return None
+        policy = self.batteries.policy
+        net_mw = policy.joint_forecast(k)
+        if net_mw is None:
+            return None
+        return BatteryInputs(
+            net_mw=net_mw,
+            export_eur_per_mwh=policy.export_price[k : k + self.horizon],
+            soc_kwh=np.asarray(self.batteries.soc_kwh(), dtype=float),
+        )
 
     def base_forecast_mw(self, k: int) -> np.ndarray | None:
         """The community's import without the flexible loads over the horizon from interval

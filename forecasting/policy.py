@@ -137,6 +137,10 @@ class ForecastDispatchPolicy:
         self.current_plan = np.full(host_matrix.shape[0], np.nan)
         #: The interval the plan in force was issued at.
         self.plan_issued = 0
+        #: True once a joint planner plans the batteries (its LP, not :attr:`dispatcher`).
+        self.joint = False
+        # a fresh forecast (issued at, per series, per battery) its plan has not yet adopted
+        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def _fit(self, k: int) -> None:
         end = self.warmup + k
@@ -146,9 +150,10 @@ class ForecastDispatchPolicy:
         self.cpu_s["fit"] += time.process_time() - cpu
         self.fits += 1
 
-    def _issue(self, k: int, soc_kwh: np.ndarray) -> None:
-        clock = time.perf_counter
-        t0 = clock()
+    def _forecast(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Forecast every series at interval ``k`` (refitting when due): the forecast, shape
+        (series, horizon), and the forecast behind each battery's meter, shape (battery,
+        horizon) [MW] (None when not finite)."""
         if k % self.retrain == 0:
             self._fit(k)
         end = self.warmup + k
@@ -174,10 +179,25 @@ class ForecastDispatchPolicy:
             )[0]
         self.cpu_s["predict"] += time.process_time() - cpu
         self.values_issued += np.isfinite(fc).sum(axis=1)
+        if np.isfinite(fc[hosts]).all() and np.isfinite(fc[np.ix_(others, near - 1)]).all():
+            return fc, np.asarray(self.host_matrix @ fc)
+        return fc, None
+
+    def _adopt(self, k: int, fc: np.ndarray, host_fc: np.ndarray, plan: np.ndarray) -> None:
+        """Make ``plan``, issued at ``k`` on forecast ``fc``, the plan in force."""
+        self._fc, self._host_fc, self._plan, self._plan_k = fc, host_fc, plan, k
+        for h in self.record_horizons:
+            self.records.issue.append(k)
+            self.records.horizon.append(h)
+            self.records.predicted_mw.append(fc[:, h - 1].copy())
+
+    def _issue(self, k: int, soc_kwh: np.ndarray) -> None:
+        clock = time.perf_counter
+        t0 = clock()
+        fc, host_fc = self._forecast(k)
         t1 = clock()
         plan = None
-        if np.isfinite(fc[hosts]).all() and np.isfinite(fc[np.ix_(others, near - 1)]).all():
-            host_fc = self.host_matrix @ fc
+        if host_fc is not None:
             plan = self.dispatcher.plan(
                 host_fc,
                 self.import_price[k : k + self.horizon],
@@ -186,19 +206,56 @@ class ForecastDispatchPolicy:
             )
         self.timings_s["forecasting"] += t1 - t0
         self.timings_s["dispatch"] += clock() - t1
+        if plan is None or host_fc is None:
+            self.fallback.add(k)
+            return
+        self._value = self.dispatcher.energy_value
+        self._adopt(k, fc, host_fc, plan)
+
+    def joint_forecast(self, k: int) -> np.ndarray | None:
+        """For a joint planner (:class:`forecasting.flex_dispatch.FlexDispatchPolicy`): the
+        forecast behind each battery's meter over the horizon from interval ``k`` [MW].
+
+        A fresh forecast every ``replan_intervals`` (and while no forecast is in hand), else
+        the newest forecast moved on to ``k``, its last step held to the horizon's end. None:
+        the forecast is not finite (interval flagged).
+        """
+        fresh = self._plan is None or k % self.replan == 0
+        if fresh:
+            t0 = time.perf_counter()
+            fc, host_fc = self._forecast(k)
+            self.timings_s["forecasting"] += time.perf_counter() - t0
+            if host_fc is None:
+                self.fallback.add(k)
+            else:
+                self._pending = (k, fc, host_fc)
+            return host_fc
+        if self._plan is None:
+            return None
+        j = min(k - self._plan_k, self.horizon - 1)
+        idx = np.minimum(j + np.arange(self.horizon), self.horizon - 1)
+        return np.asarray(self._host_fc[:, idx])
+
+    def joint_plan(self, k: int, plan: np.ndarray | None, value: np.ndarray) -> None:
+        """A joint planner's battery plan from interval ``k`` (battery, horizon) [MW] and the
+        worth of stored energy after each step [EUR/MWh] (None: its LP failed, flagged)."""
         if plan is None:
             self.fallback.add(k)
             return
-        self._fc, self._host_fc, self._plan, self._plan_k = fc, host_fc, plan, k
-        self._value = self.dispatcher.energy_value
-        for h in self.record_horizons:
-            self.records.issue.append(k)
-            self.records.horizon.append(h)
-            self.records.predicted_mw.append(fc[:, h - 1].copy())
+        if self._pending is not None and self._pending[0] == k:  # a fresh forecast
+            _, fc, host_fc = self._pending
+            self._pending = None
+            self._adopt(k, fc, host_fc, plan)
+        else:  # the forecast in force, moved on to k
+            j = min(k - self._plan_k, self.horizon - 1)
+            idx = np.minimum(j + np.arange(self.horizon), self.horizon - 1)
+            self._fc, self._host_fc = self._fc[:, idx], self._host_fc[:, idx]
+            self._plan, self._plan_k = plan, k
+        self._value = value
 
     def request(self, k: int, host_net_mw: np.ndarray, soc_kwh: np.ndarray) -> np.ndarray:
         """Battery power for interval ``k`` [MW]; see :class:`grid.nodes.BatteryPolicy`."""
-        if k % self.replan == 0 or self._plan is None:
+        if not self.joint and (k % self.replan == 0 or self._plan is None):
             self._issue(k, soc_kwh)
         j = k - self._plan_k
         if self._plan is None or j >= self.horizon:

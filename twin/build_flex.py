@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecasting.flex_dispatch import FlexDispatcher, FlexDispatchPolicy
+from forecasting.flex_dispatch import FlexDispatcher, FlexDispatchPolicy, JointBatteries
 from grid.curtailment import Sensitivities
 from grid.dimming import DimmingOperator, controllable
 from grid.flex import (
@@ -145,6 +145,12 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
     policy: ProfilePolicy | FlexDispatchPolicy = ProfilePolicy(ev_p_max, hp_profile)
     if smart_ev or flexible_hp:
         retail = run_prices(sc, n + horizon).retail_eur_per_mwh
+        joint = None
+        battery_policy = twin.forecast_policy
+        if flex.joint_batteries and battery_policy is not None and len(twin.batteries.rows):
+            fleet = twin.batteries
+            joint = JointBatteries(policy=battery_policy, soc_kwh=lambda: fleet.soc_kwh)
+            battery_policy.joint = True  # its own LP plans them no more
         dispatcher = FlexDispatcher(
             horizon_steps=horizon,
             interval_s=run.interval_s,
@@ -155,6 +161,7 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
             shortfall_eur_per_kwh=flex.ev.shortfall_penalty_eur_per_kwh,
             comfort_eur_per_kelvin_hour=hp_cfg.comfort_penalty_eur_per_kelvin_hour,
             peak_eur_per_kw=flex.peak_penalty_eur_per_kw,
+            battery_spec=None if joint is None else joint.policy.dispatcher.spec,
         )
         policy = FlexDispatchPolicy(
             dispatcher=dispatcher,
@@ -174,6 +181,7 @@ def build_flex(twin: Twin, library: dict[str, pd.DataFrame]) -> FlexNodes:
             ),
             base_days=flex.base_forecast_days,
             base_window_steps=flex.base_forecast_window_h * 3600 // run.interval_s,
+            batteries=joint,
         )
     return FlexNodes(
         ev_rows=ev_rows,

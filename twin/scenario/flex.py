@@ -126,12 +126,19 @@ class FlexConfig(Section):
     (± ``base_forecast_window_h`` hours [h]) on each of the last ``base_forecast_days`` days
     [days] (:func:`forecasting.flex_dispatch.cautious_base_forecast`); 1 and 0 (the
     defaults): the day-before forecast alone.
+    ``joint_batteries``: the flex LP plans the home batteries too, in the same programme as
+    the chargers and heat pumps (the battery LP's constraints and costs on the batteries'
+    forecasts), so the tariff and the peak term steer them together; the battery LP then
+    plans them no more. Needs ``forecasting.battery_control = "forecast"``; without a flex
+    LP (uncontrolled chargers and fixed heat pumps) the battery LP plans them as before.
+    ``false`` (the default): the battery LP plans them apart.
     """
 
     enabled: bool = False
     peak_penalty_eur_per_kw: Annotated[float, Field(ge=0.0, le=1000.0)] = 0.0
     base_forecast_days: Annotated[int, Field(ge=1, le=28)] = 1
     base_forecast_window_h: Annotated[int, Field(ge=0, le=12)] = 0
+    joint_batteries: bool = False
     ev: EvConfig = Field(default_factory=EvConfig)
     heat_pump: HeatPumpConfig = Field(default_factory=HeatPumpConfig)
     dimming: DimmingConfig = Field(default_factory=DimmingConfig)

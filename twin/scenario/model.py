@@ -61,7 +61,8 @@ class Scenario(Section):
 
 
 def flex_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
-    """A ``[flex]`` whose profile window is longer than the SimBench profile year.
+    """A ``[flex]`` whose profile window is longer than the SimBench profile year, or whose
+    ``joint_batteries`` has no flex LP or no battery forecasts to plan with.
 
     The flexible loads read their profiles from a day before the run (the heat-demand
     forecast), with the peak term from ``flex.base_forecast_days`` before it (the base
@@ -74,6 +75,17 @@ def flex_misfits(scenario: Scenario) -> Iterator[tuple[str, str]]:
         The dotted key that does not fit and why.
     """
     flex, run = scenario.flex, scenario.run
+    if flex.joint_batteries and not flex.enabled:
+        yield "flex.joint_batteries", "needs flex.enabled = true (the flex LP plans the batteries)"
+    if flex.joint_batteries and scenario.forecasting.battery_control != "forecast":
+        yield (
+            "flex.joint_batteries",
+            (
+                f'needs forecasting.battery_control = "forecast" (is '
+                f'"{scenario.forecasting.battery_control}"): the batteries are planned on '
+                "their homes' forecasts"
+            ),
+        )
     if not flex.enabled:
         return
     year_s = (PROFILE_END - PROFILE_START).total_seconds()
