@@ -23,7 +23,13 @@ from settlement.chain.participants import participant_private_key
 from settlement.chain.transactions import scan_transactions
 from settlement.economy.ballots import Support
 from settlement.economy.consent import allowance, grant_allowance
-from settlement.economy.dao import CommunityDao, DaoSettings, Proposal, ProposalState
+from settlement.economy.dao import (
+    CommunityDao,
+    DaoSettings,
+    Proposal,
+    ProposalState,
+    votes_chunks,
+)
 from settlement.economy.shares import AssetShareToken, pro_rata
 from settlement.units import MicroEur, TokenUnits
 from tests.anvil import MISSING, AnvilNode, anvil_binary
@@ -188,6 +194,45 @@ def test_votes_are_weighted_by_delegated_balance(chain: Chain) -> None:
     forged = type(forged)(forged.proposal_id, forged.support, members[2], forged.signature)
     with pytest.raises(TransactionRevertedError, match="GovernorInvalidSignature"):
         dao.cast_vote_by_sig(forged)
+
+
+def test_votes_minted_in_chunks_within_the_gas_budget(chain: Chain) -> None:
+    """40 members, a budget too small for the one-shot constructor: the operator mints in
+    chunks under the budget and seals before the governor exists; the governor then works."""
+    member_keys = keys("chunked", 40)
+    members = [address(k) for k in member_keys]
+    votes = [TokenUnits(1 + i % 3) for i in range(40)]
+    budget = 3_000_000
+    assert votes_chunks(40, budget) == [(0, 35), (35, 40)]
+    assert votes_chunks(40, 30_000_000) is None  # the default community: one transaction
+    first = chain.block_number() + 1
+    settings = DaoSettings(voting_delay_blocks=2, voting_period_blocks=30, quorum_percent=20)
+    dao = CommunityDao.deploy(chain, members, votes, settings, gas_budget=budget)
+    token = dao.contract("CommunityVotes")
+    assert chain.call(token, "isSealed")
+    assert chain.call(token, "totalSupply") == sum(votes)
+    assert [dao.balance_of_votes(m) for m in members] == votes
+    sent = [
+        chain.w3.eth.get_block(b, full_transactions=True)
+        for b in range(first, chain.block_number() + 1)
+    ]
+    txs = [tx for block in sent for tx in block["transactions"]]
+    minting = [txs[0]] + [tx for tx in txs if tx["to"] == token.address]  # deploy, mint, seal
+    assert len(minting) == 4
+    assert max(int(tx["gas"]) for tx in minting) <= budget
+    functions = scan_transactions(chain, first, [chain.operator], []).function
+    assert functions.count("mintChunk") == 2
+    assert functions.count("seal") == 1
+    with pytest.raises(TransactionRevertedError, match="MintingClosed"):
+        chain.transact(token, "mintChunk", [[members[0]], [1]], gas=200_000)
+    for key in member_keys[:10]:
+        dao.delegate_by_sig(dao.sign_delegation(key))
+    proposal = dao.treasury_payment(members[0], MicroEur(1), "x", "Chunked votes")
+    dao.propose(proposal)
+    proposal_id = dao.proposal_id(proposal)
+    vote(dao, proposal_id, dict.fromkeys(member_keys[:10], Support.FOR))
+    assert dao.proposal_votes(proposal_id).for_ == sum(votes[:10])
+    assert dao.state(proposal_id) == ProposalState.SUCCEEDED
 
 
 def test_no_role_escalates(chain: Chain, community: tuple[CommunityDao, list[bytes]]) -> None:

@@ -1,6 +1,6 @@
-"""``gridtwin verify``'s checks of the community economy: the treasury's rows against the
-chain, the credits that move outside the batches (contributions, asset purchases, payouts) and
-the asset payouts pro rata (:func:`twin.verify.verify_run` calls them)."""
+"""``gridtwin verify``'s checks of the community economy: the votes' supply, the treasury's
+rows against the chain, the credits that move outside the batches (contributions, asset
+purchases, payouts) and the asset payouts pro rata (:func:`twin.verify.verify_run` calls them)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from web3.logs import DISCARD
 from settlement.chain.connection import Chain
 from settlement.economy.dao import CommunityDao
 from settlement.economy.shares import AssetShareToken
+from settlement.market.accounts import account_kind
 from twin.checks import Check
 from twin.results import RunFolder
 
@@ -53,6 +54,25 @@ def economy_flows(run: RunFolder) -> dict[str, int]:
             if str(r.receiver_address) != treasury:  # the treasury's is a treasury row
                 move(str(r.buyer_address), str(r.receiver_address), royalty)
     return flows
+
+
+def verify_votes(run: RunFolder, chain: Chain, nodes: pd.DataFrame) -> Check:
+    """CommunityVotes is sealed (nobody can mint any more) and its supply is the members'
+    votes, recomputed from the ``nodes`` table and ``economy.votes`` (one a member, or one per
+    node it owns)."""
+    dao = CommunityDao(chain, run.manifest["chain"]["addresses"])
+    token = dao.contract("CommunityVotes")
+    owners = nodes["owner"].astype(str)
+    homes = owners[owners.map(lambda o: account_kind(o) == "home")]
+    kind = str(run.manifest["config"]["economy"]["votes"])
+    expected = homes.nunique() if kind == "equal" else len(homes)
+    supply, sealed = int(chain.call(token, "totalSupply")), bool(chain.call(token, "isSealed"))
+    return Check(
+        "CommunityVotes sealed, supply = the members' votes",
+        sealed and supply == expected,
+        f"{supply:,} votes on chain ({'sealed' if sealed else 'NOT sealed'}), "
+        f"{expected:,} for {homes.nunique():,} members ({kind})",
+    )
 
 
 def verify_treasury(

@@ -118,7 +118,12 @@ class EconomyLayer:
         # devices layer), then the timelock owns the Treasury (the chain layer's hand-overs)
         setup = devices.enabled and devices.emission.schedule == "revenue"
         self.dao = CommunityDao.deploy(
-            cc, self.member_addresses, self.votes, settings, treasury_setup=setup
+            cc,
+            self.member_addresses,
+            self.votes,
+            settings,
+            treasury_setup=setup,
+            gas_budget=chain.settler.gas_budget(),
         )
         if setup:
             chain.hand_overs.append(lambda admin: self.dao.hand_over_treasury())
