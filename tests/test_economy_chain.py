@@ -371,6 +371,51 @@ def test_distribution_is_pro_rata_and_follows_a_transfer(
     assert sum(credits(chain, watched)) == total  # every micro-euro conserved
 
 
+def test_distribution_in_chunks_pays_what_one_transaction_pays(
+    chain: Chain, asset: tuple[AssetShareToken, bytes, str]
+) -> None:
+    shares, revenue_key, _ = asset
+    holder_keys = keys("chunk-holders", 3)
+    holders = [address(k) for k in holder_keys]
+    amounts = [TokenUnits(s) for s in (3, 5, 11)]
+    shares.mint(holders, amounts)
+    revenue = address(revenue_key)
+    watched = [*holders, revenue]
+    total = sum(credits(chain, watched))
+    epoch = MicroEur(1_000_003)
+    # by hand: one holder a chunk; balances are frozen while the distribution is open
+    first = shares.chain.transact(
+        shares.contract, "distributeRevenueChunk", [1, int(epoch), 1], gas=400_000
+    )
+    with pytest.raises(TransactionRevertedError, match="DistributionOpen"):
+        shares.transfer_shares(holder_keys[0], holders[1], TokenUnits(1), fund_gas=True)
+    with pytest.raises(TransactionRevertedError, match="NotTheOpenDistribution"):
+        shares.chain.transact(
+            shares.contract, "distributeRevenueChunk", [2, int(epoch), 1], gas=400_000
+        )
+    rest = [
+        shares.chain.transact(
+            shares.contract, "distributeRevenueChunk", [1, int(epoch), 1], gas=400_000
+        )
+        for _ in range(2)
+    ]
+    paid = {h: v for r in (first, *rest) for h, v in shares.payouts(r).items()}
+    assert [paid[h] for h in holders] == pro_rata(epoch, amounts)
+    assert shares.distribution(1) == (True, sum(paid.values()))
+    # the budgeted path, 8 holders: 2 a chunk, then one transaction when it fits
+    more = [address(k) for k in keys("chunk-more", 5)]
+    shares.mint(more, [TokenUnits(1)] * 5)
+    receipts = shares.distribute_within(2, epoch, 250_000 + 45_000 * 2)
+    assert len(receipts) == 4
+    paid = {h: v for r in receipts for h, v in shares.payouts(r).items()}
+    everyone = [*holders, *more]
+    assert [paid[h] for h in everyone] == pro_rata(epoch, [*amounts, *[TokenUnits(1)] * 5])
+    watched += more
+    assert len(shares.distribute_within(3, epoch, 30_000_000)) == 1
+    shares.transfer_shares(holder_keys[0], holders[1], TokenUnits(1), fund_gas=True)  # open again
+    assert sum(credits(chain, watched)) == total  # every micro-euro conserved
+
+
 def test_gas_per_operation(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
     member_keys = keys("gas", 40)
     members = [address(k) for k in member_keys]

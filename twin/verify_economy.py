@@ -164,18 +164,28 @@ def verify_payouts(run: RunFolder, chain: Chain) -> list[Check]:
     table = run.table("asset_payouts")
     addresses = run.manifest["chain"]["addresses"]
     bad: list[str] = []
-    for (asset, tx), rows in table.groupby(["asset", "tx_hash"], observed=True):
+    # one distribution: one transaction, or its chunks' (the last emits Distributed)
+    for (asset, batch), rows in table.groupby(["asset", "batch_id"], observed=True):
         token = AssetShareToken(chain, str(addresses[f"AssetShares:{asset}"]))
-        receipt = chain.get_receipt(str(tx))
-        if receipt is None:
-            bad.append(f"asset {asset}: no transaction {tx} on chain")
+        txs = list(dict.fromkeys(rows["tx_hash"].astype(str)))
+        found = [chain.get_receipt(tx) for tx in txs]
+        receipts = [r for r in found if r is not None]
+        if len(receipts) != len(txs):
+            bad.append(f"asset {asset}, batch {batch}: a transaction of {txs} is not on chain")
             continue
-        events = token.contract.events.Distributed().process_receipt(receipt, errors=DISCARD)
-        on_chain = token.payouts(receipt)
+        events = [
+            e
+            for r in receipts
+            for e in token.contract.events.Distributed().process_receipt(r, errors=DISCARD)
+        ]
+        on_chain = {h: int(v) for r in receipts for h, v in token.payouts(r).items()}
         holders, amounts = rows["holder"].astype(str), rows["amount_micro_eur"].astype(int)
         got = dict(zip(holders, amounts, strict=True))
-        if not events or got != {h: int(v) for h, v in on_chain.items()}:
-            bad.append(f"asset {asset}, {tx}: rows {len(rows)} differ from its Payout events")
+        if len(events) != 1 or got != on_chain:
+            bad.append(
+                f"asset {asset}, batch {batch}: rows {len(rows)} differ from the Payout events "
+                f"of {len(txs)} transaction(s)"
+            )
             continue
         total, supply = int(events[0].args.amount), int(rows["shares"].sum())
         for r in rows.itertuples():

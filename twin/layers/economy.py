@@ -282,7 +282,8 @@ class EconomyLayer:
                 receipt = 0
                 if asset.address in plan.accounts:
                     receipt = int(plan.net_amounts[plan.accounts.index(asset.address)])
-                pay_holders(self.chain_layer.chain, asset, b, receipt)
+                budget = self.chain_layer.settler.gas_budget()
+                pay_holders(self.chain_layer.chain, asset, b, receipt, budget)
 
     def finish(self) -> LayerOutput:
         """The economy's tables, KPIs and the new contracts' addresses."""
