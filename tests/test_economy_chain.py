@@ -23,7 +23,13 @@ from settlement.chain.participants import participant_private_key
 from settlement.chain.transactions import scan_transactions
 from settlement.economy.ballots import Support
 from settlement.economy.consent import allowance, grant_allowance
-from settlement.economy.dao import CommunityDao, DaoSettings, Proposal, ProposalState
+from settlement.economy.dao import (
+    CommunityDao,
+    DaoSettings,
+    Proposal,
+    ProposalState,
+    votes_chunks,
+)
 from settlement.economy.shares import AssetShareToken, pro_rata
 from settlement.units import MicroEur, TokenUnits
 from tests.anvil import MISSING, AnvilNode, anvil_binary
@@ -190,6 +196,45 @@ def test_votes_are_weighted_by_delegated_balance(chain: Chain) -> None:
         dao.cast_vote_by_sig(forged)
 
 
+def test_votes_minted_in_chunks_within_the_gas_budget(chain: Chain) -> None:
+    """40 members, a budget too small for the one-shot constructor: the operator mints in
+    chunks under the budget and seals before the governor exists; the governor then works."""
+    member_keys = keys("chunked", 40)
+    members = [address(k) for k in member_keys]
+    votes = [TokenUnits(1 + i % 3) for i in range(40)]
+    budget = 3_000_000
+    assert votes_chunks(40, budget) == [(0, 35), (35, 40)]
+    assert votes_chunks(40, 30_000_000) is None  # the default community: one transaction
+    first = chain.block_number() + 1
+    settings = DaoSettings(voting_delay_blocks=2, voting_period_blocks=30, quorum_percent=20)
+    dao = CommunityDao.deploy(chain, members, votes, settings, gas_budget=budget)
+    token = dao.contract("CommunityVotes")
+    assert chain.call(token, "isSealed")
+    assert chain.call(token, "totalSupply") == sum(votes)
+    assert [dao.balance_of_votes(m) for m in members] == votes
+    sent = [
+        chain.w3.eth.get_block(b, full_transactions=True)
+        for b in range(first, chain.block_number() + 1)
+    ]
+    txs = [tx for block in sent for tx in block["transactions"]]
+    minting = [txs[0]] + [tx for tx in txs if tx["to"] == token.address]  # deploy, mint, seal
+    assert len(minting) == 4
+    assert max(int(tx["gas"]) for tx in minting) <= budget
+    functions = scan_transactions(chain, first, [chain.operator], []).function
+    assert functions.count("mintChunk") == 2
+    assert functions.count("seal") == 1
+    with pytest.raises(TransactionRevertedError, match="MintingClosed"):
+        chain.transact(token, "mintChunk", [[members[0]], [1]], gas=200_000)
+    for key in member_keys[:10]:
+        dao.delegate_by_sig(dao.sign_delegation(key))
+    proposal = dao.treasury_payment(members[0], MicroEur(1), "x", "Chunked votes")
+    dao.propose(proposal)
+    proposal_id = dao.proposal_id(proposal)
+    vote(dao, proposal_id, dict.fromkeys(member_keys[:10], Support.FOR))
+    assert dao.proposal_votes(proposal_id).for_ == sum(votes[:10])
+    assert dao.state(proposal_id) == ProposalState.SUCCEEDED
+
+
 def test_no_role_escalates(chain: Chain, community: tuple[CommunityDao, list[bytes]]) -> None:
     dao, member_keys = community
     operator, governor = chain.operator, dao.addresses["CommunityGovernor"]
@@ -323,6 +368,51 @@ def test_distribution_is_pro_rata_and_follows_a_transfer(
     assert [paid_2.get(h, 0) for h in holders] == pro_rata(epoch_2, now)
     assert holders[0] not in paid_2
     assert paid_2[holders[3]] == epoch_2 * 4 // 19
+    assert sum(credits(chain, watched)) == total  # every micro-euro conserved
+
+
+def test_distribution_in_chunks_pays_what_one_transaction_pays(
+    chain: Chain, asset: tuple[AssetShareToken, bytes, str]
+) -> None:
+    shares, revenue_key, _ = asset
+    holder_keys = keys("chunk-holders", 3)
+    holders = [address(k) for k in holder_keys]
+    amounts = [TokenUnits(s) for s in (3, 5, 11)]
+    shares.mint(holders, amounts)
+    revenue = address(revenue_key)
+    watched = [*holders, revenue]
+    total = sum(credits(chain, watched))
+    epoch = MicroEur(1_000_003)
+    # by hand: one holder a chunk; balances are frozen while the distribution is open
+    first = shares.chain.transact(
+        shares.contract, "distributeRevenueChunk", [1, int(epoch), 1], gas=400_000
+    )
+    with pytest.raises(TransactionRevertedError, match="DistributionOpen"):
+        shares.transfer_shares(holder_keys[0], holders[1], TokenUnits(1), fund_gas=True)
+    with pytest.raises(TransactionRevertedError, match="NotTheOpenDistribution"):
+        shares.chain.transact(
+            shares.contract, "distributeRevenueChunk", [2, int(epoch), 1], gas=400_000
+        )
+    rest = [
+        shares.chain.transact(
+            shares.contract, "distributeRevenueChunk", [1, int(epoch), 1], gas=400_000
+        )
+        for _ in range(2)
+    ]
+    paid = {h: v for r in (first, *rest) for h, v in shares.payouts(r).items()}
+    assert [paid[h] for h in holders] == pro_rata(epoch, amounts)
+    assert shares.distribution(1) == (True, sum(paid.values()))
+    # the budgeted path, 8 holders: 2 a chunk, then one transaction when it fits
+    more = [address(k) for k in keys("chunk-more", 5)]
+    shares.mint(more, [TokenUnits(1)] * 5)
+    receipts = shares.distribute_within(2, epoch, 250_000 + 45_000 * 2)
+    assert len(receipts) == 4
+    paid = {h: v for r in receipts for h, v in shares.payouts(r).items()}
+    everyone = [*holders, *more]
+    assert [paid[h] for h in everyone] == pro_rata(epoch, [*amounts, *[TokenUnits(1)] * 5])
+    watched += more
+    assert len(shares.distribute_within(3, epoch, 30_000_000)) == 1
+    shares.transfer_shares(holder_keys[0], holders[1], TokenUnits(1), fund_gas=True)  # open again
     assert sum(credits(chain, watched)) == total  # every micro-euro conserved
 
 

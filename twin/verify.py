@@ -32,7 +32,7 @@ from twin.checks import Check
 from twin.results import RunFolder, open_run
 from twin.verify_data import data_flows, data_minted, has_data_sales, verify_data_sales
 from twin.verify_devices import verify_devices
-from twin.verify_economy import economy_flows, verify_payouts, verify_treasury
+from twin.verify_economy import economy_flows, verify_payouts, verify_treasury, verify_votes
 from twin.verify_journal import LEDGER, verify_journal
 from twin.verify_market import verify_bills, verify_fee_reductions, verify_orders, verify_trades
 from twin.verify_participants import verify_participants
@@ -278,6 +278,9 @@ def _verify_chain(run: RunFolder, chain: Chain) -> list[Check]:
     if has_treasury:
         checks += _guarded(
             "treasury.parquet readable", lambda: verify_treasury(run, chain, trades, batches)
+        )
+        checks += _guarded(
+            "nodes.parquet readable", lambda: [verify_votes(run, chain, _table(run, "nodes"))]
         )
     if _has(run, "asset_payouts"):
         checks += _guarded("asset_payouts.parquet readable", lambda: verify_payouts(run, chain))

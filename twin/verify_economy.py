@@ -1,6 +1,6 @@
-"""``gridtwin verify``'s checks of the community economy: the treasury's rows against the
-chain, the credits that move outside the batches (contributions, asset purchases, payouts) and
-the asset payouts pro rata (:func:`twin.verify.verify_run` calls them)."""
+"""``gridtwin verify``'s checks of the community economy: the votes' supply, the treasury's
+rows against the chain, the credits that move outside the batches (contributions, asset
+purchases, payouts) and the asset payouts pro rata (:func:`twin.verify.verify_run` calls them)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from web3.logs import DISCARD
 from settlement.chain.connection import Chain
 from settlement.economy.dao import CommunityDao
 from settlement.economy.shares import AssetShareToken
+from settlement.market.accounts import account_kind
 from twin.checks import Check
 from twin.results import RunFolder
 
@@ -53,6 +54,25 @@ def economy_flows(run: RunFolder) -> dict[str, int]:
             if str(r.receiver_address) != treasury:  # the treasury's is a treasury row
                 move(str(r.buyer_address), str(r.receiver_address), royalty)
     return flows
+
+
+def verify_votes(run: RunFolder, chain: Chain, nodes: pd.DataFrame) -> Check:
+    """CommunityVotes is sealed (nobody can mint any more) and its supply is the members'
+    votes, recomputed from the ``nodes`` table and ``economy.votes`` (one a member, or one per
+    node it owns)."""
+    dao = CommunityDao(chain, run.manifest["chain"]["addresses"])
+    token = dao.contract("CommunityVotes")
+    owners = nodes["owner"].astype(str)
+    homes = owners[owners.map(lambda o: account_kind(o) == "home")]
+    kind = str(run.manifest["config"]["economy"]["votes"])
+    expected = homes.nunique() if kind == "equal" else len(homes)
+    supply, sealed = int(chain.call(token, "totalSupply")), bool(chain.call(token, "isSealed"))
+    return Check(
+        "CommunityVotes sealed, supply = the members' votes",
+        sealed and supply == expected,
+        f"{supply:,} votes on chain ({'sealed' if sealed else 'NOT sealed'}), "
+        f"{expected:,} for {homes.nunique():,} members ({kind})",
+    )
 
 
 def verify_treasury(
@@ -144,18 +164,28 @@ def verify_payouts(run: RunFolder, chain: Chain) -> list[Check]:
     table = run.table("asset_payouts")
     addresses = run.manifest["chain"]["addresses"]
     bad: list[str] = []
-    for (asset, tx), rows in table.groupby(["asset", "tx_hash"], observed=True):
+    # one distribution: one transaction, or its chunks' (the last emits Distributed)
+    for (asset, batch), rows in table.groupby(["asset", "batch_id"], observed=True):
         token = AssetShareToken(chain, str(addresses[f"AssetShares:{asset}"]))
-        receipt = chain.get_receipt(str(tx))
-        if receipt is None:
-            bad.append(f"asset {asset}: no transaction {tx} on chain")
+        txs = list(dict.fromkeys(rows["tx_hash"].astype(str)))
+        found = [chain.get_receipt(tx) for tx in txs]
+        receipts = [r for r in found if r is not None]
+        if len(receipts) != len(txs):
+            bad.append(f"asset {asset}, batch {batch}: a transaction of {txs} is not on chain")
             continue
-        events = token.contract.events.Distributed().process_receipt(receipt, errors=DISCARD)
-        on_chain = token.payouts(receipt)
+        events = [
+            e
+            for r in receipts
+            for e in token.contract.events.Distributed().process_receipt(r, errors=DISCARD)
+        ]
+        on_chain = {h: int(v) for r in receipts for h, v in token.payouts(r).items()}
         holders, amounts = rows["holder"].astype(str), rows["amount_micro_eur"].astype(int)
         got = dict(zip(holders, amounts, strict=True))
-        if not events or got != {h: int(v) for h, v in on_chain.items()}:
-            bad.append(f"asset {asset}, {tx}: rows {len(rows)} differ from its Payout events")
+        if len(events) != 1 or got != on_chain:
+            bad.append(
+                f"asset {asset}, batch {batch}: rows {len(rows)} differ from the Payout events "
+                f"of {len(txs)} transaction(s)"
+            )
             continue
         total, supply = int(events[0].args.amount), int(rows["shares"].sum())
         for r in rows.itertuples():

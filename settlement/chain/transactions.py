@@ -64,6 +64,8 @@ KINDS = {
     "unpause": "admin",
     # The economy (settlement/economy): DAO, treasury, asset shares.
     "delegate": "delegate",
+    "mintChunk": "mint",
+    "seal": "role",
     "delegateBySig": "delegate",
     "propose": "propose",
     "castVote": "vote",

@@ -38,6 +38,7 @@ _DEPLOY_GAS = 3_000_000
 _SELL_GAS = (60_000, 150_000)  # a new holder: allowance, two balances, the holder set
 _MINT_GAS = (60_000, 110_000)
 _DISTRIBUTE_GAS = (80_000, 45_000)  # per holder
+_DISTRIBUTE_CHUNK_GAS = 250_000  # a chunk's base (opening and closing), plus per holder
 _TRANSFER_GAS = 120_000
 _SIMPLE_GAS = 80_000
 
@@ -142,6 +143,23 @@ class AssetShareToken:
         gas = _DISTRIBUTE_GAS[0] + _DISTRIBUTE_GAS[1] * len(self.holders())
         gas = min(gas, self.chain.block_gas_limit())
         return self._transact("distributeRevenue", [int(epoch), int(amount_micro_eur)], gas=gas)
+
+    def distribute_within(
+        self, epoch: int, amount_micro_eur: MicroEur, gas_budget: int
+    ) -> list[TxReceipt]:
+        """:meth:`distribute`, in one transaction when its gas bound fits ``gas_budget`` [gas],
+        else in ``distributeRevenueChunk`` transactions that each fit (balances frozen
+        between them; the last emits ``Distributed``). The receipts, in order."""
+        n = len(self.holders())
+        base, per_holder = _DISTRIBUTE_GAS
+        if base + per_holder * n <= gas_budget:
+            return [self.distribute(epoch, amount_micro_eur)]
+        count = (gas_budget - _DISTRIBUTE_CHUNK_GAS) // per_holder
+        if count < 1:
+            raise ValueError(f"a gas budget of {gas_budget:,} pays no holder a chunk")
+        args = [int(epoch), int(amount_micro_eur), int(count)]
+        gas = _DISTRIBUTE_CHUNK_GAS + per_holder * count
+        return [self._transact("distributeRevenueChunk", args, gas=gas) for _ in range(0, n, count)]
 
     def distribution(self, epoch: int) -> tuple[bool, MicroEur]:
         """(whether ``epoch`` was distributed, what it paid [micro-euro])."""

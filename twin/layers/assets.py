@@ -99,9 +99,15 @@ def open_asset(
     return account
 
 
-def pay_holders(chain: Chain, asset: AssetAccount, batch_id: int, receipt_micro_eur: int) -> int:
-    """Pay the asset's receipt in batch ``batch_id`` to its holders (netting what is carried);
-    what was paid [micro-euro]."""
+def pay_holders(
+    chain: Chain,
+    asset: AssetAccount,
+    batch_id: int,
+    receipt_micro_eur: int,
+    gas_budget: int = 28_500_000,
+) -> int:
+    """Pay the asset's receipt in batch ``batch_id`` to its holders (netting what is carried),
+    no transaction above ``gas_budget`` [gas] (chunks beyond it); what was paid [micro-euro]."""
     amount = asset.carried_micro_eur + receipt_micro_eur
     if amount <= 0:
         asset.carried_micro_eur = min(amount, 0)
@@ -109,13 +115,15 @@ def pay_holders(chain: Chain, asset: AssetAccount, batch_id: int, receipt_micro_
     grant_allowance(chain, asset.key, asset.shares.address, MicroEur(amount), fund_gas=True)
     holders = asset.shares.holders()
     held = {h: int(asset.shares.shares_of(h)) for h in holders}
-    receipt = asset.shares.distribute(batch_id, MicroEur(amount))
-    tx = HexBytes(receipt["transactionHash"]).to_0x_hex()
-    paid = asset.shares.payouts(receipt)
-    for holder, value in paid.items():
-        asset.payouts.append((batch_id, holder, held.get(holder, 0), int(value), tx))
+    total = 0
+    for receipt in asset.shares.distribute_within(batch_id, MicroEur(amount), gas_budget):
+        tx = HexBytes(receipt["transactionHash"]).to_0x_hex()
+        paid = asset.shares.payouts(receipt)
+        for holder, value in paid.items():
+            asset.payouts.append((batch_id, holder, held.get(holder, 0), int(value), tx))
+        total += sum(int(v) for v in paid.values())
     asset.carried_micro_eur = 0  # the remainder (< one unit a holder) stays with the asset
-    return sum(int(v) for v in paid.values())
+    return total
 
 
 def asset_tables(assets: list[AssetAccount]) -> dict[str, Columns]:

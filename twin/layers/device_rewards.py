@@ -92,6 +92,7 @@ class DeviceRewards:
     treasury: str | None
     fees_micro_eur: dict[int, int]
     batch_intervals: int
+    max_tx_gas: int
 
     def _reward(self, writer: RunWriter) -> None:
         e = self.epoch
@@ -136,7 +137,13 @@ class DeviceRewards:
             )
         )
         paid = np.flatnonzero(amount > 0)
-        receipts = self.depin.pay_epoch(epoch, root, self.ids[paid].tolist(), amount[paid].tolist())
+        receipts = self.depin.pay_epoch(
+            epoch,
+            root,
+            self.ids[paid].tolist(),
+            amount[paid].tolist(),
+            max_tx_gas=self.max_tx_gas,
+        )
         self.gas += sum(int(r["gasUsed"]) for r in receipts)
         self.rewarded_devices += len(paid)
         attack_ok = np.concatenate(e.attack_ok)

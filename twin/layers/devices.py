@@ -172,6 +172,7 @@ class DeviceLayer(DeviceUploads, DeviceRewards):
         #: Devices rewarded for the energy they add net over an epoch (storage).
         self.storage = self.kinds == "battery"
         self.batch_intervals = ctx.batch_intervals
+        self.max_tx_gas = scenario.chain.max_tx_gas  # no reward transaction is given more
         self.fees_micro_eur = fees_micro_eur if fees_micro_eur is not None else {}
         self.economy = TokenEconomy()
         self.book: StakingBook | None = None

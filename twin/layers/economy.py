@@ -118,7 +118,12 @@ class EconomyLayer:
         # devices layer), then the timelock owns the Treasury (the chain layer's hand-overs)
         setup = devices.enabled and devices.emission.schedule == "revenue"
         self.dao = CommunityDao.deploy(
-            cc, self.member_addresses, self.votes, settings, treasury_setup=setup
+            cc,
+            self.member_addresses,
+            self.votes,
+            settings,
+            treasury_setup=setup,
+            gas_budget=chain.settler.gas_budget(),
         )
         if setup:
             chain.hand_overs.append(lambda admin: self.dao.hand_over_treasury())
@@ -277,7 +282,8 @@ class EconomyLayer:
                 receipt = 0
                 if asset.address in plan.accounts:
                     receipt = int(plan.net_amounts[plan.accounts.index(asset.address)])
-                pay_holders(self.chain_layer.chain, asset, b, receipt)
+                budget = self.chain_layer.settler.gas_budget()
+                pay_holders(self.chain_layer.chain, asset, b, receipt, budget)
 
     def finish(self) -> LayerOutput:
         """The economy's tables, KPIs and the new contracts' addresses."""

@@ -45,6 +45,18 @@ contract AssetShares is ERC20, AccessControl {
     mapping(uint256 epoch => bool) private _distributed;
     mapping(uint256 epoch => uint256) private _paid;
 
+    /// @dev A distribution paid in chunks ({distributeRevenueChunk}) while it is open.
+    struct OpenDistribution {
+        bool open;
+        uint256 epoch;
+        uint256 amount;
+        uint256 supply;
+        uint256 next;
+        uint256 paid;
+    }
+
+    OpenDistribution private _chunked;
+
     /// @notice `buyer` bought `shares` for `paid` micro-euro.
     event SharesSold(address indexed buyer, uint256 shares, uint256 paid);
     /// @notice Epoch `epoch` paid `paid` of `amount` micro-euro to `holders` holders.
@@ -64,6 +76,10 @@ contract AssetShares is ERC20, AccessControl {
     error AlreadyDistributed(uint256 epoch);
     /// @dev No share exists: nobody to pay.
     error NoShares();
+    /// @dev A chunked distribution is open: balances are frozen and only its next chunk runs.
+    error DistributionOpen(uint256 epoch);
+    /// @dev A chunk names another epoch or amount than the open distribution.
+    error NotTheOpenDistribution(uint256 epoch, uint256 amount);
 
     /// @param name_ the token's name; symbol_ its symbol.
     /// @param credit_ the EnergyCredit token.
@@ -138,12 +154,57 @@ contract AssetShares is ERC20, AccessControl {
         onlyRole(DISTRIBUTOR_ROLE)
         returns (uint256 paid)
     {
+        if (_chunked.open) revert DistributionOpen(_chunked.epoch);
         if (_distributed[epoch]) revert AlreadyDistributed(epoch);
         uint256 supply = totalSupply();
         if (supply == 0) revert NoShares();
         _distributed[epoch] = true;
         uint256 n = _holders.length();
-        for (uint256 i; i < n; ++i) {
+        paid = _payHolders(epoch, amount, supply, 0, n);
+        _paid[epoch] = paid;
+        emit Distributed(epoch, amount, paid, n);
+    }
+
+    /// @notice {distributeRevenue} in chunks, for more holders than one transaction can pay:
+    /// the first chunk opens epoch `epoch`'s distribution of `amount` (and freezes every
+    /// balance: no transfer, mint or burn until it closes), each pays the next `count`
+    /// holders, pro rata to the supply at the opening, and the chunk that pays the last
+    /// holder closes it (`Distributed`). Same payouts as one {distributeRevenue}.
+    /// @return done whether this chunk closed the distribution.
+    function distributeRevenueChunk(uint256 epoch, uint256 amount, uint256 count)
+        external
+        onlyRole(DISTRIBUTOR_ROLE)
+        returns (bool done)
+    {
+        OpenDistribution storage d = _chunked;
+        if (!d.open) {
+            if (_distributed[epoch]) revert AlreadyDistributed(epoch);
+            uint256 supply = totalSupply();
+            if (supply == 0) revert NoShares();
+            (d.open, d.epoch, d.amount, d.supply, d.next, d.paid) = (true, epoch, amount, supply, 0, 0);
+        } else if (d.epoch != epoch || d.amount != amount) {
+            revert NotTheOpenDistribution(epoch, amount);
+        }
+        uint256 n = _holders.length();
+        uint256 end = Math.min(d.next + count, n);
+        d.paid += _payHolders(epoch, amount, d.supply, d.next, end);
+        d.next = end;
+        if (end == n) {
+            _distributed[epoch] = true;
+            _paid[epoch] = d.paid;
+            emit Distributed(epoch, amount, d.paid, n);
+            delete _chunked;
+            return true;
+        }
+        return false;
+    }
+
+    /// @dev Pay holders [from, to) their pro-rata part of `amount`; what was paid.
+    function _payHolders(uint256 epoch, uint256 amount, uint256 supply, uint256 from, uint256 to)
+        private
+        returns (uint256 paid)
+    {
+        for (uint256 i = from; i < to; ++i) {
             address holder = _holders.at(i);
             uint256 share = Math.mulDiv(amount, balanceOf(holder), supply);
             if (share != 0) {
@@ -152,8 +213,6 @@ contract AssetShares is ERC20, AccessControl {
                 paid += share;
             }
         }
-        _paid[epoch] = paid;
-        emit Distributed(epoch, amount, paid, n);
     }
 
     /// @notice Whether `epoch` was distributed, and what it paid [micro-euro].
@@ -175,6 +234,7 @@ contract AssetShares is ERC20, AccessControl {
 
     /// @dev Keep the holder set equal to the accounts with a non-zero balance.
     function _update(address from, address to, uint256 value) internal override {
+        if (_chunked.open) revert DistributionOpen(_chunked.epoch);
         super._update(from, to, value);
         if (from != address(0) && balanceOf(from) == 0) _holders.remove(from);
         if (to != address(0) && value != 0) _holders.add(to);
