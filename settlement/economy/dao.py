@@ -415,7 +415,12 @@ def votes_chunks(n_members: int, gas_budget: int) -> list[tuple[int, int]] | Non
         return None
     per_tx = (gas_budget - _MINT_CHUNK_GAS) // _VOTES_GAS[1]
     if per_tx < 1 or gas_budget < _VOTES_GAS[0]:
-        raise ValueError(f"a gas budget of {gas_budget:,} fits no CommunityVotes chunk")
+        need = max(_VOTES_GAS[0], _MINT_CHUNK_GAS + _VOTES_GAS[1])
+        raise ValueError(
+            f"chain.max_tx_gas: a budget of {gas_budget:,} gas a transaction fits no"
+            f" CommunityVotes transaction (its deploy needs {need:,}): raise chain.max_tx_gas"
+            " or set economy.enabled = false"
+        )
     return [(lo, min(lo + per_tx, n_members)) for lo in range(0, n_members, per_tx)]
 
 
