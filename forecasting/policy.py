@@ -213,7 +213,7 @@ class ForecastDispatchPolicy:
         self._adopt(k, fc, host_fc, plan)
 
     def joint_forecast(self, k: int) -> np.ndarray | None:
-        """For a joint planner (:class:`forecasting.flex_dispatch.FlexDispatchPolicy`): the
+        """For a joint planner (:class:`forecasting.flex_policy.FlexDispatchPolicy`): the
         forecast behind each battery's meter over the horizon from interval ``k`` [MW].
 
         A fresh forecast every ``replan_intervals`` (and while no forecast is in hand), else

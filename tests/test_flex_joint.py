@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from forecasting.dispatch import BatteryDispatcher, BatterySpec
-from forecasting.flex_dispatch import BatteryInputs, FlexDispatcher, FlexDispatchPolicy
+from forecasting.flex_dispatch import BatteryInputs, FlexDispatcher
+from forecasting.flex_policy import FlexDispatchPolicy
 from twin.build import build
 from twin.engine import run_scenario
 from twin.results import RunFolder, open_run

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forecasting.flex_dispatch import FlexDispatcher, FlexDispatchPolicy, cautious_base_forecast
+from forecasting.flex_dispatch import FlexDispatcher
+from forecasting.flex_policy import FlexDispatchPolicy, cautious_base_forecast
 from twin.engine import run_scenario
 from twin.results import open_run
 from twin.scenario import ScenarioError, load_scenario

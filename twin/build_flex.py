@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecasting.flex_dispatch import FlexDispatcher, FlexDispatchPolicy, JointBatteries
+from forecasting.flex_dispatch import FlexDispatcher, JointBatteries
+from forecasting.flex_policy import FlexDispatchPolicy
 from grid.curtailment import Sensitivities
 from grid.dimming import DimmingOperator, controllable
 from grid.flex import (

@@ -1,7 +1,7 @@
 """The flex layer: the record of the run's EV chargers and heat pumps (``[flex]``).
 
 The chargers and heat pumps are node models (:class:`grid.flex.FlexNodes`, a SimPy process of
-their own, planned by :class:`forecasting.flex_dispatch.FlexDispatchPolicy` or on their
+their own, planned by :class:`forecasting.flex_policy.FlexDispatchPolicy` or on their
 profiles). This layer writes their state per interval (``flex_ev``, ``flex_heat_pumps``), one
 row an EV session (``ev_sessions``), and the KPIs that keep what flexibility costs visible:
 sessions that left short of their need and the energy they lacked, and the comfort band's
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from forecasting.flex_dispatch import FlexDispatchPolicy
+from forecasting.flex_policy import FlexDispatchPolicy
 from grid.flex import FlexNodes
 from twin.layers.base import Chunk, Kpis, LayerOutput, Process
 from twin.layers.context import LayerContext

@@ -124,7 +124,7 @@ class FlexConfig(Section):
     of the other nodes' import is. Each step of the plan is planned against the largest of
     the day-before forecast and the import observed at the same time of day
     (± ``base_forecast_window_h`` hours [h]) on each of the last ``base_forecast_days`` days
-    [days] (:func:`forecasting.flex_dispatch.cautious_base_forecast`); 1 and 0 (the
+    [days] (:func:`forecasting.flex_policy.cautious_base_forecast`); 1 and 0 (the
     defaults): the day-before forecast alone.
     ``joint_batteries``: the flex LP plans the home batteries too, in the same programme as
     the chargers and heat pumps (the battery LP's constraints and costs on the batteries'
