@@ -28,9 +28,9 @@ from settlement.economy.dao import (
     DaoSettings,
     Proposal,
     ProposalState,
-    votes_chunks,
 )
 from settlement.economy.shares import AssetShareToken, pro_rata
+from settlement.economy.votes import votes_chunks
 from settlement.units import MicroEur, TokenUnits
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 

@@ -5,8 +5,8 @@ Four contracts (``settlement/chain/contracts/src``), all OpenZeppelin compositio
 
 - ``CommunityVotes``: ERC20 + ERC20Permit + ERC20Votes, minted once to the members at deploy
   (in its constructor, or, for a community too large for one transaction, in chunks by the
-  operator, who then seals it: :func:`votes_chunks`); no minter once sealed, no owner. Clock:
-  block numbers.
+  operator, who then seals it: :mod:`settlement.economy.votes`); no minter once sealed, no
+  owner. Clock: block numbers.
 - ``CommunityTimelock``: a TimelockController; the governor is its only proposer and
   canceller, anyone may execute, it is its own only admin once :meth:`CommunityDao.deploy`
   has renounced the operator's setup role.
@@ -38,18 +38,16 @@ from settlement.chain.artifacts import load_artifact
 from settlement.chain.connection import Chain
 from settlement.chain.errors import ChainError
 from settlement.chain.merkle import keccak256
+from settlement.chain.roles import ZERO_ADDRESS
 from settlement.economy.ballots import Ballot, Delegation, Support, sign_ballot, sign_delegation
+from settlement.economy.votes import deploy_votes
 from settlement.units import MicroEur, TokenUnits
 
 DAO_CONTRACTS = ("CommunityVotes", "CommunityTimelock", "CommunityGovernor", "Treasury")
 """The contracts :meth:`CommunityDao.deploy` deploys, in order."""
 
-ZERO_ADDRESS = "0x" + "00" * 20
 _DEPLOY_GAS = 6_000_000
 # Gas bounds, measured on eth-tester with room to spare (tests/test_economy_chain.py prints them).
-_VOTES_GAS = (3_000_000, 80_000)  # deploy: base, per member
-_MINT_CHUNK_GAS = 150_000  # mintChunk: base (plus _VOTES_GAS[1] per member)
-_SEAL_GAS = 80_000
 _ROLE_GAS = 100_000
 _DELEGATE_GAS = 180_000
 _VOTE_GAS = 160_000
@@ -173,8 +171,9 @@ class CommunityDao:
 
         No transaction is given more than ``gas_budget`` [gas] (default: 95 % of the block gas
         limit, as :meth:`settlement.chain.settler.Settler.gas_budget`): CommunityVotes is
-        minted in its constructor when that fits, else in chunks (:func:`votes_chunks`) and
-        sealed, all before the governor exists, so no proposal can see a partial supply.
+        minted in its constructor when that fits, else in chunks and sealed
+        (:func:`~settlement.economy.votes.deploy_votes`), all before the governor exists, so
+        no proposal can see a partial supply.
 
         The timelock is deployed with the operator as setup admin, grants the governor its
         PROPOSER and CANCELLER roles, and the operator renounces the admin role in the same
@@ -189,25 +188,7 @@ class CommunityDao:
         holders = [Web3.to_checksum_address(m) for m in members]
         amounts = [int(v) for v in votes]
         budget = chain.block_gas_limit() * 19 // 20 if gas_budget is None else gas_budget
-        chunks = votes_chunks(len(holders), budget)
-        if chunks is None:  # one transaction: minted and sealed in the constructor
-            gas = _VOTES_GAS[0] + _VOTES_GAS[1] * len(holders)
-            token = chain.deploy_contract(
-                art["CommunityVotes"], holders, amounts, ZERO_ADDRESS, gas=gas
-            )
-        else:  # the operator mints chunk after chunk, then seals
-            token = chain.deploy_contract(
-                art["CommunityVotes"], [], [], chain.operator, gas=_VOTES_GAS[0]
-            )
-            for lo, hi in chunks:
-                gas = _MINT_CHUNK_GAS + _VOTES_GAS[1] * (hi - lo)
-                args = [holders[lo:hi], amounts[lo:hi]]
-                chain.transact(token, "mintChunk", args, gas=gas)
-            chain.transact(token, "seal", [], gas=_SEAL_GAS)
-        if not chain.call(token, "isSealed") or int(chain.call(token, "totalSupply")) != sum(
-            amounts
-        ):
-            raise ChainError("CommunityVotes: not sealed with the members' votes")
+        token = deploy_votes(chain, art["CommunityVotes"], holders, amounts, budget)
         timelock_args: tuple[Any, ...] = (
             settings.timelock_delay_s,
             [],
@@ -404,24 +385,6 @@ class CommunityDao:
 
     def _transact(self, name: str, function: str, args: list[Any], *, gas: int) -> TxReceipt:
         return self.chain.transact(self._contracts[name], function, args, gas=gas)
-
-
-def votes_chunks(n_members: int, gas_budget: int) -> list[tuple[int, int]] | None:
-    """How CommunityVotes is minted to ``n_members`` within ``gas_budget`` [gas] a
-    transaction: None if the constructor mints them all, else the ``[lo, hi)`` member ranges
-    of the ``mintChunk`` transactions (each within the budget). Raises ``ValueError`` if the
-    budget fits not even one member a chunk."""
-    if _VOTES_GAS[0] + _VOTES_GAS[1] * n_members <= gas_budget:
-        return None
-    per_tx = (gas_budget - _MINT_CHUNK_GAS) // _VOTES_GAS[1]
-    if per_tx < 1 or gas_budget < _VOTES_GAS[0]:
-        need = max(_VOTES_GAS[0], _MINT_CHUNK_GAS + _VOTES_GAS[1])
-        raise ValueError(
-            f"chain.max_tx_gas: a budget of {gas_budget:,} gas a transaction fits no"
-            f" CommunityVotes transaction (its deploy needs {need:,}): raise chain.max_tx_gas"
-            " or set economy.enabled = false"
-        )
-    return [(lo, min(lo + per_tx, n_members)) for lo in range(0, n_members, per_tx)]
 
 
 def _address(account: str) -> str:
