@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 
 from settlement.chain.connection import Chain
+from settlement.chain.fault_points import FAULT_EXIT
 from settlement.chain.ledger import Ledger
 from settlement.chain.merkle import merkle_root, trade_leaves
 from settlement.chain.operator import ANVIL_DEV_KEY
-from settlement.chain.settler import FAULT_EXIT, Settler
+from settlement.chain.settler import Settler
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 from tests.conftest import ROOT, scenario
 from twin.engine import run_scenario

@@ -21,10 +21,11 @@ import pytest
 from settlement.chain.batches import accounts_per_tx, commit_gas, payers_first, split_batch
 from settlement.chain.connection import Chain
 from settlement.chain.errors import TransactionRevertedError
+from settlement.chain.fault_points import FAULT_EXIT
 from settlement.chain.ledger import Ledger
 from settlement.chain.operator import ANVIL_DEV_KEY
 from settlement.chain.participants import participant_private_key
-from settlement.chain.settler import FAULT_EXIT, Settler
+from settlement.chain.settler import Settler
 from settlement.units import MicroEur
 from tests.anvil import MISSING, AnvilNode, anvil_binary
 from tests.conftest import DEFAULT, ROOT
@@ -217,7 +218,7 @@ def test_a_run_killed_between_chunks_resumes_to_the_same_bytes(tmp_path: Path) -
 def test_a_budget_too_small_for_the_votes_names_the_key() -> None:
     """A ``chain.max_tx_gas`` below what CommunityVotes needs is refused naming the key and
     the way out, not with a bare gas figure."""
-    from settlement.economy.dao import votes_chunks
+    from settlement.economy.votes import votes_chunks
 
     assert votes_chunks(40, 30_000_000) is None  # the constructor mints them all
     chunks = votes_chunks(1_000, 10_000_000)

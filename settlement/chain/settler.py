@@ -41,7 +41,6 @@ Fault injection for the crash tests: ``GRIDTWIN_FAULT=after_plan:<batch_id>``,
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -50,24 +49,20 @@ from typing import Any, TypeVar
 from hexbytes import HexBytes
 from web3 import Web3
 
-from settlement.chain.batches import OPEN_GAS, accounts_per_tx, commit_gas, split_batch
+from settlement.chain.batches import accounts_per_tx, commit_gas, split_batch
 from settlement.chain.connection import Chain, ChainError
-from settlement.chain.ledger import Batch, Chunk, Ledger
+from settlement.chain.fault_points import fault_point
+from settlement.chain.ledger import Batch, Ledger
+from settlement.chain.split_settler import SplitBatches
 
 T = TypeVar("T")
-FAULT_EXIT = 86
 
 
 #: The most gas one settlement transaction may take by default: a 30 M gas block's worth.
 MAX_TX_GAS = 30_000_000
 
 
-def _fault(point: str, where: object) -> None:
-    if os.environ.get("GRIDTWIN_FAULT") == f"{point}:{where}":
-        os._exit(FAULT_EXIT)
-
-
-class Settler:
+class Settler(SplitBatches):
     """Sends a ledger's batches to a chain, exactly once.
 
     Parameters
@@ -137,14 +132,7 @@ class Settler:
         )
         if not logs:
             raise ChainError(f"batch {batch_id} is committed but its event is not found")
-        tx_hash = HexBytes(logs[0]["transactionHash"]).to_0x_hex()
-        receipt = self._node(lambda: self.chain.get_receipt(tx_hash))
-        gas = int(receipt["gasUsed"]) if receipt is not None else 0
-        return {
-            "tx_hash": tx_hash,
-            "block": int(logs[0]["blockNumber"]),
-            "gas_used": gas,
-        }
+        return self._event_record(logs[0])
 
     def submit(self, batch_id: int, *, check_chain: bool = True) -> None:
         """Send a ``planned`` batch (or catch up if the chain already holds it).
@@ -153,7 +141,7 @@ class Settler:
         journaled itself and has never sent (a planned batch is journaled ``sent`` before its
         transaction leaves, so it cannot be on-chain).
         """
-        _fault("after_plan", batch_id)
+        fault_point("after_plan", batch_id)
         batch = self.ledger.batch(batch_id)
         if batch.state != "planned":
             return
@@ -188,95 +176,7 @@ class Settler:
         tx_hash = HexBytes(signed.hash).to_0x_hex()
         self.ledger.mark_sent(batch_id, tx_hash, nonce)
         self._node(lambda: chain.send_signed(signed))
-        _fault("after_send", batch_id)
-
-    def _submit_chunks(self, batch: Batch, *, check_chain: bool) -> None:
-        """Send a split batch's chunks that are not mined, in order, each confirmed before the
-        next; ``check_chain``: ask the contract first whether it holds a planned chunk."""
-        b = batch.batch_id
-        n, count = 0, len(self.ledger.chunks(b))
-        while n < count:
-            chunk = self.ledger.chunks(b)[n]
-            if chunk.state == "mined":
-                n += 1
-            elif chunk.state == "sent":
-                self._confirm_chunk(chunk)
-                check_chain = True  # back to planned: the node lost it, the contract may not
-            else:
-                done = self._chunk_on_chain(b, n) if check_chain else None
-                if done is not None:
-                    self.ledger.mark_chunk_mined(b, n, **done)
-                else:
-                    self._send_chunk(batch, chunk)
-        self.ledger.mark_chunks_mined(b)
-
-    def _send_chunk(self, batch: Batch, chunk: Chunk) -> None:
-        chain = self.chain
-        settlement = chain.contract("Settlement")
-        b = batch.batch_id
-        if chunk.chunk == 0:
-            due = sum(x for x in batch.net_amounts if x > 0)
-            head = [b, batch.trades_root, batch.trade_count, batch.energy_wh]
-            function, args, gas = "openBatch", [*head, len(batch.accounts), due], OPEN_GAS
-        else:
-            accounts = [Web3.to_checksum_address(a) for a in chunk.accounts]
-            args = [b, chunk.chunk - 1, accounts, chunk.net_amounts]
-            function, gas = "settleChunk", commit_gas(len(accounts))
-        nonce = self._node(lambda: chain.next_nonce())
-        signed = self._node(lambda: chain.sign(settlement, function, args, gas=gas, nonce=nonce))
-        tx_hash = HexBytes(signed.hash).to_0x_hex()
-        self.ledger.mark_chunk_sent(b, chunk.chunk, tx_hash, nonce)
-        self._node(lambda: chain.send_signed(signed))
-        _fault("after_chunk", f"{b}:{chunk.chunk}")
-
-    def _confirm_chunk(self, chunk: Chunk) -> None:
-        """Wait for a ``sent`` chunk's receipt (mined), or send it back to ``planned`` if the
-        node does not know its transaction."""
-        tx_hash = chunk.tx_hash
-        assert tx_hash is not None
-        deadline = time.monotonic() + self.retry_s
-        delay = 0.02
-        while True:
-            receipt = self._node(partial(self.chain.get_receipt, tx_hash))
-            if receipt is not None:
-                receipt = self._node(partial(self.chain.wait_receipt, tx_hash))
-                block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
-                self.ledger.mark_chunk_mined(chunk.batch_id, chunk.chunk, tx_hash, block, gas)
-                return
-            self._node(self.chain.require_contracts)
-            if not self._node(partial(self._known, tx_hash)):
-                self.ledger.replan_chunk(chunk.batch_id, chunk.chunk)
-                return
-            if time.monotonic() > deadline:
-                raise ChainError(
-                    f"batch {chunk.batch_id} chunk {chunk.chunk}: transaction {tx_hash} "
-                    f"pending for {self.retry_s:.0f} s"
-                )
-            time.sleep(delay)
-            delay = min(2 * delay, 1.0)
-
-    def _chunk_on_chain(self, batch_id: int, chunk: int) -> dict[str, Any] | None:
-        """The transaction of chunk ``chunk`` of split batch ``batch_id`` if the contract holds
-        it (chunk 0: ``BatchOpened``; chunk c: ``ChunkSettled`` c - 1)."""
-        settlement = self.chain.contract("Settlement")
-        committed = self._node(lambda: self.chain.batch(batch_id)).committed_block != 0
-        settled, _, declared = self._node(
-            lambda: settlement.functions.openProgress(batch_id).call()
-        )
-        if not committed and (declared == 0 or settled < chunk):
-            return None
-        events = settlement.events
-        event = events.BatchOpened() if chunk == 0 else events.ChunkSettled()
-        logs = self._node(
-            lambda: event.get_logs(from_block=0, argument_filters={"batchId": batch_id})
-        )
-        logs = [log for log in logs if chunk == 0 or int(log["args"]["chunk"]) == chunk - 1]
-        if not logs:
-            raise ChainError(f"batch {batch_id}: chunk {chunk} is settled but not found")
-        tx_hash = HexBytes(logs[-1]["transactionHash"]).to_0x_hex()
-        receipt = self._node(lambda: self.chain.get_receipt(tx_hash))
-        gas = int(receipt["gasUsed"]) if receipt is not None else 0
-        return {"tx_hash": tx_hash, "block": int(logs[-1]["blockNumber"]), "gas_used": gas}
+        fault_point("after_send", batch_id)
 
     def confirm(self, batch_id: int) -> Batch:
         """Wait for a ``sent`` batch's receipt; mark it mined (and final when deep enough).
