@@ -4,7 +4,7 @@ of :mod:`forecasting.models`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -25,20 +25,7 @@ from forecasting.models import (
     limit_threads,
 )
 from forecasting.scaling import series_scales, to_modelled, to_power
-from forecasting.solar import DEFAULT_SITE, GHI_STC_W_PER_M2, Site, best_shift_steps, clear_sky
-
-
-def at_site(site: Site, seed: int, **params: Any) -> GlobalGBForecaster:
-    """A :class:`GlobalGBForecaster` of the community at ``site`` (its clear sky, its local
-    clock), seeded by the run's ``seed``; ``params`` are the model's other parameters."""
-    return GlobalGBForecaster(
-        latitude_deg=site.latitude_deg,
-        longitude_deg=site.longitude_deg,
-        altitude_m=site.altitude_m,
-        tz=site.timezone,
-        random_state=seed % 2**32,
-        **params,
-    )
+from forecasting.solar import DEFAULT_SITE, GHI_STC_W_PER_M2, Site, best_shift_steps, clear_sky_g
 
 
 class GlobalGBForecaster(BaseEstimator):
@@ -193,10 +180,8 @@ class GlobalGBForecaster(BaseEstimator):
 
     def _clear_sky(self, start: pd.Timestamp, n_rows: int, shift_steps: int) -> np.ndarray:
         """Clear-sky GHI / 1000 W/m^2 of ``n_rows`` intervals from ``start``, shifted [-]."""
-        step = pd.Timedelta(seconds=self.interval_s_)
-        grid = pd.date_range(start + shift_steps * step, periods=n_rows, freq=step)
         site = Site(self.latitude_deg, self.longitude_deg, self.altitude_m, self.tz)
-        return clear_sky(grid, site, self.clearsky_model).ghi_w_per_m2 / GHI_STC_W_PER_M2
+        return clear_sky_g(start, n_rows, self.interval_s_, site, self.clearsky_model, shift_steps)
 
     def _night_g(self) -> float:
         """Clear-sky GHI / 1000 W/m^2 below which a PV interval is night [-]."""

@@ -5,11 +5,12 @@ that series alone; it has the ``fit`` / ``predict_origins`` of the array API of
 :mod:`forecasting.models`, so the dispatch policy treats it as it treats the central pooled
 model. Upstream go the forecasts, not the readings.
 
-The edge model (:func:`edge_gb`) is the central model's class, :class:`~forecasting.boosting.
-GlobalGBForecaster`, on one series, made small enough for a Raspberry-Pi-class meter: about
-:data:`EDGE_MAX_SAMPLES` training rows (a pooled model shares its rows among all series: each
-of the default community's 58 series gets about 500 of 30,000), shallow trees
-(:data:`EDGE_MAX_LEAF_NODES` leaves) and the scenario's number of trees. The same features and
+The edge model (:func:`forecasting.factory.edge_gb`) is the central model's class,
+:class:`~forecasting.boosting.GlobalGBForecaster`, on one series, made small enough for a
+Raspberry-Pi-class meter: about :data:`~forecasting.factory.EDGE_MAX_SAMPLES` training rows (a
+pooled model shares its rows among all series: each of the default community's 58 series gets
+about 500 of 30,000), shallow trees (:data:`~forecasting.factory.EDGE_MAX_LEAF_NODES` leaves)
+and the scenario's number of trees. The same features and
 the same model family as the central model: the comparison measures where the model runs and
 what it learns from (one device's history, or the pool's), not a change of model. Fitting one
 device's model takes a few tens of milliseconds on one core here (``make bench``: the edge
@@ -28,47 +29,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from forecasting.boosting import GlobalGBForecaster, at_site
 from forecasting.models import _check_panel, _check_request
-from forecasting.solar import DEFAULT_SITE, Site
-
-#: Training rows of one device's gradient-boosting model (shared by its horizon groups).
-EDGE_MAX_SAMPLES = 2_000
-#: Leaves of each of an edge model's trees (the central model's: 31).
-EDGE_MAX_LEAF_NODES = 8
-#: Bins of each feature (the central model's: 255); the bin edges are most of a small model's
-#: bytes, and 500 rows a horizon group resolve no finer.
-EDGE_MAX_BINS = 32
-#: Fewest training rows in an edge tree's leaf (fewer rows than the pooled model's 40).
-EDGE_MIN_SAMPLES_LEAF = 20
-
-
-def edge_gb(
-    trees: int, learning_rate: float, site: Site = DEFAULT_SITE, seed: int = 0
-) -> GlobalGBForecaster:
-    """The small gradient-boosting model one device fits on its own series.
-
-    Parameters
-    ----------
-    trees : int
-        Boosting iterations per horizon group.
-    learning_rate : float
-        Gradient boosting's learning rate [-].
-    site : Site
-        Where the community is (clear sky, local clock).
-    seed : int
-        ``random_state`` of the model.
-    """
-    return at_site(
-        site,
-        seed,
-        max_samples=EDGE_MAX_SAMPLES,
-        max_iter=trees,
-        learning_rate=learning_rate,
-        max_leaf_nodes=EDGE_MAX_LEAF_NODES,
-        min_samples_leaf=EDGE_MIN_SAMPLES_LEAF,
-        max_bins=EDGE_MAX_BINS,
-    )
 
 
 class EdgeForecasters(BaseEstimator):

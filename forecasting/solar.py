@@ -106,6 +106,22 @@ def clear_sky(
 
 
 @lru_cache(maxsize=16)
+def clear_sky_g(
+    start: pd.Timestamp,
+    n_intervals: int,
+    interval_s: int,
+    site: Site = DEFAULT_SITE,
+    model: str = "ineichen",
+    shift_steps: int = 0,
+) -> np.ndarray:
+    """Clear-sky GHI / 1000 W/m^2 [-] of ``n_intervals`` intervals of ``interval_s`` [s] from
+    ``start``, the grid moved by ``shift_steps`` intervals: the scale a PV series is modelled
+    against (:func:`forecasting.scaling.to_modelled`)."""
+    step = pd.Timedelta(seconds=interval_s)
+    grid = pd.date_range(start + shift_steps * step, periods=n_intervals, freq=step)
+    return clear_sky(grid, site, model).ghi_w_per_m2 / GHI_STC_W_PER_M2
+
+
 def _clear_sky_year(
     year: int,
     latitude_deg: float,

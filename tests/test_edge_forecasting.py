@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from forecasting.boosting import GlobalGBForecaster
-from forecasting.edge import EdgeForecasters, edge_gb, model_bytes
-from forecasting.oracles import make_forecaster
+from forecasting.edge import EdgeForecasters, model_bytes
+from forecasting.factory import edge_gb, make_forecaster
 from tests.conftest import DEFAULT, scenario
 from twin.engine import run_scenario
 from twin.results import open_run

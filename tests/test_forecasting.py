@@ -19,6 +19,7 @@ from forecasting.calendar_features import (
     easter_sunday,
     german_public_holidays,
 )
+from forecasting.factory import make_forecaster
 from forecasting.features import (
     balanced_training_rows,
     daily_profile,
@@ -34,7 +35,6 @@ from forecasting.models import (
     SeasonalNaive,
     limit_threads,
 )
-from forecasting.oracles import make_forecaster
 from forecasting.solar import (
     DEFAULT_SITE,
     Site,

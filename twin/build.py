@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from forecasting.dispatch import BatteryDispatcher, BatterySpec
-from forecasting.oracles import make_forecaster
+from forecasting.factory import make_forecaster
 from forecasting.policy import ForecastDispatchPolicy
 from grid.dimming import DimmingOperator
 from grid.flex import FlexNodes
