@@ -105,7 +105,6 @@ def clear_sky(
     return ClearSky(*(values[:, k] for k in range(len(COMPONENTS))))
 
 
-@lru_cache(maxsize=16)
 def clear_sky_g(
     start: pd.Timestamp,
     n_intervals: int,
@@ -122,6 +121,7 @@ def clear_sky_g(
     return clear_sky(grid, site, model).ghi_w_per_m2 / GHI_STC_W_PER_M2
 
 
+@lru_cache(maxsize=16)
 def _clear_sky_year(
     year: int,
     latitude_deg: float,

@@ -149,6 +149,31 @@ def test_clear_sky_is_pvlib_at_interval_middles_on_any_grid() -> None:
     assert np.isnan(clear_sky(times, site, model="haurwitz").dni_w_per_m2).all()
 
 
+def test_clear_sky_computes_a_year_once_for_every_window_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # forecasters ask for a window every few intervals: pvlib's solar position (0.15 s a
+    # year) must run once per site and year, not once per window (a year's run asked ~1,500)
+    import forecasting.solar as solar
+
+    calls: list[int] = []
+    real = solar._clear_sky_at
+
+    def counted(instants: pd.DatetimeIndex, *args: object) -> np.ndarray:
+        calls.append(len(instants))
+        return real(instants, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solar, "_clear_sky_at", counted)
+    solar._clear_sky_year.cache_clear()
+    site = Site(47.0, 8.0, 400.0, "Europe/Zurich")
+    first = solar.clear_sky_g(pd.Timestamp("2017-02-01T00:00Z"), 96, 900, site)
+    again = solar.clear_sky_g(pd.Timestamp("2017-05-01T06:00Z"), 672, 900, site, shift_steps=-4)
+    assert calls == [365 * 96]  # one whole UTC year, then read from the cache
+    assert first.shape == (96,)
+    assert again.shape == (672,)
+    assert solar._clear_sky_year.cache_info().hits == 1
+
+
 def test_clear_sky_ceiling_is_the_windowed_tracking_plane() -> None:
     # the DePIN ceiling: max over +-3 h of dni + dhi + 0.25 ghi at each interval's middle
     from pvlib.location import Location
