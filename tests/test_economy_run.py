@@ -171,3 +171,28 @@ def test_a_proposal_executes_on_anvil_and_verify_passes(tmp_path: Path) -> None:
         checks = verify_run(run.path)
         assert all(c.ok for c in checks), [c for c in checks if not c.ok]
         assert "asset payouts = Payout events, pro rata to shares" in {c.name for c in checks}
+
+
+def test_verify_reads_every_payout_from_the_chain_not_from_the_rows(
+    passed: RunFolder, tmp_path: Path
+) -> None:
+    # a payout the table lacks, or a row on another transaction, is named: verify reads the
+    # asset contract's Payout and Distributed logs (a chunked distribution's last chunk may pay
+    # nobody, so the rows' own transactions cannot be where its Distributed event is found)
+    name = "asset payouts = Payout events, pro rata to shares"
+    payouts = passed.table("asset_payouts")
+    assert payouts["batch_id"].nunique() > 1
+    schema = pq.read_schema(passed.path / "asset_payouts.parquet")
+    for tamper, detail in (
+        (lambda t: t.drop(index=3), "has no row"),
+        (lambda t: t.assign(tx_hash=np.roll(t["tx_hash"].to_numpy(), 1)), "not the Payout event"),
+    ):
+        copy = tmp_path / detail.replace(" ", "-")
+        shutil.copytree(passed.path, copy)
+        pq.write_table(
+            pa.Table.from_pandas(tamper(payouts), schema=schema, preserve_index=False),
+            copy / "asset_payouts.parquet",
+        )
+        check = {c.name: c for c in verify_run(copy)}[name]
+        assert not check.ok
+        assert detail in check.detail

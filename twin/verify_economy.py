@@ -159,42 +159,57 @@ def verify_treasury(
 
 
 def verify_payouts(run: RunFolder, chain: Chain) -> list[Check]:
-    """Every asset payout row against its distribution's events on chain, and pro rata: each
-    holder's payout is ``floor(distributed x shares / supply)`` (within 1 base unit of exact)."""
+    """Every asset payout row against the chain, and pro rata: each holder's payout is
+    ``floor(distributed x shares / supply)`` (within 1 base unit of exact).
+
+    Read from each asset contract's logs, not from the rows' transactions: every
+    ``Distributed`` (one per epoch; for a chunked distribution, the last chunk's, which may pay
+    nobody) and every ``Payout``, so a row the chain lacks, a payout the table lacks, a row on
+    the wrong transaction and a distribution without rows are all found."""
     table = run.table("asset_payouts")
     addresses = run.manifest["chain"]["addresses"]
     bad: list[str] = []
-    # one distribution: one transaction, or its chunks' (the last emits Distributed)
-    for (asset, batch), rows in table.groupby(["asset", "batch_id"], observed=True):
+    assets = sorted(str(k).split(":", 1)[1] for k in addresses if str(k).startswith("AssetShares:"))
+    for asset in assets:
         token = AssetShareToken(chain, str(addresses[f"AssetShares:{asset}"]))
-        txs = list(dict.fromkeys(rows["tx_hash"].astype(str)))
-        found = [chain.get_receipt(tx) for tx in txs]
-        receipts = [r for r in found if r is not None]
-        if len(receipts) != len(txs):
-            bad.append(f"asset {asset}, batch {batch}: a transaction of {txs} is not on chain")
-            continue
-        events = [
-            e
-            for r in receipts
-            for e in token.contract.events.Distributed().process_receipt(r, errors=DISCARD)
-        ]
-        on_chain = {h: int(v) for r in receipts for h, v in token.payouts(r).items()}
-        holders, amounts = rows["holder"].astype(str), rows["amount_micro_eur"].astype(int)
-        got = dict(zip(holders, amounts, strict=True))
-        if len(events) != 1 or got != on_chain:
-            bad.append(
-                f"asset {asset}, batch {batch}: rows {len(rows)} differ from the Payout events "
-                f"of {len(txs)} transaction(s)"
-            )
-            continue
-        total, supply = int(events[0].args.amount), int(rows["shares"].sum())
-        for r in rows.itertuples():
-            if int(str(r.amount_micro_eur)) != total * int(str(r.shares)) // supply:
-                bad.append(f"asset {asset}, batch {r.batch_id}, holder {r.holder}: not pro rata")
+        events = token.contract.events
+        distributed: dict[int, list[int]] = {}
+        for e in events.Distributed().get_logs(from_block=0):
+            distributed.setdefault(int(e.args.epoch), []).append(int(e.args.amount))
+        on_chain = {
+            (int(e.args.epoch), str(e.args.holder)): (int(e.args.amount), e.transactionHash)
+            for e in events.Payout().get_logs(from_block=0)
+        }
+        rows = table[table["asset"].astype(str) == asset]
+        got = {
+            (int(str(r.batch_id)), str(r.holder)): (int(str(r.amount_micro_eur)), str(r.tx_hash))
+            for r in rows.itertuples()
+        }
+        for key in sorted(on_chain.keys() - got.keys())[:3]:
+            bad.append(f"asset {asset}, batch {key[0]}: Payout to {key[1]} has no row")
+        for key in sorted(got.keys() - on_chain.keys())[:3]:
+            bad.append(f"asset {asset}, batch {key[0]}: row of {key[1]} has no Payout event")
+        for key in sorted(got.keys() & on_chain.keys()):
+            amount, tx = on_chain[key]
+            if got[key] != (amount, tx.to_0x_hex()):
+                bad.append(f"asset {asset}, batch {key[0]}, holder {key[1]}: not the Payout event")
+        for epoch, amounts in sorted(distributed.items()):
+            if len(amounts) != 1:
+                bad.append(f"asset {asset}, batch {epoch}: {len(amounts)} Distributed events")
+        for batch, group in rows.groupby("batch_id", observed=True):
+            if int(str(batch)) not in distributed:
+                bad.append(f"asset {asset}, batch {batch}: payout rows, no Distributed event")
+                continue
+            total, supply = distributed[int(str(batch))][0], int(group["shares"].sum())
+            for r in group.itertuples():
+                if int(str(r.amount_micro_eur)) != total * int(str(r.shares)) // supply:
+                    bad.append(
+                        f"asset {asset}, batch {r.batch_id}, holder {r.holder}: not pro rata"
+                    )
     return [
         Check(
             "asset payouts = Payout events, pro rata to shares",
             not bad,
-            "; ".join(bad[:3]) if bad else f"{len(table)} payouts",
+            "; ".join(bad[:3]) if bad else f"{len(table)} payouts of {len(assets)} assets",
         )
     ]
