@@ -49,6 +49,7 @@ def measure(scenario: str, overrides: list[str]) -> dict[str, Any]:
         t0 = time.perf_counter()
         result = run_scenario(sc, Path(tmp) / "run")
         wall = time.perf_counter() - t0
+        manifest = json.loads((Path(tmp) / "run" / "manifest.json").read_text())
     peak_mib = peak_rss_mib()
     return {
         "scenario": scenario,
@@ -57,6 +58,7 @@ def measure(scenario: str, overrides: list[str]) -> dict[str, Any]:
         "wall_s": wall,
         "timings_s": result.timings_s,
         "peak_mib": peak_mib,
+        "nodes": manifest.get("nodes", {}),
         "kpis": {k: v for k, (v, _) in result.kpis.items()},
     }
 

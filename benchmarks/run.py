@@ -10,7 +10,9 @@ Prints markdown tables and writes them, with the machine described, to
    peak memory and each layer's share;
    against the peer a user would otherwise pick: pandapower's timeseries power flow alone on
    the same grid, a week and a year (``peer_bench``);
-4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week and a year;
+4. scale: SimBench ``1-MVLV-rural-all-0-sw`` (5,373 loads), a week of the engine alone and a
+   year; every layer on the embedded chain: a week of it and of SimBench's largest grid,
+   ``1-MVLV-urban-all-0-sw`` (11,542 loads), beside the default year (``scale_bench``);
 5. the value of forecasting (``forecast_value``), forecasting at the edge against the central
    pooled model (``edge_bench``), and the value of the P2P market (``market_bench``,
    ``market_value``), and who gains and loses under each market rule (``market_fairness``);
@@ -51,6 +53,7 @@ import market_fairness  # noqa: E402
 import market_value  # noqa: E402
 import peer_bench  # noqa: E402
 import powerflow_bench  # noqa: E402
+import scale_bench  # noqa: E402
 import settlement_bench  # noqa: E402
 import sweep_bench  # noqa: E402
 
@@ -129,27 +132,6 @@ def engine_rows(runs: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def _mvlv_every_layer(start: str) -> tuple[str, dict[str, Any]] | None:
-    """MVLV, a week with every layer, settled on a local anvil (py-evm would take minutes to
-    register its 8,598 device NFTs); None without anvil (``make test`` installs it).
-
-    The block gas limit is lifted: the settler's gas bound for one weekly batch of net
-    payments (40,000 gas an account) exceeds 30 M here, though the gas used does not.
-    """
-    sys.path.insert(0, str(HERE.parent))
-    from tests.anvil import AnvilNode, anvil_binary
-
-    binary = anvil_binary()
-    if binary is None:
-        print("anvil not installed: no MVLV run with every layer", flush=True)
-        return None
-    label = "1-MVLV-rural-all-0-sw, 7 d (every layer; chain on a local anvil)"
-    print(f"measuring {label} ...", flush=True)
-    with AnvilNode(binary, ["--disable-block-gas-limit"]) as node:
-        overrides = [MVLV, "run.days=7", start, f'chain.rpc_url="{node.url}"']
-        return label, engine_bench.measure_in_subprocess(DEFAULT, overrides)
-
-
 def main() -> None:
     """Measure everything, print the tables, write RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -197,11 +179,14 @@ def main() -> None:
     for label, scenario, overrides in plan:
         print(f"measuring {label} ...", flush=True)
         runs.append((label, engine_bench.measure_in_subprocess(scenario, overrides)))
-    mvlv_all = _mvlv_every_layer(year[1])
-    if mvlv_all is not None:
-        runs.append(mvlv_all)
-        print(engine_rows(runs[-1:]).splitlines()[-1], flush=True)
     engine = engine_rows(runs)
+    scale_rows = [(scale_bench.RUNS[0][0], days, runs[0][1])]  # the year above
+    for label, code, scale_days in scale_bench.RUNS[1:]:
+        scale_days = 1 if args.quick else scale_days
+        print(f"measuring {label}, {scale_days} d, every layer ...", flush=True)
+        scale_rows.append((label, scale_days, scale_bench.measure(code, scale_days)))
+    scale = scale_bench.scale_table(scale_rows)
+    print(scale, flush=True)
     mv_fast = runs[2][1]["intervals"] / runs[2][1]["timings_s"]["grid"]
     mv_pp = runs[3][1]["intervals"] / runs[3][1]["timings_s"]["grid"]
     ratio = (
@@ -262,6 +247,9 @@ def main() -> None:
         "Against the peer a user would otherwise pick (`benchmarks/peer_bench.py`): "
         + " ".join((peer_bench.__doc__ or "").split("\n\n")[1].split()),
         peer,
+        "## Scale",
+        " ".join((scale_bench.__doc__ or "").split("\n\n")[0:2]).replace("\n", " "),
+        scale,
         "## The value of forecasting",
         forecast_value.__doc__.split("\n\n")[1].replace("\n", " "),
         value,
