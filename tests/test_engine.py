@@ -118,6 +118,26 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_same_seed_same_bytes_with_permits_signed_against_the_chain_clock(tmp_path: Path) -> None:
+    # the data buyer, the stakers and the buyback sign permits whose deadline is the chain's
+    # clock + 1 h: with the embedded chain's clock on the wall clock, two runs of one seed
+    # differed in transaction hashes (data_sales, stakes, treasury, transactions, kpis)
+    from twin.scenario import load_scenario
+
+    overrides = [
+        "run.days=2",
+        "devices.transfers=[]",
+        "devices.data_sales.start_day=1",
+        "devices.data_sales.sale_days=1",
+    ]
+    sc = load_scenario(DEFAULT.parent / "depin_economy.toml", overrides)
+    a = run_scenario(sc, tmp_path / "a").path
+    b = run_scenario(sc, tmp_path / "b").path
+    assert len(pd.read_parquet(a / "data_sales.parquet"))  # a permit-signed sale happened
+    assert digest(a) == digest(b)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["fast", "pandapower"])
 def test_overloaded_grid_flags_infeasible_and_completes(tmp_path: Path, solver: str) -> None:
     sc = scenario("run.days=1", "nodes.load_scale=100", f"grid.solver={solver}")

@@ -41,6 +41,11 @@ __all__ = ["CONTRACTS", "BatchRecord", "Chain", "ChainError", "commit_gas"]
 CONTRACTS = ("EnergyCredit", "Settlement")
 """The contracts :meth:`Chain.deploy` deploys, in order."""
 
+#: The embedded chain's genesis time [s since the Unix epoch]: 2100-01-01T00:00:00Z, later
+#: than any wall clock it runs under, so py-evm's "the later of now and parent + 1 s" is
+#: always parent + 1 s and the chain's clock does not depend on when it runs.
+EMBEDDED_GENESIS_TIMESTAMP = 4_102_444_800
+
 #: EnergyCredit's cap when none is given [micro-euro]: one billion euro.
 DEFAULT_CREDIT_CAP = MicroEur(10**15)
 
@@ -93,14 +98,18 @@ class Chain(Roles, MemberConsent):
         """A fresh in-process chain (eth-tester + py-evm); its first dev account operates.
 
         ``block_gas_limit`` [gas]: eth-tester's (30,029,122) if None; a benchmark lifts it to
-        measure what does not fit a real block."""
+        measure what does not fit a real block.
+
+        The chain's clock starts at :data:`EMBEDDED_GENESIS_TIMESTAMP` and each block is one
+        second after its parent (py-evm takes the wall clock only when it is later, and it is
+        not before 2100), unless a caller moves it (:meth:`advance_time`): block times, and
+        so permit deadlines and transaction hashes, are the same in every run of a seed."""
         from eth_tester import EthereumTester, PyEVMBackend
 
-        if block_gas_limit is None:
-            backend = PyEVMBackend()
-        else:
-            overrides = {"gas_limit": int(block_gas_limit)}
-            backend = PyEVMBackend(PyEVMBackend.generate_genesis_params(overrides=overrides))
+        overrides: dict[str, int] = {"timestamp": EMBEDDED_GENESIS_TIMESTAMP}
+        if block_gas_limit is not None:
+            overrides["gas_limit"] = int(block_gas_limit)
+        backend = PyEVMBackend(PyEVMBackend.generate_genesis_params(overrides=overrides))
         w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
         account = Account.from_key(backend.account_keys[0].to_bytes())
         return cls(w3, kind="embedded", operator=account.address, account=account)
