@@ -55,25 +55,28 @@ _WORD = 32
 _FIELDS = 6  # batchId, tradeId, seller, buyer, energyWh, paymentMicroEur
 
 
-def _pick_keccak() -> Callable[[bytes], bytes]:
-    """The fastest keccak-256 at hand: pysha3 (~1 us a hash) if installed, else eth-hash."""
+def _pick_keccak() -> tuple[Callable[[bytes], bytes], Any]:
+    """The fastest keccak-256 at hand: pysha3 (~1 us a hash) if installed, else eth-hash;
+    and pysha3's hash object constructor (None without it), for loops that hash many nodes."""
     try:
         import sha3  # safe-pysha3, installed with eth-tester[py-evm]
     except ImportError:  # pragma: no cover - depends on the environment
         from eth_hash.auto import keccak as eth_keccak
 
-        return eth_keccak
+        return eth_keccak, None
 
     keccak_256 = sha3.keccak_256
 
     def pysha3_keccak(data: bytes) -> bytes:
         return bytes(keccak_256(data).digest())
 
-    return pysha3_keccak
+    return pysha3_keccak, keccak_256
 
 
-keccak256: Callable[[bytes], bytes] = _pick_keccak()
+_KECCAK = _pick_keccak()
+keccak256: Callable[[bytes], bytes] = _KECCAK[0]
 """keccak-256 (Ethereum's, not NIST SHA3-256) of ``data``, 32 bytes."""
+_keccak_256 = _KECCAK[1]
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
@@ -213,8 +216,19 @@ def merkle_tree(leaves: Sequence[bytes]) -> list[bytes]:
     if n == 0:
         return []
     tree: list[bytes] = [b""] * (n - 1) + [bytes(leaf) for leaf in reversed(leaves)]
-    for i in range(n - 2, -1, -1):
-        tree[i] = hash_pair(tree[2 * i + 1], tree[2 * i + 2])
+    k = _keccak_256
+    # nodes lo..hi at once, hi down to 0: their children (2 i + 1, 2 i + 2) all lie above hi
+    hi = n - 2
+    while hi >= 0:
+        lo = (hi + 1) // 2
+        left = tree[2 * lo + 1 : 2 * hi + 2 : 2]
+        right = tree[2 * lo + 2 : 2 * hi + 3 : 2]
+        if k is None:  # pragma: no cover - depends on the environment
+            tree[lo : hi + 1] = [hash_pair(a, b) for a, b in zip(left, right, strict=True)]
+        else:  # hash_pair inlined: the sorted pair's keccak
+            pairs = zip(left, right, strict=True)
+            tree[lo : hi + 1] = [k(a + b if a <= b else b + a).digest() for a, b in pairs]
+        hi = lo - 1
     return tree
 
 
@@ -350,6 +364,8 @@ class RootMemo:
     A device computes the root of its readings; the journal later derives it again from the
     readings it receives. The same bytes give the same root, so the second derivation is a
     lookup, while bytes changed on the way (a tampered reading) miss and are hashed in full.
+    What is kept is whatever ``compute`` derives from the bytes alone: a root, or a root and
+    the leaves under it.
     An entry is handed out once and then dropped; past ``max_entries`` the memo starts over.
     """
 

@@ -62,6 +62,7 @@ def attack_uploads(
     previous: Upload | None = None,
     seed: int = 0,
     foreign_chain_id: int | None = None,
+    honest_root: bytes | None = None,
 ) -> list[SentUpload]:
     """What ``device`` (or an attacker of it) sends for one period under ``attack``.
 
@@ -89,6 +90,9 @@ def attack_uploads(
         Run seed (the forger's key).
     foreign_chain_id : int, optional
         Chain of ``wrong_chain``; ``chain_id + 1`` by default.
+    honest_root : bytes, optional
+        The Merkle root of the honest readings if the device derived it already (see
+        :func:`settlement.depin.uploads.sign_upload`).
 
     Returns
     -------
@@ -100,12 +104,14 @@ def attack_uploads(
     honest = np.asarray(energy_wh, dtype=np.int64)
     intervals = period * period_intervals + np.arange(len(honest), dtype=np.int64)
     domain: dict[str, Any] = {"chain_id": chain_id, "verifying_contract": verifying_contract}
-    inflated = np.round(honest * float(inflate_factor)).astype(np.int64)
+    if attack in ("inflate", "forge"):
+        inflated = np.round(honest * float(inflate_factor)).astype(np.int64)
     if attack == "inflate":
         return [
             SentUpload(sign_upload(device, period, intervals, inflated, nonce, **domain), attack)
         ]
-    sent = [SentUpload(sign_upload(device, period, intervals, honest, nonce, **domain), "none")]
+    own = sign_upload(device, period, intervals, honest, nonce, **domain, root=honest_root)
+    sent = [SentUpload(own, "none")]
     if attack == "replay" and previous is not None:
         sent.append(SentUpload(previous, attack))
     elif attack == "forge":
@@ -113,7 +119,9 @@ def attack_uploads(
         sent.insert(0, SentUpload(fake, attack))
     elif attack == "wrong_chain":
         domain["chain_id"] = chain_id + 1 if foreign_chain_id is None else foreign_chain_id
-        other = sign_upload(device, period, intervals, honest, nonce, **domain)
+        other = sign_upload(
+            device, period, intervals, honest, nonce, **domain, root=own.readings_root
+        )
         sent.append(SentUpload(other, attack))
     return sent
 

@@ -87,11 +87,54 @@ def reading_leaves(device_ids: int | Any, intervals: Any, energy_wh: Any) -> lis
     return _leaf_hashes(_reading_words(device_ids, intervals, energy_wh), _LEAF_ROW)
 
 
-_ROOTS = RootMemo()
+def _tree(data: bytes) -> bytes:
+    """The root of the readings whose words are ``data``, then their leaves: 32 (n + 1) bytes."""
+    leaves = _leaf_hashes(data, _LEAF_ROW)
+    return merkle_root(leaves) + b"".join(leaves)
+
+
+#: Root and leaves (~3 kB for a day of readings) of the uploads derived and not yet derived
+#: again: the device's and the journal's derivations of the same readings share one memo.
+_TREES = RootMemo(max_entries=50_000)
 
 
 def readings_root(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
     """Merkle root of one upload's readings (:data:`settlement.chain.merkle.EMPTY_ROOT` if none);
     the device's and the journal's derivations of the same readings share one RootMemo."""
+    return _TREES.root(_reading_words(device_ids, intervals, energy_wh), _tree)[:_WORD]
+
+
+def upload_trees(
+    device_ids: Any, intervals: Any, energy_wh: Any, sizes: Any
+) -> tuple[list[bytes], bytes]:
+    """The Merkle roots of several uploads' readings, and the readings' leaves.
+
+    As :func:`readings_root` of each upload (sharing its memo), the readings' words laid out
+    with NumPy for all uploads at once.
+
+    Parameters
+    ----------
+    device_ids, intervals, energy_wh : array_like of int
+        The readings (one value each, as in :func:`reading_leaves`), upload after upload.
+    sizes : array_like of int
+        Readings per upload, in order; they sum to the number of readings.
+
+    Returns
+    -------
+    roots : list of bytes
+        The 32-byte root of each upload.
+    leaves : bytes
+        Every reading's 32-byte leaf (:func:`reading_leaves`), concatenated in order.
+    """
     words = _reading_words(device_ids, intervals, energy_wh)
-    return _ROOTS.root(words, lambda data: merkle_root(_leaf_hashes(data, _LEAF_ROW)))
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64)) * _LEAF_ROW
+    if len(ends) and int(ends[-1]) != len(words):
+        raise ValueError("sizes must sum to the number of readings")
+    roots, leaves = [], []
+    start = 0
+    for end in ends.tolist():
+        tree = _TREES.root(words[start:end], _tree)
+        roots.append(tree[:_WORD])
+        leaves.append(tree[_WORD:])
+        start = end
+    return roots, b"".join(leaves)

@@ -42,7 +42,7 @@ import numpy.typing as npt
 
 from settlement.depin.devices import DEVICE_KINDS, MAX_DEVICE_ID, RegisteredDevice
 from settlement.depin.keys import address_bytes, recover_signer
-from settlement.depin.leaves import IntArray, readings_root
+from settlement.depin.leaves import IntArray, upload_trees
 from settlement.depin.peers import PeerBook, held_peers
 from settlement.depin.plausibility import Plausibility, plausibility_flags
 from settlement.depin.uploads import (
@@ -152,7 +152,7 @@ def verify_uploads(
     status[
         (status == _PENDING) & _malformed(uploads, upload_of, interval, up_period, period_intervals)
     ] = TAMPERED
-    _check_roots(uploads, status, device, interval, energy, sizes)
+    leaves = _check_roots(uploads, status, device, interval, energy, sizes, upload_of)
     # 6: (device, nonce) replays, among the uploads that passed 1-5
     live_up = np.flatnonzero(status == _PENDING)
     nonces = np.array([uploads[int(u)].nonce for u in live_up], dtype=np.int64)
@@ -216,6 +216,7 @@ def verify_uploads(
         revoked=revoked[upload_of],
         battery_book=book,
         peers=peers,
+        leaves=leaves,
     )
 
 
@@ -246,10 +247,17 @@ def _check_roots(
     interval: IntArray,
     energy: IntArray,
     sizes: IntArray,
-) -> None:
-    """5: mark ``TAMPERED`` the pending uploads whose readings miss their signed root."""
-    ends = np.cumsum(sizes)
-    for u in np.flatnonzero(status == _PENDING).tolist():
-        rows = slice(int(ends[u] - sizes[u]), int(ends[u]))
-        if readings_root(device[rows], interval[rows], energy[rows]) != uploads[u].readings_root:
+    upload_of: IntArray,
+) -> npt.NDArray[np.uint8]:
+    """5: mark ``TAMPERED`` the pending uploads whose readings miss their signed root; return
+    each reading's leaf, shape (reading, 32), as derived here (zeros for the uploads that
+    failed 1-4, whose readings were not hashed)."""
+    pending = np.flatnonzero(status == _PENDING)
+    rows = np.isin(upload_of, pending)
+    roots, derived = upload_trees(device[rows], interval[rows], energy[rows], sizes[pending])
+    for u, root in zip(pending.tolist(), roots, strict=True):
+        if root != uploads[u].readings_root:
             status[u] = TAMPERED
+    leaves = np.zeros((len(interval), 32), dtype=np.uint8)
+    leaves[rows] = np.frombuffer(derived, dtype=np.uint8).reshape(-1, 32)
+    return leaves

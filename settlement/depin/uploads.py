@@ -24,7 +24,7 @@ from eth_utils import to_checksum_address
 
 from settlement.chain.merkle import keccak256
 from settlement.depin.keys import address_bytes, sign_digest
-from settlement.depin.leaves import IntArray, int_column, readings_root
+from settlement.depin.leaves import IntArray, int_column, readings_root, upload_trees
 
 if TYPE_CHECKING:
     from settlement.depin.devices import Device
@@ -203,6 +203,7 @@ def sign_upload(
     *,
     chain_id: int,
     verifying_contract: str,
+    root: bytes | None = None,
 ) -> Upload:
     """Sign one period's readings with ``device``'s key.
 
@@ -220,10 +221,14 @@ def sign_upload(
         The device's upload counter.
     chain_id, verifying_contract : int, str
         The domain signed for: chain id and ``DeviceRegistry`` address.
+    root : bytes, optional
+        The Merkle root of these readings if the device derived it already
+        (:func:`settlement.depin.leaves.upload_trees`: many devices' at once).
     """
     interval = int_column("intervals", intervals)
     energy = int_column("energy_wh", energy_wh, len(interval))
-    root = readings_root(device.device_id, interval, energy)
+    if root is None:
+        root = readings_root(device.device_id, interval, energy)
     separator = domain_separator(chain_id, verifying_contract)
     digest = upload_digest(separator, device.device_id, period, root, nonce)
     signature = sign_digest(device.private_key, digest)
@@ -270,8 +275,13 @@ def sign_period(
     energy = np.asarray(energy_wh)
     if energy.ndim != 2 or energy.shape[1] != len(devices) or energy.shape[0] > period_intervals:
         raise ValueError(f"energy_wh: expected (<= {period_intervals}, {len(devices)}) values")
-    intervals = period * period_intervals + np.arange(energy.shape[0], dtype=np.int64)
+    n = energy.shape[0]
+    intervals = period * period_intervals + np.arange(n, dtype=np.int64)
     columns = np.ascontiguousarray(energy.T)
+    ids = np.array([d.device_id for d in devices], dtype=np.int64)
+    sizes = np.full(len(devices), n)
+    readings = (np.repeat(ids, n), np.tile(intervals, len(devices)), columns.ravel())
+    roots, _ = upload_trees(*readings, sizes)
     domain: dict[str, Any] = {"chain_id": chain_id, "verifying_contract": verifying_contract}
     return [
         sign_upload(
@@ -281,6 +291,7 @@ def sign_period(
             columns[j],
             int(nonces[device.device_id] if isinstance(nonces, Mapping) else nonces[j]),
             **domain,
+            root=roots[j],
         )
         for j, device in enumerate(devices)
     ]

@@ -65,6 +65,10 @@ class Verification:
     peers : dict
         The PV readings held after the batch of each upload period it touched (peers of
         later, late uploads of those periods).
+    leaves : ndarray of uint8, shape (reading, 32)
+        Each reading's Merkle leaf as the journal derived it from the reading received
+        (:func:`settlement.depin.leaves.reading_leaves`); zeros where its upload failed a
+        check before the root's (1-4 of :mod:`settlement.depin.readings`), none given if empty.
     """
 
     uploads: Sequence[Upload]
@@ -82,6 +86,7 @@ class Verification:
     revoked: npt.NDArray[np.bool_]
     battery_book: BatteryBook = field(default_factory=dict)
     peers: PeerBook = field(default_factory=dict)
+    leaves: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros((0, 32), dtype=np.uint8))
 
     @property
     def statuses(self) -> npt.NDArray[np.object_]:

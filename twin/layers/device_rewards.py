@@ -41,6 +41,11 @@ class Epoch:
     loading: list[np.ndarray] = field(default_factory=list)
     importing: list[np.ndarray] = field(default_factory=list)
     attack_ok: list[np.ndarray] = field(default_factory=list)
+    #: The accepted readings' Merkle leaves as the journal derived them, shape (reading, 32),
+    #: at (``leaf_rows``, ``leaf_cols``), in the order accepted.
+    leaves: list[np.ndarray] = field(default_factory=list)
+    leaf_rows: list[np.ndarray] = field(default_factory=list)
+    leaf_cols: list[np.ndarray] = field(default_factory=list)
 
     def grow(self, n_rows: int, n_devices: int) -> None:
         """Room for the next ``n_rows`` intervals' readings (none accepted yet)."""
@@ -49,10 +54,20 @@ class Epoch:
         self.attack_ok.append(np.zeros((n_rows, n_devices), dtype=bool))
 
     def put(
-        self, rows: np.ndarray, cols: np.ndarray, energy_wh: np.ndarray, attack: np.ndarray
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        energy_wh: np.ndarray,
+        attack: np.ndarray,
+        leaves: np.ndarray | None = None,
     ) -> None:
         """Accepted readings at ``rows`` (intervals since ``first``) and device ``cols`` [Wh],
-        late ones included; ``attack``: whether each belongs to an attack."""
+        late ones included; ``attack``: whether each belongs to an attack; ``leaves``: their
+        Merkle leaves as the journal derived them, shape (reading, 32), if at hand."""
+        if leaves is not None:
+            self.leaves.append(leaves)
+            self.leaf_rows.append(rows)
+            self.leaf_cols.append(cols)
         self.energy = [np.concatenate(self.energy)]
         self.accepted = [np.concatenate(self.accepted)]
         self.attack_ok = [np.concatenate(self.attack_ok)]
@@ -127,15 +142,7 @@ class DeviceRewards:
         amount, score = epoch_rewards(
             energy, accepted, available, weight, eligible, pool, net_only=self.storage
         )
-        rows, cols = np.nonzero(accepted)
-        order = np.lexsort((rows, cols))
-        root = merkle_root(
-            reading_leaves(
-                self.ids[cols[order]],
-                (e.first + rows[order]).astype(np.int64),
-                energy[rows[order], cols[order]],
-            )
-        )
+        root = merkle_root(self._epoch_leaves(energy, accepted))
         paid = np.flatnonzero(amount > 0)
         receipts = self.depin.pay_epoch(
             epoch,
@@ -189,6 +196,23 @@ class DeviceRewards:
                 "readings_root": ["0x" + root.hex()] * len(paid),
             },
         )
+
+    def _epoch_leaves(self, energy: np.ndarray, accepted: np.ndarray) -> list[bytes]:
+        """The Merkle leaves of the epoch's accepted readings, device by device, each in
+        interval order: the leaves the journal derived when it checked the uploads' roots,
+        or derived again here if those do not cover exactly the accepted readings."""
+        e = self.epoch
+        rows, cols = np.nonzero(accepted)
+        order = np.lexsort((rows, cols))
+        rows, cols = rows[order], cols[order]
+        if e.leaves:
+            kept_rows, kept_cols = np.concatenate(e.leaf_rows), np.concatenate(e.leaf_cols)
+            kept = np.lexsort((kept_rows, kept_cols))
+            if np.array_equal(kept_rows[kept], rows) and np.array_equal(kept_cols[kept], cols):
+                data = np.concatenate(e.leaves)[kept].tobytes()
+                return [data[i : i + 32] for i in range(0, len(data), 32)]
+        ids = self.ids[cols]
+        return reading_leaves(ids, (e.first + rows).astype(np.int64), energy[rows, cols])
 
     def _revenue_per_epoch(self) -> list[int]:
         """Protocol fees [micro-euro] of the batches that start in each epoch of the table."""

@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 from settlement.depin.fraud import SentUpload, attack_uploads
+from settlement.depin.leaves import upload_trees
 from settlement.depin.links import arrival_slots
 from settlement.depin.plausibility import Plausibility
 from settlement.depin.readings import verify_uploads
@@ -68,6 +69,7 @@ class DeviceUploads:
     (whose constructor sets the attributes declared here)."""
 
     devices: list[Device]
+    ids: np.ndarray
     nonce: np.ndarray
     attack: np.ndarray
     inflate_factor: np.ndarray
@@ -124,6 +126,7 @@ class DeviceUploads:
         what arrives in its slot: held uploads, oldest first, and the on-time ones."""
         first_k = period * self.period
         self.metered[first_k : first_k + len(energy)] = energy
+        roots = self._honest_roots(period, energy)
         for i, device in enumerate(self.devices):
             slot = int(self.arrival[period, i])
             for s in attack_uploads(
@@ -138,6 +141,7 @@ class DeviceUploads:
                 inflate_factor=float(self.inflate_factor[i]),
                 previous=self.previous.get(i),
                 seed=self.seed,
+                honest_root=roots.get(i),
             ):
                 self.held.append(Held(slot, i, period, s))
             self.nonce[i] += 1
@@ -198,6 +202,7 @@ class DeviceUploads:
             col[counted],
             result.energy_wh[counted],
             is_attack[counted],
+            result.leaves[counted],
         )
         self._tell(period, result.interval[ok & here], col[ok & here], result.energy_wh[ok & here])
         stamps = self.stamps_us
@@ -224,6 +229,21 @@ class DeviceUploads:
                 "after_epoch": after_epoch,
             },
         )
+
+    def _honest_roots(self, period: int, energy: np.ndarray) -> dict[int, bytes]:
+        """The Merkle root of each device's honest readings of ``period`` (by column), for
+        the devices that sign them (all but inflating ones), derived for all at once."""
+        signs = np.flatnonzero(self.attack != "inflate")
+        n = len(energy)
+        honest = np.asarray(energy, dtype=np.int64)[:, signs]
+        intervals = period * self.period + np.arange(n, dtype=np.int64)
+        roots, _ = upload_trees(
+            np.repeat(self.ids[signs], n),
+            np.tile(intervals, len(signs)),
+            honest.T.ravel(),
+            np.full(len(signs), n),
+        )
+        return dict(zip(signs.tolist(), roots, strict=True))
 
     def _check_grid_side(self, period: int, result: Verification, end: int) -> None:
         """The grid-side check of the slot's own period, and again of each earlier period a
