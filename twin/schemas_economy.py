@@ -197,8 +197,10 @@ ECONOMY_SCHEMAS: dict[str, tuple[pa.Schema, str]] = {
         "contributing device's release group, its owner paid at payout time (payee), its "
         "readings in released aggregates and its share [micro-euro]; the buyer's payment; the "
         "digest of the released aggregates committed on chain and the DataMarket.sellData "
-        "transaction; amounts sum to the payment per sale; sold_at: when it was sold (its "
-        "aggregates hold the readings the journal had then: later late uploads are left out)",
+        "transaction (a sale made in chunks: the payChunk that paid the row, the treasury's row "
+        "the one that closed the sale); amounts sum to the payment per sale; sold_at: when it "
+        "was sold (its aggregates hold the readings the journal had then: later late uploads are "
+        "left out)",
     ),
     "data_releases": (
         pa.schema(

@@ -46,8 +46,10 @@ def data_flows(run: RunFolder) -> dict[str, int]:
 def verify_data_sales(run: RunFolder, chain: Chain) -> list[Check]:
     """Every data sale against the chain, its split and aggregates re-derived.
 
-    Checks: each row is what ``DataMarket.sellData`` paid (its ``DataPayout`` / ``DataSold``
-    events: payee, device, amount, buyer, payment, release digest); payments = device payouts
+    Checks: each row is what ``DataMarket.sellData`` paid, or for a sale made in chunks the
+    ``payChunk`` the row names (its ``DataPayout`` / ``DataSold`` events: payee, device, amount,
+    buyer, payment, release digest; the payouts sum to the sale's devices' part, the treasury's
+    row is its ``toTreasury``); payments = device payouts
     + treasury cut; the price and the split re-derived from the rows' readings; every released
     aggregate covers at least ``k`` households; the aggregates and each device's readings
     re-derived from the ``readings`` table's accepted readings.
@@ -70,25 +72,35 @@ def verify_data_sales(run: RunFolder, chain: Chain) -> list[Check]:
     accepted = readings[readings["status"].astype(str) == "accepted"][columns]
     for s, sale in table.groupby("sale"):
         rows = sale.index.to_numpy()
-        receipt = chain.get_receipt(str(sale["tx_hash"].iloc[0]))
-        if receipt is None:
-            chain_bad.append(f"sale {s}: no receipt for {sale['tx_hash'].iloc[0]}")
+        # One transaction (sellData), or the chunks (payChunk) the rows name, the treasury's
+        # row the one that closed the sale.
+        hashes = list(dict.fromkeys(str(h) for h in sale["tx_hash"]))
+        receipts = {h: chain.get_receipt(h) for h in hashes}
+        missing = [h for h, r in receipts.items() if r is None]
+        if missing:
+            chain_bad.append(f"sale {s}: no receipt for {missing[0]}")
             continue
-        ev = market.events(receipt)
+        ev = market.events([r for r in receipts.values() if r is not None])
         payment = int(sale["payment_micro_eur"].iloc[0])
         total_paid += ev.amount_micro_eur
         total_split += int(sale["amount_micro_eur"].sum())
         devices = sale[sale["kind"] == "device"]
         treasury_row = sale[sale["kind"] == "treasury"]
-        paid = {(d, p.lower()): a for d, p, a in ev.payouts}
+        paid_in = {
+            h: {(d, p.lower()): a for d, p, a in market.payouts(r)}
+            for h, r in receipts.items()
+            if r is not None
+        }
         for i, r in devices.iterrows():
+            paid = paid_in[str(r.tx_hash)]
             if paid.get((int(r.device_id), str(r.payee).lower())) != int(r.amount_micro_eur):
                 chain_bad.append(
                     f"data_sales row {i} (sale {s}, device {r.device_id}): "
                     f"{r.amount_micro_eur:,} micro-euro to {r.payee}, not what {r.tx_hash} paid"
                 )
         facts = {
-            "payouts": len(ev.payouts) == len(devices),
+            "payouts": len(ev.payouts) == len(devices)
+            and sum(a for _, _, a in ev.payouts) == ev.to_devices_micro_eur,
             "buyer": ev.buyer.lower() == str(sale["buyer"].iloc[0]).lower(),
             "payment": ev.amount_micro_eur == payment,
             "treasury cut": len(treasury_row) == 1

@@ -1,7 +1,9 @@
 """Fault injection for the crash tests: ``GRIDTWIN_FAULT=<point>:<where>`` ends the process.
 
 Points: ``after_plan:<batch_id>``, ``after_send:<batch_id>``,
-``after_chunk:<batch_id>:<chunk>``; the process exits with :data:`FAULT_EXIT` there, as a kill
+``after_chunk:<batch_id>:<chunk>``; a data sale made in chunks
+(:mod:`settlement.economy.data_market`): ``after_sale_open:<sale>``,
+``after_sale_chunk:<sale>:<chunk>``. The process exits with :data:`FAULT_EXIT` there, as a kill
 would, with nothing flushed.
 """
 

@@ -93,6 +93,8 @@ KINDS = {
     "slash": "slash",
     # Data sales (settlement/economy/data_market.py).
     "sellData": "data_sale",
+    "openSale": "data_sale",
+    "payChunk": "data_sale",
     # Device NFT sales (settlement/depin/market.py).
     "buy": "device_sale",
     "buyWithPermit": "device_sale",

@@ -13,9 +13,12 @@ groups merged per kind or suppressed), prices them per device-month of released 
 and splits the payment pro rata to each device's released readings, the treasury taking
 ``treasury_share`` and the rounding remainders. The buyer signs a permit for exactly the
 payment and ``DataMarket.sellData`` pays the devices' owners and the treasury in one
-transaction. Tables: ``data_sales`` (one row per payee per sale, the treasury's last),
-``data_releases`` (every released aggregate and its contributor counts); the treasury's cut
-is a ``data_sale`` row of the economy layer's ``treasury`` table.
+transaction, or, when that would need more gas than the run's budget (``chain.max_tx_gas``),
+``openSale`` and ``payChunk`` transactions that each fit (same payouts; each device row names
+the chunk that paid it, the treasury's row the one that closed the sale). Tables:
+``data_sales`` (one row per payee per sale, the treasury's last), ``data_releases`` (every
+released aggregate and its contributor counts); the treasury's cut is a ``data_sale`` row of
+the economy layer's ``treasury`` table.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class DataSalesLayer:
             chain_layer.minted += chain_layer.buyer_credits
         self.buyer_credits = chain_layer.buyer_credits
         self.market = DataMarket.deploy(chain, registry=devices.contract, treasury=economy.treasury)
+        self.gas_budget = chain_layer.settler.gas_budget
         chain_layer.hand_overs.append(self.market.hand_over)
         self.price = eur_to_micro_eur(cfg.price_eur_per_device_month)
         self.ppm = round(cfg.treasury_share * PPM)
@@ -168,7 +172,7 @@ class DataSalesLayer:
             rel.devices.tolist(),
             rel.households.tolist(),
         )
-        receipt = self.market.sell(
+        receipts = self.market.sell(
             self.sale,
             self.buyer_key,
             MicroEur(payment),
@@ -176,10 +180,16 @@ class DataSalesLayer:
             shares,
             to_treasury,
             root,
+            gas_budget=self.gas_budget(),
         )
-        events = self.market.events(receipt)
-        tx = "0x" + bytes(receipt["transactionHash"]).hex()
+        events = self.market.events(receipts)
+        tx = "0x" + bytes(receipts[-1]["transactionHash"]).hex()  # the one that closed the sale
         payee = {device: who for device, who, _ in events.payouts}
+        paid_in = {
+            int(device): "0x" + bytes(r["transactionHash"]).hex()
+            for r in receipts
+            for device, _, _ in self.market.payouts(r)
+        }
         n = len(paid)
         rows = self.sales
         rows["sale"] += [self.sale] * (n + 1)
@@ -195,7 +205,7 @@ class DataSalesLayer:
         rows["payment_micro_eur"] += [payment] * (n + 1)
         rows["buyer"] += [self.buyer] * (n + 1)
         rows["release_root"] += ["0x" + root.hex()] * (n + 1)
-        rows["tx_hash"] += [tx] * (n + 1)
+        rows["tx_hash"] += [*(paid_in[int(d)] for d in self.ids[paid]), tx]
         rows["sold_at"] += [self.stamps[0] + sold_at * pd.Timedelta(seconds=self.interval_s)] * (
             n + 1
         )
