@@ -13,7 +13,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from forecasting.calendar_features import calendar_features
+from forecasting.calendar_features import calendar_features, calendar_grid
 from forecasting.design import PooledDesign
 from forecasting.features import balanced_training_rows
 from forecasting.horizons import horizon_groups, predict_by_horizon
@@ -370,9 +370,7 @@ class GlobalGBForecaster(BaseEstimator):
         g = self._clear_sky(index[lo], n_ext, self.clearsky_shift_steps_)
         step = pd.Timedelta(seconds=self.interval_s_)
         first = int(local.min()) + int(horizons.min())  # the calendar of the targets only
-        calendar = calendar_features(
-            pd.date_range(index[lo] + first * step, periods=n_ext - first, freq=step), self.tz
-        )
+        calendar = calendar_grid(index[lo] + first * step, n_ext - first, self.interval_s_, self.tz)
         z = self._normalise(y, g[: hi - lo])
 
         n_o, n_s, n_h = len(origins), len(cols), len(horizons)

@@ -7,6 +7,7 @@ zone is the scenario's ``site.timezone``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,48 @@ def calendar_features(
     return np.column_stack(
         [hour_h, dow.astype(float), day_off.astype(float), np.sin(angle), np.cos(angle)]
     )
+
+
+def calendar_grid(
+    start: pd.Timestamp, n_intervals: int, interval_s: int, tz: str = DEFAULT_TZ
+) -> np.ndarray:
+    """:func:`calendar_features` of ``n_intervals`` interval starts every ``interval_s`` [s]
+    from ``start`` (timezone-aware), with holidays.
+
+    A grid aligned to the UTC year whose step divides a day is sliced from whole UTC years
+    computed once (a forecaster asks for a window every few intervals); other grids are
+    computed directly. The values are the same either way (elementwise features).
+    """
+    first = pd.Timestamp(start)
+    if first.tzinfo is None:
+        raise ValueError("start must be timezone-aware (UTC at the edges)")
+    first = first.tz_convert("UTC")
+    step_ns = int(interval_s) * 10**9
+    offset_ns = (first - pd.Timestamp(year=first.year, month=1, day=1, tz="UTC")).value
+    if n_intervals < 1 or 86_400 % int(interval_s) or offset_ns % step_ns:
+        grid = pd.date_range(first, periods=n_intervals, freq=pd.Timedelta(seconds=interval_s))
+        return calendar_features(grid, tz)
+    k, year, parts, need = offset_ns // step_ns, first.year, [], n_intervals
+    while need > 0:
+        rows = _calendar_year(year, int(interval_s), tz)[k : k + need]
+        parts.append(rows)
+        need, year, k = need - len(rows), year + 1, 0
+    return np.concatenate(parts)
+
+
+@lru_cache(maxsize=8)
+def _calendar_year(year: int, interval_s: int, tz: str) -> np.ndarray:
+    """:func:`calendar_features` (n, 5) of every ``interval_s`` interval start of a UTC year;
+    read-only (shared by every caller)."""
+    grid = pd.date_range(
+        pd.Timestamp(year=year, month=1, day=1, tz="UTC"),
+        pd.Timestamp(year=year + 1, month=1, day=1, tz="UTC"),
+        freq=pd.Timedelta(seconds=interval_s),
+        inclusive="left",
+    )
+    table = calendar_features(grid, tz)
+    table.flags.writeable = False
+    return table
 
 
 class CalendarFeatures(TransformerMixin, BaseEstimator):

@@ -444,3 +444,32 @@ def test_limit_threads_caps_openmp_and_restores() -> None:
     assert openmp() == before
     with limit_threads(None):
         assert openmp() == before
+
+
+def test_window_slices_of_the_cached_years_equal_the_direct_computation() -> None:
+    # clear_sky_g and calendar_grid slice whole cached UTC years for aligned windows (across
+    # a new year too); the values must be those of the windows computed on their own
+    import forecasting.solar as solar
+    from forecasting.calendar_features import calendar_features, calendar_grid
+
+    rng = np.random.default_rng(5)
+    starts = pd.Timestamp("2015-12-25T00:00Z") + pd.to_timedelta(
+        15 * rng.integers(0, 4 * 24 * 380, 24), unit="min"
+    )
+    for i, start in enumerate(starts):
+        n, interval_s = int(rng.integers(2, 3000)), 900 if i % 4 else 3600
+        step = pd.Timedelta(seconds=interval_s)
+        grid = pd.date_range(start - 3 * step, periods=n, freq=step)
+        direct = solar.clear_sky(grid).ghi_w_per_m2 / solar.GHI_STC_W_PER_M2
+        np.testing.assert_array_equal(
+            solar.clear_sky_g(start, n, interval_s, shift_steps=-3), direct
+        )
+        tz = "Europe/Berlin" if i % 2 else "America/New_York"
+        np.testing.assert_array_equal(
+            calendar_grid(start, n, interval_s, tz), calendar_features(grid + 3 * step, tz)
+        )
+    off = pd.Timestamp("2016-05-01T00:05Z")  # off the grid: computed directly
+    np.testing.assert_array_equal(
+        calendar_grid(off, 10, 900),
+        calendar_features(pd.date_range(off, periods=10, freq="15min")),
+    )
