@@ -101,8 +101,8 @@ def plan_batch(
     )[0]
     who = np.flatnonzero(net)
     addr = np.array(addresses)
-    sellers = [str(a) for a in addr[seller]]
-    buyers = [str(a) for a in addr[buyer]]
+    sellers: list[str] = addr[seller].tolist()  # Python str, as str(a) of each gives
+    buyers: list[str] = addr[buyer].tolist()
     leaves = trade_leaves(batch_id, trade_id, sellers, buyers, energy_wh, payment_micro_eur)
     return BatchPlan(
         trades_root=merkle_root(leaves),

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 STATES = ("planned", "sent", "mined", "final")
 
 _SCHEMA = """
@@ -110,6 +112,13 @@ class Batch:
     sends: int
 
 
+def _column(values: Any, kind: type[int] | type[str]) -> list[Any]:
+    """A column of trades as Python ints or strs, for SQLite (an integer array at once)."""
+    if kind is int and isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values.tolist()
+    return list(map(kind, values))
+
+
 class Ledger:
     """The journal of one run's settlement.
 
@@ -175,11 +184,11 @@ class Ledger:
         rows = list(
             zip(
                 [batch_id] * len(trades["trade_id"]),
-                (int(x) for x in trades["trade_id"]),
-                (str(x) for x in trades["seller"]),
-                (str(x) for x in trades["buyer"]),
-                (int(x) for x in trades["energy_wh"]),
-                (int(x) for x in trades["payment_micro_eur"]),
+                _column(trades["trade_id"], int),
+                _column(trades["seller"], str),
+                _column(trades["buyer"], str),
+                _column(trades["energy_wh"], int),
+                _column(trades["payment_micro_eur"], int),
                 strict=True,
             )
         )

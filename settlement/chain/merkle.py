@@ -55,9 +55,9 @@ _WORD = 32
 _FIELDS = 6  # batchId, tradeId, seller, buyer, energyWh, paymentMicroEur
 
 
-def _pick_keccak() -> tuple[Callable[[bytes], bytes], Any]:
+def _pick_keccak() -> tuple[Callable[[bytes], bytes], Callable[[bytes], Any] | None]:
     """The fastest keccak-256 at hand: pysha3 (~1 us a hash) if installed, else eth-hash;
-    and pysha3's hash object constructor (None without it), for loops that hash many nodes."""
+    and pysha3's hash object (``.digest()``), for loops that skip the wrapper's call."""
     try:
         import sha3  # safe-pysha3, installed with eth-tester[py-evm]
     except ImportError:  # pragma: no cover - depends on the environment
@@ -73,10 +73,9 @@ def _pick_keccak() -> tuple[Callable[[bytes], bytes], Any]:
     return pysha3_keccak, keccak_256
 
 
-_KECCAK = _pick_keccak()
-keccak256: Callable[[bytes], bytes] = _KECCAK[0]
+keccak256: Callable[[bytes], bytes]
 """keccak-256 (Ethereum's, not NIST SHA3-256) of ``data``, 32 bytes."""
-_keccak_256 = _KECCAK[1]
+keccak256, _keccak_object = _pick_keccak()
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
@@ -120,21 +119,17 @@ def _address_column(name: str, addresses: Sequence[str], n: int) -> npt.NDArray[
     """``n`` hex addresses (``0x`` + 40 hex digits, any case) as an ``(n, 20)`` byte array."""
     if len(addresses) != n:
         raise ValueError(f"{name}: expected {n} addresses, got {len(addresses)}")
-    cache: dict[str, bytes] = {}
-    parts = []
-    for address in addresses:
-        raw = cache.get(address)
-        if raw is None:
-            text = str(address)
-            if len(text) != 42 or not text.startswith(("0x", "0X")):
-                raise ValueError(f"{name}: not a 20-byte hex address: {address!r}")
-            try:
-                raw = bytes.fromhex(text[2:])
-            except ValueError as exc:
-                raise ValueError(f"{name}: not a 20-byte hex address: {address!r}") from exc
-            cache[address] = raw
-        parts.append(raw)
-    return np.frombuffer(b"".join(parts), dtype=np.uint8).reshape(n, 20)
+    cache: dict[str, bytes] = dict.fromkeys(addresses, b"")  # each distinct one, in order
+    for address in cache:
+        text = str(address)
+        if len(text) != 42 or not text.startswith(("0x", "0X")):
+            raise ValueError(f"{name}: not a 20-byte hex address: {address!r}")
+        try:
+            cache[address] = bytes.fromhex(text[2:])
+        except ValueError as exc:
+            raise ValueError(f"{name}: not a 20-byte hex address: {address!r}") from exc
+    joined = b"".join(map(cache.__getitem__, addresses))
+    return np.frombuffer(joined, dtype=np.uint8).reshape(n, 20)
 
 
 def trade_leaves(
@@ -193,7 +188,11 @@ def trade_leaves(
     words[:, 3, _WORD - 20 :] = _address_column("buyers", buyers, n)
     row = _FIELDS * _WORD
     data = words.tobytes()
-    return [keccak256(keccak256(data[i : i + row])) for i in range(0, n * row, row)]
+    k = _keccak_object
+    if k is None:  # pragma: no cover - depends on the environment
+        return [keccak256(keccak256(data[i : i + row])) for i in range(0, n * row, row)]
+    # the same hashes, without a wrapper call per hash
+    return [k(k(data[i : i + row]).digest()).digest() for i in range(0, n * row, row)]
 
 
 def merkle_tree(leaves: Sequence[bytes]) -> list[bytes]:
@@ -210,13 +209,13 @@ def merkle_tree(leaves: Sequence[bytes]) -> list[bytes]:
         ``2 n - 1`` nodes (empty for no leaf); node ``i`` has children ``2 i + 1``, ``2 i + 2``.
     """
     n = len(leaves)
-    for leaf in leaves:
-        if len(leaf) != _WORD:
-            raise ValueError(f"a leaf must be 32 bytes, got {len(leaf)}")
+    if set(map(len, leaves)) - {_WORD}:
+        got = next(len(leaf) for leaf in leaves if len(leaf) != _WORD)
+        raise ValueError(f"a leaf must be 32 bytes, got {got}")
     if n == 0:
         return []
     tree: list[bytes] = [b""] * (n - 1) + [bytes(leaf) for leaf in reversed(leaves)]
-    k = _keccak_256
+    k = _keccak_object
     # nodes lo..hi at once, hi down to 0: their children (2 i + 1, 2 i + 2) all lie above hi
     hi = n - 2
     while hi >= 0:

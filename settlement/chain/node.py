@@ -31,7 +31,6 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from settlement.chain.artifacts import Artifact, error_selectors
@@ -42,6 +41,7 @@ from settlement.chain.errors import (
     decode_revert,
     revert_data,
 )
+from settlement.chain.mined import Mined
 
 
 class Node:
@@ -79,6 +79,8 @@ class Node:
         self._errors = error_selectors([])
         #: Each attached contract's name by address, for naming a missing one.
         self._names: dict[str, str] = {}
+        #: Receipts and blocks read, kept on the embedded chain (it never loses a block).
+        self.mined = Mined(w3, keep=kind == "embedded")
 
     @cached_property
     def chain_id(self) -> int:
@@ -293,10 +295,7 @@ class Node:
 
     def get_receipt(self, tx_hash: str) -> TxReceipt | None:
         """The receipt of ``tx_hash`` if mined, else None (no wait): for reconciling a journal."""
-        try:
-            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
+        return self.mined.receipt(tx_hash)
 
     def _sender(self, sender: str | None) -> ChecksumAddress:
         return self.operator if sender is None else Web3.to_checksum_address(sender)

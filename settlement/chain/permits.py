@@ -99,11 +99,11 @@ class MemberConsent(Node):
 
     def credit_cuts(self, account: str, from_block: int = 0) -> dict[int, int]:
         """batch id -> what ``account`` was not paid in that batch because payers fell short
-        [micro-euro] (``CreditReduced`` events from ``from_block``)."""
+        [micro-euro] (``CreditReduced`` events from ``from_block``; on the embedded chain from
+        the receipts already read, :meth:`~settlement.chain.mined.Mined.events`)."""
         event = self.contract("Settlement").events.CreditReduced()
-        logs = event.get_logs(
-            from_block=from_block, argument_filters={"account": Web3.to_checksum_address(account)}
-        )
+        account_ = Web3.to_checksum_address(account)
+        logs = self.mined.events(event, from_block, {"account": account_})
         cuts: dict[int, int] = {}
         for log in logs:
             batch_id = int(log["args"]["batchId"])

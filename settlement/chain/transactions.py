@@ -3,7 +3,10 @@
 A run's gas is not only its batch commits: deployments, role grants, device registration,
 credit minting and reward distribution cost gas too. :func:`scan_transactions` reads every
 block from the run's first to the chain's head and keeps each transaction sent by one of the
-run's accounts or to one of its contracts, with its receipt's gas. The kind comes from the
+run's accounts or to one of its contracts, with its receipt's gas (on the embedded chain the
+receipts the run already read are not read again: :mod:`settlement.chain.mined`). The scan,
+not a log kept while sending, makes the table: it holds what the chain holds, also on a
+resumed run (which replays the chain from its start). The kind comes from the
 called function (:data:`KINDS`); a transaction that creates a contract is a ``deploy``.
 
 One-off kinds (:data:`ONE_OFF`) set a community up; the rest recur while it runs.
@@ -20,6 +23,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from settlement.chain.artifacts import load_artifact
+from settlement.chain.errors import ChainError
 from settlement.chain.node import Node
 
 #: Contracts whose functions a run calls.
@@ -149,32 +153,29 @@ def scan_transactions(
     targets = {Web3.to_checksum_address(a) for a in contracts}
     names = selectors()
     cols: dict[str, list[Any]] = {f: [] for f in Transactions.__dataclass_fields__}
-    eth = node.w3.eth
-    for number in range(first_block, eth.block_number + 1):
-        block = eth.get_block(number, full_transactions=True)
-        for tx in block["transactions"]:
-            assert not isinstance(tx, bytes)
-            sender = Web3.to_checksum_address(tx["from"])
-            to = tx.get("to")
-            to = Web3.to_checksum_address(to) if to else None
-            if sender not in senders and to not in targets:
-                continue
-            data = HexBytes(tx.get("input", tx.get("data", b"")))
-            if to is None:
-                function, kind = "constructor", "deploy"
-            else:
-                selector = bytes(data[:4])
-                function = names.get(selector, "0x" + selector.hex())
-                kind = KINDS.get(function, "other")
-            receipt = eth.get_transaction_receipt(tx["hash"])
-            cols["block"].append(int(number))
-            cols["tx_hash"].append("0x" + bytes(tx["hash"]).hex())
-            cols["sender"].append(sender)
-            cols["to"].append(to)
-            cols["function"].append(function)
-            cols["kind"].append(kind)
-            cols["gas_used"].append(int(receipt["gasUsed"]))
-            cols["gas_price_wei"].append(
-                int(receipt.get("effectiveGasPrice", tx.get("gasPrice", 0)))
-            )
+    for number, tx in node.mined.transactions(first_block):  # blocks and receipts read once
+        sender = Web3.to_checksum_address(tx["from"])
+        to = tx.get("to")
+        to = Web3.to_checksum_address(to) if to else None
+        if sender not in senders and to not in targets:
+            continue
+        data = HexBytes(tx.get("input", tx.get("data", b"")))
+        if to is None:
+            function, kind = "constructor", "deploy"
+        else:
+            selector = bytes(data[:4])
+            function = names.get(selector, "0x" + selector.hex())
+            kind = KINDS.get(function, "other")
+        tx_hash = "0x" + bytes(tx["hash"]).hex()
+        receipt = node.get_receipt(tx_hash)
+        if receipt is None:  # pragma: no cover - a mined transaction has a receipt
+            raise ChainError(f"block {number}: no receipt for {tx_hash}")
+        cols["block"].append(int(number))
+        cols["tx_hash"].append(tx_hash)
+        cols["sender"].append(sender)
+        cols["to"].append(to)
+        cols["function"].append(function)
+        cols["kind"].append(kind)
+        cols["gas_used"].append(int(receipt["gasUsed"]))
+        cols["gas_price_wei"].append(int(receipt.get("effectiveGasPrice", tx.get("gasPrice", 0))))
     return Transactions(**cols)
