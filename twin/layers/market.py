@@ -50,17 +50,17 @@ from settlement.market.accounts import account_kinds
 from settlement.market.bidding import limit_prices, orders_from_positions
 from settlement.market.bills import settle_block
 from settlement.market.day_ahead import day_ahead_digest
-from settlement.market.ex_post import mid_market, pooled_clearing
 from settlement.market.gate import LATE, apply_gate, metered_orders
-from settlement.market.grid_fee import FeeClearing, clear_with_grid_fee, fee_reduction_micro_eur
-from settlement.market.sharing import allocate, community_price, key_parts
+from settlement.market.grid_fee import clear_with_grid_fee, fee_reduction_micro_eur
+from settlement.market.sharing import key_parts
 from settlement.market.totals import MarketTotals
 from settlement.units import WhArray, mw_to_wh
 from twin.late_orders import order_delays
 from twin.layers.base import Chunk, JsonValue, LayerOutput, Process, TradeColumns
 from twin.layers.context import LayerContext
 from twin.layers.dispatch import DispatchLayer
-from twin.layers.market_tables import Book, column, order_rows, price_rows, trade_rows
+from twin.layers.market_pooled import PooledRule, pooled_book, pooled_books
+from twin.layers.market_tables import Book, ChunkBooks, order_rows, price_rows, trade_rows
 from twin.prices import run_prices
 
 
@@ -101,6 +101,18 @@ class MarketLayer:
         self.dispatch = dispatch if self.config.positions == "forecast" else None
         self.ex_post = self.config.enabled and self.config.rule != "ex_ante_auction"
         self.key_parts = self._static_key(twin.nodes.table) if self.ex_post else None
+        self.pooled = (
+            PooledRule(
+                self.config.rule,
+                self.zone,
+                self.levels,
+                self.config.grid_fee_eur_per_mwh_per_level,
+                self.key_parts,
+                self.config.community_price_eur_per_mwh,
+            )
+            if self.ex_post and self.config.rule != "ex_post_auction"
+            else None
+        )
         self.last_p = np.zeros(nodes)
         self.books: list[Book] = []
         self.totals = MarketTotals(len(self.owners), account_kinds(self.owners))
@@ -200,25 +212,22 @@ class MarketLayer:
 
     def _ex_post(self, k: int, metered: np.ndarray) -> Book:
         """Interval ``k``'s trades under an ex-post rule, from the metered net energy [Wh]."""
-        rule = self.config.rule
-        if rule == "ex_post_auction":
+        if self.pooled is None:
             return self._auction(k, metered, metered)
         retail, feed_in = float(self.retail[k]), float(self.feed_in[k])
-        fee = self.config.grid_fee_eur_per_mwh_per_level
-        result: FeeClearing
-        if rule == "mid_market":
-            price = community_price(retail, feed_in)
-            result = mid_market(metered, retail, feed_in, self.zone, self.levels, fee)
-        else:
-            price = community_price(retail, feed_in, self.config.community_price_eur_per_mwh)
-            key = "static" if rule == "static_sharing" else "dynamic"
-            zone = self.zone if fee else None
-            sold, bought = allocate(metered, key, self.key_parts, zone)
-            result = pooled_clearing(sold, bought, price, self.zone, self.levels, fee)
-        limit = np.full(metered.shape, price)
-        orders = orders_from_positions(metered, limit, limit)
-        gated = metered_orders(orders, k * self.interval_s, self.interval_s)
-        return Book(metered, orders, gated, result.clearing, result.fee_eur_per_mwh)
+        return pooled_book(self.pooled, k, metered, retail, feed_in, self.interval_s)
+
+    def _ex_post_chunk(self, first: int, metered: np.ndarray) -> ChunkBooks:
+        """The trades of intervals ``first``, ``first + 1``, ... under an ex-post rule, from
+        the metered net energy [Wh], shape (interval, owner): a pooled rule forms the whole
+        chunk's at once (:func:`twin.layers.market_pooled.pooled_books`), the auction one
+        interval at a time."""
+        if self.pooled is None:
+            books = [self._ex_post(first + t, metered[t]) for t in range(metered.shape[0])]
+            return ChunkBooks.of(books, len(self.owners))
+        span = slice(first, first + metered.shape[0])
+        retail, feed_in = self.retail[span], self.feed_in[span]
+        return pooled_books(self.pooled, first, metered, retail, feed_in, self.interval_s)
 
     def add(self, chunk: Chunk) -> None:
         """Check the chunk's grid (curtailing in network-aware mode), then settle it."""
@@ -260,31 +269,32 @@ class MarketLayer:
         actual = self.owner_wh(chunk.p_mw)
         if self.ex_post:
             # the trades of metered (curtailed) energy: nothing is left to cut
-            books = [self._ex_post(chunk.first + t, actual[t]) for t in range(chunk.size)]
+            books = self._ex_post_chunk(chunk.first, actual)
             curtailed = np.zeros_like(actual)
         else:
-            books, self.books = self.books, []
+            books = ChunkBooks.of(self.books, len(self.owners))
+            self.books = []
             curtailed = self.owner_wh(chunk.curtailed_mw)
-        first, n_t = chunk.first, len(books)
+        first, n_t = chunk.first, books.position_wh.shape[0]
         self.curtailed_wh += int(mw_to_wh(chunk.curtailed_mw.sum(axis=1), self.interval_s).sum())
-        counts = np.array([len(b.clearing.energy_wh) for b in books], dtype=np.int64)
-        t_idx = np.repeat(np.arange(n_t), counts)
-        clearings = [b.clearing for b in books]
-        seller = column(clearings, "seller").astype(np.int64)
-        buyer = column(clearings, "buyer").astype(np.int64)
-        cleared = column(clearings, "energy_wh").astype(np.int64)
-        price = column(clearings, "price_eur_per_mwh").astype(np.float64)
-        fee_rate = np.concatenate([b.fee_eur_per_mwh for b in books]) if n_t else np.zeros(0)
+        c = books.clearing
+        t_idx, seller, buyer, cleared, price = (
+            c.interval,
+            c.seller,
+            c.buyer,
+            c.energy_wh,
+            c.price_eur_per_mwh,
+        )
         block = settle_block(
             t_idx,
             seller,
             buyer,
             cleared,
             price,
-            fee_rate,
+            c.fee_eur_per_mwh,
             actual_wh=actual,
             curtailed_wh=curtailed,
-            position_wh=np.array([b.position_wh for b in books]).reshape(n_t, len(self.owners)),
+            position_wh=books.position_wh,
             import_eur_per_mwh=self.retail[first : first + n_t, None],
             export_eur_per_mwh=self.feed_in[first : first + n_t, None],
             protocol_fee_bps=self.protocol_fee_bps,
@@ -307,18 +317,16 @@ class MarketLayer:
             curtailed_wh=block.curtailed_wh[live],
         )
         chunk.trades = trades
-        chunk.clearing_price_eur_per_mwh = np.array(
-            [b.clearing.clearing_price_eur_per_mwh for b in books]
-        )
+        chunk.clearing_price_eur_per_mwh = c.clearing_price_eur_per_mwh
         chunk.traded_wh = block.bought_wh.sum(axis=1)
         self._write(chunk, books, trades)
 
-    def _write(self, chunk: Chunk, books: list[Book], t: TradeColumns) -> None:
+    def _write(self, chunk: Chunk, books: ChunkBooks, t: TradeColumns) -> None:
         """Append the chunk's ``orders`` (with their status at the gate), ``prices`` and
         ``trades``."""
         times, span = chunk.times, slice(chunk.first, chunk.first + chunk.size)
         first_s = chunk.first * self.interval_s
-        self.writer.append("orders", order_rows(books, self.owners, times, first_s))
+        self.writer.append("orders", order_rows(books.orders, self.owners, times, first_s))
         day_ahead = self.prices.day_ahead_eur_per_mwh[span]
         self.writer.append(
             "prices", price_rows(times, self.retail[span], self.feed_in[span], day_ahead)
