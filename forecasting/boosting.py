@@ -361,34 +361,101 @@ class GlobalGBForecaster(BaseEstimator):
         cols = np.arange(self.n_series_) if series is None else np.asarray(series, dtype=np.int64)
         if len(origins) == 0 or len(horizons) == 0 or len(cols) == 0:
             return np.zeros((len(origins), len(cols), len(horizons)))
+        n_o, n_s, n_h = len(origins), len(cols), len(horizons)
+        o_grid, s_grid, h_grid = (
+            a.ravel() for a in np.meshgrid(np.arange(n_o), cols, horizons, indexing="ij")
+        )
+        flat, g, local = self._forecast_rows(y, times, origins, o_grid, s_grid, h_grid)
+        g_target = g[(local[:, None] + horizons[None, :])]  # (n_o, n_h)
+        return self._to_power(flat.reshape(n_o, n_s, n_h), g_target, cols)
+
+    def predict_blocks(
+        self,
+        Y: np.ndarray,  # noqa: N803
+        times: pd.DatetimeIndex,
+        origin: int,
+        blocks: Sequence[tuple[np.ndarray, np.ndarray]],
+    ) -> list[np.ndarray]:
+        """Forecasts issued at the end of row ``origin``, of several (series, horizons) blocks
+        in one pass.
+
+        Block ``(series, horizons)`` gets the same floats as ``predict_origins(Y, times,
+        [origin], horizons, series)[0]``: each row's features and trees are its own, so the
+        blocks share the history's transforms, one feature matrix and one prediction call per
+        horizon group (a dispatch policy wants the whole horizon of some series and a few
+        steps of the others).
+
+        Parameters
+        ----------
+        Y : ndarray, shape (T, n_series)
+            Power [MW].
+        times : DatetimeIndex, shape (T,)
+            UTC interval starts of ``Y``.
+        origin : int
+            Row of ``Y`` at whose end the forecasts are issued.
+        blocks : sequence of (ndarray of int, ndarray of int)
+            Columns of ``Y`` and horizons [steps] (>= 1) of each block.
+
+        Returns
+        -------
+        list of ndarray, shape (len(series), len(horizons)) each
+            Power [MW], load convention.
+        """
+        check_is_fitted(self, "models_")
+        wanted = [(np.asarray(s, dtype=np.int64), np.asarray(h, dtype=np.int64)) for s, h in blocks]
+        every_h = np.concatenate([h for _, h in wanted]) if wanted else np.zeros(0, np.int64)
+        y, origins, _ = _check_request(Y, times, self.n_series_, np.array([origin]), every_h)
+        filled = [(s, h) for s, h in wanted if len(s) and len(h)]
+        if not filled:
+            return [np.zeros((len(s), len(h))) for s, h in wanted]
+        s_grid = np.concatenate([np.repeat(s, len(h)) for s, h in filled])
+        h_grid = np.concatenate([np.tile(h, len(s)) for s, h in filled])
+        o_grid = np.zeros(len(s_grid), dtype=np.int64)
+        flat, g, local = self._forecast_rows(y, times, origins, o_grid, s_grid, h_grid)
+        out, at = [], 0
+        for s, h in wanted:
+            pred = flat[at : at + len(s) * len(h)].reshape(1, len(s), len(h))
+            at += pred.size
+            out.append(self._to_power(pred, g[local[:, None] + h[None, :]], s)[0])
+        return out
+
+    def _forecast_rows(
+        self,
+        y: np.ndarray,
+        times: pd.DatetimeIndex,
+        origins: np.ndarray,
+        o_index: np.ndarray,
+        s_grid: np.ndarray,
+        h_grid: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Forecasts of the modelled ``z`` of rows (``origins[o_index]``, ``s_grid``,
+        ``h_grid``) of a checked panel ``y``; with the clear sky ``g`` of the rows read and
+        the origins' rows in it (``local``)."""
         lo = max(0, int(origins.min()) - self._lookback_steps())
         hi = int(origins.max()) + 1
         y = y[lo:hi]  # nothing after the last origin is read
         local = origins - lo
-        n_ext = hi - lo + int(horizons.max())
+        n_ext = hi - lo + int(h_grid.max())
         index = pd.DatetimeIndex(times)
         g = self._clear_sky(index[lo], n_ext, self.clearsky_shift_steps_)
         step = pd.Timedelta(seconds=self.interval_s_)
-        first = int(local.min()) + int(horizons.min())  # the calendar of the targets only
+        first = int(local.min()) + int(h_grid.min())  # the calendar of the targets only
         calendar = calendar_grid(index[lo] + first * step, n_ext - first, self.interval_s_, self.tz)
         z = self._normalise(y, g[: hi - lo])
-
-        n_o, n_s, n_h = len(origins), len(cols), len(horizons)
-        o_grid, s_grid, h_grid = (
-            a.ravel() for a in np.meshgrid(local, cols, horizons, indexing="ij")
-        )
         X, baseline = self._pooled_design().rows(  # noqa: N806
-            z, g, calendar, self.kind_codes_, o_grid, s_grid, h_grid, first
+            z, g, calendar, self.kind_codes_, local[o_index], s_grid, h_grid, first
         )
         flat = predict_by_horizon(
             self.models_, self.horizon_upper_steps_, X, h_grid, self.n_threads
         )
         if self.target == "delta":
             flat = flat + baseline
-        pred = flat.reshape(n_o, n_s, n_h)
-        g_target = g[(local[:, None] + horizons[None, :])]  # (n_o, n_h)
+        return flat, g, local
+
+    def _to_power(self, z_hat: np.ndarray, g_target: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Forecasts of ``z`` (n_origins, len(cols), n_h) of columns ``cols`` to power [MW]."""
         return to_power(
-            pred,
+            z_hat,
             g_target,
             self.scale_mw_[cols],
             self.solar_[cols],

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from forecasting.models import limit_threads
+from forecasting.tree_sum import sum_trees
 
 
 class Regressor(Protocol):
@@ -63,13 +63,15 @@ def predict_by_horizon(
     horizons : ndarray of int, shape (m,)
         Horizon of each row [steps].
     n_threads : int or None
-        OpenMP threads while predicting (:func:`forecasting.models.limit_threads`).
+        OpenMP threads while predicting (None: scikit-learn's default).
+
+    A fitted HistGradientBoostingRegressor's rows are summed from its trees
+    (:func:`forecasting.tree_sum.sum_trees`, the same floats as its ``predict``).
     """
     group = np.minimum(np.searchsorted(upper_steps, horizons), len(models) - 1)
     flat = np.empty(len(horizons))
-    with limit_threads(n_threads):
-        for k, model in enumerate(models):
-            rows = group == k
-            if rows.any():
-                flat[rows] = model.predict(X[rows])
+    for k, model in enumerate(models):
+        rows = group == k
+        if rows.any():
+            flat[rows] = sum_trees(model, X[rows], n_threads)
     return flat

@@ -20,9 +20,10 @@ than on ``X, y``):
 ``predict(Y_hist, times_hist, H)`` equals ``predict_origins(Y_hist, times_hist,
 [len(Y_hist) - 1], 1..H)[0]``.
 
-Threads: :class:`GlobalGBForecaster` runs its OpenMP work (HistGradientBoosting) under
-:func:`limit_threads` with ``n_threads`` threads (2 by default: this machine's cores); an
-oversubscribed OpenMP pool next to Dask or numba workers has made runs 40x slower.
+Threads: :class:`GlobalGBForecaster` fits (HistGradientBoosting) under :func:`limit_threads`
+with ``n_threads`` threads and hands its trees the same count when predicting
+(:func:`forecasting.tree_sum.sum_trees`); an oversubscribed OpenMP pool next to Dask or numba
+workers has made runs 40x slower.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ some sources only (the forecaster a scenario names: :mod:`forecasting.factory`).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,24 @@ class SeriesForecaster(Protocol):
 
         Returns an array of shape (origin, series, horizon) [MW].
         """
+        ...
+
+
+@runtime_checkable
+class BlockForecaster(Protocol):
+    """A forecaster that also forecasts several (series, horizons) blocks of one issue in one
+    pass (:meth:`forecasting.boosting.GlobalGBForecaster.predict_blocks`)."""
+
+    def predict_blocks(
+        self,
+        y: np.ndarray,
+        times: pd.DatetimeIndex,
+        origin: int,
+        blocks: Sequence[tuple[np.ndarray, np.ndarray]],
+    ) -> list[np.ndarray]:
+        """Forecasts issued at the end of row ``origin`` of ``y``: of each block ``(series,
+        horizons)`` an array (series, horizon) [MW], the floats of ``predict_origins(y, times,
+        [origin], horizons, series)[0]``."""
         ...
 
 

@@ -135,18 +135,26 @@ def test_perfect_foresight_is_no_worse_than_the_rule(tmp_path: Path) -> None:
 def test_split_forecast_gives_the_same_forecasts_and_plans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # big grids forecast the whole horizon only behind batteries (two calls); same numbers
+    # big grids forecast the whole horizon only behind batteries, both parts in one pass
+    # (predict_blocks) or, for a forecaster without it, two calls; the same numbers as whole
     import forecasting.policy
+    from forecasting.oracles import BlockForecaster
 
     tables = {}
-    for split in (False, True):
-        monkeypatch.setattr(forecasting.policy, "SPLIT_MIN_ROWS", 0 if split else 10**12)
-        result = run_scenario(scenario("run.days=1", "chain.enabled=false"), tmp_path / str(split))
+    for mode, split_min_rows, blocks in [
+        ("whole", 10**12, BlockForecaster),
+        ("blocks", 0, BlockForecaster),
+        ("two calls", 0, type("NoBlocks", (), {})),
+    ]:
+        monkeypatch.setattr(forecasting.policy, "SPLIT_MIN_ROWS", split_min_rows)
+        monkeypatch.setattr(forecasting.policy, "BlockForecaster", blocks)
+        result = run_scenario(scenario("run.days=1", "chain.enabled=false"), tmp_path / mode)
         run = open_run(result.path)
-        tables[split] = (run.table("forecasts"), run.table("dispatch_plans"), result.kpis)
-    pd.testing.assert_frame_equal(tables[False][0], tables[True][0])
-    pd.testing.assert_frame_equal(tables[False][1], tables[True][1])
-    assert tables[False][2] == tables[True][2]
+        tables[mode] = (run.table("forecasts"), run.table("dispatch_plans"), result.kpis)
+    for mode in ("blocks", "two calls"):
+        pd.testing.assert_frame_equal(tables["whole"][0], tables[mode][0], check_exact=True)
+        pd.testing.assert_frame_equal(tables["whole"][1], tables[mode][1], check_exact=True)
+        assert tables["whole"][2] == tables[mode][2]
 
 
 def test_the_scenario_site_reaches_the_forecaster() -> None:

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression
 from sklearn.utils import estimator_checks
 from threadpoolctl import threadpool_info
 
@@ -42,6 +44,7 @@ from forecasting.solar import (
     clear_sky,
     clear_sky_ceiling_w_per_m2,
 )
+from forecasting.tree_sum import sum_trees, summable
 
 START = pd.Timestamp("2016-04-04T00:00:00Z")  # a Monday
 
@@ -473,3 +476,79 @@ def test_window_slices_of_the_cached_years_equal_the_direct_computation() -> Non
         calendar_grid(off, 10, 900),
         calendar_features(pd.date_range(off, periods=10, freq="15min")),
     )
+
+
+# -- fast paths: the same floats as the plain ones ----------------------------------------
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "squared_error", "poisson"])
+def test_sum_trees_is_the_models_predict(loss: str) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((800, 6))
+    y = np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1] ** 2 + 0.1 * rng.standard_normal(800))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = HistGradientBoostingRegressor(loss=loss, max_iter=25, random_state=0).fit(X, y)
+    assert summable(model)
+    rows = np.vstack([X, np.full((1, 6), np.nan), np.full((1, 6), np.inf)])
+    want = model.predict(rows)
+    for view in (rows, rows[::3], np.asfortranarray(rows)):
+        for n_threads in (1, 2, None):
+            got = sum_trees(model, view, n_threads)
+            assert got.dtype == want.dtype
+            assert got.tobytes() == model.predict(view).tobytes()
+    with pytest.raises(ValueError, match="features"):
+        sum_trees(model, rows[:, :5], 1)
+
+
+def test_sum_trees_leaves_other_models_to_their_predict() -> None:
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.integers(0, 4, 300), rng.standard_normal(300)])
+    y = X[:, 0] + X[:, 1]
+    categorical = HistGradientBoostingRegressor(categorical_features=[0], max_iter=5).fit(X, y)
+    linear = LinearRegression().fit(X, y)
+    for model in (categorical, linear):
+        assert not summable(model)
+        np.testing.assert_array_equal(sum_trees(model, X, 1), model.predict(X))
+
+
+def test_gb_forecasts_equal_those_of_sklearn_predict(
+    panel: tuple[np.ndarray, pd.DatetimeIndex, list[str]],
+    fitted_gb: GlobalGBForecaster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import forecasting.horizons
+
+    Y, times, _ = panel
+    origins = np.array([21 * DAY_STEPS + 5, 22 * DAY_STEPS + 50])
+    hz = np.arange(1, DAY_STEPS + 1)
+    fast = fitted_gb.predict_origins(Y, times, origins, hz)
+
+    def plain(model: HistGradientBoostingRegressor, X: np.ndarray, n: int | None) -> np.ndarray:  # noqa: N803
+        with limit_threads(n):
+            return np.asarray(model.predict(X))
+
+    monkeypatch.setattr(forecasting.horizons, "sum_trees", plain)
+    assert fast.tobytes() == fitted_gb.predict_origins(Y, times, origins, hz).tobytes()
+
+
+def test_predict_blocks_are_predict_origins_block_by_block(
+    panel: tuple[np.ndarray, pd.DatetimeIndex, list[str]], fitted_gb: GlobalGBForecaster
+) -> None:
+    Y, times, _ = panel
+    origin = 22 * DAY_STEPS + 37  # mid-morning: PV rows by day and by night
+    blocks = [
+        (np.array([2, 0]), np.arange(1, DAY_STEPS + 1)),
+        (np.array([1]), np.array([1, 2, 24, 96])),
+        (np.array([0, 1, 2]), np.array([5, 130])),  # past the trained horizon, other window
+        (np.array([], dtype=np.int64), np.array([1])),
+        (np.array([1, 2]), np.array([], dtype=np.int64)),
+    ]
+    got = fitted_gb.predict_blocks(Y, times, origin, blocks)
+    for (series, hz), block in zip(blocks, got, strict=True):
+        want = fitted_gb.predict_origins(Y, times, np.array([origin]), hz, series)[0]
+        assert block.shape == want.shape
+        assert block.tobytes() == want.tobytes()
+    empty = fitted_gb.predict_blocks(Y, times, origin, blocks[3:])
+    assert [b.shape for b in empty] == [(0, 1), (2, 0)]
+    with pytest.raises(ValueError, match="origins"):
+        fitted_gb.predict_blocks(Y[:100], times[:100], 100, blocks[:1])
