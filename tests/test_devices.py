@@ -137,6 +137,33 @@ def test_digest_and_signature_equal_eth_account(
     assert Account.recover_message(signable, signature=signature) == address
 
 
+def test_recovering_a_signature_made_here_equals_recovering_it_in_full() -> None:
+    """A signature :func:`sign_digest` made is recovered from the memo once, as libsecp256k1
+    recovers it; changed bytes (digest, ``s``, ``v``, the high-``s`` twin) miss the memo."""
+    from settlement.depin import keys
+
+    key = dv.device_private_key("pv-3", seed=5)
+    signer = bytes.fromhex(key_address(key)[2:])
+    digest = keccak(b"an upload")
+    signature = sign_digest(key, digest)
+    assert digest + signature in keys._SIGNED
+    assert recover_signer(digest, signature) == signer  # the memo's answer, handed out once
+    assert digest + signature not in keys._SIGNED
+    assert recover_signer(digest, signature) == signer  # recovered in full: the same
+    sign_digest(key, digest)
+    other = keccak(b"another upload")
+    assert recover_signer(other, signature) not in (signer, None)  # a changed digest
+    flipped = signature[:64] + bytes([55 - signature[64]])
+    assert recover_signer(digest, flipped) != signer
+    s = int.from_bytes(signature[32:64], "big")
+    twin = signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + flipped[64:]
+    assert recover_signer(digest, twin) is None  # high s: refused before any lookup
+    keys._SIGNED[digest + twin] = signer  # even a memo entry cannot make it valid
+    assert recover_signer(digest, twin) is None
+    del keys._SIGNED[digest + twin]
+    assert recover_signer(digest, signature) == signer
+
+
 def test_sign_upload_signs_the_root_of_its_readings() -> None:
     device, intervals, energy = PV[2], np.arange(5 * P, 6 * P), np.arange(P) * 7 - 50
     up = sign_upload(device, 5, intervals, energy, 9, **ON_CHAIN)

@@ -34,6 +34,7 @@ from web3.contract import Contract
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from settlement.chain.artifacts import Artifact, error_selectors
+from settlement.chain.calldata import encode_call
 from settlement.chain.errors import (
     ChainError,
     MissingContractError,
@@ -219,7 +220,7 @@ class Node:
         str
             The transaction hash, ``0x``-prefixed hex.
         """
-        data = contract.encode_abi(function, args=list(args))
+        data = encode_call(contract, function, args)
         self.require_code(contract.address)
         return self._send(contract.address, data, gas=gas, nonce=nonce, sender=sender, key=key)
 
@@ -256,7 +257,7 @@ class Node:
         """
         if self.account is None:
             raise ChainError(f"the key of {self.operator} is not held here: cannot sign")
-        data = contract.encode_abi(function, args=list(args))
+        data = encode_call(contract, function, args)
         self.require_code(contract.address)
         return self._sign(self.account, contract.address, data, gas=gas, nonce=nonce)
 

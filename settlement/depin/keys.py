@@ -3,6 +3,12 @@
 Signatures are ``r || s || v`` with ``v`` in {27, 28} and low ``s`` (libsecp256k1, RFC 6979),
 equal byte for byte to eth-account's; recovery accepts what OpenZeppelin's ``ECDSA.recover``
 accepts.
+
+A signature made here is recovered later by the journal from the same bytes: what
+:func:`sign_digest` signs is kept (:data:`_SIGNED`: digest and signature, the signer's
+address), and :func:`recover_signer` of exactly those bytes, after the same checks of ``v``,
+``r`` and ``s``, is a lookup; any other bytes (a changed digest, a forged or altered
+signature) are recovered in full.
 """
 
 from __future__ import annotations
@@ -39,10 +45,27 @@ def address_bytes(address: str) -> bytes:
     return bytes.fromhex(text[2:])
 
 
+@lru_cache(maxsize=2**16)
+def _signer(private_key: bytes) -> bytes:
+    """The 20-byte address of a private key."""
+    public = signing_key(private_key).public_key.format(compressed=False)
+    return keccak256(public[1:])[-20:]
+
+
+#: Signer address of each (digest ++ signature) signed here and not yet recovered; past
+#: :data:`_MAX_SIGNED` it starts over (what is dropped is recovered in full).
+_SIGNED: dict[bytes, bytes] = {}
+_MAX_SIGNED = 200_000
+
+
 def sign_digest(private_key: bytes, digest: bytes) -> bytes:
     """Sign a 32-byte digest: 65 bytes ``r || s || v``, ``v`` in {27, 28} (as eth-account)."""
     raw = signing_key(private_key).sign_recoverable(digest, hasher=None)
-    return raw[:64] + bytes([raw[64] + 27])
+    signature = raw[:64] + bytes([raw[64] + 27])
+    if len(_SIGNED) >= _MAX_SIGNED:
+        _SIGNED.clear()
+    _SIGNED[bytes(digest) + signature] = _signer(private_key)
+    return signature
 
 
 def recover_signer(digest: bytes, signature: bytes) -> bytes | None:
@@ -57,6 +80,9 @@ def recover_signer(digest: bytes, signature: bytes) -> bytes | None:
     s = int.from_bytes(signature[32:64], "big")
     if not (0 < r < SECP256K1_N and 0 < s <= _HALF_N):
         return None
+    signed = _SIGNED.pop(bytes(digest) + bytes(signature), None)
+    if signed is not None:  # these very bytes were signed here: their signer
+        return signed
     try:
         public = coincurve.PublicKey.from_signature_and_message(
             signature[:64] + bytes([signature[64] - 27]), digest, hasher=None
