@@ -15,7 +15,8 @@ rules guard against forecast errors: a battery never discharges more than its ho
 (battery energy is worth more than feed-in) and always stores at least the home's surplus.
 A forecast that is not finite or an LP that fails keeps the last good plan and flags the
 interval; the forecaster is refitted every ``retrain_days`` on the newest ``warmup_days`` of
-actuals.
+actuals, ending ``fit_lead_days`` before the refit goes into service, in a background worker
+process where it can (:mod:`forecasting.refits`).
 
 No look-ahead: at interval ``k`` the forecaster sees actuals up to interval ``k - 1`` only
 (interval ``k``'s meters are read after the batteries have been set).
@@ -34,6 +35,7 @@ import scipy.sparse as sp
 from forecasting.dispatch import BatteryDispatcher
 from forecasting.oracles import BlockForecaster, SeriesForecaster
 from forecasting.realtime import error_to_battery
+from forecasting.refits import FitData, Refits
 
 #: Forecast rows a second prediction call must save before the policy splits its forecast in
 #: two (measured: a prediction call costs about 2 ms before its first row, then about 1.5 us a
@@ -78,6 +80,10 @@ class ForecastDispatchPolicy:
         Horizons [steps] of each issue kept for the results store.
     lags_intervals : int
         History each prediction needs [intervals].
+    fit_lead : int
+        Intervals between the end of a refit's actuals and its service (:mod:`forecasting.refits`).
+    background_fit : bool
+        Refit in a worker process (the same actuals, the same floats).
     """
 
     def __init__(
@@ -97,6 +103,8 @@ class ForecastDispatchPolicy:
         fit_intervals: int,
         record_horizons: list[int],
         lags_intervals: int = 2 * 672,
+        fit_lead: int = 0,
+        background_fit: bool = False,
     ) -> None:
         self.forecaster = forecaster
         self.kinds = kinds
@@ -110,6 +118,9 @@ class ForecastDispatchPolicy:
         self.replan = replan_intervals
         self.retrain = retrain_intervals
         self.fit_intervals = fit_intervals
+        n_run = history.shape[0] - warmup
+        #: The refit schedule, and the worker the refits run in.
+        self.refits = Refits(retrain_intervals, fit_lead, n_run, background_fit)
         self.lags = lags_intervals
         self.horizon = dispatcher.horizon_steps
         self.record_horizons = [h for h in record_horizons if h <= self.horizon]
@@ -144,20 +155,34 @@ class ForecastDispatchPolicy:
         # a fresh forecast (issued at, per series, per battery) its plan has not yet adopted
         self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
 
+    def _fit_data(self, end: int) -> FitData:
+        """The newest ``fit_intervals`` actuals before the run's interval ``end``."""
+        stop = self.warmup + end
+        start = max(0, stop - self.fit_intervals)
+        return self.history[start:stop].copy(), self.times[start:stop], self.kinds
+
     def _fit(self, k: int) -> None:
-        end = self.warmup + k
-        start = max(0, end - self.fit_intervals)
-        cpu = time.process_time()
-        self.forecaster.fit(self.history[start:end], self.times[start:end], kind=self.kinds)
-        self.cpu_s["fit"] += time.process_time() - cpu
-        self.fits += 1
+        """Put the refit due at interval ``k`` (if one is) in service, then start the refits
+        whose actuals are in."""
+        service = self.refits.due(k)
+        if service is not None:
+            ready = self.refits.take(service)
+            if ready is None:  # fitted here, on the same actuals
+                y, times, kinds = self._fit_data(self.refits.data_end(service))
+                cpu = time.process_time()
+                self.forecaster.fit(y, times, kind=kinds)
+                self.cpu_s["fit"] += time.process_time() - cpu
+            else:
+                self.forecaster, cpu = ready
+                self.cpu_s["fit"] += cpu
+            self.fits += 1
+        self.refits.start(k, self.forecaster, self._fit_data)
 
     def _forecast(self, k: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Forecast every series at interval ``k`` (refitting when due): the forecast, shape
         (series, horizon), and the forecast behind each battery's meter, shape (battery,
         horizon) [MW] (None when not finite)."""
-        if k % self.retrain == 0:
-            self._fit(k)
+        self._fit(k)
         end = self.warmup + k
         start = max(0, end - self.lags)
         y, times, origin = (

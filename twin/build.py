@@ -277,6 +277,8 @@ def _forecast_policy(
         retrain_intervals=fc.retrain_days * per_day,
         fit_intervals=warmup,
         record_horizons=list(fc.record_horizons),
+        fit_lead=fc.fit_lead_days * per_day,
+        background_fit=fc.model == "gb" and not fc.perfect_kinds,
     )
 
 

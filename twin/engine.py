@@ -192,6 +192,9 @@ class Engine:
             if isinstance(original, LayerError):
                 raise original from original.__cause__
             raise
+        finally:
+            if twin.forecast_policy is not None:  # its refits' worker process
+                twin.forecast_policy.refits.close()
         inside = sum(self.timings_s.values()) - before
         self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 

@@ -139,6 +139,8 @@ class DispatchLayer:
             "devices": len(self.series_rows),
             "fits": policy.fits,
             "fit_cpu_s": policy.cpu_s["fit"],
+            "fits_in_background": policy.refits.in_background,
+            "fit_lead_intervals": policy.refits.lead,
             "predict_cpu_s": policy.cpu_s["predict"],
             "model_bytes": list(model_bytes(policy.forecaster)),
             "values_issued": int(policy.values_issued.sum()),

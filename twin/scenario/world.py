@@ -227,6 +227,11 @@ class ForecastingConfig(Section):
     ``seasonal_naive`` (same time yesterday) or ``perfect`` (the actual future: the bound).
     ``perfect_kinds``: node kinds (``consumer``, ``solar``, ``wind``) forecast perfectly while
     ``model`` forecasts the rest: what a better forecast of one source would be worth.
+    ``retrain_days``: refit every that many days [d], on the newest ``warmup_days`` of actuals
+    ending ``fit_lead_days`` [d] before the refit goes into service (an operator's model trains
+    while the old one serves; ``gb`` refits run in a background worker process meanwhile, on
+    the machine's other core; 0: the run waits for each refit, fitted on every actual before it;
+    :mod:`forecasting.refits`).
     ``placement``: where the forecaster runs. ``central``: one model upstream, fitted on every
     device's readings; ``edge``: each device fits a small model of its own on its own readings
     only and sends its forecasts upstream (:class:`forecasting.edge.EdgeForecasters`; a model
@@ -240,6 +245,7 @@ class ForecastingConfig(Section):
     horizon_steps: Annotated[int, Field(ge=4, le=192)] = 96
     replan_intervals: Annotated[int, Field(ge=1, le=96)] = 24
     retrain_days: Annotated[int, Field(ge=1, le=366)] = 28
+    fit_lead_days: Annotated[int, Field(ge=0, le=366)] = 7
     training_samples: Annotated[int, Field(ge=1_000, le=2_000_000)] = 30_000
     trees: Annotated[int, Field(ge=5, le=1_000)] = 30
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2
