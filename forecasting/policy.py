@@ -116,7 +116,6 @@ class ForecastDispatchPolicy:
         self.import_price = import_eur_per_mwh
         self.export_price = export_eur_per_mwh
         self.replan = replan_intervals
-        self.retrain = retrain_intervals
         self.fit_intervals = fit_intervals
         n_run = history.shape[0] - warmup
         #: The refit schedule, and the worker the refits run in.
