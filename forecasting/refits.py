@@ -8,25 +8,24 @@ actuals before interval ``k - lead`` (:meth:`Refits.data_end`). With ``lead = 0`
 on everything before ``k``, the run waiting for the fit.
 
 Which actuals a fit sees is fixed by ``k`` and ``lead`` alone, so where it runs changes no
-number: in ``background`` a refit starts in a worker process (one, spawned, kept for the run)
-as soon as its actuals are in, and runs on the machine's other core while the run goes on;
-otherwise (or when no worker can be started, e.g. inside a daemonic process) it runs in the
-run's own process when it is due, on the same actuals. A fit runs on a clone of the forecaster
+number: in ``background`` a refit starts in a worker process (one, kept for the run: this
+module run as ``python -m``, :mod:`workers.pipe`) as soon as its actuals are in, and runs on
+the machine's other core while the run goes on; otherwise (or when no worker starts, or it
+dies) it runs in the run's own process when it is due, on the same actuals. A fit runs on a clone of the forecaster
 (:func:`sklearn.base.clone`: same parameters, same seed), so it gives the floats a refit of the
 forecaster itself gives.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from workers.pipe import PipeWorker, WorkerGoneError, serve
 
 #: A fit's inputs: the actuals (rows, series) [MW], their interval starts, the series' kinds.
 FitData = tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]
@@ -42,6 +41,12 @@ def fit_copy(forecaster: Any, data: FitData) -> tuple[Any, float]:
     y, times, kinds = data
     model.fit(y, times, kind=kinds)
     return model, time.process_time() - cpu
+
+
+def _handle(request: tuple[int, Any, FitData]) -> tuple[int, Any, float]:
+    """The worker's side: (service, forecaster, data) -> (service, fitted clone, CPU [s])."""
+    service, forecaster, data = request
+    return (service, *fit_copy(forecaster, data))
 
 
 class Refits:
@@ -69,8 +74,8 @@ class Refits:
         self.background = background and lead > 0
         self._next = 0  # the next service interval a refit is due for
         self._started = 0  # service intervals below this have their fit started (or not)
-        self._pending: dict[int, concurrent.futures.Future[tuple[Any, float]]] = {}
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pending: set[int] = set()  # service intervals whose fit the worker has
+        self._worker: PipeWorker | None = None
         #: Refits run in the worker, and their CPU time there [s].
         self.in_background = 0
         self.background_cpu_s = 0.0
@@ -99,44 +104,32 @@ class Refits:
             self._started += self.every
             if service == 0:
                 continue  # the first fit is needed at once
-            pool = self._worker()
-            if pool is None:
-                return
             try:
-                self._pending[service] = pool.submit(
-                    fit_copy, forecaster, data(self.data_end(service))
-                )
-            except Exception:  # a broken worker: refits run here, on the same actuals
+                if self._worker is None:
+                    self._worker = PipeWorker(__name__)
+                self._worker.send((service, forecaster, data(self.data_end(service))))
+            except (OSError, WorkerGoneError):  # no worker: refits run here, same actuals
                 self._stop()
                 return
+            self._pending.add(service)
 
     def take(self, service: int) -> tuple[Any, float] | None:
         """The forecaster fitted in the worker for ``service`` and its CPU time [s], or None
         (not started there, or failed there: fit it here)."""
-        future = self._pending.pop(service, None)
-        for stale in [s for s in self._pending if s < service]:  # skipped service intervals
-            self._pending.pop(stale).cancel()
-        if future is None:
+        if self._worker is None or service not in self._pending:
             return None
+        self._pending = {s for s in self._pending if s > service}  # older: skipped services
         try:
-            fitted, cpu = future.result()
-        except Exception:  # the worker died or could not pickle: fit it here
+            while True:
+                got, fitted, cpu = self._worker.recv()
+                if got == service:
+                    break
+        except WorkerGoneError:  # the worker died (or could not unpickle): fit it here
             self._stop()
             return None
         self.in_background += 1
         self.background_cpu_s += cpu
         return fitted, cpu
-
-    def _worker(self) -> concurrent.futures.ProcessPoolExecutor | None:
-        if self._pool is None:
-            try:
-                context = multiprocessing.get_context("spawn")
-                self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
-            except Exception:  # no worker here (e.g. a daemonic process): fit in this one
-                self.background = False
-                return None
-            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
-        return self._pool
 
     def _stop(self) -> None:
         self.background = False
@@ -144,9 +137,11 @@ class Refits:
 
     def close(self) -> None:
         """Stop the worker (pending fits are dropped)."""
-        for future in self._pending.values():
-            future.cancel()
         self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
+
+if __name__ == "__main__":  # the worker process (Refits starts it)
+    serve(_handle)

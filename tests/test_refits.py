@@ -3,6 +3,11 @@ sees, and that where it runs changes no number."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,10 +135,14 @@ def test_where_a_refit_runs_changes_no_number() -> None:
     np.testing.assert_array_equal(a, b)
 
 
+def _no_worker(module: str) -> None:
+    raise OSError("no worker here")
+
+
 def test_no_worker_means_the_same_refits_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where no worker process can start (e.g. inside a daemonic process), every refit runs
-    in the run's own process on the same actuals."""
-    monkeypatch.setattr(Refits, "_worker", lambda self: None)
+    """Where no worker process can start, every refit runs in the run's own process on the
+    same actuals."""
+    monkeypatch.setattr("forecasting.refits.PipeWorker", _no_worker)
     log = FitLog()
     policy, actuals = _policy(log, days=5, lead=DAY, background=True)
     _run(policy, actuals)
@@ -160,3 +169,43 @@ def test_a_refit_is_due_at_the_first_forecast_at_or_after_its_service() -> None:
         None,
         30,
     ]
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    """multiprocessing's spawn would import the user's script again in the worker, running it
+    twice; the refit worker, started as ``python -m``, does not, and its refit comes back."""
+    log = tmp_path / "runs.log"
+    script = tmp_path / "user_script.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import numpy as np
+            import pandas as pd
+            from forecasting.factory import at_site
+            from forecasting.refits import Refits
+            from forecasting.solar import DEFAULT_SITE
+
+            with open({str(log)!r}, "a") as f:
+                f.write("ran\\n")
+            warmup = 7 * {DAY}
+            times = pd.date_range("2016-03-01", periods=warmup + 3 * {DAY}, freq="15min", tz="UTC")
+            y = 0.004 + 0.001 * np.random.default_rng(1).random((len(times), 2))
+            kinds = np.array(["consumer", "consumer"])
+
+            def data(end):
+                return y[: warmup + end], times[: warmup + end], kinds
+
+            refits = Refits({DAY}, {DAY}, 3 * {DAY}, background=True)
+            refits.start(0, at_site(DEFAULT_SITE, 11, max_samples=500, max_iter=3), data)
+            assert refits.take({DAY}) is not None
+            assert refits.in_background == 1
+            refits.close()
+            """
+        )
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert log.read_text() == "ran\n"
