@@ -11,9 +11,9 @@ Which actuals a fit sees is fixed by ``k`` and ``lead`` alone, so where it runs 
 number: in ``background`` a refit starts in a worker process (one, kept for the run: this
 module run as ``python -m``, :mod:`workers.pipe`) as soon as its actuals are in, and runs on
 the machine's other core while the run goes on; otherwise (or when no worker starts, or it
-dies) it runs in the run's own process when it is due, on the same actuals. A fit runs on a clone of the forecaster
-(:func:`sklearn.base.clone`: same parameters, same seed), so it gives the floats a refit of the
-forecaster itself gives.
+dies) it runs in the run's own process when it is due, on the same actuals. A fit runs on a
+clone of the forecaster (:func:`sklearn.base.clone`: same parameters, same seed), so it gives
+the floats a refit of the forecaster itself gives.
 """
 
 from __future__ import annotations
