@@ -51,6 +51,8 @@ def measure(scenario: str, overrides: list[str]) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         manifest = json.loads((Path(tmp) / "run" / "manifest.json").read_text())
     peak_mib = peak_rss_mib()
+    from workers.pipe import PEAKS_MIB
+
     return {
         "scenario": scenario,
         "overrides": overrides,
@@ -58,6 +60,7 @@ def measure(scenario: str, overrides: list[str]) -> dict[str, Any]:
         "wall_s": wall,
         "timings_s": result.timings_s,
         "peak_mib": peak_mib,
+        "workers_peak_mib": PEAKS_MIB,
         "nodes": manifest.get("nodes", {}),
         "kpis": {k: v for k, (v, _) in result.kpis.items()},
     }

@@ -206,3 +206,39 @@ def test_a_reverted_transaction_names_the_layer_and_the_call(
     assert [p.name.startswith(".run.partial-") for p in kept] == [True]
     assert (kept[0] / "ledger.sqlite").is_file()
     assert not (kept[0] / "manifest.json").exists()
+
+
+class _Failing(Recorder):
+    """A recorder that holds a resource released through ``ctx.closing``, and fails in its
+    second chunk."""
+
+    def __init__(self, ctx: LayerContext, released: list[str]) -> None:
+        super().__init__(ctx)
+        ctx.closing.callback(released.append, "worker")
+
+    def add(self, chunk: Chunk) -> None:
+        super().add(chunk)
+        if len(self.chunks) == 2:
+            raise RuntimeError("meter firmware crashed")
+
+
+def test_what_a_layer_holds_is_released_when_the_run_fails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A layer's worker processes (``LayerContext.closing``) are released however the run
+    ends: here a failure in the middle of the run."""
+    released: list[str] = []
+
+    def factories(ctx: LayerContext) -> list[tuple[str, object]]:
+        def build(c: LayerContext, built: Mapping[str, Layer]) -> Layer:
+            return _Failing(c, released)
+
+        return [*layer_factories(ctx)[:1], ("devices", build)]
+
+    monkeypatch.setattr(twin.engine, "layer_factories", factories)
+    sc = scenario(
+        "run.days=2", "forecasting.battery_control=self_consumption", "chain.batch_hours=12"
+    )
+    with pytest.raises(twin.engine.LayerError, match="meter firmware crashed"):
+        twin.engine.run_scenario(sc, tmp_path / "run")
+    assert released == ["worker"]

@@ -115,6 +115,10 @@ class Engine:
         self.timings_s: dict[str, float] = dict.fromkeys(("nodes", "grid", "results"), 0.0)
         ctx = LayerContext.of(twin, writer)
         self.stamps = ctx.stamps
+        #: Worker processes and the like, released when the intervals are done or failed.
+        self.closing = ctx.closing
+        if twin.forecast_policy is not None:  # its refits' worker process
+            self.closing.callback(twin.forecast_policy.refits.close)
         built: dict[str, Layer] = {}
         for name, factory in layer_factories(ctx):
             t0 = time.perf_counter()
@@ -193,8 +197,7 @@ class Engine:
                 raise original from original.__cause__
             raise
         finally:
-            if twin.forecast_policy is not None:  # its refits' worker process
-                twin.forecast_policy.refits.close()
+            self.closing.close()
         inside = sum(self.timings_s.values()) - before
         self.timings_s["nodes"] = time.perf_counter() - t0 - inside
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +35,9 @@ class LayerContext:
         Each node's owner.
     batch_intervals : int
         Intervals in one settlement batch.
+    closing : contextlib.ExitStack
+        What the run releases however it ends (worker processes); the engine closes it when
+        the run's intervals are done or have failed.
     """
 
     scenario: Scenario
@@ -44,6 +48,7 @@ class LayerContext:
     owners: np.ndarray
     owner_idx: np.ndarray
     batch_intervals: int
+    closing: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
     def of(cls, twin: Twin, writer: RunWriter) -> LayerContext:
