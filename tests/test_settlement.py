@@ -23,6 +23,7 @@ from settlement.chain.connection import Chain
 from settlement.chain.fault_points import FAULT_EXIT
 from settlement.chain.ledger import Ledger
 from settlement.chain.merkle import merkle_root, trade_leaves
+from settlement.chain.mined import Mined
 from settlement.chain.operator import ANVIL_DEV_KEY
 from settlement.chain.settler import Settler
 from tests.anvil import MISSING, AnvilNode, anvil_binary
@@ -167,6 +168,49 @@ def test_a_transaction_the_node_lost_is_sent_again_not_waited_for(tmp_path: Path
     assert time.monotonic() - started < 5.0
     assert row.state == "final"
     assert row.tx_hash != lost
+    assert row.sends == 2
+    assert chain.batch_root(1) == row.trades_root
+    assert sum(chain.balance_of(a) for a in accounts) == 5 * 10**9
+
+
+def test_a_receipt_read_just_before_the_node_restarts_is_not_waited_for_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # confirm reads the receipt; right then the node restarts from state saved before the
+    # transaction (anvil's --state), which it no longer knows. The receipt in hand decides
+    # "mined"; finalize finds the block gone and reconcile sends the batch again, once. Waiting
+    # for the receipt a second time ran the two minutes of a receipt wait and failed the run.
+    chain = Chain.embedded()
+    chain.mined = Mined(chain.w3, keep=False)  # a node that may lose blocks, as anvil
+    accounts = Chain.participant_addresses([f"p{i}" for i in range(5)], 7)
+    chain.mint_credits(accounts, 10**9)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    _plan(ledger, 1, accounts)
+    settler = Settler(ledger, chain, confirmations=0, retry_s=5.0)
+    tester = chain._tester()
+    saved = tester.take_snapshot()
+    settler.submit(1)
+    real = chain.get_receipt
+    restarted: list[bool] = []
+
+    def restarting(tx_hash: str) -> object:
+        receipt = real(tx_hash)
+        if receipt is not None and not restarted:
+            tester.revert_to_snapshot(saved)  # the node restarts from its older state
+            restarted.append(True)
+        return receipt
+
+    monkeypatch.setattr(chain, "get_receipt", restarting)
+    started = time.monotonic()
+    assert settler.confirm(1).state == "mined"
+    assert time.monotonic() - started < 5.0
+    assert chain.batch(1).committed_block == 0  # the node has lost it
+    tester.mine_blocks(3)  # later transactions move the head past the lost block
+    settler.finalize()
+    assert ledger.batch(1).state == "planned"
+    assert settler.reconcile() == [1]
+    row = ledger.batch(1)
+    assert row.state == "final"
     assert row.sends == 2
     assert chain.batch_root(1) == row.trades_root
     assert sum(chain.balance_of(a) for a in accounts) == 5 * 10**9

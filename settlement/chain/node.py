@@ -290,7 +290,13 @@ class Node:
             receipt = self.w3.eth.wait_for_transaction_receipt(
                 HexBytes(tx_hash), timeout=max(0.1, deadline - time.monotonic()), poll_latency=0.02
             )
-        if check and receipt["status"] != 1:
+        return self.require_success(receipt) if check else receipt
+
+    def require_success(self, receipt: TxReceipt) -> TxReceipt:
+        """``receipt`` if its transaction succeeded; else :class:`TransactionRevertedError`
+        with the contract's decoded error. Asks the node nothing for a receipt in hand: a
+        receipt read just before the node restarted without it is judged as read."""
+        if receipt["status"] != 1:
             raise TransactionRevertedError(receipt, self._replay_error(receipt))
         return receipt
 

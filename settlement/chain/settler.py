@@ -193,8 +193,8 @@ class Settler(SplitBatches):
             tx_hash = batch.tx_hash
             receipt = self._node(partial(self.chain.get_receipt, tx_hash))
             if receipt is not None:
-                # mined: wait_receipt returns at once, and raises if the transaction reverted
-                receipt = self._node(partial(self.chain.wait_receipt, tx_hash))
+                # judged as read: a node restarted since may have lost it (finalize looks again)
+                receipt = self._node(partial(self.chain.require_success, receipt))
                 block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
                 self.ledger.mark_mined(batch_id, tx_hash, block, gas)
                 break

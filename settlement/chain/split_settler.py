@@ -97,7 +97,7 @@ class SplitBatches:
         while True:
             receipt = self._node(partial(self.chain.get_receipt, tx_hash))
             if receipt is not None:
-                receipt = self._node(partial(self.chain.wait_receipt, tx_hash))
+                receipt = self._node(partial(self.chain.require_success, receipt))
                 block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
                 self.ledger.mark_chunk_mined(chunk.batch_id, chunk.chunk, tx_hash, block, gas)
                 return
