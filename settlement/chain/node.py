@@ -19,7 +19,6 @@ timelock's delay; :meth:`Node.send_ether` gives an account the ether for its own
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any, Literal, cast
@@ -31,7 +30,7 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import BlockIdentifier, TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt
 
 from settlement.chain.artifacts import Artifact, error_selectors
 from settlement.chain.calldata import encode_call
@@ -39,13 +38,12 @@ from settlement.chain.errors import (
     ChainError,
     MissingContractError,
     TransactionRevertedError,
-    decode_revert,
-    revert_data,
 )
 from settlement.chain.mined import Mined
+from settlement.chain.receipts import Receipts
 
 
-class Node:
+class Node(Receipts):
     """A connection to a chain node with an operator account.
 
     Parameters
@@ -265,45 +263,6 @@ class Node:
         """Hand a transaction signed by :meth:`sign` to the node; its hash."""
         return HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
 
-    def wait_receipt(
-        self, tx_hash: str, *, timeout_s: float = 120.0, check: bool = True, to: str | None = None
-    ) -> TxReceipt:
-        """Wait up to ``timeout_s`` [s] for the receipt of ``tx_hash``.
-
-        With ``check``, a reverted transaction (status 0) raises
-        :class:`TransactionRevertedError` with the contract's decoded error. With ``to`` (the
-        contract called; else the first one attached), its code is checked every second while no
-        receipt comes: a node restarted without its state never mines a transaction sent
-        before, and the wait ends in :class:`MissingContractError`, not after ``timeout_s``.
-        """
-        watched = to or next(iter(self._names), None)  # else the first contract attached
-        checked = time.monotonic()
-        deadline = checked + timeout_s
-        receipt = self.get_receipt(tx_hash) if watched else None  # mined already: one call
-        while watched and receipt is None and time.monotonic() < deadline:
-            if time.monotonic() - checked > 1.0:  # a second since the last look at the code
-                self.require_code(watched)
-                checked = time.monotonic()
-            time.sleep(0.02)
-            receipt = self.get_receipt(tx_hash)
-        if receipt is None:  # nothing watched, or the deadline passed: web3's own wait
-            receipt = self.w3.eth.wait_for_transaction_receipt(
-                HexBytes(tx_hash), timeout=max(0.1, deadline - time.monotonic()), poll_latency=0.02
-            )
-        return self.require_success(receipt) if check else receipt
-
-    def require_success(self, receipt: TxReceipt) -> TxReceipt:
-        """``receipt`` if its transaction succeeded; else :class:`TransactionRevertedError`
-        with the contract's decoded error. Asks the node nothing for a receipt in hand: a
-        receipt read just before the node restarted without it is judged as read."""
-        if receipt["status"] != 1:
-            raise TransactionRevertedError(receipt, self._replay_error(receipt))
-        return receipt
-
-    def get_receipt(self, tx_hash: str) -> TxReceipt | None:
-        """The receipt of ``tx_hash`` if mined, else None (no wait): for reconciling a journal."""
-        return self.mined.receipt(tx_hash)
-
     def _sender(self, sender: str | None) -> ChecksumAddress:
         return self.operator if sender is None else Web3.to_checksum_address(sender)
 
@@ -371,31 +330,3 @@ class Node:
         response = self.w3.provider.make_request(cast(Any, method), params)
         if response.get("error"):
             raise ChainError(f"{method} failed on {self.rpc_url}: {response['error']}")
-
-    def _replay_error(self, receipt: TxReceipt) -> str:
-        """Why a mined transaction reverted: replay it as a call on the state before its block.
-
-        A node without that state (anvil with ``--prune-history``, a non-archive node) gets
-        the call on its latest state instead, which right after the receipt is the same state
-        for a reverted transaction alone in its block.
-        """
-        tx = self.w3.eth.get_transaction(receipt["transactionHash"])
-        call: dict[str, Any] = {"from": tx["from"], "data": tx["input"], "gas": tx["gas"]}
-        if tx.get("to"):
-            call["to"] = tx["to"]
-        first_error = ""
-        attempts: list[tuple[BlockIdentifier, str]] = [
-            (receipt["blockNumber"] - 1, ""),
-            ("latest", " (on the latest state)"),
-        ]
-        for block, note in attempts:
-            try:
-                self.w3.eth.call(cast(TxParams, call), block)
-            except Exception as exc:  # any node's flavour of revert or of missing state
-                data = revert_data(exc)
-                if data is not None:
-                    return decode_revert(data, self._errors) + note
-                first_error = first_error or str(exc)
-            else:
-                break
-        return first_error or f"out of gas, or the state changed (block {receipt['blockNumber']})"
