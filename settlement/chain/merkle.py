@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from settlement.chain.keccak_rows import leaf_rows, tree_nodes
+
 __all__ = [
     "EMPTY_ROOT",
     "RootMemo",
@@ -55,27 +57,26 @@ _WORD = 32
 _FIELDS = 6  # batchId, tradeId, seller, buyer, energyWh, paymentMicroEur
 
 
-def _pick_keccak() -> tuple[Callable[[bytes], bytes], Callable[[bytes], Any] | None]:
-    """The fastest keccak-256 at hand: pysha3 (~1 us a hash) if installed, else eth-hash;
-    and pysha3's hash object (``.digest()``), for loops that skip the wrapper's call."""
+def _pick_keccak() -> Callable[[bytes], bytes]:
+    """The fastest keccak-256 at hand for one message: pysha3 (~1 us a hash) if installed,
+    else eth-hash. Many rows at once: :mod:`settlement.chain.keccak_rows`."""
     try:
         import sha3  # safe-pysha3, installed with eth-tester[py-evm]
     except ImportError:  # pragma: no cover - depends on the environment
         from eth_hash.auto import keccak as eth_keccak
 
-        return eth_keccak, None
+        return eth_keccak
 
     keccak_256 = sha3.keccak_256
 
     def pysha3_keccak(data: bytes) -> bytes:
         return bytes(keccak_256(data).digest())
 
-    return pysha3_keccak, keccak_256
+    return pysha3_keccak
 
 
-keccak256: Callable[[bytes], bytes]
+keccak256: Callable[[bytes], bytes] = _pick_keccak()
 """keccak-256 (Ethereum's, not NIST SHA3-256) of ``data``, 32 bytes."""
-keccak256, _keccak_object = _pick_keccak()
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
@@ -186,13 +187,12 @@ def trade_leaves(
         words[:, field, _WORD - 8 :] = column.view(np.uint8).reshape(n, 8)
     words[:, 2, _WORD - 20 :] = _address_column("sellers", sellers, n)
     words[:, 3, _WORD - 20 :] = _address_column("buyers", buyers, n)
-    row = _FIELDS * _WORD
-    data = words.tobytes()
-    k = _keccak_object
-    if k is None:  # pragma: no cover - depends on the environment
-        return [keccak256(keccak256(data[i : i + row])) for i in range(0, n * row, row)]
-    # the same hashes, without a wrapper call per hash
-    return [k(k(data[i : i + row]).digest()).digest() for i in range(0, n * row, row)]
+    return split_words(leaf_rows(words.tobytes(), _FIELDS * _WORD))
+
+
+def split_words(data: bytes) -> list[bytes]:
+    """``data`` cut into its 32-byte words, in order."""
+    return [data[i : i + _WORD] for i in range(0, len(data), _WORD)]
 
 
 def merkle_tree(leaves: Sequence[bytes]) -> list[bytes]:
@@ -208,27 +208,15 @@ def merkle_tree(leaves: Sequence[bytes]) -> list[bytes]:
     list of bytes
         ``2 n - 1`` nodes (empty for no leaf); node ``i`` has children ``2 i + 1``, ``2 i + 2``.
     """
-    n = len(leaves)
+    return split_words(_tree_bytes(leaves))
+
+
+def _tree_bytes(leaves: Sequence[bytes]) -> bytes:
+    """:func:`merkle_tree`'s nodes, concatenated (one compiled call: keccak_rows.tree_nodes)."""
     if set(map(len, leaves)) - {_WORD}:
         got = next(len(leaf) for leaf in leaves if len(leaf) != _WORD)
         raise ValueError(f"a leaf must be 32 bytes, got {got}")
-    if n == 0:
-        return []
-    tree: list[bytes] = [b""] * (n - 1) + [bytes(leaf) for leaf in reversed(leaves)]
-    k = _keccak_object
-    # nodes lo..hi at once, hi down to 0: their children (2 i + 1, 2 i + 2) all lie above hi
-    hi = n - 2
-    while hi >= 0:
-        lo = (hi + 1) // 2
-        left = tree[2 * lo + 1 : 2 * hi + 2 : 2]
-        right = tree[2 * lo + 2 : 2 * hi + 3 : 2]
-        if k is None:  # pragma: no cover - depends on the environment
-            tree[lo : hi + 1] = [hash_pair(a, b) for a, b in zip(left, right, strict=True)]
-        else:  # hash_pair inlined: the sorted pair's keccak
-            pairs = zip(left, right, strict=True)
-            tree[lo : hi + 1] = [k(a + b if a <= b else b + a).digest() for a, b in pairs]
-        hi = lo - 1
-    return tree
+    return tree_nodes(b"".join(leaves))
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
@@ -244,8 +232,7 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     bytes
         The 32-byte root.
     """
-    tree = merkle_tree(leaves)
-    return tree[0] if tree else EMPTY_ROOT
+    return _tree_bytes(leaves)[:_WORD] or EMPTY_ROOT
 
 
 def tree_proof(tree: Sequence[bytes], index: int) -> list[bytes]:

@@ -16,26 +16,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from settlement.chain.merkle import RootMemo, keccak256, merkle_root
+from settlement.chain.keccak_rows import leaf_rows, tree_nodes
+from settlement.chain.merkle import EMPTY_ROOT, RootMemo, split_words
 
 _WORD = 32
 _LEAF_ROW = 3 * _WORD  # abi.encode(uint256, uint64, int64)
 
 IntArray = npt.NDArray[np.int64]
-
-
-try:  # pysha3 (comes with eth-tester[py-evm]): half the cost per leaf of merkle.keccak256
-    from sha3 import keccak_256 as _sha3_keccak
-except ImportError:  # pragma: no cover - depends on the environment
-    _sha3_keccak = None
-
-
-def _leaf_hashes(data: bytes, row: int) -> list[bytes]:
-    """keccak256(keccak256(r)) of each ``row``-byte row ``r`` of ``data``."""
-    k = _sha3_keccak
-    if k is None:  # pragma: no cover - depends on the environment
-        return [keccak256(keccak256(data[i : i + row])) for i in range(0, len(data), row)]
-    return [k(k(data[i : i + row]).digest()).digest() for i in range(0, len(data), row)]
 
 
 def int_column(name: str, values: Any, n: int | None = None) -> IntArray:
@@ -84,13 +71,13 @@ def reading_leaves(device_ids: int | Any, intervals: Any, energy_wh: Any) -> lis
 
     Returns the 32-byte leaves, in the order given.
     """
-    return _leaf_hashes(_reading_words(device_ids, intervals, energy_wh), _LEAF_ROW)
+    return split_words(leaf_rows(_reading_words(device_ids, intervals, energy_wh), _LEAF_ROW))
 
 
 def _tree(data: bytes) -> bytes:
     """The root of the readings whose words are ``data``, then their leaves: 32 (n + 1) bytes."""
-    leaves = _leaf_hashes(data, _LEAF_ROW)
-    return merkle_root(leaves) + b"".join(leaves)
+    leaves = leaf_rows(data, _LEAF_ROW)
+    return (tree_nodes(leaves)[:_WORD] or EMPTY_ROOT) + leaves
 
 
 #: Root and leaves (~3 kB for a day of readings) of the uploads derived and not yet derived
