@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sha3
 
-from settlement.chain.keccak_rows import keccak_rows, leaf_rows, tree_nodes
+from settlement.chain.keccak_rows import keccak_rows, leaf_rows, tree_nodes, tree_roots
 from settlement.chain.merkle import hash_pair
 
 
@@ -39,3 +39,21 @@ def test_the_tree_is_the_sorted_pair_tree_node_by_node_equal_siblings_included()
         for i in range(n - 2, -1, -1):
             tree[i] = hash_pair(tree[2 * i + 1], tree[2 * i + 2])
         assert tree_nodes(b"".join(leaves)) == b"".join(tree)
+
+
+def test_many_trees_roots_at_once_whatever_the_threads_split() -> None:
+    rng = np.random.default_rng(5)
+    for sizes in ([], [0], [1], [96] * 66, [0, 3, 96, 0, 1, 500] * 20, [5000, 1]):
+        leaves = rng.integers(0, 256, 32 * sum(sizes), dtype=np.uint8).tobytes()
+        roots, start = [], 0
+        for n in sizes:
+            roots.append(tree_nodes(leaves[start : start + 32 * n])[:32] or bytes(32))
+            start += 32 * n
+        assert tree_roots(leaves, np.array(sizes, dtype=np.int64)) == b"".join(roots)
+    with pytest.raises(ValueError, match="sum to 2, not 3"):
+        tree_roots(bytes(96), np.array([1, 1]))
+
+
+def test_a_column_hashed_in_two_halves_is_the_column_hashed_at_once() -> None:
+    data = np.random.default_rng(6).integers(0, 256, 5001 * 96, dtype=np.uint8).tobytes()
+    assert keccak_rows(data, 96) == pysha3_rows(data, 96)  # 5,001 rows: split on two threads

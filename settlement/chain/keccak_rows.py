@@ -18,11 +18,15 @@ compiles them once.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["keccak_rows", "leaf_rows", "tree_nodes"]
+__all__ = ["keccak_rows", "leaf_rows", "tree_nodes", "tree_roots"]
 
 _RATE_LANES = 17  # 136 bytes
 _DIGEST_LANES = 4  # 32 bytes
@@ -41,6 +45,7 @@ _ROUND_CONSTANTS = np.array(
 )  # fmt: skip
 
 U64Array = npt.NDArray[np.uint64]
+I64Array = npt.NDArray[np.int64]
 
 
 @nb.njit(inline="always")
@@ -187,7 +192,7 @@ def _absorb(s: U64Array, lanes: U64Array, rcs: U64Array) -> None:
     _permute(s, rcs)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _hash_rows(rows: U64Array, out: U64Array, rcs: U64Array) -> None:
     s = np.empty(25, np.uint64)
     for i in range(rows.shape[0]):
@@ -206,7 +211,7 @@ def _bswap(x: np.uint64) -> np.uint64:
     return (x << np.uint64(32)) | (x >> np.uint64(32))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _fill_tree(tree: U64Array, rcs: U64Array) -> None:
     """Nodes ``n - 2`` down to 0 of a flat tree whose last ``n`` rows hold the leaves."""
     s = np.empty(25, np.uint64)
@@ -224,6 +229,42 @@ def _fill_tree(tree: U64Array, rcs: U64Array) -> None:
         pair[_DIGEST_LANES:] = second
         _absorb(s, pair, rcs)
         tree[i, :] = s[:_DIGEST_LANES]
+
+
+@nb.njit(cache=True, nogil=True)
+def _fill_roots(leaves: U64Array, ends: I64Array, out: U64Array, rcs: U64Array) -> None:
+    """The root of each tree whose leaves are ``leaves[ends[i - 1]:ends[i]]`` into ``out[i]``."""
+    start = 0
+    for i in range(len(ends)):
+        n = ends[i] - start
+        if n == 0:
+            out[i, :] = 0  # EMPTY_ROOT
+        else:
+            tree = np.empty((2 * n - 1, _DIGEST_LANES), np.uint64)
+            tree[n - 1 :] = leaves[start : ends[i]][::-1]
+            _fill_tree(tree, rcs)
+            out[i, :] = tree[0]
+        start = ends[i]
+
+
+#: Rows from which a column is hashed in two halves on two threads (the kernels release the
+#: GIL); below it a thread's hand-over costs more than it saves.
+_SPLIT_ROWS = 2048
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _halves(n: int, run: Callable[[int, int], None], rows: int) -> None:
+    """``run(0, n)``, as ``run(0, m)`` and ``run(m, n)`` on two threads when there are
+    ``rows`` >= ``_SPLIT_ROWS`` to hash and the machine has a second core."""
+    global _POOL
+    if n < 2 or rows < _SPLIT_ROWS or (os.cpu_count() or 1) < 2:
+        run(0, n)
+        return
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keccak")
+    half = _POOL.submit(run, n // 2, n)
+    run(0, n // 2)
+    half.result()
 
 
 def _lanes(data: bytes, row: int) -> U64Array:
@@ -247,7 +288,7 @@ def keccak_rows(data: bytes, row: int) -> bytes:
     """
     rows = _lanes(data, row)
     out = np.empty((len(rows), _DIGEST_LANES), np.uint64)
-    _hash_rows(rows, out, _ROUND_CONSTANTS)
+    _halves(len(rows), lambda a, b: _hash_rows(rows[a:b], out[a:b], _ROUND_CONSTANTS), len(rows))
     return _bytes(out)
 
 
@@ -267,3 +308,27 @@ def tree_nodes(leaves: bytes) -> bytes:
     tree[n - 1 :] = _lanes(leaves, 32)[::-1]
     _fill_tree(tree, _ROUND_CONSTANTS)
     return _bytes(tree)
+
+
+def tree_roots(leaves: bytes, sizes: npt.NDArray[np.int64]) -> bytes:
+    """The roots of several trees (as :func:`tree_nodes`'s first node; 32 zero bytes for no
+    leaf) whose concatenated 32-byte leaves are ``leaves``, ``sizes[i]`` leaves each, in order;
+    the roots concatenated.
+
+    Raises
+    ------
+    ValueError
+        When the sizes do not sum to the number of leaves.
+    """
+    lanes = _lanes(leaves, 32)
+    ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
+    if (len(ends) and int(ends[-1]) != len(lanes)) or (not len(ends) and len(lanes)):
+        raise ValueError(f"tree sizes sum to {int(ends[-1]) if len(ends) else 0}, not {len(lanes)}")
+    out = np.empty((len(ends), _DIGEST_LANES), np.uint64)
+
+    def run(a: int, b: int) -> None:
+        first = int(ends[a - 1]) if a else 0
+        _fill_roots(lanes[first:], ends[a:b] - first, out[a:b], _ROUND_CONSTANTS)
+
+    _halves(len(ends), run, len(lanes))
+    return _bytes(out)

@@ -369,3 +369,19 @@ class RootMemo:
                 self._roots.clear()
             self._roots[key] = root
         return root
+
+    def roots(
+        self, items: Sequence[bytes], compute: Callable[[list[bytes]], list[bytes]]
+    ) -> list[bytes]:
+        """:meth:`root` of each of ``items``; those not seen before are derived together, in
+        one call of ``compute`` (a list of byte strings to a list of results, in order)."""
+        keys = [hashlib.blake2b(data, digest_size=32).digest() for data in items]
+        found = [self._roots.pop(key, None) for key in keys]
+        missing = [i for i, root in enumerate(found) if root is None]
+        derived = compute([items[i] for i in missing]) if missing else []
+        for i, root in zip(missing, derived, strict=True):
+            found[i] = root
+            if len(self._roots) >= self.max_entries:
+                self._roots.clear()
+            self._roots[keys[i]] = root
+        return [root for root in found if root is not None]

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from settlement.chain.keccak_rows import leaf_rows, tree_nodes
-from settlement.chain.merkle import EMPTY_ROOT, RootMemo, split_words
+from settlement.chain.keccak_rows import leaf_rows, tree_roots
+from settlement.chain.merkle import RootMemo, split_words
 
 _WORD = 32
 _LEAF_ROW = 3 * _WORD  # abi.encode(uint256, uint64, int64)
@@ -74,10 +74,22 @@ def reading_leaves(device_ids: int | Any, intervals: Any, energy_wh: Any) -> lis
     return split_words(leaf_rows(_reading_words(device_ids, intervals, energy_wh), _LEAF_ROW))
 
 
+def _trees(uploads: list[bytes]) -> list[bytes]:
+    """For the readings whose words are each of ``uploads``: their root, then their leaves
+    (32 (n + 1) bytes); every leaf hashed in one call, every tree in another."""
+    leaves = leaf_rows(b"".join(uploads), _LEAF_ROW)
+    sizes = [len(words) // _LEAF_ROW for words in uploads]
+    roots = tree_roots(leaves, np.array(sizes, dtype=np.int64))
+    out, start = [], 0
+    for i, n in enumerate(sizes):
+        out.append(roots[i * _WORD : (i + 1) * _WORD] + leaves[start : start + n * _WORD])
+        start += n * _WORD
+    return out
+
+
 def _tree(data: bytes) -> bytes:
-    """The root of the readings whose words are ``data``, then their leaves: 32 (n + 1) bytes."""
-    leaves = leaf_rows(data, _LEAF_ROW)
-    return (tree_nodes(leaves)[:_WORD] or EMPTY_ROOT) + leaves
+    """:func:`_trees` of one upload."""
+    return _trees([data])[0]
 
 
 #: Root and leaves (~3 kB for a day of readings) of the uploads derived and not yet derived
@@ -117,11 +129,7 @@ def upload_trees(
     ends = np.cumsum(np.asarray(sizes, dtype=np.int64)) * _LEAF_ROW
     if len(ends) and int(ends[-1]) != len(words):
         raise ValueError("sizes must sum to the number of readings")
-    roots, leaves = [], []
-    start = 0
-    for end in ends.tolist():
-        tree = _TREES.root(words[start:end], _tree)
-        roots.append(tree[:_WORD])
-        leaves.append(tree[_WORD:])
-        start = end
-    return roots, b"".join(leaves)
+    bounds = ends.tolist()
+    uploads = [words[a:b] for a, b in zip([0, *bounds], bounds, strict=False)]
+    trees = _TREES.roots(uploads, _trees)
+    return [t[:_WORD] for t in trees], b"".join(t[_WORD:] for t in trees)
