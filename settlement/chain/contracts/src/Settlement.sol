@@ -220,8 +220,7 @@ contract Settlement is AccessControl, Pausable {
             sum += amount; // checked: an overflow reverts, so no wrap-around can fake a zero sum
             if (amount < 0) {
                 uint256 owed = uint256(-amount); // checked: int256.min reverts
-                uint256 paid = Math.min(owed, Math.min(token.balanceOf(account), token.allowance(account, address(this))));
-                if (paid != 0) token.safeTransferFrom(account, address(this), paid);
+                uint256 paid = _pull(token, account, owed);
                 if (paid != owed) {
                     uint256 missing = owed - paid;
                     debtOf[account] += missing;
@@ -253,6 +252,15 @@ contract Settlement is AccessControl, Pausable {
             }
             if (pay != 0) token.safeTransfer(accounts[i], pay);
         }
+    }
+
+    /// @dev Pull `owed` from `account`, or as much as its balance and its allowance to this
+    /// contract allow; returns what was paid. A payer that can pay in full costs one call to
+    /// the token; only a refused transfer (balance or allowance short) reads both.
+    function _pull(IERC20 token, address account, uint256 owed) private returns (uint256 paid) {
+        if (token.trySafeTransferFrom(account, address(this), owed)) return owed;
+        paid = Math.min(owed, Math.min(token.balanceOf(account), token.allowance(account, address(this))));
+        if (paid != 0) token.safeTransferFrom(account, address(this), paid);
     }
 
     /// @notice Open a batch that settles in chunks ({settleChunk}), exactly once per batchId.
@@ -346,8 +354,7 @@ contract Settlement is AccessControl, Pausable {
                 uint256 owed = uint256(-amount); // checked: int256.min reverts
                 owedSoFar += owed;
                 if (owedSoFar > total) revert UnbalancedSettlement(-SafeCast.toInt256(owedSoFar - total));
-                uint256 paid = Math.min(owed, Math.min(token.balanceOf(account), token.allowance(account, address(this))));
-                if (paid != 0) token.safeTransferFrom(account, address(this), paid);
+                uint256 paid = _pull(token, account, owed);
                 if (paid != owed) {
                     uint256 missing = owed - paid;
                     debtOf[account] += missing;
