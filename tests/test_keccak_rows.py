@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 import sha3
@@ -57,3 +59,23 @@ def test_many_trees_roots_at_once_whatever_the_threads_split() -> None:
 def test_a_column_hashed_in_two_halves_is_the_column_hashed_at_once() -> None:
     data = np.random.default_rng(6).integers(0, 256, 5001 * 96, dtype=np.uint8).tobytes()
     assert keccak_rows(data, 96) == pysha3_rows(data, 96)  # 5,001 rows: split on two threads
+
+
+def _hash_in_child(data: bytes, queue: multiprocessing.Queue) -> None:
+    queue.put(keccak_rows(data, 96))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_a_process_forked_after_hashing_on_two_threads_hashes_on_its_own() -> None:
+    data = np.random.default_rng(8).integers(0, 256, 4096 * 96, dtype=np.uint8).tobytes()
+    want = keccak_rows(data, 96)  # the parent's second thread is running now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_hash_in_child, args=(data, queue), daemon=True)
+    child.start()
+    try:
+        got = queue.get(timeout=30)  # the child's own thread, not the parent's, which it lacks
+    finally:
+        child.kill()
+        child.join(timeout=10)
+    assert got == want

@@ -250,7 +250,9 @@ def _fill_roots(leaves: U64Array, ends: I64Array, out: U64Array, rcs: U64Array) 
 #: Rows from which a column is hashed in two halves on two threads (the kernels release the
 #: GIL); below it a thread's hand-over costs more than it saves.
 _SPLIT_ROWS = 2048
-_POOL: ThreadPoolExecutor | None = None
+#: The second thread, and the process it belongs to: a child forked from this process has
+#: no such thread, and builds its own (else it would wait for it forever).
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def _halves(n: int, run: Callable[[int, int], None], rows: int) -> None:
@@ -260,9 +262,9 @@ def _halves(n: int, run: Callable[[int, int], None], rows: int) -> None:
     if n < 2 or rows < _SPLIT_ROWS or (os.cpu_count() or 1) < 2:
         run(0, n)
         return
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keccak")
-    half = _POOL.submit(run, n // 2, n)
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="keccak"))
+    half = _POOL[1].submit(run, n // 2, n)
     run(0, n // 2)
     half.result()
 
