@@ -11,7 +11,7 @@ pysha3's (tested against it and, through :mod:`settlement.chain.merkle`, against
 OpenZeppelin's ``MerkleProof``).
 
 Rows are read as little-endian 64-bit lanes, so a row is a whole number of lanes
-(``row % 8 == 0``); :mod:`settlement.chain.merkle` hashes any other length with pysha3.
+(``row % 8 == 0``: the leaves' 32, 96 and 192 bytes are); any other length is refused.
 Compiled functions are cached on disk (numba's ``cache=True``): the first run on a machine
 compiles them once.
 """
@@ -253,13 +253,14 @@ _SPLIT_ROWS = 2048
 #: The second thread, and the process it belongs to: a child forked from this process has
 #: no such thread, and builds its own (else it would wait for it forever).
 _POOL: tuple[int, ThreadPoolExecutor] | None = None
+_TWO_CORES = (os.cpu_count() or 1) >= 2
 
 
 def _halves(n: int, run: Callable[[int, int], None], rows: int) -> None:
     """``run(0, n)``, as ``run(0, m)`` and ``run(m, n)`` on two threads when there are
     ``rows`` >= ``_SPLIT_ROWS`` to hash and the machine has a second core."""
     global _POOL
-    if n < 2 or rows < _SPLIT_ROWS or (os.cpu_count() or 1) < 2:
+    if n < 2 or rows < _SPLIT_ROWS or not _TWO_CORES:
         run(0, n)
         return
     if _POOL is None or _POOL[0] != os.getpid():
@@ -303,11 +304,12 @@ def leaf_rows(data: bytes, row: int) -> bytes:
 def tree_nodes(leaves: bytes) -> bytes:
     """The flat tree of :func:`settlement.chain.merkle.merkle_tree` over the concatenated
     32-byte ``leaves``: ``2 n - 1`` nodes, root first, leaf ``k`` at ``2 n - 2 - k``."""
-    n = len(leaves) // 32
+    lanes = _lanes(leaves, 32)
+    n = len(lanes)
     if n == 0:
         return b""
     tree = np.empty((2 * n - 1, _DIGEST_LANES), np.uint64)
-    tree[n - 1 :] = _lanes(leaves, 32)[::-1]
+    tree[n - 1 :] = lanes[::-1]
     _fill_tree(tree, _ROUND_CONSTANTS)
     return _bytes(tree)
 
@@ -324,8 +326,9 @@ def tree_roots(leaves: bytes, sizes: npt.NDArray[np.int64]) -> bytes:
     """
     lanes = _lanes(leaves, 32)
     ends = np.cumsum(np.asarray(sizes, dtype=np.int64))
-    if (len(ends) and int(ends[-1]) != len(lanes)) or (not len(ends) and len(lanes)):
-        raise ValueError(f"tree sizes sum to {int(ends[-1]) if len(ends) else 0}, not {len(lanes)}")
+    total = int(ends[-1]) if len(ends) else 0
+    if total != len(lanes):
+        raise ValueError(f"tree sizes sum to {total}, not {len(lanes)}")
     out = np.empty((len(ends), _DIGEST_LANES), np.uint64)
 
     def run(a: int, b: int) -> None:

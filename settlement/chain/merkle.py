@@ -361,14 +361,7 @@ class RootMemo:
 
     def root(self, data: bytes, compute: Callable[[bytes], bytes]) -> bytes:
         """``compute(data)``, or its result when ``data`` was seen before (once)."""
-        key = hashlib.blake2b(data, digest_size=32).digest()
-        root = self._roots.pop(key, None)
-        if root is None:
-            root = compute(data)
-            if len(self._roots) >= self.max_entries:
-                self._roots.clear()
-            self._roots[key] = root
-        return root
+        return self.roots([data], lambda items: [compute(items[0])])[0]
 
     def roots(
         self, items: Sequence[bytes], compute: Callable[[list[bytes]], list[bytes]]

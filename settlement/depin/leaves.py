@@ -87,11 +87,6 @@ def _trees(uploads: list[bytes]) -> list[bytes]:
     return out
 
 
-def _tree(data: bytes) -> bytes:
-    """:func:`_trees` of one upload."""
-    return _trees([data])[0]
-
-
 #: Root and leaves (~3 kB for a day of readings) of the uploads derived and not yet derived
 #: again: the device's and the journal's derivations of the same readings share one memo.
 _TREES = RootMemo(max_entries=50_000)
@@ -100,7 +95,7 @@ _TREES = RootMemo(max_entries=50_000)
 def readings_root(device_ids: int | Any, intervals: Any, energy_wh: Any) -> bytes:
     """Merkle root of one upload's readings (:data:`settlement.chain.merkle.EMPTY_ROOT` if none);
     the device's and the journal's derivations of the same readings share one RootMemo."""
-    return _TREES.root(_reading_words(device_ids, intervals, energy_wh), _tree)[:_WORD]
+    return _TREES.roots([_reading_words(device_ids, intervals, energy_wh)], _trees)[0][:_WORD]
 
 
 def upload_trees(
